@@ -1,0 +1,79 @@
+/**
+ * The application interface: the project's WSGI.
+ *
+ * One plain request value in, one plain response value out. Every way of running the
+ * application (persistent workers, CGI per request, embedded in the web tier) builds an
+ * AppRequest from whatever it received, calls `app.handle()`, and writes the AppResponse
+ * back. The application never sees node's IncomingMessage/ServerResponse, so the same
+ * code runs unchanged under all three adapters.
+ */
+
+/** Header fields in node's `req.headers` shape: lower-case names, repeated fields joined with ", ". */
+export type AppHeaders = Readonly<Record<string, string>>;
+
+export interface AppRequest {
+  /** Request method as received, e.g. "GET". */
+  readonly method: string;
+  /** The request-target exactly as received (path and query, not decoded), e.g. "/api/echo?a=%20". */
+  readonly target: string;
+  /** HTTP version without the "HTTP/" prefix, e.g. "1.1". */
+  readonly httpVersion: string;
+  readonly headers: AppHeaders;
+  /** The whole request body. Empty when there was none. */
+  readonly body: Uint8Array;
+  /** The peer that sent the request to this process (for a proxied request: the web tier). */
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  /** The local address and port that received the request. */
+  readonly localAddress: string;
+  readonly localPort: number;
+  /** Correlation id: the incoming X-Request-Id, or one the adapter generated. */
+  readonly requestId: string;
+}
+
+/** Response header values; an array produces one field line per element (Set-Cookie). */
+export type AppResponseHeaders = Record<string, string | readonly string[]>;
+
+export type AppBody = Uint8Array | string | AsyncIterable<Uint8Array> | null;
+
+export interface AppResponse {
+  readonly status: number;
+  readonly headers: AppResponseHeaders;
+  /**
+   * What goes on the wire after the header section, exactly. The application itself drops
+   * the body for HEAD and for 204/304, so an adapter writes what it gets.
+   */
+  readonly body: AppBody;
+}
+
+export interface Application {
+  handle(request: AppRequest): Promise<AppResponse>;
+  /** Releases what the application holds (database handles). Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Collects a body into one Buffer (used by adapters that need the whole response, e.g. CGI). */
+export async function bodyToBuffer(body: AppBody): Promise<Buffer> {
+  if (body === null) return Buffer.alloc(0);
+  if (typeof body === 'string') return Buffer.from(body, 'utf8');
+  if (body instanceof Uint8Array) return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  const chunks: Buffer[] = [];
+  for await (const chunk of body) chunks.push(Buffer.from(chunk));
+  return Buffer.concat(chunks);
+}
+
+/**
+ * Joins raw header lines into node's `req.headers` shape. Used by adapters that do not get
+ * node's parsed headers (CGI); node's own rules: duplicates joined with ", ", except
+ * Set-Cookie (joined too here, since AppHeaders holds strings) and Cookie (joined with "; ").
+ */
+export function joinHeaderLines(lines: Iterable<readonly [string, string]>): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [rawName, value] of lines) {
+    const name = rawName.toLowerCase();
+    const previous = headers[name];
+    if (previous === undefined) headers[name] = value;
+    else headers[name] = `${previous}${name === 'cookie' ? '; ' : ', '}${value}`;
+  }
+  return headers;
+}

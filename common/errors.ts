@@ -1,0 +1,69 @@
+/**
+ * The typed error catalogue. Every error a tier answers with carries a stable code, the HTTP
+ * status it maps to, and the underlying cause. Tests assert on `code` and `status`, never on
+ * message text.
+ */
+
+export const ERROR_CATALOGUE = {
+  // Configuration (start-up): never an HTTP status, exit code 1.
+  CONFIG_INVALID: 0,
+  // Web tier, request parsing and limits.
+  WEB_ERR_BAD_REQUEST: 400,
+  WEB_ERR_FORBIDDEN: 403,
+  WEB_ERR_NOT_FOUND: 404,
+  WEB_ERR_METHOD_NOT_ALLOWED: 405,
+  WEB_ERR_PRECONDITION_FAILED: 412,
+  WEB_ERR_BODY_TOO_LARGE: 413,
+  WEB_ERR_URI_TOO_LONG: 414,
+  WEB_ERR_RANGE_NOT_SATISFIABLE: 416,
+  WEB_ERR_MISDIRECTED: 421,
+  WEB_ERR_HEADERS_TOO_LARGE: 431,
+  WEB_ERR_NOT_IMPLEMENTED: 501,
+  // Web tier, upstream failures: never 500 for an upstream failure.
+  WEB_ERR_UPSTREAM_REFUSED: 502,
+  WEB_ERR_UPSTREAM_RESET: 502,
+  WEB_ERR_UPSTREAM_BAD_RESPONSE: 502,
+  WEB_ERR_UPSTREAM_UNAVAILABLE: 503,
+  WEB_ERR_OVERLOADED: 503,
+  WEB_ERR_UPSTREAM_TIMEOUT: 504,
+  // App tier.
+  APP_ERR_BAD_REQUEST: 400,
+  APP_ERR_VALIDATION: 400,
+  APP_ERR_UNAUTHORIZED: 401,
+  APP_ERR_FORBIDDEN: 403,
+  APP_ERR_NOT_FOUND: 404,
+  APP_ERR_METHOD_NOT_ALLOWED: 405,
+  APP_ERR_UNSUPPORTED_MEDIA_TYPE: 415,
+  APP_ERR_INTERNAL: 500,
+  APP_ERR_STORE_UNAVAILABLE: 503,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+export interface TwotierErrorOptions {
+  cause?: unknown;
+  /** Extra, safe-to-show detail (e.g. the offending field). */
+  field?: string;
+  /** Headers the response must carry (Allow, Retry-After, WWW-Authenticate). */
+  headers?: Record<string, string>;
+}
+
+export class TwotierError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly field: string | undefined;
+  readonly headers: Readonly<Record<string, string>>;
+
+  constructor(code: ErrorCode, message: string, options: TwotierErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'TwotierError';
+    this.code = code;
+    this.status = ERROR_CATALOGUE[code];
+    this.field = options.field;
+    this.headers = Object.freeze({ ...options.headers });
+  }
+}
+
+export function isTwotierError(value: unknown): value is TwotierError {
+  return value instanceof TwotierError;
+}

@@ -1,0 +1,31 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from '../common/logger.js';
+
+/** Which part of the deployment answered a request: the access log and `X-Served-By` say it. */
+export type ServedBy = 'web' | 'static' | 'app' | 'cgi' | 'embedded';
+
+/**
+ * What the web tier knows about one request once `server.ts` has accepted it. Created once
+ * per request; handlers fill in `servedBy` and `upstream` so the access log line can say who
+ * answered.
+ */
+export interface RequestContext {
+  readonly requestId: string;
+  /** process.hrtime.bigint() when the request was accepted. */
+  readonly startedAt: bigint;
+  /** A child of the tier's logger with `reqId` bound. */
+  readonly logger: Logger;
+  /** The request-target's path, still percent-encoded, already checked by classify.ts. */
+  readonly pathname: string;
+  /** The query string including its "?", or "" when there is none. */
+  readonly search: string;
+  servedBy: ServedBy;
+  /** The upstream base URL that answered, for proxied requests. */
+  upstream?: string;
+}
+
+/** One handler per kind of request (static, proxy, cgi, embedded); `server.ts` picks exactly one. */
+export interface RequestHandler {
+  handle(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): void;
+  close(): Promise<void>;
+}
