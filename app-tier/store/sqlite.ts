@@ -1,0 +1,197 @@
+/**
+ * The Store on SQLite (better-sqlite3). better-sqlite3 is synchronous; each call is short
+ * (indexed lookups on a local file), and the methods are async so the same interface fits a
+ * networked backend (Postgres) later. SQL here stays portable: no strftime, no RETURNING,
+ * `ON CONFLICT … DO NOTHING` (SQLite ≥ 3.24 and Postgres both read it).
+ */
+import type { Logger } from '../../common/logger.js';
+import { openSqliteDatabase, type SqliteDatabase } from './sqlite-schema.js';
+import { slugify, SLUG_MAX_LENGTH } from './slug.js';
+import { StoreConflictError, StoreUnavailableError, type ArchiveMonth, type Article, type ArticleInput, type ArticlePatch, type Store } from './types.js';
+
+interface ArticleRow {
+  id: number;
+  title: string;
+  slug: string;
+  body: string;
+  published: string;
+  created_at: string;
+  updated_at: string;
+}
+
+const COLUMNS = 'id, title, slug, body, published, created_at, updated_at';
+/** Bounds the search for a free derived slug (title-2, title-3, …). */
+const MAX_SLUG_SUFFIX = 1_000;
+
+function toArticle(row: ArticleRow): Article {
+  return { id: row.id, title: row.title, slug: row.slug, body: row.body, published: row.published, createdAt: row.created_at, updatedAt: row.updated_at };
+}
+
+function toPublished(value: string | undefined): Date {
+  const date = value === undefined ? new Date() : new Date(value);
+  if (Number.isNaN(date.getTime())) throw new RangeError(`published is not a valid date: ${JSON.stringify(value)}`);
+  return date;
+}
+
+/** Errors of the database itself (locked, disk, closed) become StoreUnavailableError → 503. */
+function translate(error: unknown): unknown {
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && code.startsWith('SQLITE_CONSTRAINT_UNIQUE')) {
+    return new StoreConflictError('slug', 'an article with this slug is already published in that month');
+  }
+  if (typeof code === 'string' && /^SQLITE_(BUSY|LOCKED|IOERR|CANTOPEN|READONLY|FULL|CORRUPT|NOTADB)/.test(code)) {
+    return new StoreUnavailableError(`the database is unavailable (${code})`, { cause: error });
+  }
+  if (error instanceof TypeError && /database connection is not open/.test(error.message)) {
+    return new StoreUnavailableError('the store is closed', { cause: error });
+  }
+  return error;
+}
+
+export class SqliteStore implements Store {
+  readonly #db: SqliteDatabase;
+
+  constructor(db: SqliteDatabase) {
+    this.#db = db;
+  }
+
+  #call<T>(work: () => T): Promise<T> {
+    try {
+      return Promise.resolve(work());
+    } catch (error) {
+      return Promise.reject(translate(error));
+    }
+  }
+
+  #row(id: number): ArticleRow | undefined {
+    return this.#db.prepare(`SELECT ${COLUMNS} FROM articles WHERE id = ?`).get(id) as ArticleRow | undefined;
+  }
+
+  #slugTaken(year: number, month: number, slug: string, exceptId: number): boolean {
+    const found = this.#db.prepare('SELECT id FROM articles WHERE published_year = ? AND published_month = ? AND slug = ? AND id <> ?').get(year, month, slug, exceptId);
+    return found !== undefined;
+  }
+
+  /**
+   * An explicit slug is the client's choice: taken → conflict. A slug derived from the title
+   * gets the first free suffix instead, so two posts titled "Hello" in one month both work.
+   */
+  #chooseSlug(input: { title: string; slug?: string | undefined }, published: Date, exceptId: number): string {
+    if (input.slug !== undefined) return input.slug;
+    const year = published.getUTCFullYear();
+    const month = published.getUTCMonth() + 1;
+    const base = slugify(input.title);
+    for (let n = 1; n <= MAX_SLUG_SUFFIX; n += 1) {
+      const suffix = n === 1 ? '' : `-${n}`;
+      const candidate = `${base.slice(0, SLUG_MAX_LENGTH - suffix.length)}${suffix}`;
+      if (!this.#slugTaken(year, month, candidate, exceptId)) return candidate;
+    }
+    throw new StoreConflictError('slug', 'no free slug derived from this title in that month; give one');
+  }
+
+  listArticles(options: { limit: number; offset: number }): Promise<Article[]> {
+    return this.#call(() =>
+      (this.#db.prepare(`SELECT ${COLUMNS} FROM articles ORDER BY published DESC, id DESC LIMIT ? OFFSET ?`).all(options.limit, options.offset) as ArticleRow[]).map(toArticle),
+    );
+  }
+
+  countArticles(): Promise<number> {
+    return this.#call(() => this.#db.prepare('SELECT COUNT(*) FROM articles').pluck().get() as number);
+  }
+
+  getArticle(id: number): Promise<Article | null> {
+    return this.#call(() => {
+      const row = this.#row(id);
+      return row === undefined ? null : toArticle(row);
+    });
+  }
+
+  listArticlesByDate(year: number, month?: number): Promise<Article[]> {
+    return this.#call(() => {
+      const rows = month === undefined
+        ? this.#db.prepare(`SELECT ${COLUMNS} FROM articles WHERE published_year = ? ORDER BY published DESC, id DESC`).all(year)
+        : this.#db.prepare(`SELECT ${COLUMNS} FROM articles WHERE published_year = ? AND published_month = ? ORDER BY published DESC, id DESC`).all(year, month);
+      return (rows as ArticleRow[]).map(toArticle);
+    });
+  }
+
+  getArticleBySlug(year: number, month: number, slug: string): Promise<Article | null> {
+    return this.#call(() => {
+      const row = this.#db.prepare(`SELECT ${COLUMNS} FROM articles WHERE published_year = ? AND published_month = ? AND slug = ?`).get(year, month, slug) as ArticleRow | undefined;
+      return row === undefined ? null : toArticle(row);
+    });
+  }
+
+  archive(): Promise<ArchiveMonth[]> {
+    return this.#call(() => {
+      const rows = this.#db.prepare(
+        'SELECT published_year AS year, published_month AS month, COUNT(*) AS count FROM articles GROUP BY published_year, published_month ORDER BY published_year DESC, published_month DESC',
+      ).all() as ArchiveMonth[];
+      return rows.map((row) => ({ year: row.year, month: row.month, count: row.count }));
+    });
+  }
+
+  // Writes run as BEGIN IMMEDIATE: they read (slug checks) before writing, and a deferred
+  // transaction that upgrades from read to write can fail with SQLITE_BUSY_SNAPSHOT in WAL
+  // mode without waiting; IMMEDIATE takes the write lock first, honouring busy_timeout.
+  createArticle(input: ArticleInput): Promise<Article> {
+    return this.#call(() => this.#db.transaction(() => {
+      const published = toPublished(input.published);
+      const slug = this.#chooseSlug(input, published, -1);
+      const now = new Date().toISOString();
+      const result = this.#db.prepare(
+        'INSERT INTO articles (title, slug, body, published, published_year, published_month, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      ).run(input.title, slug, input.body, published.toISOString(), published.getUTCFullYear(), published.getUTCMonth() + 1, now, now);
+      return toArticle(this.#row(Number(result.lastInsertRowid)) as ArticleRow);
+    }).immediate());
+  }
+
+  replaceArticle(id: number, input: ArticleInput): Promise<Article | null> {
+    return this.#call(() => this.#db.transaction(() => {
+      if (this.#row(id) === undefined) return null;
+      const published = toPublished(input.published);
+      return this.#update(id, input.title, this.#chooseSlug(input, published, id), input.body, published);
+    }).immediate());
+  }
+
+  patchArticle(id: number, patch: ArticlePatch): Promise<Article | null> {
+    return this.#call(() => this.#db.transaction(() => {
+      const existing = this.#row(id);
+      if (existing === undefined) return null;
+      // A title change keeps the slug: published URLs stay valid unless a slug is given.
+      const published = toPublished(patch.published ?? existing.published);
+      return this.#update(id, patch.title ?? existing.title, patch.slug ?? existing.slug, patch.body ?? existing.body, published);
+    }).immediate());
+  }
+
+  #update(id: number, title: string, slug: string, body: string, published: Date): Article {
+    this.#db.prepare(
+      'UPDATE articles SET title = ?, slug = ?, body = ?, published = ?, published_year = ?, published_month = ?, updated_at = ? WHERE id = ?',
+    ).run(title, slug, body, published.toISOString(), published.getUTCFullYear(), published.getUTCMonth() + 1, new Date().toISOString(), id);
+    return toArticle(this.#row(id) as ArticleRow);
+  }
+
+  deleteArticle(id: number): Promise<boolean> {
+    return this.#call(() => this.#db.prepare('DELETE FROM articles WHERE id = ?').run(id).changes > 0);
+  }
+
+  getOrCreateSetting(name: string, create: () => string): Promise<string> {
+    return this.#call(() => {
+      const read = this.#db.prepare('SELECT value FROM settings WHERE name = ?').pluck();
+      const existing = read.get(name) as string | undefined;
+      if (existing !== undefined) return existing;
+      // Two processes may get here at once: the first insert wins, both then read its value.
+      this.#db.prepare('INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING').run(name, create());
+      return read.get(name) as string;
+    });
+  }
+
+  close(): Promise<void> {
+    if (this.#db.open) this.#db.close();
+    return Promise.resolve();
+  }
+}
+
+export function openSqliteStore(options: { file: string; logger: Logger; busyTimeoutMs?: number; seed?: boolean }): SqliteStore {
+  return new SqliteStore(openSqliteDatabase(options));
+}
