@@ -1,0 +1,69 @@
+/**
+ * The comparisons the benchmark exists for, as ratios of rows measured in the same run
+ * (machines here are shared and noisy: absolute figures drift, side-by-side ratios hold).
+ */
+import type { BenchResult, ScenarioResult } from './result-schema.js';
+
+export type RatioMetric = 'rps' | 'peakRssMiB' | 'cpuMsPerRequest';
+
+export interface Ratio {
+  readonly label: string;
+  readonly numerator: string;
+  readonly denominator: string;
+  readonly metric: RatioMetric;
+  /** null when a side is missing, skipped, failed or zero. */
+  readonly value: number | null;
+  readonly meaning: string;
+}
+
+/** CPU milliseconds the servers spent per answered request; null without requests. */
+export function cpuMsPerRequest(row: ScenarioResult): number | null {
+  return row.requests > 0 ? (row.cpuSeconds * 1000) / row.requests : null;
+}
+
+function metricOf(row: ScenarioResult | undefined, metric: RatioMetric): number | null {
+  if (row === undefined || row.status !== 'ok') return null;
+  if (metric === 'cpuMsPerRequest') return cpuMsPerRequest(row);
+  return row[metric];
+}
+
+interface RatioSpec {
+  readonly label: string;
+  readonly numerator: string;
+  readonly denominator: string;
+  readonly metric: RatioMetric;
+  readonly meaning: string;
+}
+
+function specs(names: readonly string[]): RatioSpec[] {
+  const list: RatioSpec[] = [
+    { label: 'persistent workers ÷ CGI', numerator: 'proxy-echo-w1', denominator: 'cgi-echo', metric: 'rps', meaning: 'throughput won by keeping one app worker alive instead of starting the app per request' },
+    { label: 'CGI ÷ persistent, CPU per request', numerator: 'cgi-echo', denominator: 'proxy-echo-w1', metric: 'cpuMsPerRequest', meaning: 'the process start cost: CPU time each CGI request burns next to a warm worker' },
+    { label: 'CGI ÷ persistent, peak memory', numerator: 'cgi-echo', denominator: 'proxy-echo-w1', metric: 'peakRssMiB', meaning: 'memory of the live CGI processes under load next to web tier + one worker' },
+    { label: 'shell CGI ÷ app CGI', numerator: 'cgi-shell', denominator: 'cgi-echo', metric: 'rps', meaning: 'how much of the CGI cost is starting Node and the app rather than any process' },
+    { label: 'embedded ÷ proxied', numerator: 'embedded-echo', denominator: 'proxy-echo-w1', metric: 'rps', meaning: 'the app inside the web tier against one worker behind the proxy' },
+    { label: 'proxy hop', numerator: 'proxy-echo-w1', denominator: 'direct-echo', metric: 'rps', meaning: 'share of direct throughput left after the web tier hop (1 = free)' },
+    { label: 'database page ÷ echo', numerator: 'articles-page', denominator: 'proxy-echo-w1', metric: 'rps', meaning: 'a rendered, SQLite-backed page against the bare echo, both through the proxy' },
+  ];
+  const workerRows = names
+    .map((name) => /^proxy-echo-w(\d+)$/.exec(name))
+    .filter((match): match is RegExpExecArray => match !== null && Number(match[1]) > 1);
+  for (const match of workerRows) {
+    list.push({ label: `scaling w${match[1]} ÷ w1`, numerator: match[0], denominator: 'proxy-echo-w1', metric: 'rps', meaning: `throughput with ${match[1]} app workers against 1 (bounded by the cores left to the servers)` });
+  }
+  list.push(
+    { label: 'twotier ÷ nginx, static 1 KiB', numerator: 'static-1k', denominator: 'nginx-static-1k', metric: 'rps', meaning: 'the web tier against nginx with one worker on the same file' },
+    { label: 'twotier ÷ nginx, proxy', numerator: 'proxy-echo-w1', denominator: 'nginx-proxy-echo', metric: 'rps', meaning: 'http-proxy against nginx proxy_pass to the same app worker' },
+  );
+  return list;
+}
+
+export function computeRatios(result: Pick<BenchResult, 'scenarios'>): Ratio[] {
+  const byName = new Map(result.scenarios.map((row) => [row.name, row]));
+  return specs(result.scenarios.map((row) => row.name)).map((spec) => {
+    const top = metricOf(byName.get(spec.numerator), spec.metric);
+    const bottom = metricOf(byName.get(spec.denominator), spec.metric);
+    const value = top === null || bottom === null || bottom === 0 ? null : top / bottom;
+    return { ...spec, value };
+  });
+}

@@ -1,0 +1,83 @@
+/** The human-readable report of one run: a header naming the machine, the table, the ratios. */
+import { computeRatios, cpuMsPerRequest } from './ratios.js';
+import type { BenchResult, ScenarioResult } from './result-schema.js';
+
+/** Markdown table cells: a "|" would split the cell, a newline would end the row. */
+function cell(text: string): string {
+  return text.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+}
+
+export function formatNumber(value: number, digits = 0): string {
+  return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+function formatMs(value: number): string {
+  return value < 10 ? formatNumber(value, 1) : formatNumber(value, 0);
+}
+
+function row(scenario: ScenarioResult): string {
+  if (scenario.status !== 'ok') {
+    const what = `${scenario.status}: ${scenario.reason ?? 'no reason given'}`;
+    return `| ${cell(scenario.name)} | ${cell(what)} | | | | | | | | | | | |`;
+  }
+  const perRequest = cpuMsPerRequest(scenario);
+  return [
+    '',
+    cell(scenario.name),
+    formatNumber(scenario.rps),
+    formatMs(scenario.latencyMs.p50),
+    formatMs(scenario.latencyMs.p90),
+    formatMs(scenario.latencyMs.p99),
+    formatMs(scenario.latencyMs.max),
+    String(scenario.errors),
+    String(scenario.non2xx),
+    formatNumber(scenario.bytesPerSec / (1024 * 1024), 2),
+    formatNumber(scenario.peakRssMiB, 1),
+    String(scenario.peakProcesses),
+    formatNumber(scenario.cpuSeconds, 2),
+    perRequest === null ? 'n/a' : formatNumber(perRequest, 3),
+    '',
+  ].join(' | ').trim();
+}
+
+export interface MarkdownOptions {
+  /** File name of the chart beside the report, embedded when given. */
+  readonly svgFile?: string;
+}
+
+export function renderMarkdown(result: BenchResult, options: MarkdownOptions = {}): string {
+  const { machine, flags, pinning } = result;
+  const lines: string[] = [
+    `# twotier benchmark, ${result.startedAt}`,
+    '',
+    `- Machine: ${cell(machine.cpuModel)} × ${machine.cpuCount} CPUs, ${formatNumber(machine.totalMemMiB)} MiB, ${machine.platform}`,
+    `- Node ${machine.node}, commit \`${result.commit}\``,
+    `- Load: ${flags.connections} connections, pipelining ${flags.pipelining}, ${flags.durationSec} s measured after ${flags.warmupSec} s warm-up${flags.quick ? ' (quick run: a smoke check, not a measurement)' : ''}`,
+    pinning.servers === null
+      ? '- Pinning: none (servers and load generator share every core)'
+      : `- Pinning (${pinning.tool ?? 'taskset'}): servers on CPU ${pinning.servers}, load generator on CPU ${pinning.loadGenerator ?? '?'}`,
+    '',
+    '| Scenario | req/s | p50 ms | p90 ms | p99 ms | max ms | errors | non-2xx | MiB/s | peak RSS MiB | procs | CPU s | CPU ms/req |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...result.scenarios.map(row),
+    '',
+    'Peak RSS and CPU cover every process the scenario started and their descendants (app workers, live CGI',
+    'children), sampled every 100 ms from /proc; CPU time of CGI children that finished is included through',
+    'the parent\'s reaped-children time.',
+    '',
+    '## Ratios',
+    '',
+    '| Ratio | Rows | Value | What it says |',
+    '| --- | --- | ---: | --- |',
+  ];
+  for (const ratio of computeRatios(result)) {
+    const metric = ratio.metric === 'rps' ? 'req/s' : ratio.metric === 'peakRssMiB' ? 'peak RSS' : 'CPU ms/req';
+    const value = ratio.value === null ? 'n/a' : `${formatNumber(ratio.value, ratio.value < 10 ? 2 : 1)}×`;
+    lines.push(`| ${cell(ratio.label)} | ${cell(`${ratio.numerator} ÷ ${ratio.denominator} (${metric})`)} | ${value} | ${cell(ratio.meaning)} |`);
+  }
+  if (options.svgFile !== undefined) {
+    lines.push('', `![Throughput and latency per scenario](${options.svgFile})`);
+  }
+  lines.push('');
+  return lines.join('\n');
+}

@@ -1,0 +1,76 @@
+/**
+ * The shape of a benchmark run as written to `bench/results/*.json`. One zod schema is the
+ * source of the TypeScript types, of `bench:report`'s check of an old file, and of the test's
+ * check of a fresh one, so the three cannot drift apart.
+ */
+import { z } from 'zod';
+
+export const latencySchema = z.object({
+  p50: z.number().nonnegative(),
+  p90: z.number().nonnegative(),
+  p99: z.number().nonnegative(),
+  max: z.number().nonnegative(),
+});
+
+export const scenarioResultSchema = z.object({
+  name: z.string().min(1),
+  /** What the row measures, in one line, for the report. */
+  description: z.string(),
+  /** 'ok' rows carry numbers; 'skipped' (nginx absent) and 'failed' rows carry a reason. */
+  status: z.enum(['ok', 'skipped', 'failed']),
+  reason: z.string().optional(),
+  url: z.string().optional(),
+  rps: z.number().nonnegative(),
+  latencyMs: latencySchema,
+  /** Socket errors plus timeouts as autocannon counts them. */
+  errors: z.number().int().nonnegative(),
+  non2xx: z.number().int().nonnegative(),
+  bytesPerSec: z.number().nonnegative(),
+  /** Highest sum of VmRSS over every process the scenario started, sampled while it ran. */
+  peakRssMiB: z.number().nonnegative(),
+  /** User + system CPU time of those processes (reaped children included) while measured. */
+  cpuSeconds: z.number().nonnegative(),
+  /** Processes alive at the peak sample (for CGI: the server plus its live children). */
+  peakProcesses: z.number().int().nonnegative(),
+  requests: z.number().int().nonnegative(),
+});
+
+export const pinningSchema = z.object({
+  /** taskset CPU lists, e.g. "0" and "1"; null when taskset is absent or pinning is off. */
+  servers: z.string().nullable(),
+  loadGenerator: z.string().nullable(),
+  tool: z.string().nullable(),
+});
+
+export const benchFlagsSchema = z.object({
+  quick: z.boolean(),
+  durationSec: z.number().positive(),
+  warmupSec: z.number().nonnegative(),
+  connections: z.number().int().positive(),
+  pipelining: z.number().int().positive(),
+  maxWorkers: z.number().int().positive(),
+  scenarios: z.array(z.string()),
+  pin: z.boolean(),
+});
+
+export const benchResultSchema = z.object({
+  startedAt: z.string(),
+  finishedAt: z.string(),
+  machine: z.object({
+    node: z.string(),
+    platform: z.string(),
+    cpuModel: z.string(),
+    cpuCount: z.number().int().positive(),
+    totalMemMiB: z.number().nonnegative(),
+  }),
+  commit: z.string(),
+  flags: benchFlagsSchema,
+  pinning: pinningSchema,
+  scenarios: z.array(scenarioResultSchema),
+});
+
+export type LatencyMs = z.infer<typeof latencySchema>;
+export type ScenarioResult = z.infer<typeof scenarioResultSchema>;
+export type BenchFlags = z.infer<typeof benchFlagsSchema>;
+export type Pinning = z.infer<typeof pinningSchema>;
+export type BenchResult = z.infer<typeof benchResultSchema>;

@@ -1,0 +1,113 @@
+import t from 'tap';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { computeRatios } from '../../bench/ratios.js';
+import { renderMarkdown } from '../../bench/report-markdown.js';
+import { renderSvg } from '../../bench/report-svg.js';
+import { readResult, resultStamp, writeResults } from '../../bench/results-writer.js';
+import type { BenchResult, ScenarioResult } from '../../bench/result-schema.js';
+
+function ok(name: string, rps: number, extra: Partial<ScenarioResult> = {}): ScenarioResult {
+  return {
+    name, description: `row ${name}`, status: 'ok', rps, latencyMs: { p50: 1, p90: 2, p99: 4, max: 9 },
+    errors: 0, non2xx: 0, bytesPerSec: 1024 * 1024, peakRssMiB: 80, cpuSeconds: 2, peakProcesses: 2, requests: rps * 2, ...extra,
+  };
+}
+
+function skipped(name: string): ScenarioResult {
+  return { ...ok(name, 0), status: 'skipped', reason: 'nginx is not on PATH', requests: 0, cpuSeconds: 0 };
+}
+
+const result: BenchResult = {
+  startedAt: '2026-11-25T11:42:01.123Z',
+  finishedAt: '2026-11-25T11:44:01.000Z',
+  machine: { node: 'v20.19.0', platform: 'linux x64', cpuModel: 'AMD <EPYC> & "friends"', cpuCount: 2, totalMemMiB: 4096 },
+  commit: 'abc1234',
+  flags: { quick: true, durationSec: 1, warmupSec: 0, connections: 2, pipelining: 1, maxWorkers: 2, scenarios: [], pin: true },
+  pinning: { servers: '0', loadGenerator: '1', tool: 'taskset' },
+  scenarios: [
+    ok('static-1k', 20000), ok('direct-echo', 10000), ok('proxy-echo-w1', 5000), ok('proxy-echo-w2', 7500),
+    ok('embedded-echo', 9000), ok('cgi-echo', 50, { cpuSeconds: 10, requests: 100, peakRssMiB: 400, peakProcesses: 4 }),
+    ok('cgi-shell', 500), ok('articles-page', 2500), skipped('nginx-static-1k'), skipped('nginx-proxy-echo'),
+    ok('weird|name<&>', 1),
+  ],
+};
+
+t.test('ratios come from rows of the same run; absent or skipped rows give null', async (t) => {
+  const ratios = new Map(computeRatios(result).map((ratio) => [ratio.label, ratio]));
+  t.equal(ratios.get('persistent workers ÷ CGI')?.value, 100);
+  t.equal(ratios.get('proxy hop')?.value, 0.5);
+  t.equal(ratios.get('embedded ÷ proxied')?.value, 1.8);
+  t.equal(ratios.get('scaling w2 ÷ w1')?.value, 1.5);
+  t.equal(ratios.get('CGI ÷ persistent, peak memory')?.value, 5);
+  // cgi-echo: 10 s / 100 requests = 100 ms; proxy-echo-w1: 2 s / 10000 = 0.2 ms.
+  t.equal(ratios.get('CGI ÷ persistent, CPU per request')?.value, 500);
+  t.equal(ratios.get('twotier ÷ nginx, static 1 KiB')?.value, null);
+  t.equal(ratios.get('twotier ÷ nginx, proxy')?.value, null);
+  t.notOk(ratios.has('scaling w1 ÷ w1'));
+});
+
+t.test('markdown: header, one row per scenario, escaped cells, ratios, chart link', async (t) => {
+  const markdown = renderMarkdown(result, { svgFile: 'latest.svg' });
+  const tableRows = markdown.split('\n').filter((line) => line.startsWith('| ') && !line.startsWith('| ---'));
+  // Header rows of both tables + 11 scenarios + 10 ratios (7 fixed, 1 scaling, 2 nginx).
+  t.equal(tableRows.length, 2 + 11 + 10);
+  for (const line of tableRows.slice(0, 12)) {
+    t.equal(line.split(/(?<!\\)\|/).length - 2, 13, `13 cells: ${line}`);
+  }
+  t.match(markdown, /\| cgi-echo \| 50 \|/);
+  t.match(markdown, /\| nginx-static-1k \| skipped: nginx is not on PATH \|/);
+  t.match(markdown, /weird\\\|name<&>/);
+  t.match(markdown, /persistent workers ÷ CGI \| proxy-echo-w1 ÷ cgi-echo \(req\/s\) \| 100\.0×/);
+  t.match(markdown, /servers on CPU 0, load generator on CPU 1/);
+  t.match(markdown, /!\[[^\]]+\]\(latest\.svg\)/);
+});
+
+/** A small well-formedness check: balanced tags, quoted attributes, no raw "<" or bare "&" in text. */
+function checkWellFormed(xml: string): string[] {
+  const problems: string[] = [];
+  const stack: string[] = [];
+  const token = /<(\/?)([a-zA-Z][\w:-]*)((?:\s+[\w:-]+="[^"<]*")*)\s*(\/?)>|<|&(?!(?:amp|lt|gt|quot|apos|#\d+);)/g;
+  let match: RegExpExecArray | null;
+  while ((match = token.exec(xml)) !== null) {
+    if (match[2] === undefined) {
+      problems.push(`stray ${JSON.stringify(match[0])} at ${match.index}`);
+      continue;
+    }
+    if (match[1] === '/') {
+      const open = stack.pop();
+      if (open !== match[2]) problems.push(`</${match[2]}> closes <${open ?? 'nothing'}>`);
+    } else if (match[4] !== '/') {
+      stack.push(match[2]);
+    }
+  }
+  if (stack.length > 0) problems.push(`unclosed: ${stack.join(', ')}`);
+  return problems;
+}
+
+t.test('svg is well formed, escapes text and draws a bar per measured row', async (t) => {
+  const svg = renderSvg(result);
+  t.same(checkWellFormed(svg), []);
+  t.match(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+  t.match(svg, /AMD &lt;EPYC&gt; &amp; &quot;friends&quot;/);
+  t.match(svg, /weird\|name&lt;&amp;&gt;/);
+  const bars = svg.match(/<rect [^>]*fill="#3b6ea5"/g) ?? [];
+  t.equal(bars.length, 9, 'one throughput bar per ok row');
+  t.equal((svg.match(/>skipped</g) ?? []).length, 4, 'skipped rows are labelled in both panels');
+  t.same(checkWellFormed('<svg><text>a < b</text></svg>').length, 1, 'the checker itself catches a raw "<"');
+});
+
+t.test('results round-trip through files and a bad file names the field', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'twotier-report-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  t.equal(resultStamp(result.startedAt), '2026-11-25T11-42-01Z');
+  const written = writeResults(result, dir);
+  t.equal(written.run.json, join(dir, '2026-11-25T11-42-01Z.json'));
+  t.same(readResult(written.latest.json), result);
+  t.match(readFileSync(written.latest.markdown, 'utf8'), /\(latest\.svg\)/);
+  t.match(readFileSync(written.run.markdown, 'utf8'), /\(2026-11-25T11-42-01Z\.svg\)/);
+  const bad = join(dir, 'bad.json');
+  writeFileSync(bad, JSON.stringify({ ...result, scenarios: [{ ...result.scenarios[0], rps: -1 }] }));
+  t.throws(() => readResult(bad), /scenarios\.0\.rps/);
+});
