@@ -1,0 +1,97 @@
+/**
+ * The app tier's configuration: DEFAULTS ← `--config FILE` (JSON, the keys below) ← env.
+ * Pure: `main.ts` passes process.env and the flag; this module reads nothing by itself but
+ * the named file.
+ */
+import { availableParallelism } from 'node:os';
+import { z } from 'zod';
+import { buildConfig, ConfigError, fields, readConfigFile, type Env, type EnvBinding } from '../common/config.js';
+import { DATABASE_URL_EXPECTED, parseDatabaseUrl } from './store/database-url.js';
+
+const databaseUrl = z.string({ error: `must be ${DATABASE_URL_EXPECTED}` }).superRefine((value, ctx) => {
+  try {
+    parseDatabaseUrl(value);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: (error as Error).message });
+  }
+});
+
+const schema = z.object({
+  host: fields.host(),
+  port: fields.port(),
+  /** Worker processes the primary forks (node:cluster). */
+  workers: fields.positiveInt('a positive number of worker processes'),
+  /** When set, article writes need `Authorization: Bearer <appToken>`. */
+  appToken: z.string({ error: 'must be a non-empty string' }).min(1, 'must be a non-empty string').optional(),
+  databaseUrl,
+  logLevel: fields.logLevel(),
+  /** Adds GET /api/_fault/throw (for the 500 tests). Off unless asked for. */
+  faultRoutes: z.boolean({ error: 'must be true or false' }),
+  /** How long an idle keep-alive socket is kept open (node's server.keepAliveTimeout). */
+  keepAliveTimeoutMs: fields.positiveInt('a positive number of milliseconds'),
+  /** How long a client may take to send the request head (server.headersTimeout); > keepAliveTimeoutMs. */
+  headersTimeoutMs: fields.positiveInt('a positive number of milliseconds'),
+  /** How long a client may take to send the whole request (server.requestTimeout); 0 = unbounded. */
+  requestTimeoutMs: fields.nonNegativeInt('a number of milliseconds (0 = no limit)'),
+  /** On SIGTERM/SIGINT: how long in-flight requests may take before their sockets are cut. */
+  shutdownTimeoutMs: fields.positiveInt('a positive number of milliseconds'),
+  /** A worker that dies sooner than this after starting counts as a crash loop: back off. */
+  minUptimeMs: fields.positiveInt('a positive number of milliseconds'),
+  /** First back-off delay before replacing a crash-looping worker; doubles up to maxRestartDelayMs. */
+  restartDelayMs: fields.positiveInt('a positive number of milliseconds'),
+  maxRestartDelayMs: fields.positiveInt('a positive number of milliseconds'),
+});
+
+export type AppConfig = Readonly<z.infer<typeof schema>>;
+
+/**
+ * keepAliveTimeoutMs: the web tier's upstream pool closes its idle sockets sooner (its
+ * default is well under 65 s), so the app never closes a socket the proxy is about to reuse;
+ * the race that otherwise gives the proxy ECONNRESET is nodejs/node#20256 (and the AWS ALB
+ * advice to keep the backend's idle timeout above the balancer's).
+ * headersTimeoutMs > keepAliveTimeoutMs: node#27363, a request arriving just before the
+ * keep-alive timer fires must not be cut by the headers timer.
+ */
+export const DEFAULTS: AppConfig = Object.freeze({
+  host: '127.0.0.1',
+  port: 3000,
+  workers: Math.max(2, availableParallelism()),
+  databaseUrl: 'sqlite:./data/twotier.db',
+  logLevel: 'info',
+  faultRoutes: false,
+  keepAliveTimeoutMs: 65_000,
+  headersTimeoutMs: 66_000,
+  requestTimeoutMs: 300_000,
+  shutdownTimeoutMs: 10_000,
+  minUptimeMs: 1_000,
+  restartDelayMs: 100,
+  maxRestartDelayMs: 30_000,
+});
+
+export const ENV_BINDINGS: Readonly<Record<string, EnvBinding>> = Object.freeze({
+  APP_HOST: { key: 'host', kind: 'string' },
+  APP_PORT: { key: 'port', kind: 'int' },
+  APP_WORKERS: { key: 'workers', kind: 'int' },
+  APP_TOKEN: { key: 'appToken', kind: 'string' },
+  DATABASE_URL: { key: 'databaseUrl', kind: 'string' },
+  LOG_LEVEL: { key: 'logLevel', kind: 'string' },
+  APP_FAULT_ROUTES: { key: 'faultRoutes', kind: 'bool' },
+  APP_KEEP_ALIVE_TIMEOUT_MS: { key: 'keepAliveTimeoutMs', kind: 'int' },
+  APP_HEADERS_TIMEOUT_MS: { key: 'headersTimeoutMs', kind: 'int' },
+  APP_REQUEST_TIMEOUT_MS: { key: 'requestTimeoutMs', kind: 'int' },
+  APP_SHUTDOWN_TIMEOUT_MS: { key: 'shutdownTimeoutMs', kind: 'int' },
+});
+
+/** Throws ConfigError naming the env var or file key at fault. */
+export function loadConfig(file: string | undefined, env: Env): AppConfig {
+  const fileValues = file === undefined ? undefined : readConfigFile(file);
+  const config = buildConfig({ schema, defaults: DEFAULTS, envBindings: ENV_BINDINGS, fileValues, fileName: file, env });
+  if (config.headersTimeoutMs <= config.keepAliveTimeoutMs) {
+    const key = env['APP_HEADERS_TIMEOUT_MS'] === undefined ? 'headersTimeoutMs' : 'APP_HEADERS_TIMEOUT_MS';
+    throw new ConfigError(key, `${key}: must be greater than keepAliveTimeoutMs (${config.keepAliveTimeoutMs}), got ${config.headersTimeoutMs}`);
+  }
+  if (config.maxRestartDelayMs < config.restartDelayMs) {
+    throw new ConfigError('maxRestartDelayMs', `maxRestartDelayMs: must be at least restartDelayMs (${config.restartDelayMs}), got ${config.maxRestartDelayMs}`);
+  }
+  return config;
+}

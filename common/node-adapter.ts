@@ -1,0 +1,119 @@
+/**
+ * The bridge between node's http objects and the application interface, used by every
+ * adapter that has an IncomingMessage/ServerResponse pair (the app tier's workers and the
+ * web tier's embedded mode). CGI has its own, since it gets env + stdin instead.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AppBody, AppRequest, AppResponse } from './app-interface.js';
+
+/** Node's req.headers with arrays (only set-cookie is one) joined like every other repeated field. */
+function joinHeaders(headers: IncomingMessage['headers']): Record<string, string> {
+  const joined: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    joined[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return joined;
+}
+
+async function readBody(req: IncomingMessage): Promise<Uint8Array> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+}
+
+/** Collects the whole body (the web tier enforces the size limit before anything reaches here). */
+export async function toAppRequest(req: IncomingMessage, requestId: string): Promise<AppRequest> {
+  const body = await readBody(req);
+  const socket = req.socket;
+  return {
+    method: req.method ?? 'GET',
+    target: req.url ?? '/',
+    httpVersion: req.httpVersion,
+    headers: joinHeaders(req.headers),
+    body,
+    remoteAddress: socket.remoteAddress ?? '',
+    remotePort: socket.remotePort ?? 0,
+    localAddress: socket.localAddress ?? '',
+    localPort: socket.localPort ?? 0,
+    requestId,
+  };
+}
+
+function hasHeader(headers: AppResponse['headers'], name: string): boolean {
+  return Object.keys(headers).some((key) => key.toLowerCase() === name);
+}
+
+/** RFC 9110 §6.4.1: 1xx, 204 and 304 never carry content, and neither does any answer to HEAD. */
+function mayHaveContent(status: number, method: string | undefined): boolean {
+  return method !== 'HEAD' && status >= 200 && status !== 204 && status !== 304;
+}
+
+function fixedLength(body: AppBody): number | undefined {
+  if (body === null) return 0;
+  if (typeof body === 'string') return Buffer.byteLength(body);
+  if (body instanceof Uint8Array) return body.byteLength;
+  return undefined;
+}
+
+/** Resolves on 'drain'; false when the response closed first (the client went away). */
+function drained(res: ServerResponse): Promise<boolean> {
+  return new Promise((resolve) => {
+    const onDrain = (): void => finish(true);
+    const onClose = (): void => finish(false);
+    function finish(value: boolean): void {
+      res.off('drain', onDrain);
+      res.off('close', onClose);
+      resolve(value);
+    }
+    res.once('drain', onDrain);
+    res.once('close', onClose);
+  });
+}
+
+/**
+ * Writes an AppResponse. A known-length body gets Content-Length (so keep-alive needs no
+ * chunking); a stream is written chunk by chunk, waiting for 'drain' whenever write() says
+ * the socket buffer is full, and stops when the client goes away. A failing stream after the
+ * head is sent can only be signalled by cutting the connection (RFC 9112 §8: incomplete).
+ */
+export async function writeAppResponse(res: ServerResponse, response: AppResponse): Promise<void> {
+  const { status, headers, body } = response;
+  for (const [name, value] of Object.entries(headers)) res.setHeader(name, value as string | string[]);
+  const length = fixedLength(body);
+  const content = mayHaveContent(status, res.req?.method);
+  if (length !== undefined && content && !hasHeader(headers, 'content-length') && !hasHeader(headers, 'transfer-encoding')) {
+    res.setHeader('Content-Length', length);
+  }
+  res.statusCode = status;
+  if (body === null || typeof body === 'string' || body instanceof Uint8Array) {
+    if (body === null) res.end();
+    else res.end(body);
+    return ended(res);
+  }
+  try {
+    for await (const chunk of body) {
+      if (res.destroyed) return;
+      if (!res.write(chunk) && !(await drained(res))) return;
+    }
+  } catch (error) {
+    res.destroy(error as Error);
+    return;
+  }
+  res.end();
+  return ended(res);
+}
+
+/** Resolves once the response is handed to the OS ('finish') or the connection is gone ('close'). */
+function ended(res: ServerResponse): Promise<void> {
+  if (res.writableFinished || res.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      res.off('finish', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.once('finish', done);
+    res.once('close', done);
+  });
+}
