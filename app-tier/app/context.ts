@@ -1,0 +1,29 @@
+/** What a view receives: the request, its route parameters, and the application's dependencies. */
+import type { AppRequest, AppResponse } from '../../common/app-interface.js';
+import type { Logger } from '../../common/logger.js';
+import type { ParamValue, RouteParams } from '../router/index.js';
+import type { Store } from '../store/types.js';
+import type { Csrf } from './csrf.js';
+
+export interface AppDeps {
+  readonly store: Store;
+  readonly logger: Logger;
+  /** Bearer token required for article writes; undefined when writes are open. */
+  readonly appToken: string | undefined;
+  readonly workerPid: number;
+  /** The CSRF signer, created from the store's shared secret on first use. */
+  csrf(): Promise<Csrf>;
+  /** Path of a named route (see routes.ts). */
+  reverse(name: string, params?: Readonly<Record<string, ParamValue>>): string;
+}
+
+export interface ViewContext {
+  readonly request: AppRequest;
+  readonly params: RouteParams;
+  /** The path as received (percent-encoded). */
+  readonly rawPath: string;
+  readonly query: URLSearchParams;
+  readonly deps: AppDeps;
+}
+
+export type View = (ctx: ViewContext) => Promise<AppResponse>;

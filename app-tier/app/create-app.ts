@@ -1,0 +1,101 @@
+/**
+ * createApp(): the application behind the project's application interface. One request value
+ * in, one response value out; the same object runs in a cluster worker, in a CGI process per
+ * request and embedded in the web tier. Nothing here depends on an earlier request except
+ * through the store (the CSRF secret too lives there), and nothing is logged per request: the
+ * adapter writes the access line.
+ */
+import { randomBytes } from 'node:crypto';
+import type { AppRequest, AppResponse, Application } from '../../common/app-interface.js';
+import { TwotierError } from '../../common/errors.js';
+import type { Logger } from '../../common/logger.js';
+import { createRouter } from '../router/index.js';
+import type { Store } from '../store/types.js';
+import type { AppDeps, View } from './context.js';
+import { createCsrf, type Csrf } from './csrf.js';
+import { errorResponse, internalErrorResponse, toTwotierError } from './error-response.js';
+import { finalise, noContent, redirect } from './responses.js';
+import { appRoutes } from './routes.js';
+
+export interface CreateAppOptions {
+  store: Store;
+  logger: Logger;
+  /** APP_TOKEN: when set, article writes need Authorization: Bearer <token>. */
+  appToken?: string | undefined;
+  /** Adds GET /api/_fault/throw, which throws (for the 500 test); off by default. */
+  faultRoutes?: boolean;
+  /** What the echo reports as worker.pid; process.pid by default. */
+  worker?: { pid: number } | undefined;
+}
+
+/** The store setting that holds the CSRF signing secret, shared by every process. */
+export const CSRF_SECRET_SETTING = 'csrf-secret';
+
+export function createApp(options: CreateAppOptions): Application {
+  const { store, logger } = options;
+  const router = createRouter(appRoutes({ faultRoutes: options.faultRoutes === true }));
+
+  let csrf: Promise<Csrf> | undefined;
+  const deps: AppDeps = {
+    store,
+    logger,
+    appToken: options.appToken,
+    workerPid: options.worker?.pid ?? process.pid,
+    csrf() {
+      csrf ??= store
+        .getOrCreateSetting(CSRF_SECRET_SETTING, () => randomBytes(32).toString('hex'))
+        .then((secret) => createCsrf({ secret }));
+      // A failed read (database briefly unavailable) is retried by the next request.
+      csrf.catch(() => {
+        csrf = undefined;
+      });
+      return csrf;
+    },
+    reverse: (name, params) => router.reverse(name, params),
+  };
+
+  async function dispatch(request: AppRequest): Promise<AppResponse> {
+    const resolution = router.resolve(request.method, request.target);
+    switch (resolution.kind) {
+      case 'match':
+        return (resolution.handler satisfies View)({
+          request,
+          params: resolution.params,
+          rawPath: resolution.rawPath,
+          query: new URLSearchParams(resolution.search),
+          deps,
+        });
+      case 'redirect':
+        return redirect(resolution.status, resolution.location);
+      case 'options':
+        return noContent({ Allow: resolution.allow });
+      case 'method-not-allowed':
+        // RFC 9110 §15.5.6: a 405 MUST carry Allow.
+        throw new TwotierError('APP_ERR_METHOD_NOT_ALLOWED', `${request.method} is not allowed here; allowed: ${resolution.allow}`, {
+          headers: { Allow: resolution.allow },
+        });
+      case 'not-found':
+        throw new TwotierError('APP_ERR_NOT_FOUND', 'there is nothing at this address');
+      case 'bad-request':
+        throw new TwotierError('APP_ERR_BAD_REQUEST', resolution.error.message, { cause: resolution.error });
+    }
+  }
+
+  let closed: Promise<void> | undefined;
+  return {
+    async handle(request) {
+      let response: AppResponse;
+      try {
+        response = await dispatch(request);
+      } catch (error) {
+        const known = toTwotierError(error);
+        response = known === null ? internalErrorResponse(request, error, logger) : errorResponse(request, known, logger);
+      }
+      return finalise(request.method, response);
+    },
+    close() {
+      closed ??= store.close();
+      return closed;
+    },
+  };
+}

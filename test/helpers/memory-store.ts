@@ -1,0 +1,169 @@
+/**
+ * An in-memory Store for application tests: the same contract as the SQLite store
+ * (app-tier/store/types.ts), including per-month slug uniqueness, newest-first ordering,
+ * settings created once, and StoreConflictError. `failWith` makes every call reject, to test
+ * how the application maps store failures (e.g. StoreUnavailableError → 503).
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  StoreConflictError,
+  type ArchiveMonth,
+  type Article,
+  type ArticleInput,
+  type ArticlePatch,
+  type Store,
+} from '../../app-tier/store/types.js';
+
+export interface MemoryStore extends Store {
+  /** When set, every method rejects with this error. */
+  failWith: Error | undefined;
+  readonly closed: boolean;
+  /** The settings map, for assertions. */
+  readonly settings: ReadonlyMap<string, string>;
+}
+
+export interface MemoryStoreOptions {
+  readonly now?: () => Date;
+  readonly articles?: readonly ArticleInput[];
+}
+
+function slugify(title: string): string {
+  const slug = title.normalize('NFKD').replace(/[\u0300-\u036f]/g, '').toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '');
+  return slug === '' ? `article-${randomBytes(4).toString('hex')}` : slug;
+}
+
+function monthKey(published: string): string {
+  return published.slice(0, 7);
+}
+
+function newestFirst(a: Article, b: Article): number {
+  if (a.published !== b.published) return a.published < b.published ? 1 : -1;
+  return b.id - a.id;
+}
+
+export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore {
+  const now = options.now ?? (() => new Date());
+  const articles = new Map<number, Article>();
+  const settings = new Map<string, string>();
+  let nextId = 1;
+  let closed = false;
+
+  function assertSlugFree(slug: string, published: string, exceptId?: number): void {
+    for (const article of articles.values()) {
+      if (article.id !== exceptId && article.slug === slug && monthKey(article.published) === monthKey(published)) {
+        throw new StoreConflictError('slug', `slug "${slug}" is taken in ${monthKey(published)}`);
+      }
+    }
+  }
+
+  function normalise(published: string | undefined): string {
+    return published === undefined ? now().toISOString() : new Date(published).toISOString();
+  }
+
+  const store: MemoryStore = {
+    failWith: undefined,
+    get closed() {
+      return closed;
+    },
+    settings,
+    async listArticles({ limit, offset }) {
+      guard();
+      return [...articles.values()].sort(newestFirst).slice(offset, offset + limit);
+    },
+    async countArticles() {
+      guard();
+      return articles.size;
+    },
+    async getArticle(id) {
+      guard();
+      return articles.get(id) ?? null;
+    },
+    async listArticlesByDate(year, month) {
+      guard();
+      const prefix = month === undefined ? `${String(year).padStart(4, '0')}-` : `${String(year).padStart(4, '0')}-${String(month).padStart(2, '0')}`;
+      return [...articles.values()].filter((article) => article.published.startsWith(prefix)).sort(newestFirst);
+    },
+    async getArticleBySlug(year, month, slug) {
+      guard();
+      const key = `${String(year).padStart(4, '0')}-${String(month).padStart(2, '0')}`;
+      return [...articles.values()].find((article) => article.slug === slug && monthKey(article.published) === key) ?? null;
+    },
+    async archive() {
+      guard();
+      const counts = new Map<string, number>();
+      for (const article of articles.values()) counts.set(monthKey(article.published), (counts.get(monthKey(article.published)) ?? 0) + 1);
+      const months: ArchiveMonth[] = [...counts].map(([key, count]) => ({ year: Number(key.slice(0, 4)), month: Number(key.slice(5, 7)), count }));
+      return months.sort((a, b) => b.year - a.year || b.month - a.month);
+    },
+    async createArticle(input) {
+      guard();
+      const published = normalise(input.published);
+      const slug = input.slug ?? slugify(input.title);
+      assertSlugFree(slug, published);
+      const stamp = now().toISOString();
+      const article: Article = { id: nextId, title: input.title, slug, body: input.body, published, createdAt: stamp, updatedAt: stamp };
+      nextId += 1;
+      articles.set(article.id, article);
+      return article;
+    },
+    async replaceArticle(id, input) {
+      guard();
+      const existing = articles.get(id);
+      if (existing === undefined) return null;
+      const published = normalise(input.published);
+      const slug = input.slug ?? slugify(input.title);
+      assertSlugFree(slug, published, id);
+      const article: Article = { ...existing, title: input.title, slug, body: input.body, published, updatedAt: now().toISOString() };
+      articles.set(id, article);
+      return article;
+    },
+    async patchArticle(id, patch: ArticlePatch) {
+      guard();
+      const existing = articles.get(id);
+      if (existing === undefined) return null;
+      const published = patch.published === undefined ? existing.published : normalise(patch.published);
+      const slug = patch.slug ?? existing.slug;
+      assertSlugFree(slug, published, id);
+      const article: Article = {
+        ...existing,
+        title: patch.title ?? existing.title,
+        slug,
+        body: patch.body ?? existing.body,
+        published,
+        updatedAt: now().toISOString(),
+      };
+      articles.set(id, article);
+      return article;
+    },
+    async deleteArticle(id) {
+      guard();
+      return articles.delete(id);
+    },
+    async getOrCreateSetting(name, create) {
+      guard();
+      const existing = settings.get(name);
+      if (existing !== undefined) return existing;
+      const value = create();
+      settings.set(name, value);
+      return value;
+    },
+    async close() {
+      closed = true;
+    },
+  };
+
+  function guard(): void {
+    if (store.failWith !== undefined) throw store.failWith;
+    if (closed) throw new Error('the memory store is closed');
+  }
+
+  let id = 0;
+  for (const input of options.articles ?? []) {
+    const published = normalise(input.published);
+    id += 1;
+    const stamp = now().toISOString();
+    articles.set(id, { id, title: input.title, slug: input.slug ?? slugify(input.title), body: input.body, published, createdAt: stamp, updatedAt: stamp });
+  }
+  nextId = id + 1;
+  return store;
+}
