@@ -1,0 +1,70 @@
+import t from 'tap';
+import { classify, type Decision } from '../../web-tier/classify.js';
+
+const options = { dynamicPrefixes: ['/api/', '/articles/'] };
+const kind = (target: string, method = 'GET'): string => classify(method, target, options).kind;
+const rejected = (decision: Decision): boolean => decision.kind === 'reject';
+
+t.test('health, static, app and cgi are told apart', async (t) => {
+  t.equal(kind('/healthz'), 'health');
+  t.equal(kind('/readyz?x=1'), 'health');
+  t.equal(kind('/'), 'static');
+  t.equal(kind('/index.html'), 'static');
+  t.equal(kind('/css/site.css'), 'static');
+  t.equal(kind('/api/echo'), 'app');
+  t.equal(kind('/api/echo?a=%20b'), 'app');
+  t.equal(kind('/articles/2003/05/my-slug/'), 'app');
+  t.equal(kind('/articles'), 'app', 'the bare prefix goes to the app, whose APPEND_SLASH redirects it');
+  t.equal(kind('/apix'), 'static', 'a prefix matches whole segments only');
+  t.equal(kind('/cgi-bin/hello.sh'), 'cgi');
+  t.equal(kind('/cgi-bin/app/api/echo'), 'cgi');
+  t.equal(kind('/API/echo'), 'static', 'prefixes are case-sensitive, like paths');
+});
+
+t.test('the query is split off and the path is kept encoded', async (t) => {
+  const decision = classify('GET', '/api/echo/a%2Fb?x=%41&y', options);
+  t.match(decision, { kind: 'app', pathname: '/api/echo/a%2Fb', search: '?x=%41&y', target: '/api/echo/a%2Fb?x=%41&y' });
+});
+
+t.test('encoded unreserved characters are normalised before deciding (RFC 3986 §6.2.2.2)', async (t) => {
+  t.match(classify('GET', '/%61pi/echo', options), { kind: 'app', pathname: '/api/echo', target: '/%61pi/echo' });
+  t.match(classify('GET', '/%63gi-bin/hello.sh', options), { kind: 'cgi', pathname: '/cgi-bin/hello.sh' });
+  t.match(classify('GET', '/%68ealthz', options), { kind: 'health' });
+  t.match(classify('GET', '/a%2fb', options), { kind: 'static', pathname: '/a%2Fb' }, 'reserved characters stay encoded');
+});
+
+t.test('dot-segments, backslashes, NUL and bad encodings never reach a decision', async (t) => {
+  for (const target of [
+    '/api/../secret', '/api/./echo', '/api/%2e%2e/secret', '/api/%2E%2E/secret', '/api/.%2e/x', '/api/..%2fsecret',
+    '/static/..%2Fapi/echo', '/..', '/a/..', '/a\\b', '/api/%5c..%5csecret', '/a%5Cb', '/a%00b', '/a%zz', '/a%',
+    '/a%c0%ae%c0%ae/x', '/%ff', '/api/echo#frag',
+  ]) {
+    const decision = classify('GET', target, options);
+    t.ok(rejected(decision), `${target} is rejected`);
+    t.match(decision, { kind: 'reject', code: 'WEB_ERR_BAD_REQUEST' });
+  }
+  t.equal(kind('/a..b/c.d'), 'static', 'dots inside a name are fine');
+  t.equal(kind('/%252e%252e/x'), 'static', 'a double-encoded dot is a literal name for the handlers to judge');
+  t.equal(kind('/caf%C3%A9'), 'static', 'valid UTF-8 passes');
+});
+
+t.test('absolute-form is reduced to origin-form and keeps its authority (RFC 9112 §3.2.2)', async (t) => {
+  t.match(classify('GET', 'http://evil.example/api/echo?x=1', options), { kind: 'app', pathname: '/api/echo', search: '?x=1', target: '/api/echo?x=1', authority: 'evil.example' });
+  t.match(classify('GET', 'HTTP://Example.com:8080', options), { kind: 'static', target: '/', authority: 'Example.com:8080' });
+  t.match(classify('GET', 'http://a.example?q', options), { kind: 'static', target: '/?q' });
+  t.ok(rejected(classify('GET', 'ftp://a.example/x', options)), 'only http(s)');
+  t.ok(rejected(classify('GET', 'http://user@a.example/x', options)), 'no userinfo');
+  t.ok(rejected(classify('GET', 'http:///x', options)), 'no empty authority');
+  t.ok(rejected(classify('GET', 'http://a.example/api/../x', options)), 'its path is checked too');
+  t.ok(rejected(classify('GET', 'example.com:443', options)), 'authority-form is not for GET');
+});
+
+t.test('asterisk-form only for OPTIONS', async (t) => {
+  t.equal(kind('*', 'OPTIONS'), 'asterisk');
+  t.equal(kind('*', 'GET'), 'reject');
+});
+
+t.test('prefixes come from options', async (t) => {
+  t.equal(classify('GET', '/shop/cart', { dynamicPrefixes: ['/shop/'] }).kind, 'app');
+  t.equal(classify('GET', '/api/echo', { dynamicPrefixes: [] }).kind, 'static');
+});

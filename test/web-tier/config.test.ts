@@ -1,0 +1,79 @@
+import t from 'tap';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ConfigError } from '../../common/config.js';
+import { DEFAULTS, loadConfig, packageRoot } from '../../web-tier/config.js';
+
+const repoRoot = resolve(fileURLToPath(import.meta.url), '../../..');
+
+t.test('defaults: single box, paths absolute against the package root', async (t) => {
+  const config = loadConfig(undefined, {});
+  t.equal(config.host, '127.0.0.1');
+  t.equal(config.port, 8080);
+  t.same(config.upstreams, ['http://127.0.0.1:3000']);
+  t.equal(config.maxBodyBytes, 1024 * 1024);
+  t.equal(config.dynamic, 'proxy');
+  t.same(config.dynamicPrefixes, ['/api/', '/articles/']);
+  t.equal(packageRoot(), repoRoot);
+  t.equal(config.root, join(repoRoot, 'web-tier/public'));
+  t.equal(config.cgiDir, join(repoRoot, 'web-tier/cgi-bin'));
+  t.ok(Object.isFrozen(config));
+  t.equal(DEFAULTS.root, 'web-tier/public', 'DEFAULTS keep the relative form');
+});
+
+t.test('environment variables override', async (t) => {
+  const config = loadConfig(undefined, {
+    WEB_HOST: '0.0.0.0', WEB_PORT: '0', WEB_ROOT: '/srv/www', APP_UPSTREAMS: 'http://10.0.0.2:3000, http://10.0.0.3:3000',
+    WEB_MAX_BODY: '2048', LOG_LEVEL: 'silent', WEB_DYNAMIC: 'embedded', WEB_TRUSTED_PROXIES: '10.0.0.1,::1',
+    WEB_HEADERS_TIMEOUT_MS: '1000', WEB_DYNAMIC_PREFIXES: '/api/', WEB_FOLLOW_OUTSIDE_SYMLINKS: 'true',
+  });
+  t.match(config, { host: '0.0.0.0', port: 0, root: '/srv/www', maxBodyBytes: 2048, logLevel: 'silent', dynamic: 'embedded', headersTimeoutMs: 1000, followOutsideSymlinks: true });
+  t.same(config.upstreams, ['http://10.0.0.2:3000', 'http://10.0.0.3:3000']);
+  t.same(config.trustedProxies, ['10.0.0.1', '::1']);
+  t.same(config.dynamicPrefixes, ['/api/']);
+});
+
+t.test('bad values fail naming the key', async (t) => {
+  const cases: [Record<string, string>, string][] = [
+    [{ WEB_PORT: '99999' }, 'WEB_PORT'],
+    [{ WEB_PORT: 'eighty' }, 'WEB_PORT'],
+    [{ APP_UPSTREAMS: 'ftp://x' }, 'APP_UPSTREAMS'],
+    [{ APP_UPSTREAMS: 'http://a:1,not a url' }, 'APP_UPSTREAMS'],
+    [{ APP_UPSTREAMS: 'http://a:1/?q=1' }, 'APP_UPSTREAMS'],
+    [{ WEB_MAX_BODY: '-1' }, 'WEB_MAX_BODY'],
+    [{ WEB_DYNAMIC: 'fastcgi' }, 'WEB_DYNAMIC'],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+    [{ WEB_TRUSTED_PROXIES: 'proxy.example' }, 'WEB_TRUSTED_PROXIES'],
+    [{ WEB_DYNAMIC_PREFIXES: '/' }, 'WEB_DYNAMIC_PREFIXES'],
+    [{ WEB_DYNAMIC_PREFIXES: 'api' }, 'WEB_DYNAMIC_PREFIXES'],
+    [{ WEB_FOLLOW_OUTSIDE_SYMLINKS: 'maybe' }, 'WEB_FOLLOW_OUTSIDE_SYMLINKS'],
+    [{ WEB_HEADERS_TIMEOUT_MS: '0' }, 'WEB_HEADERS_TIMEOUT_MS'],
+    [{ WEB_HEADERS_TIMEOUT_MS: '500000' }, 'headersTimeoutMs'],
+  ];
+  for (const [env, key] of cases) {
+    const error = t.throws(() => loadConfig(undefined, env), { code: 'CONFIG_INVALID' }) as ConfigError;
+    t.equal(error.key, key, `${JSON.stringify(env)} names ${key}`);
+    t.notMatch(error.message, /\n/, 'one line');
+  }
+});
+
+t.test('--config FILE with the same keys; unknown keys fail loudly; env wins over the file', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'twotier-web-config-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'web.json');
+  writeFileSync(file, JSON.stringify({ port: 9000, root: 'site', listingDirs: ['/files/'], cacheControl: [{ prefix: '/assets/', value: 'public, max-age=600' }] }));
+  const config = loadConfig(file, { WEB_PORT: '9001' });
+  t.equal(config.port, 9001);
+  t.equal(config.root, join(repoRoot, 'site'));
+  t.same(config.listingDirs, ['/files/']);
+  t.same(config.cacheControl, [{ prefix: '/assets/', value: 'public, max-age=600' }]);
+
+  writeFileSync(file, JSON.stringify({ prot: 9000 }));
+  const unknown = t.throws(() => loadConfig(file, {})) as ConfigError;
+  t.equal(unknown.key, 'prot');
+  writeFileSync(file, JSON.stringify({ cacheControl: [{ pattern: '(', value: 'x' }] }));
+  t.throws(() => loadConfig(file, {}), { code: 'CONFIG_INVALID', key: `${file}: "cacheControl"` });
+  t.throws(() => loadConfig(join(dir, 'missing.json'), {}), { code: 'CONFIG_INVALID', key: '--config' });
+});

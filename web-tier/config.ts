@@ -1,0 +1,172 @@
+/**
+ * The web tier's configuration: DEFAULTS ← `--config FILE` (JSON, same keys) ← environment.
+ * `loadConfig` is pure apart from reading the named file; only `main.ts` passes `process.env`.
+ * The same keys serve one box and many: only addresses (WEB_HOST, APP_UPSTREAMS) change.
+ */
+import { existsSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { buildConfig, ConfigError, fields, readConfigFile, type EnvBinding, type Env } from '../common/config.js';
+import { CGI_DEFAULTS } from './cgi/handler.js';
+import { STATIC_DEFAULTS } from './static/handler.js';
+
+const MiB = 1024 * 1024;
+
+function httpBaseUrl(): z.ZodType<string> {
+  return z.string({ error: 'must be an http:// base URL such as http://127.0.0.1:3000' }).refine((value) => {
+    if (!URL.canParse(value)) return false;
+    const url = new URL(value);
+    return url.protocol === 'http:' && url.hostname !== '' && url.search === '' && url.hash === '' && url.username === '';
+  }, 'must be an http:// base URL such as http://127.0.0.1:3000 (no query, fragment or credentials)');
+}
+
+/** A URL path prefix such as "/api/": starts and ends with "/", and is not "/" itself (that would hide the static site). */
+const PREFIX = /^\/[A-Za-z0-9._~!$&'()*+,;=:@-]+(?:\/[A-Za-z0-9._~!$&'()*+,;=:@-]+)*\/$/;
+
+function pathPrefix(what: string): z.ZodType<string> {
+  return z.string({ error: `must be ${what}` }).regex(PREFIX, `must be ${what}`);
+}
+
+const schema = z.object({
+  host: fields.host(),
+  port: fields.port(),
+  /** Static files; a relative path is resolved against the package root, not the working directory. */
+  root: z.string({ error: 'must be a directory path' }).min(1, 'must be a directory path'),
+  /** Base URLs of the app tier, spread round-robin. Empty is allowed (embedded/cgi mode: no app tier). */
+  upstreams: z.array(httpBaseUrl(), { error: 'must be a list of http:// base URLs' }),
+  maxBodyBytes: fields.nonNegativeInt('a byte count (0 or more)'),
+  logLevel: fields.logLevel(),
+  /** How the dynamic prefixes are served: forwarded to the app tier, the app in-process, or the app per request as CGI. */
+  dynamic: z.enum(['proxy', 'embedded', 'cgi'], { error: 'must be one of proxy, embedded, cgi' }),
+  dynamicPrefixes: z.array(pathPrefix('a path prefix like "/api/" (starts and ends with "/")'), { error: 'must be a list of path prefixes like "/api/"' }),
+  /** Peers whose X-Forwarded-* and X-Request-Id are believed (exact IP addresses). */
+  trustedProxies: z.array(z.string().refine((value) => isIP(value) !== 0, 'must be an IP address'), { error: 'must be a list of IP addresses' }),
+  /** Request-target length (nginx: large_client_header_buffers 8k) → 414 above it. */
+  maxUrlBytes: fields.positiveInt('a byte count (1 or more)'),
+  /** Header section without the request line (node's default maxHeaderSize, 16 KiB) → 431 above it. */
+  maxHeaderBytes: fields.positiveInt('a byte count (1 or more)'),
+  /** Whole header section must arrive within this (slowloris). */
+  headersTimeoutMs: fields.positiveInt('a number of milliseconds (1 or more)'),
+  /** Whole request, body included, must arrive within this. */
+  requestTimeoutMs: fields.positiveInt('a number of milliseconds (1 or more)'),
+  keepAliveTimeoutMs: fields.positiveInt('a number of milliseconds (1 or more)'),
+  /** Graceful close: in-flight requests get this long before their sockets are cut. */
+  shutdownTimeoutMs: fields.nonNegativeInt('a number of milliseconds (0 or more)'),
+  staticIndex: z.string({ error: 'must be a file name' }).regex(/^[^/\\]+$/, 'must be a file name without slashes'),
+  /** URL prefixes where a directory listing is on, like python -m http.server; [] = nowhere. */
+  listingDirs: z.array(z.string().startsWith('/', 'must start with "/"'), { error: 'must be a list of path prefixes' }),
+  /** First matching rule wins: { prefix?: "/assets/", pattern?: "regexp", value: "public, max-age=…" }. */
+  cacheControl: z.array(z.object({
+    prefix: z.string().startsWith('/', 'must start with "/"').optional(),
+    pattern: z.string().refine((value) => { try { new RegExp(value); return true; } catch { return false; } }, 'must be a valid regular expression').optional(),
+    value: z.string().min(1, 'must be a Cache-Control value'),
+  }).strict(), { error: 'must be a list of { prefix?, pattern?, value } rules' }),
+  followOutsideSymlinks: z.boolean({ error: 'must be true or false' }),
+  staticCacheMaxBytes: fields.nonNegativeInt('a byte count (0 or more)'),
+  staticCacheMaxFileBytes: fields.nonNegativeInt('a byte count (0 or more)'),
+  staticStatTtlMs: fields.nonNegativeInt('a number of milliseconds (0 or more)'),
+  proxyConnectTimeoutMs: fields.positiveInt('a number of milliseconds (1 or more)'),
+  proxyResponseTimeoutMs: fields.positiveInt('a number of milliseconds (1 or more)'),
+  proxyMaxSocketsPerUpstream: fields.positiveInt('a positive integer'),
+  /** Must stay below the app tier's keepAliveTimeout (nodejs/node#20256). */
+  proxyKeepAliveIdleMs: fields.positiveInt('a number of milliseconds (1 or more)'),
+  proxyRetryIdempotentOnReset: z.boolean({ error: 'must be true or false' }),
+  /** CGI scripts; relative → against the package root. */
+  cgiDir: z.string({ error: 'must be a directory path' }).min(1, 'must be a directory path'),
+  cgiTimeoutMs: fields.positiveInt('a number of milliseconds (1 or more)'),
+  cgiMaxProcesses: fields.positiveInt('a positive integer'),
+  /** Handed to the app in embedded mode and to cgi-bin/app (never the whole server env). */
+  databaseUrl: z.string({ error: 'must be a database URL such as sqlite:./data/twotier.db' }).min(1, 'must be a database URL'),
+});
+
+export type WebConfig = Readonly<z.infer<typeof schema>>;
+
+export const DEFAULTS: z.infer<typeof schema> = {
+  host: '127.0.0.1',
+  port: 8080,
+  root: 'web-tier/public',
+  upstreams: ['http://127.0.0.1:3000'],
+  maxBodyBytes: 1 * MiB,
+  logLevel: 'info',
+  dynamic: 'proxy',
+  dynamicPrefixes: ['/api/', '/articles/'],
+  trustedProxies: [],
+  maxUrlBytes: 8 * 1024,
+  maxHeaderBytes: 16 * 1024,
+  headersTimeoutMs: 20_000,
+  requestTimeoutMs: 120_000,
+  keepAliveTimeoutMs: 5_000,
+  shutdownTimeoutMs: 10_000,
+  staticIndex: STATIC_DEFAULTS.index,
+  listingDirs: [...STATIC_DEFAULTS.listingDirs],
+  cacheControl: STATIC_DEFAULTS.cacheControl.map((rule) => ({ ...rule })),
+  followOutsideSymlinks: STATIC_DEFAULTS.followOutsideSymlinks,
+  staticCacheMaxBytes: STATIC_DEFAULTS.cacheMaxBytes,
+  staticCacheMaxFileBytes: STATIC_DEFAULTS.cacheMaxFileBytes,
+  staticStatTtlMs: STATIC_DEFAULTS.statTtlMs,
+  proxyConnectTimeoutMs: 5_000,
+  proxyResponseTimeoutMs: 30_000,
+  proxyMaxSocketsPerUpstream: 64,
+  proxyKeepAliveIdleMs: 30_000,
+  proxyRetryIdempotentOnReset: true,
+  cgiDir: 'web-tier/cgi-bin',
+  cgiTimeoutMs: CGI_DEFAULTS.timeoutMs,
+  cgiMaxProcesses: CGI_DEFAULTS.maxProcesses,
+  databaseUrl: 'sqlite:./data/twotier.db',
+};
+
+const ENV: Readonly<Record<string, EnvBinding>> = {
+  WEB_HOST: { key: 'host', kind: 'string' },
+  WEB_PORT: { key: 'port', kind: 'int' },
+  WEB_ROOT: { key: 'root', kind: 'string' },
+  APP_UPSTREAMS: { key: 'upstreams', kind: 'list' },
+  WEB_MAX_BODY: { key: 'maxBodyBytes', kind: 'int' },
+  LOG_LEVEL: { key: 'logLevel', kind: 'string' },
+  WEB_DYNAMIC: { key: 'dynamic', kind: 'string' },
+  WEB_DYNAMIC_PREFIXES: { key: 'dynamicPrefixes', kind: 'list' },
+  WEB_TRUSTED_PROXIES: { key: 'trustedProxies', kind: 'list' },
+  WEB_MAX_URL_BYTES: { key: 'maxUrlBytes', kind: 'int' },
+  WEB_MAX_HEADER_BYTES: { key: 'maxHeaderBytes', kind: 'int' },
+  WEB_HEADERS_TIMEOUT_MS: { key: 'headersTimeoutMs', kind: 'int' },
+  WEB_REQUEST_TIMEOUT_MS: { key: 'requestTimeoutMs', kind: 'int' },
+  WEB_KEEP_ALIVE_TIMEOUT_MS: { key: 'keepAliveTimeoutMs', kind: 'int' },
+  WEB_SHUTDOWN_TIMEOUT_MS: { key: 'shutdownTimeoutMs', kind: 'int' },
+  WEB_LISTING_DIRS: { key: 'listingDirs', kind: 'list' },
+  WEB_FOLLOW_OUTSIDE_SYMLINKS: { key: 'followOutsideSymlinks', kind: 'bool' },
+  WEB_PROXY_CONNECT_TIMEOUT_MS: { key: 'proxyConnectTimeoutMs', kind: 'int' },
+  WEB_PROXY_RESPONSE_TIMEOUT_MS: { key: 'proxyResponseTimeoutMs', kind: 'int' },
+  WEB_CGI_DIR: { key: 'cgiDir', kind: 'string' },
+  WEB_CGI_TIMEOUT_MS: { key: 'cgiTimeoutMs', kind: 'int' },
+  WEB_CGI_MAX_PROCESSES: { key: 'cgiMaxProcesses', kind: 'int' },
+  DATABASE_URL: { key: 'databaseUrl', kind: 'string' },
+};
+
+/** Names of the environment variables `loadConfig` reads, for README and `--help`. */
+export const ENV_VARS: readonly string[] = Object.keys(ENV);
+
+/**
+ * The directory holding twotier's package.json: from source (web-tier/config.ts) and from the
+ * build (dist/web-tier/config.js) alike, so WEB_ROOT never depends on the working directory.
+ */
+export function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let depth = 0; depth < 6; depth += 1) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    dir = dirname(dir);
+  }
+  return resolve(dirname(fileURLToPath(import.meta.url)), '..');
+}
+
+/** Validates defaults ← file ← env; throws ConfigError naming the key. Paths come back absolute. */
+export function loadConfig(file: string | undefined, env: Env): WebConfig {
+  const fileValues = file === undefined ? undefined : readConfigFile(file);
+  const config = buildConfig({ schema, defaults: DEFAULTS, envBindings: ENV, fileValues, fileName: file, env });
+  const base = packageRoot();
+  const absolute = (path: string): string => (isAbsolute(path) ? path : resolve(base, path));
+  if (config.headersTimeoutMs > config.requestTimeoutMs) {
+    throw new ConfigError('headersTimeoutMs', `headersTimeoutMs (${config.headersTimeoutMs}) must not exceed requestTimeoutMs (${config.requestTimeoutMs})`);
+  }
+  return Object.freeze({ ...config, root: absolute(config.root), cgiDir: absolute(config.cgiDir) });
+}

@@ -1,0 +1,181 @@
+/**
+ * Request checks that run before any handler. Node's parser (llhttp, strict mode) already
+ * rejects most framing attacks on its own: CL + TE together, duplicate or list-valued or
+ * invalid Content-Length, a Transfer-Encoding whose final coding is not chunked, obs-fold,
+ * bad header tokens, bare CR/LF, bad or overflowing chunk sizes. Those surface as
+ * `clientError` and are answered by `clientErrorResponse`. What it lets through, and is
+ * checked here on the parsed request, is listed in `checkRequest`.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import type { ErrorCode } from '../common/errors.js';
+
+export interface LimitOptions {
+  readonly maxBodyBytes: number;
+  readonly maxUrlBytes: number;
+  readonly maxHeaderBytes: number;
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly keepAliveTimeoutMs: number;
+}
+
+export interface Violation {
+  readonly code: ErrorCode;
+  /** For the log only. */
+  readonly reason: string;
+}
+
+/** node:http server options that enforce what node can enforce itself. */
+export function serverOptions(options: LimitOptions) {
+  return {
+    // Node counts the request line and the header section together against maxHeaderSize;
+    // give it room for both and tell 414 from 431 ourselves (checkRequest, clientErrorStatus).
+    maxHeaderSize: options.maxUrlBytes + options.maxHeaderBytes + 64,
+    // Checked in checkRequest so the 400 carries our error body and X-Served-By.
+    requireHostHeader: false,
+    insecureHTTPParser: false,
+    headersTimeout: options.headersTimeoutMs,
+    requestTimeout: options.requestTimeoutMs,
+    keepAliveTimeout: options.keepAliveTimeoutMs,
+    // Node only looks for expired headers/request timers this often (default 30 s), so a
+    // slowloris connection would live up to that long past headersTimeout.
+    connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(options.headersTimeoutMs / 4))),
+  } as const;
+}
+
+// RFC 3986 §3.2.2 host (IP-literal | IPv4 | reg-name) and an optional port.
+const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|\[v[0-9A-Fa-f]+\.[A-Za-z0-9\-._~!$&'()*+,;=:]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]+)(?::\d{0,5})?$/;
+
+export function isValidHost(value: string): boolean {
+  if (!HOST.test(value)) return false;
+  const port = /:(\d+)$/.exec(value.startsWith('[') ? value.slice(value.indexOf(']')) : value);
+  return port === null || Number(port[1]) <= 65535;
+}
+
+function countHeader(rawHeaders: readonly string[], name: string): number {
+  let count = 0;
+  for (let index = 0; index < rawHeaders.length; index += 2) {
+    if (rawHeaders[index]?.toLowerCase() === name) count += 1;
+  }
+  return count;
+}
+
+function headerBytes(rawHeaders: readonly string[]): number {
+  let bytes = 0;
+  // name ": " value CRLF
+  for (const part of rawHeaders) bytes += Buffer.byteLength(part, 'latin1') + 2;
+  return bytes;
+}
+
+/**
+ * What node's parser accepts but this server must not. Returns the first violation; the
+ * server answers it and closes the connection (what follows on the socket cannot be trusted).
+ */
+export function checkRequest(req: IncomingMessage, options: LimitOptions, authority?: string): Violation | undefined {
+  if (req.httpVersionMajor !== 1) {
+    // Node answers "GET /" (HTTP/0.9) and "HTTP/2.0" lines as if they were HTTP/1.x.
+    return { code: 'WEB_ERR_BAD_REQUEST', reason: `HTTP version ${req.httpVersion}` };
+  }
+  if (req.method === 'TRACE' || req.method === 'CONNECT') {
+    // TRACE reflects credentials back (cross-site tracing); this server tunnels nothing.
+    return { code: 'WEB_ERR_NOT_IMPLEMENTED', reason: `method ${req.method ?? ''}` };
+  }
+  if ((req.url ?? '').length > options.maxUrlBytes) return { code: 'WEB_ERR_URI_TOO_LONG', reason: 'request-target too long' };
+  if (headerBytes(req.rawHeaders) > options.maxHeaderBytes) return { code: 'WEB_ERR_HEADERS_TOO_LARGE', reason: 'header section too large' };
+
+  // RFC 9112 §3.2: exactly one Host in HTTP/1.1; node keeps the first of several silently.
+  const hosts = countHeader(req.rawHeaders, 'host');
+  if (hosts > 1) return { code: 'WEB_ERR_BAD_REQUEST', reason: 'duplicate Host' };
+  const host = req.headers.host;
+  if (hosts === 0 && req.httpVersionMinor >= 1 && authority === undefined) return { code: 'WEB_ERR_BAD_REQUEST', reason: 'missing Host' };
+  if (host !== undefined && !isValidHost(host)) return { code: 'WEB_ERR_BAD_REQUEST', reason: 'invalid Host' };
+  if (authority !== undefined && !isValidHost(authority)) return { code: 'WEB_ERR_BAD_REQUEST', reason: 'invalid authority' };
+
+  const transferEncoding = req.headers['transfer-encoding'];
+  if (transferEncoding !== undefined) {
+    // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message means the framing is faulty;
+    // node would decode it as chunked while a 1.0 intermediary uses the connection close.
+    if (req.httpVersionMinor === 0) return { code: 'WEB_ERR_BAD_REQUEST', reason: 'Transfer-Encoding in HTTP/1.0' };
+    const codings = transferEncoding.split(',').map((coding) => coding.trim().toLowerCase());
+    // RFC 9112 §7: chunked must not be applied more than once.
+    if (codings.filter((coding) => coding === 'chunked').length > 1) return { code: 'WEB_ERR_BAD_REQUEST', reason: 'chunked applied twice' };
+    // RFC 9112 §6.1: a coding we do not implement → 501.
+    if (codings.some((coding) => coding !== 'chunked')) return { code: 'WEB_ERR_NOT_IMPLEMENTED', reason: `transfer coding ${transferEncoding}` };
+  }
+  const contentLength = req.headers['content-length'];
+  if (contentLength !== undefined && Number(contentLength) > options.maxBodyBytes) {
+    // Refused before a byte of the body is read (and before 100 Continue is sent).
+    return { code: 'WEB_ERR_BODY_TOO_LARGE', reason: `Content-Length ${contentLength} over ${options.maxBodyBytes}` };
+  }
+  return undefined;
+}
+
+/** True when the request carries a body (so a handler that ignores it should not keep the connection). */
+export function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+interface ClientErrorLike extends Error {
+  code?: string;
+  rawPacket?: Buffer;
+}
+
+/** Maps a node parser error to the status that names it; undefined = just drop the socket. */
+export function clientErrorStatus(error: ClientErrorLike, options: Pick<LimitOptions, 'maxUrlBytes'>): { status: number; code: string } | undefined {
+  switch (error.code) {
+    case 'ECONNRESET':
+    case 'EPIPE':
+      return undefined;
+    case 'HPE_HEADER_OVERFLOW': {
+      // The request line is in the overflowing packet when the target alone is too long.
+      const packet = error.rawPacket?.toString('latin1') ?? '';
+      const lineEnd = packet.indexOf('\n');
+      const line = lineEnd === -1 ? packet : packet.slice(0, lineEnd);
+      return line.length > options.maxUrlBytes || (lineEnd === -1 && packet.length > 0)
+        ? { status: 414, code: 'WEB_ERR_URI_TOO_LONG' }
+        : { status: 431, code: 'WEB_ERR_HEADERS_TOO_LARGE' };
+    }
+    case 'HPE_INVALID_METHOD':
+      return { status: 501, code: 'WEB_ERR_NOT_IMPLEMENTED' };
+    case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
+      return { status: 413, code: 'WEB_ERR_BODY_TOO_LARGE' };
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+    case 'HPE_HEADERS_TIMEOUT':
+      return { status: 408, code: 'WEB_ERR_REQUEST_TIMEOUT' };
+    default:
+      return { status: 400, code: 'WEB_ERR_BAD_REQUEST' };
+  }
+}
+
+const REASON: Readonly<Record<number, string>> = {
+  400: 'Bad Request', 408: 'Request Timeout', 413: 'Content Too Large', 414: 'URI Too Long',
+  431: 'Request Header Fields Too Large', 501: 'Not Implemented',
+};
+
+/**
+ * Writes a complete raw response on a socket the parser gave up on, then closes it. Only
+ * when no response is in progress on it: a pipelined request's half-written answer must not
+ * be interleaved with this one, so then the socket is just destroyed.
+ */
+export function writeRawError(socket: Socket, status: number, code: string, requestId: string): void {
+  const inProgress = (socket as Socket & { _httpMessage?: unknown })._httpMessage;
+  if (!socket.writable || (inProgress !== undefined && inProgress !== null)) {
+    socket.destroy();
+    return;
+  }
+  const reason = REASON[status] ?? 'Bad Request';
+  const body = `${JSON.stringify({ error: { status, code, message: reason, requestId } })}\n`;
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\n` +
+      'Content-Type: application/json; charset=utf-8\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      'Cache-Control: no-store\r\n' +
+      'X-Served-By: web\r\n' +
+      `X-Request-Id: ${requestId}\r\n` +
+      'Connection: close\r\n\r\n' +
+      body,
+  );
+  // end() flushes first; destroy anyway if the peer never reads (bounded).
+  setTimeout(() => socket.destroy(), 1_000).unref();
+}
