@@ -1,0 +1,119 @@
+/**
+ * The CGI meta-variables (RFC 3875 §4.1) and the whole environment a script gets. The child sees
+ * only these, a safe PATH and the operator's `passEnv`: never the web tier's own environment, so
+ * secrets held by the server (tokens, database passwords) do not leak into scripts.
+ */
+import type { IncomingMessage } from 'node:http';
+import { posix, join } from 'node:path';
+
+/** The PATH every script gets unless the operator's passEnv names another one. */
+export const SAFE_PATH = '/usr/local/bin:/usr/bin:/bin';
+
+/**
+ * Request fields never turned into HTTP_* variables:
+ * - hop-by-hop fields (RFC 9110 §7.6.1) describe this connection, not the request;
+ * - `Proxy`: httpoxy (CVE-2016-5385), HTTP_PROXY would be read as the script's outbound proxy;
+ * - Content-Length/-Type have their own variables (RFC 3875 §4.1.18);
+ * - X-Request-Id is set from the request id the web tier decided on, not copied from the client.
+ */
+const NOT_PASSED = new Set([
+  'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade',
+  'proxy', 'content-length', 'content-type', 'x-request-id', 'http2-settings',
+]);
+
+/**
+ * Host = uri-host [ ":" port ] (RFC 9110 §7.2), restricted to what can safely be a server name:
+ * a reg-name of letters, digits, dots and hyphens, or an IP literal.
+ */
+const HOST_HEADER = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)(?::\d{1,5})?$/;
+
+/** SERVER_NAME (RFC 3875 §4.1.14): the Host header's host when it is valid, else the local address. */
+export function serverName(host: string | undefined, localAddress: string | undefined): string {
+  const match = host === undefined ? null : HOST_HEADER.exec(host.trim());
+  if (match?.[1] !== undefined) return match[1].toLowerCase();
+  const address = localAddress ?? '';
+  // server-name = hostname | ipv4-address | ( "[" ipv6-address "]" )
+  return address.includes(':') ? `[${address}]` : address;
+}
+
+/** `X-Forwarded-For` → HTTP_X_FORWARDED_FOR (RFC 3875 §4.1.18). */
+export function headerVariableName(field: string): string {
+  return `HTTP_${field.toUpperCase().replace(/-/g, '_')}`;
+}
+
+export interface MetaVariableInput {
+  readonly req: IncomingMessage;
+  /** The method the script sees: the request's, or GET after a local redirect (RFC 3875 §6.2.2). */
+  readonly method: string;
+  readonly scriptName: string;
+  /** Decoded, "" or "/…". */
+  readonly pathInfo: string;
+  /** The raw query without "?" ("" when there is none). */
+  readonly query: string;
+  /** The raw request-target this run answers (Apache's REQUEST_URI): lets the app see the exact bytes. */
+  readonly requestUri: string;
+  /** Length of the body on stdin, or undefined when the request has no body. */
+  readonly contentLength: number | undefined;
+  readonly documentRoot: string;
+  readonly serverSoftware: string;
+  readonly requestId: string;
+}
+
+/** The meta-variables for one run. */
+export function buildMetaVariables(input: MetaVariableInput): Record<string, string> {
+  const { req } = input;
+  const socket = req.socket;
+  const remoteAddress = socket.remoteAddress ?? '';
+  const env: Record<string, string> = {
+    GATEWAY_INTERFACE: 'CGI/1.1',
+    REQUEST_METHOD: input.method,
+    SCRIPT_NAME: input.scriptName,
+    PATH_INFO: input.pathInfo,
+    // RFC 3875 §4.1.7: defined, and empty, when the URI has no query.
+    QUERY_STRING: input.query,
+    REQUEST_URI: input.requestUri,
+    SERVER_NAME: serverName(req.headers.host, socket.localAddress),
+    SERVER_ADDR: socket.localAddress ?? '',
+    SERVER_PORT: String(socket.localPort ?? ''),
+    SERVER_PROTOCOL: `HTTP/${req.httpVersion}`,
+    SERVER_SOFTWARE: input.serverSoftware,
+    REMOTE_ADDR: remoteAddress,
+    // RFC 3875 §4.1.9: the address may stand in for the host name; no reverse DNS per request.
+    REMOTE_HOST: remoteAddress,
+    REMOTE_PORT: String(socket.remotePort ?? ''),
+    HTTP_X_REQUEST_ID: input.requestId,
+  };
+  if (input.pathInfo !== '') {
+    // RFC 3875 §4.1.6: PATH_INFO mapped into the document root. Normalised as a rooted path first so
+    // `/../..` cannot climb out of the root (the script may still not trust it: §4.1.6 says so).
+    env['PATH_TRANSLATED'] = join(input.documentRoot, posix.normalize(input.pathInfo));
+  }
+  // RFC 3875 §4.1.2: set if and only if the request carries a body.
+  if (input.contentLength !== undefined) env['CONTENT_LENGTH'] = String(input.contentLength);
+  const contentType = req.headers['content-type'];
+  // RFC 3875 §4.1.3: the type of the body on stdin, so only when there is one.
+  if (contentType !== undefined && input.contentLength !== undefined) env['CONTENT_TYPE'] = contentType;
+  const authorization = req.headers.authorization;
+  if (authorization !== undefined) {
+    const scheme = /^([A-Za-z0-9!#$%&'*+.^_`|~-]+)/.exec(authorization)?.[1];
+    if (scheme !== undefined) env['AUTH_TYPE'] = scheme;
+  }
+
+  const named = new Set<string>();
+  for (const token of String(req.headers.connection ?? '').split(',')) named.add(token.trim().toLowerCase());
+  for (const [field, value] of Object.entries(req.headers)) {
+    if (value === undefined || NOT_PASSED.has(field) || named.has(field)) continue;
+    // X-Foo_Bar and X-Foo-Bar would both become HTTP_X_FOO_BAR; nginx (underscores_in_headers off)
+    // and Apache 2.4 drop names with underscores so one cannot spoof the other.
+    if (field.includes('_')) continue;
+    // Authorization is passed on purpose (Apache's CGIPassAuth On): the application authenticates
+    // its own writes (Bearer tokens), so it must see the credentials the client sent.
+    env[headerVariableName(field)] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return env;
+}
+
+/** The whole child environment: safe PATH, then passEnv, then the meta-variables (which passEnv cannot forge). */
+export function buildChildEnv(meta: Readonly<Record<string, string>>, passEnv: Readonly<Record<string, string>>): Record<string, string> {
+  return { PATH: SAFE_PATH, ...passEnv, ...meta };
+}
