@@ -1,0 +1,145 @@
+/**
+ * One app-tier worker: a plain http server that answers its own health checks and hands
+ * every other request to the Application through the node adapter. The same object runs
+ * under the cluster supervisor, under pm2 cluster mode, and in tests.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Application } from '../common/app-interface.js';
+import type { Logger } from '../common/logger.js';
+import { toAppRequest, writeAppResponse } from '../common/node-adapter.js';
+import type { AppConfig } from './config.js';
+
+export type WorkerState = 'starting' | 'ready' | 'draining';
+
+export interface WorkerServerOptions {
+  readonly config: Pick<AppConfig, 'host' | 'port' | 'keepAliveTimeoutMs' | 'headersTimeoutMs' | 'requestTimeoutMs' | 'shutdownTimeoutMs'>;
+  readonly logger: Logger;
+  readonly app: Application;
+}
+
+export interface WorkerServer {
+  readonly server: Server;
+  readonly state: WorkerState;
+  listen(): Promise<AddressInfo>;
+  /** Stops accepting, lets in-flight requests finish (bounded by shutdownTimeoutMs). Idempotent. */
+  close(): Promise<void>;
+}
+
+/** An incoming X-Request-Id is kept when it looks like an id (it ends up in logs and headers). */
+const REQUEST_ID = /^[\w.:@/+=-]{1,128}$/;
+
+function requestIdOf(req: IncomingMessage): string {
+  const incoming = req.headers['x-request-id'];
+  return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+}
+
+function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
+  const body = JSON.stringify(value);
+  res.writeHead(status, { ...headers, 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
+  res.end(res.req.method === 'HEAD' ? undefined : body);
+}
+
+export function createWorkerServer(options: WorkerServerOptions): WorkerServer {
+  const { config, logger, app } = options;
+  let state: WorkerState = 'starting';
+  let closing: Promise<void> | undefined;
+  const inFlight = new Set<ServerResponse>();
+
+  const server = createServer(onRequest);
+  // The web tier's upstream keep-alive pool idles sockets out sooner than 65 s, so it is
+  // always the proxy that closes an idle connection, never the app under a request the proxy
+  // just sent (nodejs/node#20256). headersTimeout above keepAliveTimeout: nodejs/node#27363.
+  server.keepAliveTimeout = config.keepAliveTimeoutMs;
+  server.headersTimeout = config.headersTimeoutMs;
+  server.requestTimeout = config.requestTimeoutMs;
+
+  function onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const startedAt = process.hrtime.bigint();
+    const reqId = requestIdOf(req);
+    const log = logger.child({ reqId });
+    inFlight.add(res);
+    res.setHeader('X-Request-Id', reqId);
+    if (state === 'draining') res.setHeader('Connection', 'close');
+    res.once('close', () => {
+      inFlight.delete(res);
+      const ms = Number(process.hrtime.bigint() - startedAt) / 1e6;
+      const fields = { method: req.method, url: req.url, status: res.statusCode, ms: Math.round(ms * 1000) / 1000 };
+      if (res.writableFinished) log.info(fields, 'request');
+      else log.warn({ ...fields, aborted: true }, 'request');
+      // A keep-alive socket whose response was already under way when draining began is idle
+      // now; close it so the server's 'close' is not held up by keepAliveTimeout.
+      if (state === 'draining') setImmediate(() => server.closeIdleConnections());
+    });
+
+    const path = (req.url ?? '/').split('?', 1)[0];
+    if (path === '/healthz' || path === '/readyz') {
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        sendJson(res, 405, { error: { code: 'APP_ERR_METHOD_NOT_ALLOWED' } }, { Allow: 'GET, HEAD' });
+      } else if (path === '/healthz') {
+        sendJson(res, 200, { status: 'ok' });
+      } else if (state === 'ready') {
+        sendJson(res, 200, { status: 'ready' });
+      } else {
+        sendJson(res, 503, { status: state }, { 'Retry-After': '1' });
+      }
+      req.resume();
+      return;
+    }
+    void handleApp(req, res, reqId, log);
+  }
+
+  async function handleApp(req: IncomingMessage, res: ServerResponse, reqId: string, log: Logger): Promise<void> {
+    try {
+      const response = await app.handle(await toAppRequest(req, reqId));
+      await writeAppResponse(res, response);
+    } catch (error) {
+      // The application answers its own errors with 500; this is the adapter's last guard.
+      log.error({ err: error }, 'request failed outside the application');
+      if (res.headersSent) res.destroy();
+      else sendJson(res, 500, { error: { code: 'APP_ERR_INTERNAL', message: 'Internal Server Error', requestId: reqId } });
+    }
+  }
+
+  function listen(): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host: config.host, port: config.port }, () => {
+        server.off('error', reject);
+        state = 'ready';
+        resolve(server.address() as AddressInfo);
+      });
+    });
+  }
+
+  function close(): Promise<void> {
+    if (closing !== undefined) return closing;
+    state = 'draining';
+    closing = new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        logger.warn({ inFlight: inFlight.size, shutdownTimeoutMs: config.shutdownTimeoutMs }, 'shutdown timeout: cutting remaining connections');
+        server.closeAllConnections();
+      }, config.shutdownTimeoutMs);
+      // 'close' fires once every connection has ended; an error means it never listened.
+      server.close(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+      // In-flight keep-alive responses that have not started get `Connection: close`, so the
+      // client learns not to reuse the socket (RFC 9112 §9.6); idle sockets are closed now.
+      for (const res of inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
+      server.closeIdleConnections();
+    });
+    return closing;
+  }
+
+  return {
+    server,
+    get state() {
+      return state;
+    },
+    listen,
+    close,
+  };
+}
