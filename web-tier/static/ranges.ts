@@ -28,12 +28,12 @@ export function decideRange(size: number, rangeHeader: string | undefined): Rang
   const equals = rangeHeader.indexOf('=');
   // §14.1: range units are case-insensitive; a unit we do not know means the field is ignored.
   if (equals === -1 || rangeHeader.slice(0, equals).trim().toLowerCase() !== 'bytes') return FULL;
-  let commas = 0;
-  for (let index = rangeHeader.indexOf(','); index !== -1; index = rangeHeader.indexOf(',', index + 1)) {
-    commas += 1;
-    if (commas >= MAX_RANGES) return FULL;
-  }
-  const ranges = parseRange(size, `bytes${rangeHeader.slice(equals)}`, { combine: true });
+  const specs = rangeHeader.slice(equals + 1).split(',', MAX_RANGES + 1);
+  if (specs.length > MAX_RANGES) return FULL;
+  // RFC 9110 §14.1.3: a suffix longer than the representation means all of it; range-parser
+  // 1.x computes a negative start and calls it unsatisfiable, so such a suffix becomes "0-".
+  const spec = specs.map((part) => (/^\s*-\d+\s*$/.test(part) && Number(part.trim().slice(1)) > size ? '0-' : part)).join(',');
+  const ranges = parseRange(size, `bytes=${spec}`, { combine: true });
   // -2: syntactically invalid, which §14.2 says to ignore; -1: nothing in it overlaps the file.
   if (ranges === -2) return FULL;
   if (ranges === -1) return UNSATISFIABLE;
