@@ -1,0 +1,80 @@
+/**
+ * Embedded mode: the application runs inside the web tier's own process (the seed chapter's
+ * "interpreter embedded in the web server"), through the very same Application interface the
+ * persistent workers and the CGI adapter use: toAppRequest → app.handle → writeAppResponse.
+ * No socket hop, no second process; the price is that an application crash or a slow view now
+ * shares the event loop with static file serving.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AppResponse, Application } from '../common/app-interface.js';
+import { TwotierError, isTwotierError } from '../common/errors.js';
+import type { Logger } from '../common/logger.js';
+import { toAppRequest, writeAppResponse } from '../common/node-adapter.js';
+import type { RequestContext, RequestHandler } from './context.js';
+import { sendError } from './error-response.js';
+
+export interface EmbeddedHandlerOptions {
+  /** The application, already created (createApp). The handler owns it from now on: close() closes it. */
+  readonly app: Application;
+  readonly logger: Logger;
+}
+
+/** Turns whatever the application (or reading the request) threw into the error the client sees. */
+function toClientError(error: unknown): TwotierError {
+  // A TwotierError thrown while reading the request (body limit, client abort) already says what
+  // the client did wrong; anything else is the application's fault and stays a plain 500.
+  if (isTwotierError(error)) return error;
+  return new TwotierError('APP_ERR_INTERNAL', 'the embedded application failed', { cause: error });
+}
+
+async function serve(app: Application, req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
+  let response: AppResponse;
+  try {
+    const request = await toAppRequest(req, ctx.requestId);
+    response = await app.handle(request);
+  } catch (error) {
+    const clientError = toClientError(error);
+    ctx.logger.error({ err: error, code: clientError.code }, 'embedded application failed');
+    sendError(res, ctx, clientError);
+    return;
+  }
+  try {
+    await writeAppResponse(res, response);
+  } catch (error) {
+    // A streamed body that fails half-way cannot become an error page any more: sendError cuts
+    // the connection when headers are out, so the client sees a truncated response, not a lie.
+    ctx.logger.error({ err: error }, 'embedded response failed while writing');
+    sendError(res, ctx, toClientError(error));
+  }
+}
+
+export function createEmbeddedHandler(options: EmbeddedHandlerOptions): RequestHandler {
+  const { app, logger } = options;
+  const inFlight = new Set<Promise<void>>();
+  let closing: Promise<void> | undefined;
+
+  return {
+    handle(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): void {
+      ctx.servedBy = 'embedded';
+      // setHeader before the app answers: writeHead merges it with the app's own headers.
+      res.setHeader('X-Served-By', 'embedded');
+      const done = serve(app, req, res, ctx).catch((error: unknown) => {
+        // serve() handles its own failures; this only guards against a bug in sendError itself.
+        ctx.logger.error({ err: error }, 'embedded handler failed');
+        if (!res.destroyed) res.destroy();
+      });
+      inFlight.add(done);
+      void done.finally(() => inFlight.delete(done));
+    },
+
+    close(): Promise<void> {
+      // Requests already inside the app finish first: closing the store under a running view
+      // would turn a graceful stop into 500s.
+      closing ??= Promise.allSettled([...inFlight]).then(async () => {
+        await app.close();
+        logger.debug('embedded application closed');
+      });
+      return closing;
+    },
+  };
+}
