@@ -1,0 +1,154 @@
+/**
+ * The node:cluster primary. It forks the workers, replaces the ones that die (backing off
+ * when they die right after starting, so a broken build or an unreachable database does not
+ * become a fork bomb), and on shutdown asks every worker to drain and waits for them. It never
+ * runs the application: with cluster's round-robin policy (the default on Linux) it only
+ * accepts connections and hands them to the workers.
+ */
+import type { Cluster, Worker } from 'node:cluster';
+import type { Logger } from '../common/logger.js';
+import type { AppConfig } from './config.js';
+
+export interface ListeningAddress {
+  readonly address: string;
+  readonly port: number;
+}
+
+export interface SupervisorOptions {
+  readonly config: Pick<AppConfig, 'workers' | 'shutdownTimeoutMs' | 'minUptimeMs' | 'restartDelayMs' | 'maxRestartDelayMs'>;
+  readonly logger: Logger;
+  /** node:cluster (main passes it; tests too, with `exec` pointing at a small worker script). */
+  readonly cluster: Cluster;
+  /** The worker script; the primary's own entry when absent. */
+  readonly exec?: string | undefined;
+  /** Extra env for every worker. */
+  readonly env?: Readonly<Record<string, string>> | undefined;
+}
+
+export interface Supervisor {
+  /**
+   * Forks the workers; resolves once all of them listen, with the shared address. Rejects when
+   * workers keep dying before any has listened (port taken, store unreachable): a start-up
+   * failure, not something to retry for ever.
+   */
+  start(): Promise<ListeningAddress>;
+  /** Pids of the workers alive now. */
+  pids(): number[];
+  /** SIGTERM to every worker (they drain), SIGKILL for any still there after the drain timeout. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Consecutive quick deaths before the first listen that make start() give up. */
+const MAX_START_FAILURES = 5;
+
+/** Room for a worker to close its store and exit after its own shutdownTimeoutMs. */
+const EXIT_GRACE_MS = 2_000;
+
+export function createSupervisor(options: SupervisorOptions): Supervisor {
+  const { config, logger, cluster } = options;
+  const forkedAt = new Map<Worker, number>();
+  const listening = new Set<Worker>();
+  const timers = new Set<NodeJS.Timeout>();
+  let quickFailures = 0;
+  let stopping = false;
+  let closing: Promise<void> | undefined;
+  let address: ListeningAddress | undefined;
+  let onAllListening: ((value: ListeningAddress) => void) | undefined;
+  let onStartFailed: ((error: Error) => void) | undefined;
+
+  if (options.exec !== undefined) cluster.setupPrimary({ exec: options.exec });
+
+  function fork(): void {
+    const worker = cluster.fork(options.env);
+    forkedAt.set(worker, Date.now());
+    logger.debug({ workerPid: worker.process.pid }, 'worker forked');
+  }
+
+  function onListening(worker: Worker, where: { address: string | null; port: number }): void {
+    if (!forkedAt.has(worker)) return;
+    listening.add(worker);
+    address ??= { address: where.address ?? '0.0.0.0', port: where.port };
+    if (onAllListening !== undefined && listening.size >= config.workers) {
+      onAllListening(address);
+      onAllListening = undefined;
+      onStartFailed = undefined;
+    }
+  }
+
+  function onExit(worker: Worker, code: number | null, signal: string | null): void {
+    const started = forkedAt.get(worker);
+    if (started === undefined) return;
+    forkedAt.delete(worker);
+    listening.delete(worker);
+    if (stopping) return;
+    const uptimeMs = Date.now() - started;
+    let delayMs = 0;
+    if (uptimeMs < config.minUptimeMs) {
+      quickFailures += 1;
+      delayMs = Math.min(config.restartDelayMs * 2 ** (quickFailures - 1), config.maxRestartDelayMs);
+    } else {
+      quickFailures = 0;
+    }
+    if (address === undefined && quickFailures >= MAX_START_FAILURES && onStartFailed !== undefined) {
+      onStartFailed(new Error(`workers exit at start-up (${quickFailures} in a row, last exit code ${code ?? signal ?? 'unknown'}); see the worker log lines above`));
+      onStartFailed = undefined;
+      return;
+    }
+    logger.warn({ workerPid: worker.process.pid, code, signal, uptimeMs, restartInMs: delayMs }, 'worker died; replacing it');
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      if (!stopping) fork();
+    }, delayMs);
+    timers.add(timer);
+  }
+
+  function start(): Promise<ListeningAddress> {
+    cluster.on('listening', onListening);
+    cluster.on('exit', onExit);
+    const ready = new Promise<ListeningAddress>((resolve, reject) => {
+      onAllListening = resolve;
+      onStartFailed = reject;
+    });
+    for (let index = 0; index < config.workers; index += 1) fork();
+    return ready;
+  }
+
+  function close(): Promise<void> {
+    if (closing !== undefined) return closing;
+    stopping = true;
+    for (const timer of timers) clearTimeout(timer);
+    timers.clear();
+    const alive = [...forkedAt.keys()];
+    closing = new Promise<void>((resolve) => {
+      const finish = (): void => {
+        clearTimeout(killTimer);
+        cluster.off('listening', onListening);
+        cluster.off('exit', onExit);
+        cluster.off('exit', check);
+        resolve();
+      };
+      const check = (): void => {
+        if (forkedAt.size === 0) finish();
+      };
+      const killTimer = setTimeout(() => {
+        for (const worker of forkedAt.keys()) {
+          logger.warn({ workerPid: worker.process.pid }, 'worker did not exit after draining; killing it');
+          worker.process.kill('SIGKILL');
+        }
+      }, config.shutdownTimeoutMs + EXIT_GRACE_MS);
+      cluster.on('exit', check);
+      // SIGTERM, not worker.kill(): cluster's kill first disconnects IPC, which closes the
+      // listening handle but leaves keep-alive sockets to node; the worker's own SIGTERM
+      // handler runs the full graceful close.
+      for (const worker of alive) worker.process.kill('SIGTERM');
+      check();
+    });
+    return closing;
+  }
+
+  return {
+    start,
+    pids: () => [...forkedAt.keys()].map((worker) => worker.process.pid ?? 0),
+    close,
+  };
+}
