@@ -1,0 +1,31 @@
+import t from 'tap';
+import { CSRF_MAX_AGE_MS, createCsrf } from '../../../app-tier/app/csrf.js';
+
+t.test('a token verifies with its cookie and secret only', async (t) => {
+  const csrf = createCsrf({ secret: 'a'.repeat(64) });
+  const { value: cookie, isNew } = csrf.cookieFor(undefined);
+  t.ok(isNew);
+  const token = csrf.issue(cookie);
+  t.equal(csrf.check(cookie, token), null);
+  t.equal(csrf.check(undefined, token), 'missing-cookie');
+  t.equal(csrf.check('short', token), 'missing-cookie');
+  t.equal(csrf.check(cookie, undefined), 'missing-token');
+  t.equal(csrf.check(cookie, 'x.y.z'), 'malformed-token');
+  t.equal(csrf.check(csrf.cookieFor(undefined).value, token), 'bad-signature');
+  t.equal(createCsrf({ secret: 'b'.repeat(64) }).check(cookie, token), 'bad-signature', 'another secret');
+  t.same(csrf.cookieFor(cookie), { value: cookie, isNew: false });
+  t.equal(csrf.cookieFor('bad value!').isNew, true);
+});
+
+t.test('tokens expire, and a token from the future beyond clock skew is refused', async (t) => {
+  let now = Date.UTC(2026, 0, 1);
+  const csrf = createCsrf({ secret: 's', now: () => now });
+  const cookie = csrf.cookieFor(undefined).value;
+  const token = csrf.issue(cookie);
+  now += CSRF_MAX_AGE_MS - 1000;
+  t.equal(csrf.check(cookie, token), null);
+  now += 2000;
+  t.equal(csrf.check(cookie, token), 'expired');
+  now = Date.UTC(2026, 0, 1) - 60 * 60 * 1000;
+  t.equal(csrf.check(cookie, token), 'expired');
+});
