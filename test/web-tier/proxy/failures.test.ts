@@ -1,0 +1,139 @@
+import t from 'tap';
+import http from 'node:http';
+import { once } from 'node:events';
+import { spawn } from 'node:child_process';
+import net from 'node:net';
+import { captureLogger, echo, refusedUrl, request, startFront, startUpstream, type Teardown } from './helpers.js';
+
+interface ErrorBody {
+  error: { status: number; code: string; requestId: string };
+}
+
+t.test('app stopped: 502 at once, a safe JSON body, and the keep-alive connection still serves', { timeout: 5000 }, async (t) => {
+  const dead = await refusedUrl();
+  // Long timeouts: a 502 within the test timeout can only come from the refused connect itself.
+  const front = await startFront(t, { upstreams: [dead], connectTimeoutMs: 20_000, responseTimeoutMs: 20_000 });
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  t.teardown(() => agent.destroy());
+
+  const first = await request(front.port, { path: '/api/items?x=1', agent });
+  t.equal(first.status, 502);
+  t.match(first.headers['content-type'], /application\/json/);
+  const body = JSON.parse(first.body) as ErrorBody;
+  t.equal(body.error.code, 'WEB_ERR_UPSTREAM_REFUSED');
+  t.equal(body.error.requestId, front.contexts[0]?.requestId);
+  t.equal(first.headers['x-request-id'], front.contexts[0]?.requestId);
+  t.notMatch(first.body, /ECONNREFUSED|127\.0\.0\.1|\bat \w/, 'no errno, address or stack in the body');
+  t.not(first.headers.connection, 'close');
+
+  const second = await request(front.port, { path: '/api/items', agent });
+  t.equal(second.status, 502);
+  t.equal(front.connections(), 1, 'both answers came over the same client connection');
+  t.equal(front.contexts[0]?.servedBy, 'app');
+  t.equal(front.contexts[0]?.upstream, dead);
+});
+
+t.test('the proxy has an error listener: a refused connect without a client callback cannot crash (http-proxy#579)', { timeout: 5000 }, async (t) => {
+  const front = await startFront(t, { upstreams: [await refusedUrl()] });
+  const reply = await request(front.port, { method: 'HEAD', path: '/api/x' });
+  t.equal(reply.status, 502);
+  t.equal(reply.body, '', 'HEAD gets no body');
+});
+
+t.test('slow upstream: 504 after the response timeout, logged as a timeout', { timeout: 5000 }, async (t) => {
+  const stalled: http.ServerResponse[] = [];
+  const upstream = await startUpstream(t, (_req, res) => {
+    stalled.push(res);
+  });
+  const { logger, lines } = captureLogger();
+  const front = await startFront(t, { upstreams: [upstream.url], responseTimeoutMs: 200, logger });
+  const reply = await request(front.port, { path: '/articles/slow/', headers: { accept: 'text/html' } });
+  t.equal(reply.status, 504);
+  t.match(reply.headers['content-type'], /text\/html/);
+  t.match(reply.body, /504 Gateway Timeout/);
+  t.ok(lines().some((line) => line.code === 'WEB_ERR_UPSTREAM_TIMEOUT' && line.cause === 'UPSTREAM_TIMEOUT'));
+  t.equal(stalled.length, 1);
+});
+
+/**
+ * An upstream whose accept queue is full: the kernel drops further SYNs, so a connect hangs
+ * (nothing else on loopback does). The child listens with backlog 1, then blocks its event loop.
+ */
+async function startUnacceptingUpstream(t: Teardown): Promise<string> {
+  const child = spawn(process.execPath, ['-e', `
+      const net = require('node:net');
+      const server = net.createServer();
+      server.listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => {
+        process.send(server.address().port, () => {
+          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20000);
+        });
+      });`], {
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  t.teardown(() => {
+    child.kill('SIGKILL');
+  });
+  const [port] = (await once(child, 'message')) as [number];
+  // Two connections fill a backlog of 1 (Linux: full when queued > backlog).
+  const fillers = [net.connect(port, '127.0.0.1'), net.connect(port, '127.0.0.1')];
+  for (const filler of fillers) {
+    filler.on('error', () => undefined);
+    t.teardown(() => filler.destroy());
+  }
+  await Promise.all(fillers.map((filler) => once(filler, 'connect')));
+  return `http://127.0.0.1:${port}`;
+}
+
+t.test('connect timeout: 504, told apart from a reset (http-proxy#1331)', { timeout: 8000 }, async (t) => {
+  const url = await startUnacceptingUpstream(t);
+  const { logger, lines } = captureLogger();
+  const front = await startFront(t, { upstreams: [url], connectTimeoutMs: 200, responseTimeoutMs: 20_000, logger });
+  const reply = await request(front.port, { path: '/api/x' });
+  t.equal(reply.status, 504);
+  t.equal((JSON.parse(reply.body) as ErrorBody).error.code, 'WEB_ERR_UPSTREAM_TIMEOUT');
+  t.ok(lines().some((line) => line.cause === 'UPSTREAM_TIMEOUT'));
+});
+
+t.test('no upstream configured: 503 with Retry-After', async (t) => {
+  const front = await startFront(t, { upstreams: [] });
+  const reply = await request(front.port);
+  t.equal(reply.status, 503);
+  t.match(reply.headers['retry-after'], /^\d+$/);
+  t.equal((JSON.parse(reply.body) as ErrorBody).error.code, 'WEB_ERR_UPSTREAM_UNAVAILABLE');
+  t.equal(front.handler.hasHealthyUpstream(), false);
+});
+
+t.test('an upstream that keeps failing is taken out: 503 + Retry-After, and its state says why', { timeout: 5000 }, async (t) => {
+  const dead = await refusedUrl();
+  const front = await startFront(t, { upstreams: [dead], passiveHealth: { maxFails: 1, failTimeoutMs: 30_000 } });
+  t.equal(front.handler.hasHealthyUpstream(), true);
+  t.equal((await request(front.port)).status, 502);
+  t.equal(front.handler.hasHealthyUpstream(), false);
+  t.same(front.handler.upstreamStates(), [{ url: dead, healthy: false, lastError: 'ECONNREFUSED' }]);
+  const reply = await request(front.port);
+  t.equal(reply.status, 503);
+  t.equal(reply.headers['retry-after'], '30');
+});
+
+t.test('requests spread round-robin over the upstreams', async (t) => {
+  const a = await startUpstream(t, echo);
+  const b = await startUpstream(t, echo);
+  const front = await startFront(t, { upstreams: [a.url, b.url] });
+  for (let index = 0; index < 4; index += 1) t.equal((await request(front.port)).status, 200);
+  t.same(front.contexts.map((ctx) => ctx.upstream), [a.url, b.url, a.url, b.url]);
+});
+
+t.test('a reset mid-response cuts the client response instead of leaving it hanging', { timeout: 5000 }, async (t) => {
+  const upstream = await startUpstream(t, (_req, res) => {
+    res.writeHead(200, { 'content-length': '100' });
+    res.write('partial', () => res.socket?.destroy());
+  });
+  const front = await startFront(t, { upstreams: [upstream.url] });
+  const req = http.request({ host: '127.0.0.1', port: front.port, path: '/api/x', agent: false });
+  req.end();
+  const [res] = (await once(req, 'response')) as [http.IncomingMessage];
+  t.equal(res.statusCode, 200);
+  res.resume();
+  const [error] = (await once(res, 'error')) as [NodeJS.ErrnoException];
+  t.equal(error.code, 'ECONNRESET');
+});

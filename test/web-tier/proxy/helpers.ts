@@ -1,0 +1,183 @@
+/**
+ * Test scaffolding for the proxy: a tiny front server that builds a RequestContext and calls
+ * the handler (server.ts's job in the real tier), upstream stubs, and clients. Everything on
+ * port 0 at 127.0.0.1, torn down by the test that started it.
+ */
+import { randomUUID } from 'node:crypto';
+import http, { type IncomingHttpHeaders, type RequestListener } from 'node:http';
+import net, { type AddressInfo } from 'node:net';
+import { once } from 'node:events';
+import { Writable } from 'node:stream';
+import { createLogger, type Logger } from '../../../common/logger.js';
+import type { RequestContext } from '../../../web-tier/context.js';
+import { createProxyHandler, PROXY_DEFAULTS, type ProxyHandler, type ProxyOptions } from '../../../web-tier/proxy/handler.js';
+
+/** The slice of a tap Test these helpers use. */
+export interface Teardown {
+  teardown(fn: () => unknown): void;
+}
+
+export async function listen(server: net.Server): Promise<number> {
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return (server.address() as AddressInfo).port;
+}
+
+function closeServer(server: http.Server | net.Server): Promise<void> {
+  if ('closeAllConnections' in server) server.closeAllConnections();
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+export interface Upstream {
+  readonly url: string;
+  readonly port: number;
+  readonly server: http.Server;
+  /** TCP connections the upstream accepted so far. */
+  connections(): number;
+  /** Connections open right now. */
+  readonly open: Set<net.Socket>;
+}
+
+export async function startUpstream(t: Teardown, listener: RequestListener): Promise<Upstream> {
+  const server = http.createServer(listener);
+  let accepted = 0;
+  const open = new Set<net.Socket>();
+  server.on('connection', (socket) => {
+    accepted += 1;
+    open.add(socket);
+    socket.once('close', () => open.delete(socket));
+  });
+  const port = await listen(server);
+  t.teardown(() => closeServer(server));
+  return { url: `http://127.0.0.1:${port}`, port, server, connections: () => accepted, open };
+}
+
+/** A base URL nobody listens on: a port that was bound, then closed (connect → ECONNREFUSED). */
+export async function refusedUrl(): Promise<string> {
+  const server = net.createServer();
+  const port = await listen(server);
+  await closeServer(server);
+  return `http://127.0.0.1:${port}`;
+}
+
+/** A sink logger whose lines the test can parse (pino's own tests do this). */
+export function captureLogger(): { logger: Logger; lines: () => Record<string, unknown>[] } {
+  const chunks: string[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      chunks.push(chunk.toString('utf8'));
+      callback();
+    },
+  });
+  const logger = createLogger({ tier: 'web', level: 'debug', destination });
+  return {
+    logger,
+    lines: () => chunks.join('').split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as Record<string, unknown>),
+  };
+}
+
+export interface Front {
+  readonly port: number;
+  readonly handler: ProxyHandler;
+  readonly server: http.Server;
+  /** The contexts the front built, in arrival order (to read servedBy/upstream). */
+  readonly contexts: RequestContext[];
+  /** TCP connections the front accepted so far. */
+  connections(): number;
+}
+
+/** The front server: one RequestContext per request, then the proxy handler (server.ts's job). */
+export async function startFront(t: Teardown, options: Partial<ProxyOptions> & { upstreams: readonly string[]; logger?: Logger }): Promise<Front> {
+  const logger = options.logger ?? createLogger({ tier: 'web', level: 'silent' });
+  const handler = createProxyHandler({ ...PROXY_DEFAULTS, ...options, logger });
+  const contexts: RequestContext[] = [];
+  const server = http.createServer((req, res) => {
+    const target = req.url ?? '/';
+    const queryAt = target.indexOf('?');
+    const requestId = randomUUID();
+    const ctx: RequestContext = {
+      requestId,
+      startedAt: process.hrtime.bigint(),
+      logger: logger.child({ reqId: requestId }),
+      pathname: queryAt === -1 ? target : target.slice(0, queryAt),
+      search: queryAt === -1 ? '' : target.slice(queryAt),
+      servedBy: 'web',
+    };
+    contexts.push(ctx);
+    handler.handle(req, res, ctx);
+  });
+  let accepted = 0;
+  server.on('connection', () => {
+    accepted += 1;
+  });
+  const port = await listen(server);
+  t.teardown(async () => {
+    await closeServer(server);
+    await handler.close();
+  });
+  return { port, handler, server, contexts, connections: () => accepted };
+}
+
+export interface Reply {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: string;
+}
+
+export interface RequestOptions {
+  method?: string;
+  path?: string;
+  headers?: http.OutgoingHttpHeaders;
+  body?: string | Buffer;
+  agent?: http.Agent;
+}
+
+export async function request(port: number, options: RequestOptions = {}): Promise<Reply> {
+  const req = http.request({
+    host: '127.0.0.1',
+    port,
+    method: options.method ?? 'GET',
+    path: options.path ?? '/api/echo',
+    headers: options.headers ?? {},
+    agent: options.agent ?? false,
+  });
+  req.end(options.body);
+  const [res] = (await once(req, 'response')) as [http.IncomingMessage];
+  const chunks: Buffer[] = [];
+  for await (const chunk of res) chunks.push(chunk as Buffer);
+  return { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') };
+}
+
+/** Sends raw bytes and collects everything until the server closes the connection. */
+export async function rawExchange(port: number, bytes: string | Buffer): Promise<string> {
+  const socket = net.connect(port, '127.0.0.1');
+  const chunks: Buffer[] = [];
+  socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+  socket.on('error', () => undefined);
+  socket.write(bytes);
+  await once(socket, 'close');
+  return Buffer.concat(chunks).toString('latin1');
+}
+
+/** An upstream handler that answers with what it received, as JSON. */
+export const echo: RequestListener = (req, res) => {
+  const chunks: Buffer[] = [];
+  req.on('data', (chunk: Buffer) => chunks.push(chunk));
+  req.on('end', () => {
+    const body = JSON.stringify({ method: req.method, url: req.url, headers: req.headers, rawHeaders: req.rawHeaders, body: Buffer.concat(chunks).toString('utf8') });
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  });
+};
+
+export interface Echoed {
+  method: string;
+  url: string;
+  headers: IncomingHttpHeaders;
+  rawHeaders: string[];
+  body: string;
+}
+
+export function echoed(reply: Reply): Echoed {
+  return JSON.parse(reply.body) as Echoed;
+}

@@ -1,0 +1,56 @@
+/**
+ * Connections to the app tier. http-proxy's default is `agent: false`: a new TCP connection
+ * (and `Connection: close`) per request, about 7x slower (http-proxy#929). A keep-alive agent
+ * with a bound on sockets per upstream reuses connections instead.
+ */
+import http from 'node:http';
+
+export interface UpstreamAgentOptions {
+  /** Connections per upstream; requests beyond it wait in the agent's queue. */
+  maxSockets: number;
+  /**
+   * How long an idle pooled connection is kept, in ms. Must be shorter than the app tier's
+   * `keepAliveTimeout`: when the server closes an idle socket at the moment the client reuses
+   * it, the request dies with ECONNRESET (nodejs/node#20256). Closing first on this side wins.
+   */
+  keepAliveIdleMs: number;
+}
+
+/** The part of http.Agent that ClientRequest calls (node's docs: an "Agent-like Object"). */
+interface AgentLike {
+  addRequest(request: http.ClientRequest, options: object): void;
+}
+
+export function createUpstreamAgent(options: UpstreamAgentOptions): http.Agent {
+  return new http.Agent({
+    keepAlive: true,
+    maxSockets: options.maxSockets,
+    maxFreeSockets: options.maxSockets,
+    // node's Agent applies `timeout` to free sockets and destroys them when it fires; a socket
+    // in use only gets a 'timeout' event, which nothing acts on (the proxy has its own timers).
+    timeout: options.keepAliveIdleMs,
+    // Most recently used first: the socket least likely to have been closed by the server.
+    scheduling: 'lifo',
+  });
+}
+
+/** A one-connection agent for a retry: a fresh socket, never another stale pooled one. */
+export function createFreshConnectionAgent(): http.Agent {
+  return new http.Agent({ keepAlive: false });
+}
+
+/**
+ * Wraps an agent so that `onRequest` sees each ClientRequest the moment http-proxy creates it,
+ * before its header is written. http-proxy only reveals it on 'proxyReq', which fires on the
+ * socket's assignment: too late when the agent queues the request, and never for `Expect`.
+ * Every other property is read through to the real agent (ClientRequest only reads them).
+ */
+export function withRequestHook(agent: http.Agent, onRequest: (request: http.ClientRequest) => void): http.Agent {
+  const real = agent as http.Agent & AgentLike;
+  const hooked = Object.create(agent) as http.Agent & AgentLike;
+  hooked.addRequest = (request, options) => {
+    onRequest(request);
+    real.addRequest(request, options);
+  };
+  return hooked;
+}

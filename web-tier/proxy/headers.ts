@@ -1,0 +1,121 @@
+/**
+ * The header passes of the proxy, in both directions. Pure functions over header objects, so
+ * each rule is tested on its own.
+ */
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import { isIP } from 'node:net';
+
+/**
+ * Hop-by-hop fields (RFC 9110 §7.6.1, plus the legacy Keep-Alive and Proxy-Connection). Trailer
+ * is here because the proxy re-frames the body and forwards no trailer section, so announcing
+ * one would be false; a client-sent Trailer on a body-less request also makes node's client
+ * throw ERR_HTTP_TRAILER_INVALID outside any handler and crash the process (http-proxy#1647).
+ */
+export const HOP_BY_HOP_FIELDS: readonly string[] = ['connection', 'keep-alive', 'te', 'upgrade', 'proxy-connection', 'transfer-encoding', 'trailer'];
+
+/** Request fields the edge never forwards. */
+const DROPPED_REQUEST_FIELDS: readonly string[] = [
+  // httpoxy (CVE-2016-5385): a `Proxy` header becomes HTTP_PROXY in CGI-style environments.
+  'proxy',
+  // The web tier already answered the 100-continue (RFC 9110 §10.1.1); the app reads the body as it streams.
+  'expect',
+  // Set below from what the edge saw, never taken from the client (http-proxy#250).
+  'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded', 'x-request-id',
+];
+
+/** The field names a Connection header lists (RFC 9110 §7.6.1), lower-case. */
+export function connectionOptions(value: string | string[] | undefined): string[] {
+  if (value === undefined) return [];
+  const joined = Array.isArray(value) ? value.join(',') : value;
+  return joined.split(',').map((token) => token.trim().toLowerCase()).filter((token) => token.length > 0);
+}
+
+/** A copy without hop-by-hop fields and without every field that Connection names. */
+export function withoutHopByHop(headers: IncomingHttpHeaders): IncomingHttpHeaders {
+  const remove = new Set([...HOP_BY_HOP_FIELDS, ...connectionOptions(headers.connection)]);
+  const kept: IncomingHttpHeaders = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined && !remove.has(name)) kept[name] = value;
+  }
+  return kept;
+}
+
+/** "::ffff:10.0.0.1" → "10.0.0.1": the same peer written one way, for comparison and display. */
+export function normalizeAddress(address: string | undefined): string {
+  if (address === undefined || address === '') return 'unknown';
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  return mapped?.[1] ?? address.toLowerCase();
+}
+
+/**
+ * X-Forwarded-For: the real peer, last. A client's own value is kept (and the peer appended)
+ * only when the peer is a trusted proxy; otherwise anyone could claim any address (http-proxy#250).
+ */
+export function forwardedFor(peer: string, clientValue: string | string[] | undefined, trustedProxies: ReadonlySet<string>): string {
+  const previous = Array.isArray(clientValue) ? clientValue.join(', ') : clientValue;
+  if (previous !== undefined && previous.trim() !== '' && trustedProxies.has(peer)) return `${previous}, ${peer}`;
+  return peer;
+}
+
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/** RFC 7239 §4: a value is a token or a quoted-string; an IPv6 node is quoted and bracketed (§6). */
+function forwardedParameter(value: string): string {
+  if (TOKEN.test(value)) return value;
+  return `"${value.replace(/["\\]/g, (char) => `\\${char}`)}"`;
+}
+
+export interface EdgeFacts {
+  /** The peer address, normalised. */
+  readonly peer: string;
+  readonly proto: 'http' | 'https';
+  readonly host: string | undefined;
+  readonly requestId: string;
+}
+
+/** RFC 7239 `Forwarded` for this hop: for, host, proto. */
+export function forwardedHeader(facts: EdgeFacts): string {
+  const node = isIP(facts.peer) === 6 ? `[${facts.peer}]` : facts.peer;
+  const parts = [`for=${forwardedParameter(node)}`];
+  if (facts.host !== undefined) parts.push(`host=${forwardedParameter(facts.host)}`);
+  parts.push(`proto=${facts.proto}`);
+  return parts.join(';');
+}
+
+/** How the outgoing body is framed. Transfer-Encoding is hop-by-hop, so the proxy chooses it again. */
+export type BodyFraming = 'none' | 'length' | 'chunked';
+
+export function bodyFraming(headers: IncomingHttpHeaders): BodyFraming {
+  // RFC 9112 §6.3: Transfer-Encoding overrides Content-Length (limits.ts rejects both together).
+  if (headers['transfer-encoding'] !== undefined) return 'chunked';
+  if (headers['content-length'] !== undefined) return 'length';
+  return 'none';
+}
+
+export const VIA = '1.1 twotier-web';
+
+/** The request header section sent to the app tier. */
+export function buildRequestHeaders(incoming: IncomingHttpHeaders, facts: EdgeFacts, trustedProxies: ReadonlySet<string>): IncomingHttpHeaders {
+  const outgoing = withoutHopByHop(incoming);
+  for (const name of DROPPED_REQUEST_FIELDS) delete outgoing[name];
+  if (bodyFraming(incoming) === 'chunked') {
+    delete outgoing['content-length'];
+    outgoing['transfer-encoding'] = 'chunked';
+  }
+  outgoing['x-forwarded-for'] = forwardedFor(facts.peer, incoming['x-forwarded-for'], trustedProxies);
+  outgoing['x-forwarded-proto'] = facts.proto;
+  if (facts.host !== undefined) outgoing['x-forwarded-host'] = facts.host;
+  outgoing['forwarded'] = forwardedHeader(facts);
+  outgoing['x-request-id'] = facts.requestId;
+  // RFC 9110 §7.6.3: a gateway MUST add Via to each request it forwards inbound.
+  outgoing['via'] = incoming.via === undefined ? VIA : `${incoming.via}, ${VIA}`;
+  return outgoing;
+}
+
+/** The response header section sent back to the client. */
+export function buildResponseHeaders(upstream: IncomingHttpHeaders, requestId: string): OutgoingHttpHeaders {
+  const outgoing = withoutHopByHop(upstream);
+  outgoing['x-request-id'] = requestId;
+  outgoing['x-served-by'] = 'app';
+  return outgoing;
+}
