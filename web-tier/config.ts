@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { buildConfig, ConfigError, fields, readConfigFile, type EnvBinding, type Env } from '../common/config.js';
 import { CGI_DEFAULTS } from './cgi/handler.js';
+import { PROXY_DEFAULTS } from './proxy/handler.js';
 import { STATIC_DEFAULTS } from './static/handler.js';
 
 const MiB = 1024 * 1024;
@@ -106,11 +107,11 @@ export const DEFAULTS: z.infer<typeof schema> = {
   staticCacheMaxBytes: STATIC_DEFAULTS.cacheMaxBytes,
   staticCacheMaxFileBytes: STATIC_DEFAULTS.cacheMaxFileBytes,
   staticStatTtlMs: STATIC_DEFAULTS.statTtlMs,
-  proxyConnectTimeoutMs: 5_000,
-  proxyResponseTimeoutMs: 30_000,
-  proxyMaxSocketsPerUpstream: 64,
-  proxyKeepAliveIdleMs: 30_000,
-  proxyRetryIdempotentOnReset: true,
+  proxyConnectTimeoutMs: PROXY_DEFAULTS.connectTimeoutMs,
+  proxyResponseTimeoutMs: PROXY_DEFAULTS.responseTimeoutMs,
+  proxyMaxSocketsPerUpstream: PROXY_DEFAULTS.maxSocketsPerUpstream,
+  proxyKeepAliveIdleMs: PROXY_DEFAULTS.keepAliveIdleMs,
+  proxyRetryIdempotentOnReset: PROXY_DEFAULTS.retryIdempotentOnReset,
   cgiDir: 'web-tier/cgi-bin',
   cgiTimeoutMs: CGI_DEFAULTS.timeoutMs,
   cgiMaxProcesses: CGI_DEFAULTS.maxProcesses,

@@ -99,6 +99,8 @@ export function checkRequest(req: IncomingMessage, options: LimitOptions, author
     const codings = transferEncoding.split(',').map((coding) => coding.trim().toLowerCase());
     // RFC 9112 §7: chunked must not be applied more than once.
     if (codings.filter((coding) => coding === 'chunked').length > 1) return { code: 'WEB_ERR_BAD_REQUEST', reason: 'chunked applied twice' };
+    // RFC 9112 §6.3: chunked not final → the body length cannot be determined → 400 and close.
+    if (codings[codings.length - 1] !== 'chunked') return { code: 'WEB_ERR_BAD_REQUEST', reason: 'chunked is not the final transfer coding' };
     // RFC 9112 §6.1: a coding we do not implement → 501.
     if (codings.some((coding) => coding !== 'chunked')) return { code: 'WEB_ERR_NOT_IMPLEMENTED', reason: `transfer coding ${transferEncoding}` };
   }
@@ -154,13 +156,13 @@ const REASON: Readonly<Record<number, string>> = {
 };
 
 /**
- * Writes a complete raw response on a socket the parser gave up on, then closes it. Only
- * when no response is in progress on it: a pipelined request's half-written answer must not
- * be interleaved with this one, so then the socket is just destroyed.
+ * Writes a complete raw response on a socket the parser gave up on, then closes it. Not when
+ * a response on it has already begun (a bad chunk arriving while the request is answered):
+ * bytes must not be interleaved with that answer, so then the socket is just destroyed.
  */
 export function writeRawError(socket: Socket, status: number, code: string, requestId: string): void {
-  const inProgress = (socket as Socket & { _httpMessage?: unknown })._httpMessage;
-  if (!socket.writable || (inProgress !== undefined && inProgress !== null)) {
+  const inProgress = (socket as Socket & { _httpMessage?: { headersSent?: boolean } | null })._httpMessage;
+  if (!socket.writable || inProgress?.headersSent === true) {
     socket.destroy();
     return;
   }
