@@ -1,0 +1,78 @@
+/**
+ * Entry point of the load generator process: runs autocannon against one URL (warm-up, then
+ * the measured run) and reports over IPC. It is a process of its own so that it can be pinned
+ * to a core the servers do not use, and so that its own CPU time is never counted as theirs.
+ */
+import { createRequire } from 'node:module';
+import type { LoadChildMessage, LoadRequest, LoadSummary } from './load-protocol.js';
+
+interface AutocannonResult {
+  readonly latency: { readonly p50: number; readonly p90: number; readonly p99: number; readonly max: number };
+  readonly requests: { readonly average: number; readonly total: number };
+  readonly throughput: { readonly average: number };
+  readonly errors: number;
+  readonly timeouts: number;
+  readonly non2xx: number;
+}
+
+interface AutocannonInstance {
+  on(event: 'tick', listener: (tick: { counter: number; bytes: number }) => void): void;
+  on(event: 'done', listener: (result: AutocannonResult) => void): void;
+  on(event: 'error', listener: (error: Error) => void): void;
+  stop(): void;
+}
+
+type Autocannon = (options: Record<string, unknown>) => AutocannonInstance;
+
+// autocannon is CommonJS without type declarations: load it through require with the slice of
+// its API used here typed above.
+const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
+
+function send(message: LoadChildMessage): void {
+  process.send?.(message);
+}
+
+function run(request: LoadRequest, durationSec: number, onTick: boolean): Promise<AutocannonResult> {
+  return new Promise((resolve, reject) => {
+    const instance = autocannon({
+      url: request.url,
+      method: request.method,
+      connections: request.connections,
+      pipelining: request.pipelining,
+      duration: durationSec,
+      headers: request.headers,
+      ...(request.body === undefined ? {} : { body: request.body }),
+    });
+    if (onTick) instance.on('tick', ({ counter, bytes }) => send({ type: 'tick', counter, bytes }));
+    instance.on('done', resolve);
+    instance.on('error', reject);
+  });
+}
+
+function summarise(result: AutocannonResult): LoadSummary {
+  return {
+    rps: result.requests.average,
+    requests: result.requests.total,
+    latencyMs: { p50: result.latency.p50, p90: result.latency.p90, p99: result.latency.p99, max: result.latency.max },
+    errors: result.errors + result.timeouts,
+    non2xx: result.non2xx,
+    bytesPerSec: result.throughput.average,
+  };
+}
+
+async function main(): Promise<void> {
+  const request = JSON.parse(process.argv[2] ?? '{}') as LoadRequest;
+  if (request.warmupSec > 0) await run(request, request.warmupSec, false);
+  send({ type: 'measuring' });
+  const result = await run(request, request.durationSec, true);
+  send({ type: 'done', summary: summarise(result) });
+}
+
+main().then(
+  () => process.disconnect?.(),
+  (error: unknown) => {
+    send({ type: 'error', message: error instanceof Error ? error.message : String(error) });
+    process.exitCode = 1;
+    process.disconnect?.();
+  },
+);

@@ -1,0 +1,69 @@
+/**
+ * Entry point of `npm run bench`: reads flags and BENCH_* env, runs the scenarios, writes
+ * bench/results/<timestamp>.{json,md,svg} and latest.*, exits non-zero when a row failed.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { choosePinning, cpuCount, currentCommit, describeMachine, findExecutable, repoRoot } from './environment.js';
+import { BenchFlagError, parseBenchArgs, USAGE } from './flags.js';
+import { createProgress } from './progress.js';
+import { runBench } from './run.js';
+import { buildScenarios, selectScenarios } from './scenarios.js';
+import { writeResults } from './results-writer.js';
+import type { BenchFlags } from './result-schema.js';
+
+async function main(): Promise<number> {
+  const options = parseBenchArgs(process.argv.slice(2), process.env, cpuCount());
+  if (options.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const root = repoRoot();
+  const scenarios = selectScenarios(buildScenarios(options.maxWorkers), options.scenarios);
+  const flags: BenchFlags = {
+    quick: options.quick, durationSec: options.durationSec, warmupSec: options.warmupSec, connections: options.connections,
+    pipelining: options.pipelining, maxWorkers: options.maxWorkers, scenarios: scenarios.map((scenario) => scenario.name), pin: options.pin,
+  };
+  const pinning = choosePinning(options.pin, cpuCount(), findExecutable('taskset', process.env['PATH']));
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSignal = (): void => {
+    interrupts += 1;
+    // First Ctrl-C: stop the current servers cleanly; a second one gives up at once.
+    if (interrupts > 1) process.exit(130);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const result = await runBench({
+    flags,
+    scenarios,
+    root,
+    pinning,
+    nginxPath: findExecutable('nginx', process.env['PATH']),
+    machine: describeMachine(),
+    commit: currentCommit(root),
+    progress: createProgress(process.stderr),
+    signal: controller.signal,
+  });
+  const written = writeResults(result, resolve(root, options.resultsDir));
+  if (options.jsonFile !== null) {
+    mkdirSync(dirname(resolve(options.jsonFile)), { recursive: true });
+    writeFileSync(resolve(options.jsonFile), `${JSON.stringify(result, null, 2)}\n`);
+  }
+  process.stderr.write(`results: ${written.run.json}\nreport:  ${written.latest.markdown}\n`);
+  const failed = result.scenarios.filter((row) => row.status === 'failed');
+  for (const row of failed) process.stderr.write(`failed: ${row.name}: ${row.reason ?? ''}\n`);
+  return failed.length > 0 ? 1 : 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    // Flag mistakes are the user's: one line, no stack. Anything else keeps its stack.
+    process.stderr.write(error instanceof BenchFlagError ? `${error.message}\n` : `${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exitCode = error instanceof Error && error.message === 'benchmark interrupted' ? 130 : 1;
+  },
+);

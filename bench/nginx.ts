@@ -1,0 +1,112 @@
+/**
+ * nginx as a reference row (issue 8): one worker, the same docroot, the same app tier behind
+ * proxy_pass with keep-alive. Used only when nginx is on PATH; nothing is installed here.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { baseEnv, launchServer, type LaunchedServer } from './launcher.js';
+
+export interface NginxConfigOptions {
+  readonly port: number;
+  readonly webRoot: string;
+  /** App tier port for /api/ and /articles/, or null for a static-only config. */
+  readonly upstreamPort: number | null;
+  readonly prefix: string;
+}
+
+/** A config as close to the web tier's job as nginx allows: 1 worker, no logs, keep-alive upstream. */
+export function renderNginxConfig(options: NginxConfigOptions): string {
+  const upstream = options.upstreamPort === null ? '' : `
+  upstream app {
+    server 127.0.0.1:${options.upstreamPort};
+    keepalive 64;
+  }`;
+  const proxy = options.upstreamPort === null ? '' : `
+    location /api/ {
+      proxy_pass http://app;
+      # nginx speaks HTTP/1.0 upstream and closes by default; keep-alive needs both lines.
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $host;
+    }`;
+  return `worker_processes 1;
+daemon off;
+pid ${join(options.prefix, 'nginx.pid')};
+error_log stderr error;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 100000;
+  client_body_temp_path ${join(options.prefix, 'body')};
+  proxy_temp_path ${join(options.prefix, 'proxy')};
+  fastcgi_temp_path ${join(options.prefix, 'fastcgi')};
+  uwsgi_temp_path ${join(options.prefix, 'uwsgi')};
+  scgi_temp_path ${join(options.prefix, 'scgi')};${upstream}
+  server {
+    listen 127.0.0.1:${options.port};
+    root ${options.webRoot};${proxy}
+  }
+}
+`;
+}
+
+/**
+ * nginx cannot listen on port 0 and report it, so here (and only here) a free port is taken
+ * from the kernel and handed over; the race with another process is accepted for a reference row.
+ */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  server.close();
+  await once(server, 'close');
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+/** nginx prints nothing when ready; a connect that succeeds is the signal. Bounded: 100 tries, 50 ms apart. */
+async function waitForPort(port: number): Promise<void> {
+  for (let attempt = 0; attempt < 100; attempt += 1) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`nginx did not accept connections on ${port}`);
+}
+
+export interface StartNginxOptions {
+  readonly nginxPath: string;
+  readonly workDir: string;
+  readonly webRoot: string;
+  readonly upstreamPort: number | null;
+  readonly cpuList: string | null;
+}
+
+export async function startNginx(options: StartNginxOptions): Promise<LaunchedServer> {
+  mkdirSync(options.workDir, { recursive: true });
+  const port = await freePort();
+  const file = join(options.workDir, 'nginx.conf');
+  writeFileSync(file, renderNginxConfig({ port, webRoot: options.webRoot, upstreamPort: options.upstreamPort, prefix: options.workDir }));
+  return launchServer({
+    name: 'nginx',
+    command: options.nginxPath,
+    args: ['-p', options.workDir, '-c', file],
+    env: baseEnv(),
+    cwd: options.workDir,
+    cpuList: options.cpuList,
+    knownPort: port,
+    waitReady: () => waitForPort(port),
+  });
+}

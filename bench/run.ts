@@ -1,0 +1,158 @@
+/**
+ * Runs the selected scenarios one after another: start servers, check one answer, warm up and
+ * measure in the load generator process while the sampler watches the servers, stop servers.
+ * A scenario that cannot start or answers wrongly becomes a 'failed' row; the run goes on.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runLoad } from './load-runner.js';
+import type { LoadSummary } from './load-protocol.js';
+import { createProcessSampler, type SamplerSummary } from './process-sampler.js';
+import type { Progress } from './progress.js';
+import type { BenchFlags, BenchResult, Pinning, ScenarioResult } from './result-schema.js';
+import { STATIC_FILES, type RunningScenario, type Scenario, type ScenarioContext } from './scenarios.js';
+
+export interface RunBenchOptions {
+  readonly flags: BenchFlags;
+  readonly scenarios: readonly Scenario[];
+  /** Repository root: the servers' working directory. */
+  readonly root: string;
+  readonly pinning: Pinning;
+  readonly nginxPath: string | null;
+  readonly machine: BenchResult['machine'];
+  readonly commit: string;
+  readonly progress: Progress;
+  readonly signal?: AbortSignal;
+  readonly now?: () => Date;
+}
+
+const EMPTY = { rps: 0, latencyMs: { p50: 0, p90: 0, p99: 0, max: 0 }, errors: 0, non2xx: 0, bytesPerSec: 0, peakRssMiB: 0, cpuSeconds: 0, peakProcesses: 0, requests: 0 };
+
+function unfinished(scenario: Scenario, status: 'skipped' | 'failed', reason: string): ScenarioResult {
+  return { name: scenario.name, description: scenario.description, status, reason, ...EMPTY };
+}
+
+function firstLine(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.split('\n').slice(0, 4).join(' / ');
+}
+
+/** Fills the web root with the static files the static rows ask for (printable, so any client can look). */
+function makeWebRoot(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  for (const file of Object.values(STATIC_FILES)) {
+    const line = 'twotier static benchmark file, the same bytes on every run.\n';
+    writeFileSync(join(dir, file.name), line.repeat(Math.ceil(file.bytes / line.length)).slice(0, file.bytes));
+  }
+}
+
+/** One request before the load: a wrong answer here would otherwise be measured as speed. */
+async function checkAnswer(url: string): Promise<void> {
+  const response = await fetch(url, { signal: AbortSignal.timeout(15_000) });
+  const body = await response.text();
+  if (response.status < 200 || response.status > 299) {
+    throw new Error(`GET ${new URL(url).pathname} answered ${response.status}: ${body.slice(0, 160).replace(/\s+/g, ' ')}`);
+  }
+}
+
+async function measure(scenario: Scenario, started: RunningScenario, options: RunBenchOptions): Promise<ScenarioResult> {
+  const { flags, progress } = options;
+  progress.phase('checking one answer');
+  await checkAnswer(started.url);
+  progress.phase(flags.warmupSec > 0 ? `warming up ${flags.warmupSec} s` : 'starting load');
+  let sampler: ReturnType<typeof createProcessSampler> | undefined;
+  let load: LoadSummary;
+  let usage: SamplerSummary;
+  try {
+    load = await runLoad({
+      request: { url: started.url, method: 'GET', headers: {}, connections: flags.connections, pipelining: flags.pipelining, durationSec: flags.durationSec, warmupSec: flags.warmupSec },
+      cpuList: options.pinning.loadGenerator,
+      onMeasuring: () => {
+        sampler = createProcessSampler({ rootPids: started.pids });
+        progress.phase('measuring');
+      },
+      onTick: (rate) => progress.tick(rate),
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+    });
+  } finally {
+    // Sampled before the servers stop, so the last sample still sees the whole tree.
+    usage = sampler?.stop() ?? createProcessSampler({ rootPids: started.pids }).stop();
+  }
+  return {
+    name: scenario.name,
+    description: scenario.description,
+    status: 'ok',
+    url: started.url,
+    ...load,
+    peakRssMiB: Number(usage.peakRssMiB.toFixed(1)),
+    cpuSeconds: usage.cpuSeconds,
+    peakProcesses: usage.peakProcesses,
+  };
+}
+
+async function runScenario(scenario: Scenario, ctx: ScenarioContext, options: RunBenchOptions): Promise<ScenarioResult> {
+  const skip = scenario.skipReason(ctx);
+  if (skip !== null) return unfinished(scenario, 'skipped', skip);
+  options.progress.phase('starting servers');
+  let started: RunningScenario;
+  try {
+    started = await scenario.start(ctx);
+  } catch (error) {
+    return unfinished(scenario, 'failed', `servers did not start: ${firstLine(error)}`);
+  }
+  const stopOnAbort = (): void => void started.close();
+  options.signal?.addEventListener('abort', stopOnAbort, { once: true });
+  try {
+    return await measure(scenario, started, options);
+  } catch (error) {
+    return unfinished(scenario, 'failed', firstLine(error));
+  } finally {
+    options.signal?.removeEventListener('abort', stopOnAbort);
+    options.progress.phase('stopping servers');
+    await started.close();
+  }
+}
+
+function throwIfInterrupted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted === true) throw new Error('benchmark interrupted');
+}
+
+export async function runBench(options: RunBenchOptions): Promise<BenchResult> {
+  const now = options.now ?? (() => new Date());
+  const startedAt = now().toISOString();
+  const workDir = mkdtempSync(join(tmpdir(), 'twotier-bench-'));
+  const webRoot = join(workDir, 'www');
+  const rows: ScenarioResult[] = [];
+  try {
+    makeWebRoot(webRoot);
+    const ctx: ScenarioContext = {
+      root: options.root,
+      workDir,
+      webRoot,
+      serverCpus: options.pinning.servers,
+      nginxPath: options.nginxPath,
+      concurrency: options.flags.connections * options.flags.pipelining,
+    };
+    const total = options.scenarios.length;
+    for (const [index, scenario] of options.scenarios.entries()) {
+      throwIfInterrupted(options.signal);
+      options.progress.scenario(index + 1, total, scenario.name);
+      const row = await runScenario(scenario, ctx, options);
+      throwIfInterrupted(options.signal);
+      options.progress.done(row);
+      rows.push(row);
+    }
+  } finally {
+    rmSync(workDir, { recursive: true, force: true });
+  }
+  return {
+    startedAt,
+    finishedAt: now().toISOString(),
+    machine: options.machine,
+    commit: options.commit,
+    flags: options.flags,
+    pinning: options.pinning,
+    scenarios: rows,
+  };
+}
