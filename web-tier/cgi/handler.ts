@@ -4,6 +4,10 @@
  * directory. The roles are split: resolve-script (which file, safely), request-body (bounded
  * stdin), meta-variables (the environment), spawn-script (process group, deadline, stderr),
  * pump-output (stdout → response). This file orders them and enforces the process cap.
+ *
+ * Left out on purpose: non-parsed-header (`nph-`) scripts (RFC 3875 §5, a MAY; they would write
+ * HTTP/1.1 framing themselves past our limits) and the ISINDEX command line (§4.4, a MAY that
+ * Apache and nginx also skip): scripts get no arguments.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { dirname } from 'node:path';
