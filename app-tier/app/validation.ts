@@ -27,9 +27,9 @@ export function parsePublished(text: string): string | null {
   const parts = ISO_DATE.exec(text);
   if (parts === null) return null;
   const [year, month, day, hour, minute, second] = parts.slice(1, 7).map((part) => (part === undefined ? 0 : Number(part)));
-  // Date.parse rolls 2003-02-30 over to March: check the calendar fields ourselves.
+  // Date.parse rolls 2003-02-30 over to March 2: a day past the month's end shows as a changed month.
   const calendar = new Date(Date.UTC(year ?? 0, (month ?? 1) - 1, day ?? 1));
-  if (calendar.getUTCMonth() !== (month ?? 1) - 1 || calendar.getUTCDate() !== day || (year ?? 0) < 1) return null;
+  if (calendar.getUTCMonth() !== (month ?? 1) - 1 || (year ?? 0) < 1) return null;
   if ((hour ?? 0) > 23 || (minute ?? 0) > 59 || (second ?? 0) > 59) return null;
   const time = Date.parse(parts[4] === undefined ? `${text}T00:00:00Z` : text);
   if (Number.isNaN(time)) return null;

@@ -137,3 +137,10 @@ t.test('bad route tables fail at start-up', async (t) => {
   t.throws(() => createRouter([path('a/', { GET: 'v' }, 'n'), path('b/', { GET: 'v' }, 'n')]), /used twice/);
   t.throws(() => createRouter([rePath(/a/, { GET: 'v' }, 'r')]).reverse('r'), /cannot be reversed/);
 });
+
+t.test('APPEND_SLASH never builds a Location that leaves the site', async (t) => {
+  const catchAll = createRouter([path('<path:rest>/', { GET: 'any' })]);
+  t.same(catchAll.resolve('GET', '/a/b'), { kind: 'redirect', status: 301, location: '/a/b/' });
+  t.equal(catchAll.resolve('GET', '//evil.example').kind, 'not-found');
+  t.equal(catchAll.resolve('GET', '/\\evil.example').kind, 'not-found');
+});
