@@ -27,10 +27,12 @@ export interface RawOptions {
   readonly timeoutMs?: number;
   /** Resolve as soon as this many complete responses are in (keep-alive checks). */
   readonly responses?: number;
+  /** Indexes of the responses that answer HEAD requests (they have no body whatever Content-Length says). */
+  readonly headAt?: readonly number[];
 }
 
 /** Parses as many complete responses as `raw` holds (Content-Length, chunked, or until close). */
-export function parseResponses(raw: string, closed: boolean, headRequests = 0): RawResponse[] {
+export function parseResponses(raw: string, closed: boolean, headAt: readonly number[] = []): RawResponse[] {
   const responses: RawResponse[] = [];
   let rest = raw;
   while (rest.length > 0) {
@@ -49,7 +51,7 @@ export function parseResponses(raw: string, closed: boolean, headRequests = 0): 
     }
     let bodyStart = headEnd + 4;
     let body = '';
-    const noBody = status === 204 || status === 304 || (status >= 100 && status < 200) || responses.length < headRequests;
+    const noBody = status === 204 || status === 304 || (status >= 100 && status < 200) || headAt.includes(responses.length);
     if (noBody) {
       body = '';
     } else if (headers['transfer-encoding']?.toLowerCase().includes('chunked')) {
@@ -103,13 +105,13 @@ export function rawExchange(port: number, bytes: string | Buffer | readonly (str
       done = true;
       clearTimeout(timer);
       socket.destroy();
-      resolve({ raw, responses: parseResponses(raw, closedByServer), closedByServer, ms: Date.now() - started });
+      resolve({ raw, responses: parseResponses(raw, closedByServer, options.headAt), closedByServer, ms: Date.now() - started });
     };
     const timer = setTimeout(() => finish(false), timeoutMs);
     socket.setEncoding('latin1');
     socket.on('data', (chunk: string) => {
       raw += chunk;
-      if (options.responses !== undefined && parseResponses(raw, false).length >= options.responses) finish(false);
+      if (options.responses !== undefined && parseResponses(raw, false, options.headAt).length >= options.responses) finish(false);
     });
     socket.on('end', () => finish(true));
     socket.on('close', () => finish(true));

@@ -1,0 +1,162 @@
+/**
+ * `npm start`: the single-box deployment in the foreground. Starts the app tier (clustered)
+ * and then the web tier in front of it, as two child processes; prints where each listens;
+ * Ctrl-C / SIGTERM stops both (web first, so nothing is forwarded to a closing app); if one
+ * dies the other is stopped too and the launcher exits 1.
+ *
+ * stdout carries only JSON lines (the children's pino lines, whole, and the launcher's own),
+ * so `npm start | jq` works; the one human summary goes to stderr.
+ *
+ * Env: APP_HOST/APP_PORT (127.0.0.1:3000) and WEB_HOST/WEB_PORT (127.0.0.1:8080); port 0
+ * picks a free port: the launcher reads each child's real port from its "listening" log line
+ * and hands the app's to the web tier as APP_UPSTREAMS. Everything else is passed through.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const LEVELS: Readonly<Record<string, number>> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity };
+const START_TIMEOUT_MS = 60_000;
+const STOP_TIMEOUT_MS = 15_000;
+
+interface Tier {
+  readonly name: 'app' | 'web';
+  readonly child: ChildProcess;
+  /** Resolves with the port from the child's "listening" line. */
+  readonly listening: Promise<{ address: string; port: number }>;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+const distDir = dirname(dirname(fileURLToPath(import.meta.url)));
+const scripts = { app: join(distDir, 'app-tier', 'main.js'), web: join(distDir, 'web-tier', 'main.js') };
+
+function say(message: string): void {
+  process.stderr.write(`twotier: ${message}\n`);
+}
+
+function emit(fields: Record<string, unknown>, msg: string): void {
+  process.stdout.write(`${JSON.stringify({ level: 30, time: Date.now(), tier: 'start', pid: process.pid, ...fields, msg })}\n`);
+}
+
+/**
+ * The children log at info at least, so their "listening" lines reach us; a stricter
+ * LOG_LEVEL is applied here, to what is forwarded.
+ */
+const wanted = process.env['LOG_LEVEL'] ?? 'info';
+const forwardLevel = LEVELS[wanted] ?? LEVELS['info'] ?? 30;
+const childLevel = forwardLevel > 30 ? 'info' : wanted;
+
+function startTier(name: 'app' | 'web', env: NodeJS.ProcessEnv): Tier {
+  const child = spawn(process.execPath, [scripts[name]], { env: { ...env, LOG_LEVEL: childLevel }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+  const listening = new Promise<{ address: string; port: number }>((resolve, reject) => {
+    exited.then(({ code, signal }) => reject(new Error(`the ${name} tier exited before listening (${signal ?? `code ${code}`})`)), () => undefined);
+    // Whole lines only: two children writing at once never produce a torn JSON line.
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      let parsed: Record<string, unknown> | undefined;
+      try {
+        parsed = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        parsed = undefined;
+      }
+      if (parsed?.['msg'] === 'listening' && typeof parsed['port'] === 'number') {
+        resolve({ address: String(parsed['address'] ?? ''), port: parsed['port'] });
+      }
+      const level = typeof parsed?.['level'] === 'number' ? parsed['level'] : Infinity;
+      if (level >= forwardLevel || parsed === undefined) process.stdout.write(`${line}\n`);
+    });
+  });
+  createInterface({ input: child.stderr! }).on('line', (line) => process.stderr.write(`${line}\n`));
+  return { name, child, listening, exited };
+}
+
+function running(tier: Tier | undefined): tier is Tier {
+  return tier !== undefined && tier.child.exitCode === null && tier.child.signalCode === null;
+}
+
+async function stopTier(tier: Tier | undefined): Promise<void> {
+  if (!running(tier)) return;
+  tier.child.kill('SIGTERM');
+  const timer = setTimeout(() => {
+    say(`the ${tier.name} tier did not stop within ${STOP_TIMEOUT_MS / 1000} s; killing it`);
+    tier.child.kill('SIGKILL');
+  }, STOP_TIMEOUT_MS);
+  await tier.exited;
+  clearTimeout(timer);
+}
+
+function urlOf(host: string, port: number): string {
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+async function main(): Promise<void> {
+  for (const [name, script] of Object.entries(scripts)) {
+    if (!existsSync(script)) {
+      say(`${script} is missing (the ${name} tier is not built); run "npm run build" first`);
+      process.exit(1);
+    }
+  }
+  const appHost = process.env['APP_HOST'] ?? '127.0.0.1';
+  const webHost = process.env['WEB_HOST'] ?? '127.0.0.1';
+  const tiers: { app?: Tier; web?: Tier } = {};
+  let stopping = false;
+
+  const stopAll = async (exitCode: number): Promise<never> => {
+    stopping = true;
+    await stopTier(tiers.web);
+    await stopTier(tiers.app);
+    process.exit(exitCode);
+  };
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping) return;
+    say(`${signal}: stopping the web tier, then the app tier`);
+    void stopAll(0);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', onSignal);
+  // Last resort on any exit path: never leave a child behind.
+  process.on('exit', () => {
+    for (const tier of [tiers.web, tiers.app]) if (running(tier)) tier.child.kill('SIGKILL');
+  });
+
+  const watch = (tier: Tier): void => {
+    void tier.exited.then(({ code, signal }) => {
+      if (stopping) return;
+      const other = tier.name === 'app' ? 'web' : 'app';
+      say(`the ${tier.name} tier exited (${signal ?? `code ${code}`}); stopping the ${other} tier`);
+      void stopAll(1);
+    });
+  };
+
+  const timeout = setTimeout(() => {
+    say(`the tiers did not report listening within ${START_TIMEOUT_MS / 1000} s`);
+    void stopAll(1);
+  }, START_TIMEOUT_MS);
+  try {
+    tiers.app = startTier('app', { ...process.env, APP_HOST: appHost, APP_PORT: process.env['APP_PORT'] ?? '3000' });
+    watch(tiers.app);
+    const app = await tiers.app.listening;
+    // A wildcard bind is reached over loopback on this box.
+    const reachable = appHost === '0.0.0.0' || appHost === '::' ? '127.0.0.1' : appHost;
+    const upstream = urlOf(reachable, app.port);
+    tiers.web = startTier('web', { ...process.env, WEB_HOST: webHost, WEB_PORT: process.env['WEB_PORT'] ?? '8080', APP_UPSTREAMS: upstream });
+    watch(tiers.web);
+    const web = await tiers.web.listening;
+    clearTimeout(timeout);
+    const webUrl = urlOf(webHost, web.port);
+    emit({ web: { url: webUrl, port: web.port, pid: tiers.web.child.pid }, app: { url: upstream, port: app.port, pid: tiers.app.child.pid } }, 'twotier is up');
+    say(`web tier on ${webUrl} → app tier on ${upstream} (Ctrl-C stops both)`);
+  } catch (error) {
+    clearTimeout(timeout);
+    if (stopping) return;
+    say((error as Error).message);
+    await stopAll(1);
+  }
+}
+
+void main();
