@@ -122,6 +122,8 @@ export function createCgiHandler(options: CgiOptions & { logger: Logger }): Requ
       requestUri: `${ctx.pathname}${ctx.search}`,
     };
     for (let redirects = 0; ; redirects += 1) {
+      // The client may have left while its body was read or the previous run ended: start nothing for nobody.
+      if (res.destroyed) return;
       const run = start(req, ctx, target);
       const redirect = await pumpOutput({ run, res, ctx, method: target.method, body: target.body });
       if (redirect === undefined) return;

@@ -5,7 +5,7 @@
  * request bodies for its FastCGI upstreams for the same reason.
  */
 import type { IncomingMessage } from 'node:http';
-import { TwotierError } from '../../common/errors.js';
+import { bodyTooLargeError, declaredBodyTooLarge } from '../body-limit.js';
 
 /** The client went away while its body was being read: there is nobody left to answer. */
 export class ClientGoneError extends Error {
@@ -16,16 +16,13 @@ export class ClientGoneError extends Error {
   }
 }
 
-function tooLarge(limit: number): TwotierError {
-  return new TwotierError('WEB_ERR_BODY_TOO_LARGE', `request body exceeds ${limit} bytes`);
-}
-
 /** The body, or undefined when the request has none (no Content-Length, no Transfer-Encoding). */
 export function readRequestBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
-  const declared = req.headers['content-length'];
-  if (declared === undefined && req.headers['transfer-encoding'] === undefined) return Promise.resolve(undefined);
+  // RFC 3875 §4.1.2 ties CONTENT_LENGTH to the presence of a body, so an explicit
+  // `Content-Length: 0` counts as a (empty) body here, as in Python's CGIHTTPRequestHandler.
+  if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined) return Promise.resolve(undefined);
   // A declared length over the limit is refused before a byte is read (also answers Expect: 100-continue).
-  if (declared !== undefined && Number(declared) > limit) return Promise.reject(tooLarge(limit));
+  if (declaredBodyTooLarge(req.headers, limit)) return Promise.reject(bodyTooLargeError(limit));
 
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -42,7 +39,7 @@ export function readRequestBody(req: IncomingMessage, limit: number): Promise<Bu
         cleanup();
         // Stop reading: the caller answers 413 with Connection: close, which ends the upload.
         req.pause();
-        reject(tooLarge(limit));
+        reject(bodyTooLargeError(limit));
         return;
       }
       chunks.push(chunk);
