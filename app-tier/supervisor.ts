@@ -21,6 +21,8 @@ export interface SupervisorOptions {
   readonly cluster: Cluster;
   /** The worker script; the primary's own entry when absent. */
   readonly exec?: string | undefined;
+  /** Node flags for the workers; the primary's own when absent. */
+  readonly execArgv?: readonly string[] | undefined;
   /** Extra env for every worker. */
   readonly env?: Readonly<Record<string, string>> | undefined;
 }
@@ -56,7 +58,12 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
   let onAllListening: ((value: ListeningAddress) => void) | undefined;
   let onStartFailed: ((error: Error) => void) | undefined;
 
-  if (options.exec !== undefined) cluster.setupPrimary({ exec: options.exec });
+  if (options.exec !== undefined || options.execArgv !== undefined) {
+    cluster.setupPrimary({
+      ...(options.exec === undefined ? {} : { exec: options.exec }),
+      ...(options.execArgv === undefined ? {} : { execArgv: [...options.execArgv] }),
+    });
+  }
 
   function fork(): void {
     const worker = cluster.fork(options.env);

@@ -1,0 +1,100 @@
+import t, { type Test } from 'tap';
+import cluster, { type Worker } from 'node:cluster';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLogger } from '../../common/logger.js';
+import { createSupervisor, type Supervisor } from '../../app-tier/supervisor.js';
+import { APP_MAIN, send } from '../helpers/app-tier.js';
+
+const logger = createLogger({ tier: 'app', level: 'silent' });
+const config = { workers: 2, shutdownTimeoutMs: 200, minUptimeMs: 1_000, restartDelayMs: 50, maxRestartDelayMs: 1_000 };
+
+/** A worker script small enough to start fast: FIXTURE_MODE picks how it behaves. */
+const FIXTURE = `
+import { createServer } from 'node:http';
+if (process.env.FIXTURE_MODE === 'crash') process.exit(3);
+const server = createServer((req, res) => res.end(String(process.pid)));
+server.listen(0, '127.0.0.1');
+process.on('SIGTERM', () => {
+  if (process.env.FIXTURE_MODE !== 'stubborn') server.close(() => process.exit(0));
+});
+`;
+
+function fixture(t: Test): string {
+  const dir = mkdtempSync(join(tmpdir(), 'twotier-supervisor-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'worker.mjs');
+  writeFileSync(file, FIXTURE);
+  return file;
+}
+
+function supervise(t: Test, options: { exec: string; env: Record<string, string>; config?: Partial<typeof config> }): Supervisor {
+  const supervisor = createSupervisor({ config: { ...config, ...options.config }, logger, cluster, exec: options.exec, execArgv: [], env: { NODE_OPTIONS: '', ...options.env } });
+  t.teardown(async () => {
+    await supervisor.close();
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGKILL');
+  });
+  return supervisor;
+}
+
+t.test('workers that die at once are replaced with a growing back-off, then start() gives up', async (t) => {
+  const events: { kind: 'fork' | 'exit'; at: number }[] = [];
+  const onFork = (): void => { events.push({ kind: 'fork', at: performance.now() }); };
+  const onExit = (): void => { events.push({ kind: 'exit', at: performance.now() }); };
+  cluster.on('fork', onFork);
+  cluster.on('exit', onExit);
+  t.teardown(() => { cluster.off('fork', onFork); cluster.off('exit', onExit); });
+
+  const supervisor = supervise(t, { exec: fixture(t), env: { FIXTURE_MODE: 'crash' }, config: { workers: 1 } });
+  await t.rejects(supervisor.start(), /workers exit at start-up \(5 in a row, last exit code 3\)/);
+  const forks = events.filter((event) => event.kind === 'fork');
+  const exits = events.filter((event) => event.kind === 'exit');
+  t.equal(forks.length, 5, 'no more forks than the start-up budget');
+  // Each replacement waits restartDelayMs · 2^n after the death it replaces: 50, 100, 200, 400 ms.
+  for (let index = 0; index < forks.length - 1; index += 1) {
+    const waited = (forks[index + 1]?.at ?? 0) - (exits[index]?.at ?? 0);
+    t.ok(waited >= 50 * 2 ** index - 2, `replacement ${index + 1} waited ${Math.round(waited)} ms`);
+  }
+  t.same(supervisor.pids(), [], 'nothing left running');
+});
+
+t.test('close() sends SIGTERM, and SIGKILL to a worker that will not exit', async (t) => {
+  const supervisor = supervise(t, { exec: fixture(t), env: { FIXTURE_MODE: 'stubborn' } });
+  const address = await supervisor.start();
+  t.equal(address.address, '127.0.0.1');
+  const pids = supervisor.pids();
+  t.equal(pids.length, 2);
+  const exits: Promise<[Worker, number | null, string | null]>[] = Object.values(cluster.workers ?? {}).map((worker) => once(worker as Worker, 'exit').then(([code, signal]) => [worker as Worker, code as number | null, signal as string | null]));
+  await supervisor.close();
+  for (const [, , signal] of await Promise.all(exits)) t.equal(signal, 'SIGKILL');
+  t.same(supervisor.pids(), []);
+});
+
+t.test('pm2-style: workers running main.js migrate one fresh file at once, say ready, and drain on SIGINT', { skip: existsSync(APP_MAIN) ? false : 'dist/app-tier/main.js is not built' }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'twotier-pm2-style-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const ready = new Set<number>();
+  const onMessage = (worker: Worker, message: unknown): void => {
+    if (message === 'ready') ready.add(worker.process.pid ?? 0);
+  };
+  cluster.on('message', onMessage);
+  t.teardown(() => cluster.off('message', onMessage));
+  const supervisor = supervise(t, {
+    exec: APP_MAIN,
+    env: { APP_HOST: '127.0.0.1', APP_PORT: '0', DATABASE_URL: `sqlite:${join(dir, 'data', 'shared.db')}`, LOG_LEVEL: 'silent', APP_TOKEN: '', APP_WORKERS: '' },
+    config: { workers: 3 },
+  });
+  const address = await supervisor.start();
+  const list = await send(`http://127.0.0.1:${address.port}/api/articles/`);
+  t.equal(list.status, 200);
+  t.equal(list.json<{ total: number }>().total, 3, 'three workers opened a fresh file at once and seeded it once');
+  while (ready.size < 3) await once(cluster, 'message');
+  t.same([...ready].sort(), supervisor.pids().sort(), 'every worker sent "ready"');
+
+  const workers = Object.values(cluster.workers ?? {}) as Worker[];
+  const exits = workers.map((worker) => once(worker, 'exit'));
+  for (const worker of workers) worker.process.kill('SIGINT');
+  for (const [code, signal] of await Promise.all(exits)) t.same([code, signal], [0, null], 'SIGINT → graceful exit 0');
+});
