@@ -3,9 +3,11 @@
  * error (the form shows them all; the API reports the first).
  */
 import type { ArticleInput, ArticlePatch } from '../store/types.js';
-import { SLUG_MAX_LENGTH, SLUG_PATTERN, slugify } from './slug.js';
+import { SLUG_MAX_LENGTH } from '../store/slug.js';
 
 export const TITLE_MAX_LENGTH = 200;
+/** The router's `slug` converter alphabet, so every slug can appear in a detail URL. */
+export const SLUG_PATTERN = /^[-a-zA-Z0-9_]+$/;
 
 export interface FieldError {
   /** The offending field, or "" for the whole body. */
@@ -48,8 +50,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 /**
- * Validates a create/replace (`full`: title and body required, slug derived from the title when
- * absent, published defaulting to now) or a patch (every field optional, nothing derived).
+ * Validates a create/replace (`full`: title and body required) or a patch (every field optional).
  */
 export function validateArticle(raw: unknown, mode: 'full'): Validated<ArticleInput>;
 export function validateArticle(raw: unknown, mode: 'partial'): Validated<ArticlePatch>;
@@ -106,14 +107,7 @@ export function validateArticle(raw: unknown, mode: 'full' | 'partial'): Validat
 
   if (errors.length > 0) return { ok: false, errors };
   if (mode === 'partial') return { ok: true, value: out };
-  const titleText = out.title ?? '';
-  return {
-    ok: true,
-    value: {
-      title: titleText,
-      slug: out.slug ?? slugify(titleText),
-      body: out.body ?? '',
-      published: out.published ?? new Date().toISOString(),
-    },
-  };
+  // An absent slug or date is left to the store (app-tier/store/types.ts): it derives a free
+  // slug from the title ("hello", "hello-2", …) and dates the article now.
+  return { ok: true, value: { ...out, title: out.title ?? '', body: out.body ?? '' } };
 }

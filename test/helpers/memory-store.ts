@@ -1,10 +1,11 @@
 /**
  * An in-memory Store for application tests: the same contract as the SQLite store
- * (app-tier/store/types.ts), including per-month slug uniqueness, newest-first ordering,
+ * (app-tier/store/types.ts), including per-month slug uniqueness (an explicit slug conflicts, a
+ * derived one takes a free suffix like the SQLite store's), newest-first ordering,
  * settings created once, and StoreConflictError. `failWith` makes every call reject, to test
  * how the application maps store failures (e.g. StoreUnavailableError → 503).
  */
-import { randomBytes } from 'node:crypto';
+import { SLUG_MAX_LENGTH, slugify } from '../../app-tier/store/slug.js';
 import {
   StoreConflictError,
   type ArchiveMonth,
@@ -27,10 +28,8 @@ export interface MemoryStoreOptions {
   readonly articles?: readonly ArticleInput[];
 }
 
-function slugify(title: string): string {
-  const slug = title.normalize('NFKD').replace(/[\u0300-\u036f]/g, '').toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '');
-  return slug === '' ? `article-${randomBytes(4).toString('hex')}` : slug;
-}
+/** Bounds the search for a free derived slug, as the SQLite store does. */
+const MAX_SLUG_SUFFIX = 100;
 
 function monthKey(published: string): string {
   return published.slice(0, 7);
@@ -48,12 +47,27 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
   let nextId = 1;
   let closed = false;
 
-  function assertSlugFree(slug: string, published: string, exceptId?: number): void {
-    for (const article of articles.values()) {
-      if (article.id !== exceptId && article.slug === slug && monthKey(article.published) === monthKey(published)) {
-        throw new StoreConflictError('slug', `slug "${slug}" is taken in ${monthKey(published)}`);
-      }
+  function slugTaken(slug: string, published: string, exceptId: number): boolean {
+    return [...articles.values()].some((article) => article.id !== exceptId && article.slug === slug && monthKey(article.published) === monthKey(published));
+  }
+
+  function assertSlugFree(slug: string, published: string, exceptId = -1): void {
+    if (slugTaken(slug, published, exceptId)) throw new StoreConflictError('slug', `slug "${slug}" is taken in ${monthKey(published)}`);
+  }
+
+  /** The store contract: an explicit slug must be free; a derived one takes the first free suffix. */
+  function chooseSlug(input: ArticleInput, published: string, exceptId = -1): string {
+    if (input.slug !== undefined) {
+      assertSlugFree(input.slug, published, exceptId);
+      return input.slug;
     }
+    const base = slugify(input.title);
+    for (let n = 1; n <= MAX_SLUG_SUFFIX; n += 1) {
+      const suffix = n === 1 ? '' : `-${n}`;
+      const candidate = `${base.slice(0, SLUG_MAX_LENGTH - suffix.length)}${suffix}`;
+      if (!slugTaken(candidate, published, exceptId)) return candidate;
+    }
+    throw new StoreConflictError('slug', 'no free slug derived from this title in that month; give one');
   }
 
   function normalise(published: string | undefined): string {
@@ -98,8 +112,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
     async createArticle(input) {
       guard();
       const published = normalise(input.published);
-      const slug = input.slug ?? slugify(input.title);
-      assertSlugFree(slug, published);
+      const slug = chooseSlug(input, published);
       const stamp = now().toISOString();
       const article: Article = { id: nextId, title: input.title, slug, body: input.body, published, createdAt: stamp, updatedAt: stamp };
       nextId += 1;
@@ -111,8 +124,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
       const existing = articles.get(id);
       if (existing === undefined) return null;
       const published = normalise(input.published);
-      const slug = input.slug ?? slugify(input.title);
-      assertSlugFree(slug, published, id);
+      const slug = chooseSlug(input, published, id);
       const article: Article = { ...existing, title: input.title, slug, body: input.body, published, updatedAt: now().toISOString() };
       articles.set(id, article);
       return article;

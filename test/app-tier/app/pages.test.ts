@@ -140,7 +140,7 @@ t.test('invalid input → 400 with the form, the errors and the values kept (esc
   t.match(res.text, /name="csrf_token" value="[^"]+"/, 'the form comes back with a fresh token');
   t.equal(await h.store.countArticles(), 0);
   await submit(h, session, { title: 'Taken', published: '2003-05-01', body: '' });
-  const clash = await submit(h, session, { title: 'Taken', published: '2003-05-02', body: '' });
+  const clash = await submit(h, session, { title: 'Another', slug: 'taken', published: '2003-05-02', body: '' });
   isPage(t, clash, 400);
   t.match(clash.text, /slug already exists/);
 });
