@@ -1,6 +1,6 @@
 import t from 'tap';
-import { mkdirSync, readFileSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
+import { mkdirSync, readFileSync, truncateSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { Agent, request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { FIXTURES, LARGE_SIZE, get, makeFixtureRoot, startStatic } from './helpers.js';
@@ -261,4 +261,41 @@ t.test('changed files are seen after the stat TTL; cached bodies never go stale'
   t.equal(after.body.toString(), 'changed and longer content\n');
   t.not(after.headers['etag'], before.headers['etag']);
   t.equal((await get(port, '/hello.txt', { headers: { 'If-None-Match': String(before.headers['etag']) } })).status, 200);
+});
+
+t.test('a file that shrinks mid-stream cuts the connection instead of ending short but "complete"', async (t) => {
+  const { root } = makeFixtureRoot(t);
+  const big = join(root, 'big.bin');
+  // Larger than loopback socket buffers can absorb, so the server is still reading when we truncate.
+  writeFileSync(big, Buffer.alloc(16 * 1024 * 1024, 7));
+  const { port } = await startStatic(t, { root });
+  let timedOut = false;
+  const outcome = await new Promise<{ complete: boolean; received: number }>((resolve, reject) => {
+    // Keep-alive, so only the server cutting the connection can end a short body: with
+    // Connection: close an early end() would look the same to the client.
+    const agent = new Agent({ keepAlive: true });
+    t.teardown(() => agent.destroy());
+    const req = httpRequest({ host: '127.0.0.1', port, path: '/big.bin', agent }, (res) => {
+      let received = 0;
+      res.pause();
+      truncateSync(big, 1024);
+      res.on('data', (chunk: Buffer) => {
+        received += chunk.length;
+      });
+      res.on('close', () => resolve({ complete: res.complete, received }));
+      res.on('error', () => undefined);
+      res.resume();
+    });
+    req.on('error', reject);
+    // Below the server's 5 s keepAliveTimeout, which would otherwise close the idle connection itself.
+    req.setTimeout(2_000, () => {
+      timedOut = true;
+      req.destroy();
+    });
+    req.end();
+  });
+  t.equal(timedOut, false, 'cut by the server, not left hanging');
+  t.equal(outcome.complete, false, 'the client can tell the body is incomplete');
+  t.ok(outcome.received < 16 * 1024 * 1024);
+  t.equal((await get(port, '/hello.txt')).status, 200, 'the server carries on');
 });
