@@ -11,7 +11,7 @@ export interface BenchOptions extends BenchFlags {
 export const DEFAULTS = {
   full: { durationSec: 10, warmupSec: 2 },
   /** A smoke check: every row runs, none of the figures mean much. */
-  quick: { durationSec: 2, warmupSec: 0.5 },
+  quick: { durationSec: 2, warmupSec: 1 },
   connections: 10,
   pipelining: 1,
   resultsDir: 'bench/results',
@@ -108,8 +108,9 @@ export function parseBenchArgs(argv: readonly string[], env: Readonly<Record<str
   }
   return {
     quick,
-    durationSec: numeric('duration', base.durationSec, false, 0.1),
-    warmupSec: numeric('warmup', base.warmupSec, false, 0),
+    // Whole seconds: autocannon checks its stop flag on its 1 s sample tick, so 0.5 s would run 1 s anyway.
+    durationSec: numeric('duration', base.durationSec, true, 1),
+    warmupSec: numeric('warmup', base.warmupSec, true, 0),
     connections: numeric('connections', DEFAULTS.connections, true, 1),
     pipelining: numeric('pipelining', DEFAULTS.pipelining, true, 1),
     maxWorkers: numeric('workers', Math.max(1, cpus), true, 1),

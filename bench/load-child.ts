@@ -8,8 +8,10 @@ import type { LoadChildMessage, LoadRequest, LoadSummary } from './load-protocol
 
 interface AutocannonResult {
   readonly latency: { readonly p50: number; readonly p90: number; readonly p99: number; readonly max: number };
-  readonly requests: { readonly average: number; readonly total: number };
-  readonly throughput: { readonly average: number };
+  readonly requests: { readonly total: number };
+  readonly throughput: { readonly total: number };
+  /** Seconds the run really lasted. */
+  readonly duration: number;
   readonly errors: number;
   readonly timeouts: number;
   readonly non2xx: number;
@@ -43,20 +45,28 @@ function run(request: LoadRequest, durationSec: number, onTick: boolean): Promis
       headers: request.headers,
       ...(request.body === undefined ? {} : { body: request.body }),
     });
-    if (onTick) instance.on('tick', ({ counter, bytes }) => send({ type: 'tick', counter, bytes }));
+    if (onTick) {
+      instance.on('tick', ({ counter, bytes }) => {
+        // autocannon's last tick comes right after it reset its counters on stop: always 0.
+        if (counter > 0) send({ type: 'tick', counter, bytes });
+      });
+    }
     instance.on('done', resolve);
     instance.on('error', reject);
   });
 }
 
 function summarise(result: AutocannonResult): LoadSummary {
+  // autocannon's requests.average is the mean of whole-second samples: a run shorter than a
+  // second has none. Totals over the real duration are right for any length.
+  const seconds = result.duration > 0 ? result.duration : 1;
   return {
-    rps: result.requests.average,
+    rps: result.requests.total / seconds,
     requests: result.requests.total,
     latencyMs: { p50: result.latency.p50, p90: result.latency.p90, p99: result.latency.p99, max: result.latency.max },
     errors: result.errors + result.timeouts,
     non2xx: result.non2xx,
-    bytesPerSec: result.throughput.average,
+    bytesPerSec: result.throughput.total / seconds,
   };
 }
 

@@ -14,8 +14,8 @@ t.test('defaults, quick, env and flags layer in that order', async (t) => {
   t.equal(quick.durationSec, DEFAULTS.quick.durationSec);
   t.equal(quick.quick, true);
   const env = { BENCH_DURATION: '3', BENCH_CONNECTIONS: '7', BENCH_SCENARIOS: 'static-1k, cgi-echo', BENCH_PIN: '0' };
-  const fromEnv = parseBenchArgs(['--duration=1.5', '--json', 'out.json'], env, 2);
-  t.equal(fromEnv.durationSec, 1.5, 'a flag wins over its env var');
+  const fromEnv = parseBenchArgs(['--duration=5', '--json', 'out.json'], env, 2);
+  t.equal(fromEnv.durationSec, 5, 'a flag wins over its env var');
   t.equal(fromEnv.connections, 7);
   t.same(fromEnv.scenarios, ['static-1k', 'cgi-echo']);
   t.equal(fromEnv.pin, false);
@@ -30,7 +30,8 @@ t.test('--compare nginx adds each nginx row and its twotier counterpart', async 
 
 t.test('bad flags are named', async (t) => {
   t.throws(() => parseBenchArgs(['--connections', '0'], {}, 2), /--connections must be an integer ≥ 1/);
-  t.throws(() => parseBenchArgs([], { BENCH_DURATION: 'ten' }, 2), /BENCH_DURATION must be a number/);
+  t.throws(() => parseBenchArgs([], { BENCH_DURATION: 'ten' }, 2), /BENCH_DURATION must be an integer/);
+  t.throws(() => parseBenchArgs(['--warmup', '0.5'], {}, 2), /--warmup must be an integer ≥ 0/, 'autocannon runs whole seconds');
   t.throws(() => parseBenchArgs(['--bogus'], {}, 2), /unknown flag --bogus/);
   t.throws(() => parseBenchArgs(['--json'], {}, 2), /--json needs a value/);
   t.throws(() => parseBenchArgs(['--quick=yes'], {}, 2), /takes no value/);
