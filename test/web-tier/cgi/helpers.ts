@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, request, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
+import { createServer, request, type Agent, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +13,7 @@ import { Writable } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import type { Test } from 'tap';
 import { createLogger } from '../../../common/logger.js';
-import type { RequestContext } from '../../../web-tier/context.js';
+import type { RequestContext, RequestHandler } from '../../../web-tier/context.js';
 import { CGI_DEFAULTS, createCgiHandler, type CgiOptions } from '../../../web-tier/cgi/handler.js';
 
 export interface LogLine {
@@ -78,6 +78,7 @@ export interface CgiServer {
   readonly base: string;
   readonly port: number;
   readonly sink: LogSink;
+  readonly handler: RequestHandler;
 }
 
 export async function startCgiServer(t: Test, options: Partial<CgiOptions> & { cgiDir: string }): Promise<CgiServer> {
@@ -106,7 +107,7 @@ export async function startCgiServer(t: Test, options: Partial<CgiOptions> & { c
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
   const { port } = server.address() as AddressInfo;
-  return { base: `http://127.0.0.1:${port}`, port, sink };
+  return { base: `http://127.0.0.1:${port}`, port, sink, handler };
 }
 
 export interface Reply {
@@ -116,9 +117,9 @@ export interface Reply {
   readonly body: string;
 }
 
-export function send(base: string, path: string, options: { method?: string; headers?: OutgoingHttpHeaders; body?: string | Buffer; chunked?: boolean } = {}): Promise<Reply> {
+export function send(base: string, path: string, options: { method?: string; headers?: OutgoingHttpHeaders; body?: string | Buffer; chunked?: boolean; agent?: Agent } = {}): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = request(`${base}${path}`, { method: options.method ?? 'GET', headers: options.headers ?? {}, agent: false }, (res) => {
+    const req = request(`${base}${path}`, { method: options.method ?? 'GET', headers: options.headers ?? {}, agent: options.agent ?? false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, statusMessage: res.statusMessage ?? '', headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
