@@ -3,8 +3,13 @@
  * parse and small fake handlers that stand in for static/proxy/cgi where a test is about the
  * server itself. Everything is torn down in t.teardown.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { EventEmitter, once } from 'node:events';
+import { existsSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { createLogger } from '../../common/logger.js';
 import { loadConfig, type WebConfig } from '../../web-tier/config.js';
 import type { RequestContext, RequestHandler, ServedBy } from '../../web-tier/context.js';
@@ -131,4 +136,110 @@ export async function startWeb(t: Teardown, options: StartWebOptions = {}): Prom
 /** All three handlers faked: a test about the server core alone. */
 export function fakeHandlers(): { static: FakeHandler; app: FakeHandler; cgi: FakeHandler } {
   return { static: createFakeHandler('static'), app: createFakeHandler('app', { healthy: () => true }), cgi: createFakeHandler('cgi') };
+}
+
+export const WEB_MAIN = fileURLToPath(new URL('../../dist/web-tier/main.js', import.meta.url));
+export const START_MAIN = fileURLToPath(new URL('../../dist/deploy/start.mjs', import.meta.url));
+
+export type JsonLine = Record<string, unknown>;
+
+export interface SpawnedEntry {
+  readonly child: ChildProcess;
+  /** Every stdout line so far, parsed (non-JSON lines as { raw }). */
+  readonly lines: JsonLine[];
+  stderr(): string;
+  waitForLine(match: (line: JsonLine) => boolean, timeoutMs?: number): Promise<JsonLine>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Environment for a child: nothing of ours (ports, levels, tap's own variables) leaks in. */
+export function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (!/^(APP_|WEB_|DATABASE_URL$|LOG_LEVEL$|NODE_OPTIONS$|TAP)/.test(name)) env[name] = value;
+  }
+  return { ...env, ...extra };
+}
+
+/**
+ * Spawns a built entry point (node dist/…), collects its stdout JSON lines and stderr, and
+ * kills it (and any pid its lines named) in teardown.
+ */
+export function spawnEntry(t: Teardown, script: string, env: Record<string, string>, args: readonly string[] = []): SpawnedEntry {
+  if (!existsSync(script)) throw new Error(`${script} is missing: run \`npx tsc -p tsconfig.build.json\` first`);
+  const child = spawn(process.execPath, [script, ...args], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: JsonLine[] = [];
+  let stderr = '';
+  const exited = once(child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const events = new EventEmitter();
+  createInterface({ input: child.stdout! }).on('line', (text) => {
+    let line: JsonLine;
+    try {
+      line = JSON.parse(text) as JsonLine;
+    } catch {
+      line = { raw: text };
+    }
+    lines.push(line);
+    events.emit('line');
+  });
+  t.teardown(async () => {
+    const pids = new Set<number>();
+    for (const line of lines) {
+      if (typeof line['pid'] === 'number') pids.add(line['pid']);
+      for (const key of ['web', 'app']) {
+        const pid = (line[key] as { pid?: unknown } | undefined)?.pid;
+        if (typeof pid === 'number') pids.add(pid);
+      }
+    }
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Already gone: the usual case.
+      }
+    }
+  });
+  const waitForLine = (match: (line: JsonLine) => boolean, timeoutMs = 20_000): Promise<JsonLine> =>
+    new Promise((resolve, reject) => {
+      let settled = false;
+      const settle = (outcome: () => void): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        events.off('line', check);
+        child.off('exit', onExit);
+        outcome();
+      };
+      function check(): void {
+        const found = lines.find(match);
+        if (found !== undefined) settle(() => resolve(found));
+      }
+      function onExit(): void {
+        // The last lines may still be in readline: look once more before giving up.
+        setImmediate(() => {
+          check();
+          settle(() => reject(new Error(`exited before the expected line; stderr: ${stderr}`)));
+        });
+      }
+      const timer = setTimeout(() => settle(() => reject(new Error(`no matching line within ${timeoutMs} ms; stderr: ${stderr}`))), timeoutMs);
+      events.on('line', check);
+      child.once('exit', onExit);
+      check();
+    });
+  return { child, lines, stderr: () => stderr, waitForLine, exited };
+}
+
+/** True while a process with this pid exists. */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
