@@ -34,10 +34,19 @@ function writeHead(res: ServerResponse, ctx: RequestContext, head: CgiDocument):
     if (entry === undefined) fields.set(lower, { name, values: [value] });
     else entry.values.push(value);
   }
-  for (const { name, values } of fields.values()) res.setHeader(name, values.length === 1 ? (values[0] ?? '') : values);
-  res.setHeader('X-Request-Id', ctx.requestId);
-  if (head.reason === undefined) res.writeHead(head.status);
-  else res.writeHead(head.status, head.reason);
+  try {
+    for (const { name, values } of fields.values()) res.setHeader(name, values.length === 1 ? (values[0] ?? '') : values);
+    res.setHeader('X-Request-Id', ctx.requestId);
+    if (head.reason === undefined) res.writeHead(head.status);
+    else res.writeHead(head.status, head.reason);
+  } catch (error) {
+    // Node refused a field or the reason phrase: the 502 that follows must not carry the
+    // script's other fields (a Set-Cookie on an error page).
+    for (const { name } of fields.values()) res.removeHeader(name);
+    // writeHead keeps a rejected reason phrase and would reuse it for the error page.
+    res.statusMessage = '';
+    throw error;
+  }
 }
 
 /** Whether the response to this request can carry body bytes at all (RFC 9110 §6.4.1). */
