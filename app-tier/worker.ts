@@ -91,8 +91,17 @@ export function createWorkerServer(options: WorkerServerOptions): WorkerServer {
   }
 
   async function handleApp(req: IncomingMessage, res: ServerResponse, reqId: string, log: Logger): Promise<void> {
+    let request;
     try {
-      const response = await app.handle(await toAppRequest(req, reqId));
+      request = await toAppRequest(req, reqId);
+    } catch (error) {
+      // The client went away mid-body (ECONNRESET / 'aborted'): nobody is left to answer.
+      log.debug({ err: error }, 'request body not received');
+      res.destroy();
+      return;
+    }
+    try {
+      const response = await app.handle(request);
       await writeAppResponse(res, response);
     } catch (error) {
       // The application answers its own errors with 500; this is the adapter's last guard.

@@ -46,6 +46,9 @@ function stubApp(): Application & { seen: AppRequest[]; gates: Map<string, () =>
         }
         return { status: 200, headers: { 'Content-Type': 'text/plain' }, body: (async function* () { yield Buffer.from('first '); await released; yield Buffer.from('second'); })() };
       }
+      if (path === '/stream-error') {
+        return { status: 200, headers: {}, body: (async function* () { yield Buffer.from('partial'); throw new Error('source failed'); })() };
+      }
       if (path === '/big') {
         const chunk = Buffer.alloc(64 * 1024, 0x61);
         return { status: 200, headers: {}, body: (async function* () {
@@ -149,6 +152,30 @@ t.test('a streamed body arrives whole; an early disconnect stops the stream', as
   // keeps it from writing all 4 MiB into memory first).
   while (!app.iteratorClosed) await new Promise((resolve) => setImmediate(resolve));
   t.pass('stream closed after the client left');
+});
+
+t.test('a stream that fails after the head is sent cuts the connection (no complete-looking response)', async (t) => {
+  const { address } = await start(t);
+  const outcome = await get(address, '/stream-error').then(() => 'complete', (error: NodeJS.ErrnoException) => error.code ?? error.message);
+  t.not(outcome, 'complete');
+  t.equal((await get(address, '/healthz')).status, 200, 'still serving');
+});
+
+t.test('a client that leaves mid-body is not answered and not logged as an error', async (t) => {
+  const { address, app, lines } = await start(t);
+  const socket = await rawConnect(address);
+  socket.write('POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\npart');
+  const closed = once(socket, 'close');
+  await new Promise((resolve) => setImmediate(resolve));
+  socket.destroy();
+  await closed;
+  const logged = new Promise<void>((resolve) => {
+    const check = (): void => { if (lines.some((line) => line['url'] === '/echo')) resolve(); else setImmediate(check); };
+    check();
+  });
+  await logged;
+  t.notOk(lines.some((line) => line['level'] === 50), 'no error line');
+  t.equal(app.seen.length, 0, 'the application never saw a half request');
 });
 
 t.test('an exception escaping the application → 500 with the request id, and the worker keeps serving', async (t) => {
