@@ -29,13 +29,11 @@ export function requireBearer(headers: AppHeaders, appToken: string | undefined,
   const given = bearerToken(headers) ?? (formToken === '' ? undefined : formToken);
   if (given === undefined) {
     throw new TwotierError('APP_ERR_UNAUTHORIZED', 'this write needs Authorization: Bearer <APP_TOKEN>', {
-      field: 'token',
       headers: { 'WWW-Authenticate': `Bearer realm="${REALM}"` },
     });
   }
   if (!tokenMatches(given, appToken)) {
     throw new TwotierError('APP_ERR_UNAUTHORIZED', 'the bearer token is not valid', {
-      field: 'token',
       headers: { 'WWW-Authenticate': `Bearer realm="${REALM}", error="invalid_token"` },
     });
   }

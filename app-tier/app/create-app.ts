@@ -11,7 +11,7 @@ import { TwotierError } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import { createRouter } from '../router/index.js';
 import type { Store } from '../store/types.js';
-import type { AppDeps, View } from './context.js';
+import type { AppDeps } from './context.js';
 import { createCsrf, type Csrf } from './csrf.js';
 import { errorResponse, internalErrorResponse, toTwotierError } from './error-response.js';
 import { finalise, noContent, redirect } from './responses.js';
@@ -42,13 +42,16 @@ export function createApp(options: CreateAppOptions): Application {
     appToken: options.appToken,
     workerPid: options.worker?.pid ?? process.pid,
     csrf() {
-      csrf ??= store
-        .getOrCreateSetting(CSRF_SECRET_SETTING, () => randomBytes(32).toString('hex'))
-        .then((secret) => createCsrf({ secret }));
-      // A failed read (database briefly unavailable) is retried by the next request.
-      csrf.catch(() => {
-        csrf = undefined;
-      });
+      if (csrf === undefined) {
+        const loading = store
+          .getOrCreateSetting(CSRF_SECRET_SETTING, () => randomBytes(32).toString('hex'))
+          .then((secret) => createCsrf({ secret }));
+        // A failed read (database briefly unavailable) is retried by the next request.
+        loading.catch(() => {
+          if (csrf === loading) csrf = undefined;
+        });
+        csrf = loading;
+      }
       return csrf;
     },
     reverse: (name, params) => router.reverse(name, params),
@@ -58,7 +61,7 @@ export function createApp(options: CreateAppOptions): Application {
     const resolution = router.resolve(request.method, request.target);
     switch (resolution.kind) {
       case 'match':
-        return (resolution.handler satisfies View)({
+        return resolution.handler({
           request,
           params: resolution.params,
           rawPath: resolution.rawPath,

@@ -4,7 +4,7 @@ import { html, type SafeHtml } from './html.js';
 export interface LayoutOptions {
   readonly title: string;
   readonly main: SafeHtml;
-  /** Shown in the footer, so a reader sees which worker process rendered the page. */
+  /** Shown in the footer, so a reader sees which process (worker, CGI child, web tier) rendered the page. */
   readonly workerPid?: number | undefined;
 }
 
@@ -26,7 +26,7 @@ export function layout(options: LayoutOptions): SafeHtml {
 <main>
 ${options.main}
 </main>
-<footer class="site-footer">Rendered by the app tier${options.workerPid === undefined ? '' : html`, worker pid <code>${options.workerPid}</code>`}. Styles and scripts come from the web tier's static files.</footer>
+<footer class="site-footer">Rendered by the application${options.workerPid === undefined ? '' : html` in process <code>${options.workerPid}</code>`}; the styles and scripts are static files from the web tier.</footer>
 </body>
 </html>
 `;

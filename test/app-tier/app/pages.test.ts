@@ -23,7 +23,7 @@ t.test('archive index lists years and months with counts, newest first', async (
   t.match(res.text, /href="\/articles\/2004\/"/);
   t.match(res.text, /href="\/articles\/2003\/05\/">May<\/a> \(2\)/);
   t.ok(res.text.indexOf('/articles/2004/') < res.text.indexOf('/articles/2003/'), 'newest year first');
-  t.match(res.text, /worker pid <code>77<\/code>/);
+  t.match(res.text, /in process <code>77<\/code>/);
   t.notMatch(res.text, /<script>alert/, 'titles are escaped');
   t.match(res.text, /Dusk &lt;script&gt;alert\(1\)&lt;\/script&gt;/);
 });
