@@ -48,18 +48,23 @@ function makeWebRoot(dir: string): void {
 }
 
 /** One request before the load: a wrong answer here would otherwise be measured as speed. */
-async function checkAnswer(url: string): Promise<void> {
+async function checkAnswer(url: string, servedBy: string | null): Promise<void> {
   const response = await fetch(url, { signal: AbortSignal.timeout(15_000) });
   const body = await response.text();
+  const path = new URL(url).pathname;
   if (response.status < 200 || response.status > 299) {
-    throw new Error(`GET ${new URL(url).pathname} answered ${response.status}: ${body.slice(0, 160).replace(/\s+/g, ' ')}`);
+    throw new Error(`GET ${path} answered ${response.status}: ${body.slice(0, 160).replace(/\s+/g, ' ')}`);
+  }
+  const actual = response.headers.get('x-served-by');
+  if (servedBy !== null && actual !== servedBy) {
+    throw new Error(`GET ${path} was answered by ${actual ?? 'nobody named'} instead of ${servedBy} (X-Served-By)`);
   }
 }
 
 async function measure(scenario: Scenario, started: RunningScenario, options: RunBenchOptions): Promise<ScenarioResult> {
   const { flags, progress } = options;
   progress.phase('checking one answer');
-  await checkAnswer(started.url);
+  await checkAnswer(started.url, started.servedBy);
   progress.phase(flags.warmupSec > 0 ? `warming up ${flags.warmupSec} s` : 'starting load');
   let sampler: ReturnType<typeof createProcessSampler> | undefined;
   let load: LoadSummary;

@@ -23,6 +23,8 @@ export interface ScenarioContext {
 
 export interface RunningScenario {
   readonly url: string;
+  /** The X-Served-By the answer must carry, so a row measures the path its name says; null: unchecked. */
+  readonly servedBy: string | null;
   /** Every process the scenario started; the sampler adds their descendants. */
   readonly pids: readonly number[];
   close(): Promise<void>;
@@ -77,9 +79,10 @@ export function startWebTier(ctx: ScenarioContext, dynamic: 'proxy' | 'embedded'
 }
 
 /** Stops servers front to back, so the web tier never sees its upstream vanish mid-request. */
-function running(url: string, servers: readonly LaunchedServer[]): RunningScenario {
+function running(url: string, servedBy: string | null, servers: readonly LaunchedServer[]): RunningScenario {
   return {
     url,
+    servedBy,
     pids: servers.map((server) => server.pid),
     close: async () => {
       for (const server of servers) await server.close();
@@ -100,14 +103,14 @@ async function chain(first: Promise<LaunchedServer>, second: (server: LaunchedSe
 
 const always = (): null => null;
 
-function webOnly(name: string, description: string, path: string, dynamic: 'proxy' | 'embedded' | 'cgi'): Scenario {
+function webOnly(name: string, description: string, path: string, dynamic: 'proxy' | 'embedded' | 'cgi', servedBy: string): Scenario {
   return {
     name,
     description,
     skipReason: always,
     start: async (ctx) => {
       const web = await startWebTier(ctx, dynamic, NO_UPSTREAM, name);
-      return running(`http://127.0.0.1:${web.port}${path}`, [web]);
+      return running(`http://127.0.0.1:${web.port}${path}`, servedBy, [web]);
     },
   };
 }
@@ -119,7 +122,7 @@ function proxied(name: string, description: string, path: string, workers: numbe
     skipReason: always,
     start: async (ctx) => {
       const servers = await chain(startAppTier(ctx, workers, name), (app) => startWebTier(ctx, 'proxy', `http://127.0.0.1:${app.port}`, name));
-      return running(`http://127.0.0.1:${(servers[0] as LaunchedServer).port}${path}`, servers);
+      return running(`http://127.0.0.1:${(servers[0] as LaunchedServer).port}${path}`, 'app', servers);
     },
   };
 }
@@ -133,11 +136,11 @@ function nginxRow(name: string, description: string, path: string, withApp: bool
       const nginxPath = ctx.nginxPath as string;
       if (!withApp) {
         const nginx = await startNginx({ nginxPath, workDir: join(ctx.workDir, name), webRoot: ctx.webRoot, upstreamPort: null, cpuList: ctx.serverCpus });
-        return running(`http://127.0.0.1:${nginx.port}${path}`, [nginx]);
+        return running(`http://127.0.0.1:${nginx.port}${path}`, null, [nginx]);
       }
       const servers = await chain(startAppTier(ctx, 1, name), (app) =>
         startNginx({ nginxPath, workDir: join(ctx.workDir, name), webRoot: ctx.webRoot, upstreamPort: app.port, cpuList: ctx.serverCpus }));
-      return running(`http://127.0.0.1:${(servers[0] as LaunchedServer).port}${path}`, servers);
+      return running(`http://127.0.0.1:${(servers[0] as LaunchedServer).port}${path}`, null, servers);
     },
   };
 }
@@ -145,15 +148,15 @@ function nginxRow(name: string, description: string, path: string, withApp: bool
 /** Every scenario, in report order; proxy-echo-w1 … wN for N = maxWorkers. */
 export function buildScenarios(maxWorkers: number): Scenario[] {
   const scenarios: Scenario[] = [
-    webOnly('static-1k', 'web tier: a 1 KiB static file', `/${STATIC_FILES.small.name}`, 'proxy'),
-    webOnly('static-100k', 'web tier: a 100 KiB static file', `/${STATIC_FILES.large.name}`, 'proxy'),
+    webOnly('static-1k', 'web tier: a 1 KiB static file', `/${STATIC_FILES.small.name}`, 'proxy', 'static'),
+    webOnly('static-100k', 'web tier: a 100 KiB static file', `/${STATIC_FILES.large.name}`, 'proxy', 'static'),
     {
       name: 'direct-echo',
       description: 'app tier alone, 1 worker: /api/echo with no web tier in front',
       skipReason: always,
       start: async (ctx) => {
         const app = await startAppTier(ctx, 1, 'direct-echo');
-        return running(`http://127.0.0.1:${app.port}/api/echo`, [app]);
+        return running(`http://127.0.0.1:${app.port}/api/echo`, null, [app]);
       },
     },
   ];
@@ -161,9 +164,9 @@ export function buildScenarios(maxWorkers: number): Scenario[] {
     scenarios.push(proxied(`proxy-echo-w${workers}`, `web tier → app tier with ${workers} worker${workers === 1 ? '' : 's'}: /api/echo through http-proxy`, '/api/echo', workers));
   }
   scenarios.push(
-    webOnly('embedded-echo', 'web tier running the app in its own process: /api/echo', '/api/echo', 'embedded'),
-    webOnly('cgi-echo', 'web tier starting the app per request (CGI): /cgi-bin/app/api/echo', '/cgi-bin/app/api/echo', 'proxy'),
-    webOnly('cgi-shell', 'web tier starting a shell script per request (CGI): /cgi-bin/hello.sh', '/cgi-bin/hello.sh', 'proxy'),
+    webOnly('embedded-echo', 'web tier running the app in its own process: /api/echo', '/api/echo', 'embedded', 'embedded'),
+    webOnly('cgi-echo', 'web tier starting the app per request (CGI): /cgi-bin/app/api/echo', '/cgi-bin/app/api/echo', 'proxy', 'cgi'),
+    webOnly('cgi-shell', 'web tier starting a shell script per request (CGI): /cgi-bin/hello.sh', '/cgi-bin/hello.sh', 'proxy', 'cgi'),
     proxied('articles-page', 'web tier → app tier, 1 worker: the SQLite-backed /articles/ HTML page', '/articles/', 1),
     nginxRow('nginx-static-1k', 'nginx, 1 worker: the same 1 KiB static file', `/${STATIC_FILES.small.name}`, false),
     nginxRow('nginx-proxy-echo', 'nginx, 1 worker, proxy_pass with keep-alive → app tier with 1 worker: /api/echo', '/api/echo', true),
