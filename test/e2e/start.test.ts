@@ -1,0 +1,85 @@
+/**
+ * `npm start` (node dist/deploy/start.mjs) with WEB_PORT=0 and APP_PORT=0: both tiers come
+ * up, the launcher reports where, requests cross both tiers, and stopping is clean either
+ * way (a signal to the launcher, or one tier dying).
+ */
+import t from 'tap';
+import { request } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { alive, spawnEntry, START_MAIN, type JsonLine, type Teardown } from '../helpers/web-tier.js';
+
+function get(port: number, path: string): Promise<{ status: number; servedBy: string | undefined; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, servedBy: res.headers['x-served-by'] as string | undefined, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+interface Up {
+  web: { port: number; pid: number; url: string };
+  app: { port: number; pid: number; url: string };
+}
+
+async function launch(t: Teardown, extra: Record<string, string> = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'twotier-start-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const launcher = spawnEntry(t, START_MAIN, { WEB_PORT: '0', APP_PORT: '0', APP_WORKERS: '1', DATABASE_URL: `sqlite:${join(dir, 'twotier.db')}`, ...extra });
+  const up = (await launcher.waitForLine((line) => line['msg'] === 'twotier is up', 30_000)) as JsonLine & Up;
+  return { launcher, up };
+}
+
+/** Every pid a tier logged (the app's primary and workers, the web tier). */
+function loggedPids(lines: readonly JsonLine[], tier: string): number[] {
+  return [...new Set(lines.filter((line) => line['tier'] === tier && typeof line['pid'] === 'number').map((line) => line['pid'] as number))];
+}
+
+t.test('npm start: both tiers up on the ports they chose, requests cross both, SIGTERM stops everything', async (t) => {
+  const { launcher, up } = await launch(t);
+  t.ok(up.web.port > 0 && up.app.port > 0);
+  t.equal(up.app.url, `http://127.0.0.1:${up.app.port}`);
+  const home = await get(up.web.port, '/');
+  t.equal(home.status, 200);
+  t.equal(home.servedBy, 'static');
+  const echo = await get(up.web.port, '/api/echo?via=start');
+  t.equal(echo.status, 200);
+  t.equal(echo.servedBy, 'app');
+  t.equal((JSON.parse(echo.body) as { url: string }).url, '/api/echo?via=start');
+  // stdout carries whole JSON lines only: every line parsed.
+  t.notOk(launcher.lines.some((line) => 'raw' in line), 'stdout is JSON lines');
+  t.ok(launcher.lines.some((line) => line['tier'] === 'web' && line['msg'] === 'listening'), 'the children\'s lines are forwarded');
+
+  const pids = [...loggedPids(launcher.lines, 'app'), ...loggedPids(launcher.lines, 'web')];
+  t.ok(pids.length >= 3, 'app primary, app worker and web pids seen');
+  launcher.child.kill('SIGTERM');
+  t.same(await launcher.exited, { code: 0, signal: null });
+  t.same(pids.filter(alive), [], 'no orphan processes');
+  t.match(launcher.stderr(), new RegExp(`web tier on http://127\\.0\\.0\\.1:${up.web.port} → app tier on http://127\\.0\\.0\\.1:${up.app.port}`), 'says where each listens');
+  t.match(launcher.stderr(), /SIGTERM: stopping the web tier, then the app tier/);
+});
+
+t.test('one tier dies: the other is stopped with a clear message, exit 1, no orphans', async (t) => {
+  const { launcher, up } = await launch(t);
+  const pids = [...loggedPids(launcher.lines, 'app'), ...loggedPids(launcher.lines, 'web')];
+  process.kill(up.web.pid, 'SIGKILL');
+  const exit = await launcher.exited;
+  t.equal(exit.code, 1);
+  t.match(launcher.stderr(), /the web tier exited \(SIGKILL\); stopping the app tier/);
+  // The launcher waits for the app primary, which waits for its workers.
+  t.same(pids.filter(alive), [], 'no orphan processes');
+});
+
+t.test('LOG_LEVEL=warn still starts (the launcher filters what it forwards)', async (t) => {
+  const { launcher, up } = await launch(t, { LOG_LEVEL: 'warn' });
+  t.equal((await get(up.web.port, '/healthz')).status, 200);
+  t.notOk(launcher.lines.some((line) => line['tier'] === 'web' && line['msg'] === 'listening'), 'info lines are not forwarded');
+  launcher.child.kill('SIGINT');
+  t.equal((await launcher.exited).code, 0);
+});
