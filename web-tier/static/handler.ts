@@ -1,23 +1,24 @@
 /**
  * The web tier's static file server (RFC 9110 §8.8, §13, §14): one request from method check
  * to the last byte, in one direction. Path safety, the stat cache, the body cache,
- * preconditions, ranges, encodings and listings each live in their own module; this file
- * decides which of them a request needs and writes the answer.
+ * preconditions and ranges (send.ts), encodings and listings each live in their own module;
+ * this file decides which of them a request needs.
+ *
+ * Hot path: once a request path has resolved to a file, the answer (file, twins) is kept by
+ * the raw path for the stat TTL, so the next GET of it is synchronous: no path parsing, no
+ * stat, no promise; with the body in memory it is one writeHead and one end(buffer).
  */
-import { createReadStream } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import Negotiator from 'negotiator';
 import type { Logger } from '../../common/logger.js';
 import type { RequestContext, RequestHandler } from '../context.js';
 import { sendError, TwotierError } from '../error-response.js';
-import { evaluatePreconditions, ifRangeAllows } from './conditional.js';
 import { negotiateEncoding, TWINS, type ContentCoding } from './encodings.js';
 import { createFileCache } from './file-cache.js';
-import { readListing, renderListingHtml, renderListingJson, type Listing } from './listing.js';
+import { readListing, sendListing, type Listing } from './listing.js';
 import { buildRepresentation, compileCacheControl, type CacheControlRule, type Representation } from './representation.js';
-import { decideRange } from './ranges.js';
 import { createResolver, type FileInfo } from './resolve.js';
 import { directoryLocation, parseStaticPath } from './safe-path.js';
+import { sendRepresentation, type SendOptions } from './send.js';
 
 export interface StaticOptions {
   /** Absolute path of WEB_ROOT. */
@@ -55,23 +56,33 @@ export const STATIC_DEFAULTS: Readonly<Omit<StaticOptions, 'root'>> = Object.fre
 });
 
 const ALLOW = 'GET, HEAD, OPTIONS';
-/** Paths the resolver remembers; bounds memory under a flood of distinct URLs. */
+/** Paths the resolver remembers, and raw request paths the hot map remembers: bounds memory under a flood of distinct URLs. */
 const STAT_CACHE_ENTRIES = 10_000;
 /** Names shown in one listing; a huge folder is cut rather than stat'ed whole. */
 const LISTING_MAX_ENTRIES = 2_000;
-const LISTING_TYPES = ['text/html', 'application/json'];
 
 interface Twin {
   readonly coding: ContentCoding;
   readonly file: FileInfo;
 }
 
-export function createStaticHandler(options: StaticOptions & { logger: Logger }): RequestHandler {
+/** A request path known to name this file (index.html for a directory path included). */
+interface Resolved {
+  readonly file: FileInfo;
+  readonly segments: readonly string[];
+  readonly twins: readonly Twin[];
+  /** Trusted until then: the oldest stat it rests on plus the TTL (a missing twin may take up to twice that to appear). */
+  readonly expires: number;
+}
+
+export function createStaticHandler(options: StaticOptions & { logger: Logger; /** Tests inject a clock; Date.now otherwise. */ now?: () => number }): RequestHandler {
+  const now = options.now ?? Date.now;
   const resolver = createResolver({
     root: options.root,
     followOutsideSymlinks: options.followOutsideSymlinks,
     statTtlMs: options.statTtlMs,
     maxEntries: STAT_CACHE_ENTRIES,
+    now,
   });
   const bodies = createFileCache({ maxBytes: options.cacheMaxBytes, maxFileBytes: options.cacheMaxFileBytes });
   const cacheControlFor = compileCacheControl(options.cacheControl);
@@ -80,7 +91,15 @@ export function createStaticHandler(options: StaticOptions & { logger: Logger })
   // representation is never found and the old one is garbage-collected with its FileInfo.
   const plainReps = new WeakMap<FileInfo, Representation>();
   const variedReps = new WeakMap<FileInfo, Representation>();
-  const twinsOf = new WeakMap<FileInfo, Promise<readonly Twin[]>>();
+  const hot = new Map<string, Resolved>();
+  const sendOptions: SendOptions = {
+    bodies,
+    onVanished(res, ctx, rep) {
+      hot.delete(ctx.pathname);
+      resolver.forget(rep.file.path);
+      fail(res, ctx, 'WEB_ERR_NOT_FOUND', 'file vanished before open');
+    },
+  };
   let closed = false;
 
   function representationFor(file: FileInfo, coding: ContentCoding, segments: readonly string[], varies: boolean): Representation {
@@ -94,22 +113,34 @@ export function createStaticHandler(options: StaticOptions & { logger: Logger })
     return rep;
   }
 
-  function findTwins(file: FileInfo, segments: readonly string[]): Promise<readonly Twin[]> {
-    let twins = twinsOf.get(file);
-    if (twins === undefined) {
-      const last = segments[segments.length - 1] ?? '';
-      const parent = segments.slice(0, -1);
-      twins = Promise.all(TWINS.map(async ({ coding, suffix }) => ({ coding, found: await resolver.lookup([...parent, last + suffix]) }))).then(
-        (results) => results.flatMap(({ coding, found }) => (found.kind === 'file' ? [{ coding, file: found.file }] : [])),
-      );
-      twinsOf.set(file, twins);
-    }
+  async function findTwins(segments: readonly string[]): Promise<readonly Twin[]> {
+    const last = segments[segments.length - 1] ?? '';
+    const parent = segments.slice(0, -1);
+    const found = await Promise.all(TWINS.map(({ suffix }) => resolver.lookup([...parent, last + suffix])));
+    const twins: Twin[] = [];
+    TWINS.forEach(({ coding }, index) => {
+      const lookup = found[index];
+      if (lookup?.kind === 'file') twins.push({ coding, file: lookup.file });
+    });
     return twins;
   }
 
   function fail(res: ServerResponse, ctx: RequestContext, code: 'WEB_ERR_NOT_FOUND' | 'WEB_ERR_BAD_REQUEST', reason: string): void {
     ctx.logger.debug({ reason }, 'static request refused');
     sendError(res, ctx, new TwotierError(code, reason));
+  }
+
+  /** Picks the representation (negotiating a twin) and writes it. */
+  function deliver(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, resolved: Resolved): Promise<void> | undefined {
+    let rep: Representation;
+    if (resolved.twins.length === 0) {
+      rep = representationFor(resolved.file, 'identity', resolved.segments, false);
+    } else {
+      const coding = negotiateEncoding(req.headers['accept-encoding'], resolved.twins.map((twin) => twin.coding));
+      const twin = resolved.twins.find((candidate) => candidate.coding === coding);
+      rep = representationFor(twin?.file ?? resolved.file, twin?.coding ?? 'identity', resolved.segments, true);
+    }
+    return sendRepresentation(req, res, ctx, rep, sendOptions);
   }
 
   async function serve(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
@@ -141,7 +172,7 @@ export function createStaticHandler(options: StaticOptions & { logger: Logger })
         segments = indexSegments;
         found = index;
       } else if (listingPrefixes.some((prefix) => parsed.urlPath.startsWith(prefix))) {
-        return sendListing(req, res, ctx, found.path, parsed.urlPath, segments);
+        return listDirectory(req, res, ctx, found.path, parsed.urlPath, segments);
       } else {
         return fail(res, ctx, 'WEB_ERR_NOT_FOUND', 'directory without index');
       }
@@ -150,120 +181,39 @@ export function createStaticHandler(options: StaticOptions & { logger: Logger })
     }
     if (found.kind === 'outside') return fail(res, ctx, 'WEB_ERR_NOT_FOUND', 'symlink leads outside the root');
     if (found.kind !== 'file') return fail(res, ctx, 'WEB_ERR_NOT_FOUND', 'no such file');
-    return sendFile(req, res, ctx, found.file, segments);
+
+    const twins = await findTwins(segments);
+    const oldest = twins.reduce((at, twin) => Math.min(at, twin.file.checkedAt), found.file.checkedAt);
+    const resolved: Resolved = { file: found.file, segments, twins, expires: oldest + options.statTtlMs };
+    if (options.statTtlMs > 0) remember(ctx.pathname, resolved);
+    return deliver(req, res, ctx, resolved);
   }
 
-  async function sendFile(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, file: FileInfo, segments: readonly string[]): Promise<void> {
-    const twins = await findTwins(file, segments);
-    let rep: Representation;
-    if (twins.length === 0) {
-      rep = representationFor(file, 'identity', segments, false);
-    } else {
-      const coding = negotiateEncoding(req.headers['accept-encoding'], twins.map((twin) => twin.coding));
-      const twin = twins.find((candidate) => candidate.coding === coding);
-      rep = representationFor(twin?.file ?? file, twin?.coding ?? 'identity', segments, true);
+  function remember(pathname: string, resolved: Resolved): void {
+    hot.delete(pathname);
+    hot.set(pathname, resolved);
+    if (hot.size > STAT_CACHE_ENTRIES) {
+      const oldest = hot.keys().next().value;
+      if (oldest !== undefined) hot.delete(oldest);
     }
-
-    const outcome = evaluatePreconditions(req.headers, rep);
-    if (outcome === 'failed') {
-      sendError(res, ctx, new TwotierError('WEB_ERR_PRECONDITION_FAILED', 'precondition failed'));
-      return;
-    }
-    if (outcome === 'not-modified') {
-      res.writeHead(304, rep.notModifiedHeaders);
-      res.end();
-      return;
-    }
-
-    const size = rep.file.size;
-    // RFC 9110 §14.2: Range is only defined for GET; a HEAD gets the 200 headers.
-    const range = req.method === 'GET' && req.headers.range !== undefined && ifRangeAllows(req.headers, rep)
-      ? decideRange(size, req.headers.range)
-      : undefined;
-    if (range?.kind === 'unsatisfiable') {
-      // RFC 9110 §15.5.17: the 416 says how long the representation is.
-      sendError(res, ctx, new TwotierError('WEB_ERR_RANGE_NOT_SATISFIABLE', 'range not satisfiable', { headers: { 'Content-Range': `bytes */${size}` } }));
-      return;
-    }
-    const partial = range?.kind === 'partial' ? range : undefined;
-    const status = partial === undefined ? 200 : 206;
-    const headers = partial === undefined
-      ? rep.headers
-      : { ...rep.headers, 'Content-Length': String(partial.end - partial.start + 1), 'Content-Range': `bytes ${partial.start}-${partial.end}/${size}` };
-
-    if (req.method === 'HEAD') {
-      res.writeHead(status, headers);
-      res.end();
-      return;
-    }
-    const body = bodies.get(rep.file) ?? (bodies.accepts(rep.file) ? await bodies.load(rep.file) : undefined);
-    if (body !== undefined) {
-      res.writeHead(status, headers);
-      res.end(partial === undefined ? body : body.subarray(partial.start, partial.end + 1));
-      return;
-    }
-    streamBody(res, ctx, rep.file, partial?.start ?? 0, partial?.end ?? size - 1, status, headers);
   }
 
-  /**
-   * Streams a file too big to hold. Headers wait for the open to succeed (the file may vanish
-   * between stat and open: then a 404, not a 200 with no body); after that, any failure or a
-   * short read (the file shrank) cuts the connection, because a response shorter than its
-   * Content-Length must not look complete (RFC 9112 §6.3).
-   */
-  function streamBody(res: ServerResponse, ctx: RequestContext, file: FileInfo, start: number, end: number, status: number, headers: Readonly<Record<string, string>>): void {
-    const expected = end - start + 1;
-    if (expected <= 0) {
-      res.writeHead(status, headers);
-      res.end();
-      return;
-    }
-    const stream = createReadStream(file.path, { start, end });
-    res.once('close', () => stream.destroy());
-    stream.once('error', (error) => {
-      if (res.headersSent) {
-        ctx.logger.warn({ err: error }, 'static file failed while streaming');
-        res.destroy();
-        return;
-      }
-      resolver.forget(file.path);
-      fail(res, ctx, 'WEB_ERR_NOT_FOUND', 'file vanished before open');
-    });
-    stream.once('ready', () => {
-      res.writeHead(status, headers);
-      stream.once('end', () => {
-        if (stream.bytesRead === expected) res.end();
-        else res.destroy();
-      });
-      stream.pipe(res, { end: false });
-    });
-  }
-
-  async function sendListing(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, dirPath: string, urlPath: string, segments: readonly string[]): Promise<void> {
+  async function listDirectory(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, dirPath: string, urlPath: string, segments: readonly string[]): Promise<void> {
     let listing: Listing;
     try {
-      listing = await readListing({
-        dirPath,
-        urlPath,
-        lookupChild: (name) => resolver.lookup([...segments, name]),
-        maxEntries: LISTING_MAX_ENTRIES,
-      });
+      listing = await readListing({ dirPath, urlPath, lookupChild: (name) => resolver.lookup([...segments, name]), maxEntries: LISTING_MAX_ENTRIES });
     } catch {
       // Removed or made unreadable since the stat: the same answer as if it had never been there.
       resolver.forget(dirPath);
       return fail(res, ctx, 'WEB_ERR_NOT_FOUND', 'directory unreadable');
     }
-    const json = new Negotiator(req).mediaType(LISTING_TYPES) === 'application/json';
-    const body = json ? renderListingJson(listing) : renderListingHtml(listing);
-    res.writeHead(200, {
-      'Content-Type': json ? 'application/json; charset=utf-8' : 'text/html; charset=utf-8',
-      'Content-Length': String(Buffer.byteLength(body)),
-      // A listing changes whenever the folder does; it has no validator, so never reuse it unchecked.
-      'Cache-Control': 'no-cache',
-      Vary: 'Accept',
-      'X-Content-Type-Options': 'nosniff',
-    });
-    res.end(req.method === 'HEAD' ? undefined : body);
+    sendListing(req, res, listing);
+  }
+
+  function onFailure(res: ServerResponse, ctx: RequestContext, error: unknown): void {
+    ctx.logger.error({ err: error }, 'static handler failed');
+    // The catalogue has no web-tier 500 yet; APP_ERR_INTERNAL carries the right status.
+    sendError(res, ctx, new TwotierError('APP_ERR_INTERNAL', 'static handler failed', { cause: error }));
   }
 
   return {
@@ -273,14 +223,18 @@ export function createStaticHandler(options: StaticOptions & { logger: Logger })
         sendError(res, ctx, new TwotierError('WEB_ERR_NOT_FOUND', 'static handler closed'));
         return;
       }
-      serve(req, res, ctx).catch((error: unknown) => {
-        ctx.logger.error({ err: error }, 'static handler failed');
-        // The catalogue has no web-tier 500 yet; APP_ERR_INTERNAL carries the right status.
-        sendError(res, ctx, new TwotierError('APP_ERR_INTERNAL', 'static handler failed', { cause: error }));
-      });
+      try {
+        const method = req.method;
+        const resolved = method === 'GET' || method === 'HEAD' ? hot.get(ctx.pathname) : undefined;
+        const pending = resolved !== undefined && resolved.expires > now() ? deliver(req, res, ctx, resolved) : serve(req, res, ctx);
+        pending?.catch((error: unknown) => onFailure(res, ctx, error));
+      } catch (error) {
+        onFailure(res, ctx, error);
+      }
     },
     async close() {
       closed = true;
+      hot.clear();
       resolver.clear();
       bodies.clear();
     },

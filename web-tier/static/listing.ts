@@ -4,6 +4,8 @@
  * (symlinks out of the root), so a listing never advertises what a GET would 404.
  */
 import { readdir } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import Negotiator from 'negotiator';
 import { encodeSegment } from './safe-path.js';
 import type { Lookup } from './resolve.js';
 
@@ -72,4 +74,21 @@ export function renderListingHtml(listing: Listing): string {
 
 export function renderListingJson(listing: Listing): string {
   return JSON.stringify(listing);
+}
+
+const LISTING_TYPES = ['text/html', 'application/json'];
+
+/** Answers with the listing as HTML, or JSON when the client's Accept prefers it. */
+export function sendListing(req: IncomingMessage, res: ServerResponse, listing: Listing): void {
+  const json = new Negotiator(req).mediaType(LISTING_TYPES) === 'application/json';
+  const body = json ? renderListingJson(listing) : renderListingHtml(listing);
+  res.writeHead(200, {
+    'Content-Type': json ? 'application/json; charset=utf-8' : 'text/html; charset=utf-8',
+    'Content-Length': String(Buffer.byteLength(body)),
+    // A listing changes whenever the folder does and has no validator: never reuse it unchecked.
+    'Cache-Control': 'no-cache',
+    Vary: 'Accept',
+    'X-Content-Type-Options': 'nosniff',
+  });
+  res.end(req.method === 'HEAD' ? undefined : body);
 }

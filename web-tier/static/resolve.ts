@@ -25,6 +25,8 @@ export interface FileInfo {
    * practice; hashing every file would cost a full read per change.
    */
   readonly etagCore: string;
+  /** When this stat was made (the resolver's clock): callers that keep a FileInfo keep it no longer than the TTL. */
+  readonly checkedAt: number;
 }
 
 export type Lookup =
@@ -64,7 +66,7 @@ export function createResolver(options: ResolverOptions): Resolver {
   const root = realRoot(options.root);
   const entries = new Map<string, Entry>();
 
-  async function statPath(path: string): Promise<Lookup> {
+  async function statPath(path: string, checkedAt: number): Promise<Lookup> {
     let stats: BigIntStats;
     try {
       stats = await stat(path, { bigint: true });
@@ -92,6 +94,7 @@ export function createResolver(options: ResolverOptions): Resolver {
       lastModifiedMs,
       lastModified: new Date(lastModifiedMs).toUTCString(),
       etagCore: `${stats.ino.toString(16)}-${stats.size.toString(16)}-${stats.mtimeNs.toString(16)}`,
+      checkedAt,
     };
     return { kind: 'file', file };
   }
@@ -101,7 +104,7 @@ export function createResolver(options: ResolverOptions): Resolver {
     const cached = entries.get(path);
     if (cached !== undefined && cached.expires > at) return cached.result;
     if (cached !== undefined) entries.delete(path);
-    const result = statPath(path);
+    const result = statPath(path, at);
     if (options.statTtlMs > 0) {
       entries.set(path, { expires: at + options.statTtlMs, result });
       if (entries.size > options.maxEntries) {

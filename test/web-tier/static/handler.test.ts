@@ -299,3 +299,29 @@ t.test('a file that shrinks mid-stream cuts the connection instead of ending sho
   t.ok(outcome.received < 16 * 1024 * 1024);
   t.equal((await get(port, '/hello.txt')).status, 200, 'the server carries on');
 });
+
+t.test('the hot path keeps a resolved file for the stat TTL, then looks again', async (t) => {
+  const { root } = makeFixtureRoot(t);
+  let clock = 1_000_000;
+  const { port } = await startStatic(t, { root, statTtlMs: 1_000, now: () => clock });
+  const first = await get(port, '/hello.txt');
+  writeFileSync(join(root, 'hello.txt'), 'replaced within the TTL\n');
+  utimesSync(join(root, 'hello.txt'), new Date(), new Date(Date.now() + 5_000));
+  const cached = await get(port, '/hello.txt');
+  t.equal(cached.headers['etag'], first.headers['etag'], 'inside the TTL: no stat, same version');
+  t.same(cached.body, HELLO, 'and the bytes of that version, not a mix');
+  clock += 1_001;
+  const fresh = await get(port, '/hello.txt');
+  t.equal(fresh.body.toString(), 'replaced within the TTL\n');
+  t.not(fresh.headers['etag'], first.headers['etag']);
+
+  writeFileSync(join(root, 'hello.txt.gz'), Buffer.from('not really gzip'));
+  t.equal((await get(port, '/hello.txt', { headers: { 'Accept-Encoding': 'gzip' } })).headers['content-encoding'], undefined, 'a new twin waits for the TTL');
+  clock += 2_002;
+  t.equal((await get(port, '/hello.txt', { headers: { 'Accept-Encoding': 'gzip' } })).headers['content-encoding'], 'gzip', 'then it is seen');
+
+  unlinkSync(join(root, 'hello.txt'));
+  unlinkSync(join(root, 'hello.txt.gz'));
+  clock += 2_002;
+  t.equal((await get(port, '/hello.txt')).status, 404, 'and a deleted file is gone');
+});

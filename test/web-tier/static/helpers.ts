@@ -55,7 +55,7 @@ export interface StartedStatic {
   readonly contexts: RequestContext[];
 }
 
-export async function startStatic(t: Tap, options: Partial<StaticOptions> & { root: string; logger?: Logger }): Promise<StartedStatic> {
+export async function startStatic(t: Tap, options: Partial<StaticOptions> & { root: string; logger?: Logger; now?: () => number }): Promise<StartedStatic> {
   const logger = options.logger ?? createLogger({ tier: 'web', level: 'silent' });
   const handler = createStaticHandler({ ...STATIC_DEFAULTS, ...options, logger });
   const contexts: RequestContext[] = [];

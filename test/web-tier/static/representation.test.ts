@@ -3,7 +3,7 @@ import { buildRepresentation, compileCacheControl, contentTypeFor } from '../../
 import type { FileInfo } from '../../../web-tier/static/resolve.js';
 import { STATIC_DEFAULTS } from '../../../web-tier/static/handler.js';
 
-const file: FileInfo = { path: '/srv/a.css', size: 42, mtimeMs: 1_700_000_000_123, lastModifiedMs: 1_700_000_000_000, lastModified: new Date(1_700_000_000_000).toUTCString(), etagCore: '1-2a-3' };
+const file: FileInfo = { path: '/srv/a.css', size: 42, mtimeMs: 1_700_000_000_123, lastModifiedMs: 1_700_000_000_000, lastModified: new Date(1_700_000_000_000).toUTCString(), etagCore: '1-2a-3', checkedAt: 0 };
 
 t.test('content types with charset for text', async (t) => {
   t.equal(contentTypeFor('a.html'), 'text/html; charset=utf-8');
