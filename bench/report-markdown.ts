@@ -55,11 +55,14 @@ export function renderMarkdown(result: BenchResult, options: MarkdownOptions = {
     `- Load: ${flags.connections} connections, pipelining ${flags.pipelining}, ${flags.durationSec} s measured after ${flags.warmupSec} s warm-up${flags.quick ? ' (quick run: a smoke check, not a measurement)' : ''}`,
     pinning.servers === null
       ? '- Pinning: none (servers and load generator share every core)'
-      : `- Pinning (${pinning.tool ?? 'taskset'}): servers on CPU ${pinning.servers}, load generator on CPU ${pinning.loadGenerator ?? '?'}`,
+      : `- Pinning (${pinning.tool ?? 'taskset'}): servers on CPU ${pinning.servers}, load generator on CPU ${pinning.loadGenerator ?? '?'}` +
+        (/^\d+$/.test(pinning.servers) ? ' (all servers share one core: the wN rows show what extra worker processes cost there, not what extra cores give; `--no-pin` lets them spread)' : ''),
     '',
     '| Scenario | req/s | p50 ms | p90 ms | p99 ms | max ms | errors | non-2xx | MiB/s | peak RSS MiB | procs | CPU s | CPU ms/req |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...result.scenarios.map(row),
+    '',
+    ...result.scenarios.map((scenario) => `- **${cell(scenario.name)}**: ${cell(scenario.description)}`),
     '',
     'Peak RSS and CPU cover every process the scenario started and their descendants (app workers, live CGI',
     'children), sampled every 100 ms from /proc; CPU time of CGI children that finished is included through',

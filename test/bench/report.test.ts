@@ -61,7 +61,9 @@ t.test('markdown: header, one row per scenario, escaped cells, ratios, chart lin
   t.match(markdown, /weird\\\|name<&>/);
   t.match(markdown, /persistent workers ÷ CGI \| proxy-echo-w1 ÷ cgi-echo \(req\/s\) \| 100\.0×/);
   t.match(markdown, /servers on CPU 0, load generator on CPU 1/);
+  t.match(markdown, /all servers share one core/);
   t.match(markdown, /!\[[^\]]+\]\(latest\.svg\)/);
+  t.match(markdown, /^- \*\*cgi-echo\*\*: row cgi-echo$/m, 'each row says what it measures');
 });
 
 /** A small well-formedness check: balanced tags, quoted attributes, no raw "<" or bare "&" in text. */
