@@ -19,6 +19,8 @@ export interface MemoryStore extends Store {
   /** When set, every method rejects with this error. */
   failWith: Error | undefined;
   readonly closed: boolean;
+  /** How many times close() was called. */
+  readonly closeCalls: number;
   /** The settings map, for assertions. */
   readonly settings: ReadonlyMap<string, string>;
 }
@@ -46,6 +48,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
   const settings = new Map<string, string>();
   let nextId = 1;
   let closed = false;
+  let closeCalls = 0;
 
   function slugTaken(slug: string, published: string, exceptId: number): boolean {
     return [...articles.values()].some((article) => article.id !== exceptId && article.slug === slug && monthKey(article.published) === monthKey(published));
@@ -78,6 +81,9 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
     failWith: undefined,
     get closed() {
       return closed;
+    },
+    get closeCalls() {
+      return closeCalls;
     },
     settings,
     async listArticles({ limit, offset }) {
@@ -160,6 +166,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
       return value;
     },
     async close() {
+      closeCalls += 1;
       closed = true;
     },
   };

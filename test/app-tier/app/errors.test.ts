@@ -48,7 +48,9 @@ t.test('close() closes the store once', async (t) => {
   const store = createMemoryStore();
   const app = createApp({ store, logger: createLogger({ tier: 'app', level: 'silent' }) });
   await Promise.all([app.close(), app.close()]);
+  await app.close();
   t.ok(store.closed);
+  t.equal(store.closeCalls, 1);
 });
 
 t.test('absolute-form targets route like origin-form; other targets are 400', async (t) => {

@@ -23,7 +23,7 @@ export function appRequest(target: string, init: RequestInit = {}): AppRequest {
     httpVersion: '1.1',
     headers: { host: 'app.test', ...init.headers },
     body,
-    remoteAddress: '127.0.0.1',
+    remoteAddress: '127.0.0.9',
     remotePort: 50000,
     localAddress: '127.0.0.1',
     localPort: 3000,
