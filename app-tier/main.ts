@@ -46,6 +46,13 @@ async function runPrimary(config: AppConfig, logger: Logger): Promise<void> {
   }
   const supervisor = createSupervisor({ config, logger, cluster });
   onShutdownSignal(logger, () => supervisor.close());
+  process.on('SIGHUP', () => {
+    logger.info('rolling reload');
+    supervisor.reload().then(
+      () => logger.info({ workers: supervisor.pids() }, 'reload finished'),
+      (error: unknown) => logger.error({ err: error }, 'reload failed'),
+    );
+  });
   try {
     const where = await supervisor.start();
     const url = `http://${where.address.includes(':') ? `[${where.address}]` : where.address}:${where.port}`;

@@ -34,6 +34,12 @@ export interface Supervisor {
    * failure, not something to retry for ever.
    */
   start(): Promise<ListeningAddress>;
+  /**
+   * Rolling reload (SIGHUP): one worker at a time, a new one is forked and must listen before
+   * the old one is asked to drain, so capacity never drops below workers − 0. A new worker that
+   * dies before listening stops the reload and leaves the old ones serving.
+   */
+  reload(): Promise<void>;
   /** Pids of the workers alive now. */
   pids(): number[];
   /** SIGTERM to every worker (they drain), SIGKILL for any still there after the drain timeout. Idempotent. */
@@ -52,7 +58,11 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
   const listening = new Set<Worker>();
   const timers = new Set<NodeJS.Timeout>();
   let quickFailures = 0;
+  const retiring = new Set<Worker>();
+  /** Workers forked by a reload that have not listened yet: if they die, nothing replaces them. */
+  const trial = new Set<Worker>();
   let stopping = false;
+  let reloading: Promise<void> | undefined;
   let closing: Promise<void> | undefined;
   let address: ListeningAddress | undefined;
   let onAllListening: ((value: ListeningAddress) => void) | undefined;
@@ -65,10 +75,11 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     });
   }
 
-  function fork(): void {
+  function fork(): Worker {
     const worker = cluster.fork(options.env);
     forkedAt.set(worker, Date.now());
     logger.debug({ workerPid: worker.process.pid }, 'worker forked');
+    return worker;
   }
 
   function onListening(worker: Worker, where: { address: string | null; port: number }): void {
@@ -87,7 +98,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     if (started === undefined) return;
     forkedAt.delete(worker);
     listening.delete(worker);
-    if (stopping) return;
+    if (retiring.delete(worker) || trial.delete(worker) || stopping) return;
     const uptimeMs = Date.now() - started;
     let delayMs = 0;
     if (uptimeMs < config.minUptimeMs) {
@@ -118,6 +129,46 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     });
     for (let index = 0; index < config.workers; index += 1) fork();
     return ready;
+  }
+
+  function listened(worker: Worker): Promise<boolean> {
+    return new Promise((resolve) => {
+      const onListening = (): void => done(true);
+      const onExited = (): void => done(false);
+      function done(value: boolean): void {
+        worker.off('listening', onListening);
+        worker.off('exit', onExited);
+        resolve(value);
+      }
+      worker.once('listening', onListening);
+      worker.once('exit', onExited);
+    });
+  }
+
+  async function replaceEach(): Promise<void> {
+    for (const old of [...forkedAt.keys()]) {
+      if (stopping || !forkedAt.has(old)) continue;
+      const fresh = fork();
+      trial.add(fresh);
+      const ok = await listened(fresh);
+      trial.delete(fresh);
+      if (!ok) {
+        throw new Error(`reload stopped: new worker ${fresh.process.pid} exited before listening; the old workers keep serving`);
+      }
+      if (stopping || !forkedAt.has(old)) continue;
+      retiring.add(old);
+      const exited = new Promise<void>((resolve) => old.once('exit', () => resolve()));
+      old.process.kill('SIGTERM');
+      await exited;
+    }
+  }
+
+  function reload(): Promise<void> {
+    if (stopping) return Promise.resolve();
+    reloading ??= replaceEach().finally(() => {
+      reloading = undefined;
+    });
+    return reloading;
   }
 
   function close(): Promise<void> {
@@ -155,6 +206,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
 
   return {
     start,
+    reload,
     pids: () => [...forkedAt.keys()].map((worker) => worker.process.pid ?? 0),
     close,
   };

@@ -3,6 +3,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { PassThrough } from 'node:stream';
 import { join } from 'node:path';
 import { createLogger } from '../../common/logger.js';
 import { createSupervisor, type Supervisor } from '../../app-tier/supervisor.js';
@@ -14,7 +15,9 @@ const config = { workers: 2, shutdownTimeoutMs: 200, minUptimeMs: 1_000, restart
 /** A worker script small enough to start fast: FIXTURE_MODE picks how it behaves. */
 const FIXTURE = `
 import { createServer } from 'node:http';
+import { existsSync } from 'node:fs';
 if (process.env.FIXTURE_MODE === 'crash') process.exit(3);
+if (process.env.CRASH_MARKER && existsSync(process.env.CRASH_MARKER)) process.exit(4);
 const server = createServer((req, res) => res.end(String(process.pid)));
 server.listen(0, '127.0.0.1');
 process.on('SIGTERM', () => {
@@ -30,8 +33,8 @@ function fixture(t: Test): string {
   return file;
 }
 
-function supervise(t: Test, options: { exec: string; env: Record<string, string>; config?: Partial<typeof config> }): Supervisor {
-  const supervisor = createSupervisor({ config: { ...config, ...options.config }, logger, cluster, exec: options.exec, execArgv: [], env: { NODE_OPTIONS: '', ...options.env } });
+function supervise(t: Test, options: { exec: string; env: Record<string, string>; config?: Partial<typeof config>; logger?: typeof logger }): Supervisor {
+  const supervisor = createSupervisor({ config: { ...config, ...options.config }, logger: options.logger ?? logger, cluster, exec: options.exec, execArgv: [], env: { NODE_OPTIONS: '', ...options.env } });
   t.teardown(async () => {
     await supervisor.close();
     for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGKILL');
@@ -70,6 +73,28 @@ t.test('close() sends SIGTERM, and SIGKILL to a worker that will not exit', asyn
   await supervisor.close();
   for (const [, , signal] of await Promise.all(exits)) t.equal(signal, 'SIGKILL');
   t.same(supervisor.pids(), []);
+});
+
+t.test('reload replaces each worker; a new worker that cannot start stops the reload and the old ones keep serving', async (t) => {
+  const exec = fixture(t);
+  const marker = `${exec}.crash`;
+  const messages: string[] = [];
+  const sink = new PassThrough();
+  sink.on('data', (chunk: Buffer) => { for (const line of chunk.toString().split('\n').filter(Boolean)) messages.push((JSON.parse(line) as { msg: string }).msg); });
+  const supervisor = supervise(t, { exec, env: { CRASH_MARKER: marker }, logger: createLogger({ tier: 'app', level: 'info', destination: sink }) });
+  const address = await supervisor.start();
+  const original = supervisor.pids();
+  await supervisor.reload();
+  const reloaded = supervisor.pids();
+  t.equal(reloaded.length, 2);
+  for (const pid of reloaded) t.notOk(original.includes(pid), 'every worker is new');
+
+  writeFileSync(marker, '');
+  await t.rejects(supervisor.reload(), /reload stopped: new worker \d+ exited before listening/);
+  t.same(supervisor.pids().sort(), [...reloaded].sort(), 'the old workers are untouched');
+  t.notOk(messages.includes('worker died; replacing it'), 'the failed new worker is not replaced (no crash loop)');
+  const reply = await send(`http://127.0.0.1:${address.port}/`);
+  t.ok(reloaded.includes(Number(reply.text)), 'still served by them');
 });
 
 t.test('pm2-style: workers running main.js migrate one fresh file at once, say ready, and drain on SIGINT', { skip: existsSync(APP_MAIN) ? false : 'dist/app-tier/main.js is not built' }, async (t) => {

@@ -56,3 +56,26 @@ t.test('SIGTERM: workers drain and exit, the primary exits 0', async (t) => {
   }
   t.equal(app.stderr(), '');
 });
+
+t.test('SIGHUP: rolling reload replaces every worker while requests keep succeeding', async (t) => {
+  const app = await startAppTier(t, { workers: 2 });
+  let finished = false;
+  const done = app.waitForLine((line) => line.msg === 'reload finished').then((line) => {
+    finished = true;
+    return line;
+  });
+  app.child.kill('SIGHUP');
+  const statuses = new Map<number, number>();
+  for (let attempt = 0; attempt < 300 && !finished; attempt += 1) {
+    const reply = await send(`${app.url}/api/echo`, { headers: { Connection: 'close' } });
+    statuses.set(reply.status, (statuses.get(reply.status) ?? 0) + 1);
+  }
+  const line = await done;
+  t.same([...statuses.keys()], [200], `every request during the reload answered 200: ${JSON.stringify([...statuses])}`);
+  const fresh = line['workers'] as number[];
+  t.equal(fresh.length, 2);
+  for (const pid of fresh) t.notOk(app.workerPids.includes(pid), `worker ${pid} is new`);
+  t.notOk(app.lines.some((entry) => entry.msg === 'worker died; replacing it'), 'retired workers are not "replaced" again');
+  const after = await send(`${app.url}/api/echo`, { headers: { Connection: 'close' } });
+  t.ok(fresh.includes(after.json<Echo>().worker.pid));
+});
