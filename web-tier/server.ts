@@ -217,6 +217,11 @@ export function createWebServer(options: WebServerOptions): WebServer {
       // connection would cost more than a reconnect.
       res.setHeader('Connection', 'close');
     }
+    if (req.headers.upgrade !== undefined) {
+      // No protocol is ever switched to (the proxy drops Upgrade), but node's parser stops
+      // reading after an Upgrade request: what follows it would wait forever. Close instead.
+      res.setHeader('Connection', 'close');
+    }
     if (expectsContinue && consumesBody) res.writeContinue();
     try {
       dispatch(decision, req, res, ctx);

@@ -83,6 +83,17 @@ t.test('a body sent to a handler that does not read it closes the connection ins
   t.equal(handlers.static.calls.length, 0);
 });
 
+t.test('an Upgrade request is answered as a plain request and the connection closed (nothing after it is parsed)', async (t) => {
+  const handlers = fakeHandlers();
+  const { port } = await startWeb(t, { handlers });
+  const exchange = await rawExchange(port, `GET /api/ws HTTP/1.1\r\n${H}Upgrade: h2c\r\nConnection: Upgrade\r\n\r\nGET /api/smuggled HTTP/1.1\r\n${H}\r\n`, { timeoutMs: 2_000 });
+  t.equal(exchange.responses.length, 1);
+  t.equal(exchange.responses[0]?.status, 200);
+  t.equal(exchange.responses[0]?.headers['connection'], 'close');
+  t.ok(exchange.closedByServer, 'closed, not left hanging');
+  t.same(handlers.app.calls.map((call) => call.url), ['/api/ws']);
+});
+
 t.test('close(): stops accepting, lets an in-flight request finish with Connection: close', async (t) => {
   const handlers = fakeHandlers();
   const app = createFakeHandler('app', { healthy: () => true, delayMs: 200 });
