@@ -3,6 +3,8 @@ import { mkdirSync, readFileSync, truncateSync, unlinkSync, utimesSync, writeFil
 import { Agent, request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
+import { Writable } from 'node:stream';
+import { createLogger } from '../../../common/logger.js';
 import { FIXTURES, LARGE_SIZE, get, makeFixtureRoot, startStatic } from './helpers.js';
 
 const HELLO = readFileSync(join(FIXTURES, 'hello.txt'));
@@ -220,7 +222,7 @@ t.test('methods: OPTIONS 204 with Allow, writes 405 with Allow', async (t) => {
   const options = await get(port, '/hello.txt', { method: 'OPTIONS' });
   t.equal(options.status, 204);
   t.equal(options.headers['allow'], 'GET, HEAD, OPTIONS');
-  for (const method of ['POST', 'PUT', 'DELETE', 'PATCH']) {
+  for (const method of ['POST', 'PUT', 'DELETE', 'PATCH', 'TRACE']) {
     const res = await get(port, '/hello.txt', { method });
     t.equal(res.status, 405, method);
     t.equal(res.headers['allow'], 'GET, HEAD, OPTIONS', `${method} Allow`);
@@ -324,4 +326,24 @@ t.test('the hot path keeps a resolved file for the stat TTL, then looks again', 
   unlinkSync(join(root, 'hello.txt.gz'));
   clock += 2_002;
   t.equal((await get(port, '/hello.txt')).status, 404, 'and a deleted file is gone');
+});
+
+t.test('refusals are logged with a reason (never to the client); a missing root is only 404s', async (t) => {
+  const { root } = makeFixtureRoot(t);
+  const lines: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+      done();
+    },
+  });
+  const { port } = await startStatic(t, { root, logger: createLogger({ tier: 'web', level: 'debug', destination: sink }) });
+  const res = await get(port, '/escape.txt');
+  t.equal(res.status, 404);
+  t.notMatch(res.body.toString(), /symlink/);
+  t.ok(lines.some((line) => line['reason'] === 'symlink leads outside the root' && line['tier'] === 'web'), 'the log says why');
+
+  const nowhere = await startStatic(t, { root: join(root, 'does-not-exist') });
+  t.equal((await get(nowhere.port, '/')).status, 404);
+  t.equal((await get(nowhere.port, '/hello.txt')).status, 404);
 });
