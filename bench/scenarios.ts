@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { distPath } from './environment.js';
 import { baseEnv, launchServer, type LaunchedServer } from './launcher.js';
 import { startNginx } from './nginx.js';
+import { waitForWorkers } from './readiness.js';
 
 export interface ScenarioContext {
   /** Working directory of the servers (the repository root). */
@@ -47,8 +48,9 @@ function databaseUrl(ctx: ScenarioContext, name: string): string {
   return `sqlite:${join(ctx.workDir, `${name}.db`)}`;
 }
 
-export function startAppTier(ctx: ScenarioContext, workers: number, dbName: string): Promise<LaunchedServer> {
-  return launchServer({
+/** Resolves once all `workers` workers serve, so a wN row never measures fewer. */
+export async function startAppTier(ctx: ScenarioContext, workers: number, dbName: string): Promise<LaunchedServer> {
+  const app = await launchServer({
     name: `app tier (${workers} worker${workers === 1 ? '' : 's'})`,
     command: process.execPath,
     args: [distPath('app-tier', 'main.js')],
@@ -56,6 +58,13 @@ export function startAppTier(ctx: ScenarioContext, workers: number, dbName: stri
     cwd: ctx.root,
     cpuList: ctx.serverCpus,
   });
+  try {
+    await waitForWorkers({ port: app.port, workers });
+  } catch (error) {
+    await app.close();
+    throw error;
+  }
+  return app;
 }
 
 export function startWebTier(ctx: ScenarioContext, dynamic: 'proxy' | 'embedded' | 'cgi', upstream: string, dbName: string): Promise<LaunchedServer> {
