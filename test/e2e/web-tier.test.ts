@@ -109,3 +109,28 @@ t.test('npm run web: a bad config is one line naming the key, exit 1; SIGTERM ex
   t.same(await web.exited, { code: 0, signal: null }, 'graceful stop exits 0');
   t.ok(web.lines.some((line) => line['msg'] === 'shutting down'));
 });
+
+t.test('through the real proxy: body limit while streaming, absolute-form, 50 concurrent requests', async (t) => {
+  const app = await startAppTier(t, { workers: 1 });
+  const { port } = await startWebTier(t, { APP_UPSTREAMS: app.url, WEB_MAX_BODY: '1000' });
+  const chunk = 'x'.repeat(600);
+  const chunked = await rawExchange(port, [
+    'POST /api/echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n',
+    `${(600).toString(16)}\r\n${chunk}\r\n`,
+    `${(600).toString(16)}\r\n${chunk}\r\n`,
+    '0\r\n\r\n',
+  ], { timeoutMs: 3_000 });
+  t.equal(chunked.responses[0]?.status, 413, 'a chunked body growing past WEB_MAX_BODY → 413');
+  t.ok(chunked.closedByServer, 'and the connection closed');
+  const atLimit = await fetchVia(port, '/api/echo', { method: 'POST', headers: { 'Content-Type': 'text/plain' }, body: 'y'.repeat(1000) });
+  t.equal(atLimit.status, 200, 'a body at the limit passes');
+  t.equal((JSON.parse(atLimit.body) as { bodyLength: number }).bodyLength, 1000);
+
+  const absolute = await rawExchange(port, 'GET http://evil.example/api/echo?abs=1 HTTP/1.1\r\nHost: a\r\n\r\n', { responses: 1 });
+  t.equal(absolute.responses[0]?.status, 200);
+  const seen = JSON.parse(absolute.responses[0]?.body ?? '{}') as { url: string; headers: Record<string, string> };
+  t.equal(seen.url, '/api/echo?abs=1', 'the app gets origin-form: nothing was sent to evil.example');
+
+  const answers = await Promise.all(Array.from({ length: 50 }, (_, index) => fetchVia(port, `/api/echo?n=${index}`)));
+  t.same(answers.map((answer) => (JSON.parse(answer.body) as { url: string }).url), Array.from({ length: 50 }, (_, index) => `/api/echo?n=${index}`), 'each its own answer');
+});
