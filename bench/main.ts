@@ -62,8 +62,11 @@ main().then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    // Flag mistakes are the user's: one line, no stack. Anything else keeps its stack.
-    process.stderr.write(error instanceof BenchFlagError ? `${error.message}\n` : `${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    process.exitCode = error instanceof Error && error.message === 'benchmark interrupted' ? 130 : 1;
+    const interrupted = error instanceof Error && error.message === 'benchmark interrupted';
+    // Flag mistakes and Ctrl-C are the user's: one line, no stack. Anything else keeps its stack.
+    if (interrupted) process.stderr.write('\ninterrupted: servers stopped, no results written\n');
+    else if (error instanceof BenchFlagError) process.stderr.write(`${error.message}\n`);
+    else process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exitCode = interrupted ? 130 : 1;
   },
 );
