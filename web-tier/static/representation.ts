@@ -9,10 +9,10 @@ import type { ContentCoding } from './encodings.js';
 import type { FileInfo } from './resolve.js';
 
 export interface CacheControlRule {
-  /** A URL path prefix, e.g. "/assets/". */
-  readonly prefix?: string;
-  /** A regular expression (source text) tested against the URL path. */
-  readonly pattern?: string;
+  /** A URL path prefix, e.g. "/assets/" (decoded, like the paths it is tested against). */
+  readonly prefix?: string | undefined;
+  /** A regular expression (source text) tested against the decoded URL path. */
+  readonly pattern?: string | undefined;
   readonly value: string;
 }
 
