@@ -19,7 +19,12 @@ async function main(): Promise<number> {
     return 0;
   }
   const root = repoRoot();
-  const scenarios = selectScenarios(buildScenarios(options.maxWorkers), options.scenarios);
+  let scenarios: ReturnType<typeof selectScenarios>;
+  try {
+    scenarios = selectScenarios(buildScenarios(options.maxWorkers), options.scenarios);
+  } catch (error) {
+    throw new BenchFlagError((error as Error).message);
+  }
   const flags: BenchFlags = {
     quick: options.quick, durationSec: options.durationSec, warmupSec: options.warmupSec, connections: options.connections,
     pipelining: options.pipelining, maxWorkers: options.maxWorkers, scenarios: scenarios.map((scenario) => scenario.name), pin: options.pin,
