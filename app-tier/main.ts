@@ -44,6 +44,9 @@ async function runPrimary(config: AppConfig, logger: Logger): Promise<void> {
   } catch (error) {
     fail(`DATABASE_URL: cannot open the database: ${(error as Error).message}`);
   }
+  if (config.databaseUrl === 'sqlite::memory:' && config.workers > 1) {
+    logger.warn({ workers: config.workers }, 'sqlite::memory: gives every worker its own empty database; use a file to share data');
+  }
   const supervisor = createSupervisor({ config, logger, cluster });
   onShutdownSignal(logger, () => supervisor.close());
   process.on('SIGHUP', () => {

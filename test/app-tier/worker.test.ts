@@ -46,6 +46,8 @@ function stubApp(): Application & { seen: AppRequest[]; gates: Map<string, () =>
         }
         return { status: 200, headers: { 'Content-Type': 'text/plain' }, body: (async function* () { yield Buffer.from('first '); await released; yield Buffer.from('second'); })() };
       }
+      if (path === '/empty') return { status: 204, headers: {}, body: null };
+      if (path === '/nothing') return { status: 200, headers: {}, body: null };
       if (path === '/stream-error') {
         return { status: 200, headers: {}, body: (async function* () { yield Buffer.from('partial'); throw new Error('source failed'); })() };
       }
@@ -134,6 +136,18 @@ t.test('requests reach the application through the adapter', async (t) => {
   t.equal(request?.localPort, address.port);
   t.equal(request?.remoteAddress, '127.0.0.1');
   t.equal(request?.httpVersion, '1.1');
+});
+
+t.test('framing: 204 gets no Content-Length, an empty 200 gets 0, HEAD keeps what the app says', async (t) => {
+  const { address } = await start(t);
+  const empty = await get(address, '/empty');
+  t.equal(empty.status, 204);
+  t.equal(empty.headers['content-length'], undefined);
+  t.equal(empty.headers['transfer-encoding'], undefined);
+  const nothing = await get(address, '/nothing');
+  t.equal(nothing.headers['content-length'], '0');
+  const head = await get(address, '/nothing', { method: 'HEAD' });
+  t.equal(head.headers['content-length'], undefined, 'no invented length for HEAD');
 });
 
 t.test('a streamed body arrives whole; an early disconnect stops the stream', async (t) => {
