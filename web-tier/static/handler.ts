@@ -44,8 +44,9 @@ export const STATIC_DEFAULTS: Readonly<Omit<StaticOptions, 'root'>> = Object.fre
   listingDirs: Object.freeze([]) as readonly string[],
   cacheControl: Object.freeze([
     // Fingerprinted build output (`app.3f2a9c1b.js`, `logo-0a1b2c3d4e.svg`): a new version gets a
-    // new name, so the old one can be cached for a year and never revalidated (RFC 8246).
-    { pattern: '[.-](?=[0-9a-f]*[0-9])[0-9a-f]{8,}\\.[A-Za-z0-9]+$', value: 'public, max-age=31536000, immutable' },
+    // new name, so the old one can be cached for a year and never revalidated (RFC 8246). A hex
+    // hash with both a digit and a letter: a date stamp (`report-20240101.csv`) is not one.
+    { pattern: '[.-](?=[0-9a-f]*[0-9])(?=[0-9a-f]*[a-f])[0-9a-f]{8,}\\.[A-Za-z0-9]+$', value: 'public, max-age=31536000, immutable' },
     // Everything else may be stored but is revalidated each time (a cheap 304 with our ETag).
     { value: 'public, max-age=0, must-revalidate' },
   ]) as readonly CacheControlRule[],

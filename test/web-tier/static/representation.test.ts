@@ -27,6 +27,7 @@ t.test('Cache-Control rules: first match wins, prefix and pattern both apply', a
   t.notMatch(defaults('/assets/app.js'), /immutable/);
   t.notMatch(defaults('/assets/my-facade.js'), /immutable/, 'hex-looking words without a digit are not fingerprints');
   t.notMatch(defaults('/assets/deadbeefcafe.js'), /immutable/, 'the hash must be a separate part of the name');
+  t.notMatch(defaults('/reports/report-20240101.csv'), /immutable/, 'a date stamp is not a content hash');
 });
 
 t.test('headers for 200 and 304, per coding', async (t) => {
