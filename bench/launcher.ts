@@ -62,10 +62,13 @@ export function findPortInLine(line: string): number | null {
   return null;
 }
 
-/** A minimal environment: the servers must not inherit the caller's LOG_LEVEL, APP_TOKEN, … */
-export function baseEnv(): Record<string, string> {
-  const env: Record<string, string> = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', LOG_LEVEL: 'silent', NODE_ENV: 'production' };
-  if (process.env['HOME'] !== undefined) env['HOME'] = process.env['HOME'];
+/**
+ * A minimal environment built from the caller's: the servers must not inherit its LOG_LEVEL,
+ * APP_TOKEN, DATABASE_URL … (a measured run is silent and uses its own scratch databases).
+ */
+export function baseEnv(from: Readonly<Record<string, string | undefined>>): Record<string, string> {
+  const env: Record<string, string> = { PATH: from['PATH'] ?? '/usr/bin:/bin', LOG_LEVEL: 'silent', NODE_ENV: 'production' };
+  if (from['HOME'] !== undefined) env['HOME'] = from['HOME'];
   return env;
 }
 

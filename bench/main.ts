@@ -7,6 +7,7 @@ import { dirname, resolve } from 'node:path';
 import { choosePinning, cpuCount, currentCommit, describeMachine, findExecutable, repoRoot } from './environment.js';
 import { BenchFlagError, parseBenchArgs, USAGE } from './flags.js';
 import { createProgress } from './progress.js';
+import { baseEnv } from './launcher.js';
 import { runBench } from './run.js';
 import { buildScenarios, selectScenarios } from './scenarios.js';
 import { writeResults } from './results-writer.js';
@@ -46,6 +47,7 @@ async function main(): Promise<number> {
     root,
     pinning,
     nginxPath: findExecutable('nginx', process.env['PATH']),
+    serverEnv: baseEnv(process.env),
     machine: describeMachine(),
     commit: currentCommit(root),
     progress: createProgress(process.stderr),

@@ -6,7 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { once } from 'node:events';
 import { join } from 'node:path';
-import { baseEnv, launchServer, type LaunchedServer } from './launcher.js';
+import { launchServer, type LaunchedServer } from './launcher.js';
 
 export interface NginxConfigOptions {
   readonly port: number;
@@ -92,6 +92,7 @@ export interface StartNginxOptions {
   readonly webRoot: string;
   readonly upstreamPort: number | null;
   readonly cpuList: string | null;
+  readonly env: Readonly<Record<string, string>>;
 }
 
 export async function startNginx(options: StartNginxOptions): Promise<LaunchedServer> {
@@ -103,7 +104,7 @@ export async function startNginx(options: StartNginxOptions): Promise<LaunchedSe
     name: 'nginx',
     command: options.nginxPath,
     args: ['-p', options.workDir, '-c', file],
-    env: baseEnv(),
+    env: options.env,
     cwd: options.workDir,
     cpuList: options.cpuList,
     knownPort: port,

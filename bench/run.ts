@@ -20,6 +20,8 @@ export interface RunBenchOptions {
   readonly root: string;
   readonly pinning: Pinning;
   readonly nginxPath: string | null;
+  /** The environment every server starts with (launcher.ts baseEnv). */
+  readonly serverEnv: Readonly<Record<string, string>>;
   readonly machine: BenchResult['machine'];
   readonly commit: string;
   readonly progress: Progress;
@@ -137,6 +139,7 @@ export async function runBench(options: RunBenchOptions): Promise<BenchResult> {
       webRoot,
       serverCpus: options.pinning.servers,
       nginxPath: options.nginxPath,
+      serverEnv: options.serverEnv,
       concurrency: options.flags.connections * options.flags.pipelining,
     };
     const total = options.scenarios.length;

@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { distPath } from './environment.js';
-import { baseEnv, launchServer, type LaunchedServer } from './launcher.js';
+import { launchServer, type LaunchedServer } from './launcher.js';
 import { startNginx } from './nginx.js';
 import { waitForWorkers } from './readiness.js';
 
@@ -18,6 +18,8 @@ export interface ScenarioContext {
   readonly webRoot: string;
   readonly serverCpus: string | null;
   readonly nginxPath: string | null;
+  /** What every server starts with (launcher.ts baseEnv). */
+  readonly serverEnv: Readonly<Record<string, string>>;
   /** Load concurrency: the CGI cap must not turn the measured load into 503s. */
   readonly concurrency: number;
 }
@@ -54,7 +56,7 @@ export async function startAppTier(ctx: ScenarioContext, workers: number, dbName
     name: `app tier (${workers} worker${workers === 1 ? '' : 's'})`,
     command: process.execPath,
     args: [distPath('app-tier', 'main.js')],
-    env: { ...baseEnv(), APP_HOST: '127.0.0.1', APP_PORT: '0', APP_WORKERS: String(workers), DATABASE_URL: databaseUrl(ctx, dbName) },
+    env: { ...ctx.serverEnv, APP_HOST: '127.0.0.1', APP_PORT: '0', APP_WORKERS: String(workers), DATABASE_URL: databaseUrl(ctx, dbName) },
     cwd: ctx.root,
     cpuList: ctx.serverCpus,
   });
@@ -73,7 +75,7 @@ export function startWebTier(ctx: ScenarioContext, dynamic: 'proxy' | 'embedded'
     command: process.execPath,
     args: [distPath('web-tier', 'main.js')],
     env: {
-      ...baseEnv(),
+      ...ctx.serverEnv,
       WEB_HOST: '127.0.0.1',
       WEB_PORT: '0',
       WEB_ROOT: ctx.webRoot,
@@ -144,11 +146,11 @@ function nginxRow(name: string, description: string, path: string, withApp: bool
     start: async (ctx) => {
       const nginxPath = ctx.nginxPath as string;
       if (!withApp) {
-        const nginx = await startNginx({ nginxPath, workDir: join(ctx.workDir, name), webRoot: ctx.webRoot, upstreamPort: null, cpuList: ctx.serverCpus });
+        const nginx = await startNginx({ nginxPath, workDir: join(ctx.workDir, name), webRoot: ctx.webRoot, upstreamPort: null, cpuList: ctx.serverCpus, env: ctx.serverEnv });
         return running(`http://127.0.0.1:${nginx.port}${path}`, null, [nginx]);
       }
       const servers = await chain(startAppTier(ctx, 1, name), (app) =>
-        startNginx({ nginxPath, workDir: join(ctx.workDir, name), webRoot: ctx.webRoot, upstreamPort: app.port, cpuList: ctx.serverCpus }));
+        startNginx({ nginxPath, workDir: join(ctx.workDir, name), webRoot: ctx.webRoot, upstreamPort: app.port, cpuList: ctx.serverCpus, env: ctx.serverEnv }));
       return running(`http://127.0.0.1:${(servers[0] as LaunchedServer).port}${path}`, null, servers);
     },
   };

@@ -47,7 +47,7 @@ t.test('scenario list: every row of issue 4, worker rows up to N, nginx rows las
   t.same(selectScenarios(buildScenarios(2), ['cgi-echo', 'static-1k']).map((scenario) => scenario.name), ['static-1k', 'cgi-echo'], 'report order kept');
   t.throws(() => selectScenarios(buildScenarios(2), ['static-2k']), /unknown scenario static-2k \(known: static-1k/);
   const nginx = buildScenarios(1).find((scenario) => scenario.name === 'nginx-static-1k');
-  const ctx = { root: '/', workDir: '/tmp', webRoot: '/tmp', serverCpus: null, concurrency: 1 };
+  const ctx = { root: '/', workDir: '/tmp', webRoot: '/tmp', serverCpus: null, concurrency: 1, serverEnv: {} };
   t.equal(nginx?.skipReason({ ...ctx, nginxPath: null }), 'nginx is not on PATH');
   t.equal(nginx?.skipReason({ ...ctx, nginxPath: '/usr/sbin/nginx' }), null);
 });

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
-import { findPortInLine, launchServer, summariseStderr } from '../../bench/launcher.js';
+import { baseEnv, findPortInLine, launchServer, summariseStderr } from '../../bench/launcher.js';
 import { listeningPorts, parseListeningSockets } from '../../bench/listen-ports.js';
 import { renderNginxConfig } from '../../bench/nginx.js';
 
@@ -11,6 +11,10 @@ t.test('the port comes from a JSON start-up line in any of the usual shapes', as
   t.equal(findPortInLine('{"port":0}'), null, 'port 0 is a request, not an answer');
   t.equal(findPortInLine('listening on 8080'), null);
   t.equal(findPortInLine('null'), null);
+});
+
+t.test('servers start from a minimal, silent environment', async (t) => {
+  t.same(baseEnv({ PATH: '/bin', HOME: '/h', APP_TOKEN: 'secret', LOG_LEVEL: 'debug', DATABASE_URL: 'sqlite:./data/real.db' }), { PATH: '/bin', HOME: '/h', LOG_LEVEL: 'silent', NODE_ENV: 'production' });
 });
 
 t.test('/proc/net/tcp LISTEN rows map inode → port', async (t) => {
