@@ -213,8 +213,7 @@ export function createStaticHandler(options: StaticOptions & { logger: Logger; /
 
   function onFailure(res: ServerResponse, ctx: RequestContext, error: unknown): void {
     ctx.logger.error({ err: error }, 'static handler failed');
-    // The catalogue has no web-tier 500 yet; APP_ERR_INTERNAL carries the right status.
-    sendError(res, ctx, new TwotierError('APP_ERR_INTERNAL', 'static handler failed', { cause: error }));
+    sendError(res, ctx, new TwotierError('WEB_ERR_INTERNAL', 'static handler failed', { cause: error }));
   }
 
   return {
