@@ -104,7 +104,7 @@ export function createWebServer(options: WebServerOptions): WebServer {
     // A CGI local redirect (RFC 3875 §6.2.2) is served as if the new path had been requested.
     const decision = classify(req.method ?? 'GET', `${ctx.pathname}${ctx.search}`, { dynamicPrefixes: config.dynamicPrefixes });
     if (decision.kind === 'reject' || decision.kind === 'cgi') sendError(res, ctx, new TwotierError('WEB_ERR_NOT_FOUND', 'bad local redirect'));
-    else dispatch(decision, req, res, ctx);
+    else dispatch(decision, req, res, Object.assign(ctx, { pathname: decision.pathname, search: decision.search }));
   });
   let draining = false;
   const health = createHealthHandler({
@@ -134,7 +134,9 @@ export function createWebServer(options: WebServerOptions): WebServer {
     const writeHead = res.writeHead;
     res.writeHead = function stampedWriteHead(this: ServerResponse, ...args: unknown[]): ServerResponse {
       if (!this.headersSent) {
-        if (!this.hasHeader('x-served-by')) this.setHeader('X-Served-By', ctx.servedBy);
+        // The proxy labels the app's responses itself; an app-bound request whose head is
+        // written without that label is the web tier's own answer (a 502/503/504 page).
+        if (!this.hasHeader('x-served-by')) this.setHeader('X-Served-By', ctx.servedBy === 'app' ? 'web' : ctx.servedBy);
         if (!this.hasHeader('x-request-id')) this.setHeader('X-Request-Id', ctx.requestId);
         if (draining) this.setHeader('Connection', 'close');
       }

@@ -85,6 +85,8 @@ export function createFakeHandler(servedBy: ServedBy, options: { healthy?: () =>
     handle(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): void {
       ctx.servedBy = servedBy;
       if (servedBy === 'app') ctx.upstream = 'http://fake-upstream';
+      // Like the real ones: proxy, cgi and embedded label their answers; static relies on the server.
+      if (servedBy !== 'static') res.setHeader('X-Served-By', servedBy);
       const chunks: Buffer[] = [];
       req.on('data', (chunk: Buffer) => chunks.push(chunk));
       req.on('end', () => {

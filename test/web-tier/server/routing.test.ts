@@ -137,3 +137,22 @@ t.test('a handler that throws fails its own request only', async (t) => {
   t.notMatch(failed.body, /boom|at .*\.ts/, 'no message or stack');
   t.equal((await get(port, '/api/echo')).status, 200);
 });
+
+t.test('an app-bound request answered by the web tier itself (an upstream error page) says web', async (t) => {
+  const handlers = fakeHandlers();
+  const failing = {
+    ...handlers,
+    app: {
+      handle: (_req: unknown, res: import('node:http').ServerResponse, ctx: import('../../../web-tier/context.js').RequestContext) => {
+        ctx.servedBy = 'app';
+        res.writeHead(502, { 'Content-Type': 'text/plain' });
+        res.end('bad gateway\n');
+      },
+      close: async () => undefined,
+    },
+  };
+  const { port } = await startWeb(t, { handlers: failing });
+  const answer = await get(port, '/api/echo');
+  t.equal(answer.status, 502);
+  t.equal(answer.headers['x-served-by'], 'web');
+});
