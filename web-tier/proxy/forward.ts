@@ -100,11 +100,15 @@ function restoreFraming(framing: BodyFraming, proxyReq: ClientRequest): void {
 }
 
 /**
- * Connect timeout from the socket's assignment until it connects; response timeout from dispatch
- * (queueing for a socket included) until the response head. Both answer 504.
+ * Connect timeout from the socket's assignment until it connects; response timeout from the
+ * request being fully sent until the response head (nginx's proxy_read_timeout: a slow upload
+ * is the client's time, bounded by the server's requestTimeout, not the app's). Both answer 504.
+ * The timers belong to this attempt only: a retry's timers must outlive the failed attempt's 'close'.
  */
 function armTimeouts(forwarder: Forwarder, exchange: Exchange, proxyReq: ClientRequest): void {
   const { connectTimeoutMs, responseTimeoutMs } = forwarder.settings;
+  const timers: NodeJS.Timeout[] = [];
+  exchange.timers = timers;
   const expire = (phase: TimeoutPhase, ms: number): void => {
     if (exchange.proxyReq !== proxyReq) return;
     const error = new UpstreamTimeoutError(phase, ms);
@@ -112,15 +116,21 @@ function armTimeouts(forwarder: Forwarder, exchange: Exchange, proxyReq: ClientR
     fail(forwarder, exchange, error);
     proxyReq.destroy(error);
   };
-  exchange.timers.push(setTimeout(expire, responseTimeoutMs, 'response', responseTimeoutMs));
   proxyReq.once('socket', (socket) => {
     if (!socket.connecting) return;
     const timer = setTimeout(expire, connectTimeoutMs, 'connect', connectTimeoutMs);
-    exchange.timers.push(timer);
+    timers.push(timer);
     socket.once('connect', () => clearTimeout(timer));
   });
-  proxyReq.once('response', () => clearTimers(exchange));
-  proxyReq.once('close', () => clearTimers(exchange));
+  proxyReq.once('finish', () => {
+    if (!exchange.responded) timers.push(setTimeout(expire, responseTimeoutMs, 'response', responseTimeoutMs));
+  });
+  const clear = (): void => {
+    for (const timer of timers) clearTimeout(timer);
+    timers.length = 0;
+  };
+  proxyReq.once('response', clear);
+  proxyReq.once('close', clear);
 }
 
 function clearTimers(exchange: Exchange): void {

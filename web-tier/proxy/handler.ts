@@ -22,7 +22,7 @@ export interface ProxyOptions {
   upstreams: readonly string[];
   /** From socket assignment until the TCP connection is up. */
   connectTimeoutMs: number;
-  /** From dispatch until the upstream's response head. */
+  /** From the request fully sent until the upstream's response head. */
   responseTimeoutMs: number;
   maxSocketsPerUpstream: number;
   /** Idle pooled connections are closed after this; keep it below the app's keepAliveTimeout (65 s). */

@@ -93,3 +93,21 @@ t.test('with retries switched off, the GET gets the 502', async (t) => {
   t.equal((await request(front.port)).status, 502);
   t.same(seen, ['GET 1', 'GET 2']);
 });
+
+t.test('a retry that stalls still times out: 504, never a hang', { timeout: 5000 }, async (t) => {
+  const perSocket = new WeakMap<object, number>();
+  const held: unknown[] = [];
+  const upstream = await startUpstream(t, (req, res) => {
+    const count = (perSocket.get(req.socket) ?? 0) + 1;
+    perSocket.set(req.socket, count);
+    if (upstream.connections() === 1 && count === 1) res.end('warm');
+    else if (count > 1) req.socket.destroy();
+    else held.push(res);
+  });
+  const front = await startFront(t, { upstreams: [upstream.url], responseTimeoutMs: 300 });
+  t.equal((await request(front.port)).body, 'warm');
+  const reply = await request(front.port);
+  t.equal(reply.status, 504);
+  t.equal(upstream.connections(), 2, 'the retry went out on a second connection');
+  t.equal(held.length, 1);
+});
