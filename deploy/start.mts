@@ -49,7 +49,10 @@ const forwardLevel = LEVELS[wanted] ?? LEVELS['info'] ?? 30;
 const childLevel = forwardLevel > 30 ? 'info' : wanted;
 
 function startTier(name: 'app' | 'web', env: NodeJS.ProcessEnv): Tier {
-  const child = spawn(process.execPath, [scripts[name]], { env: { ...env, LOG_LEVEL: childLevel }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Own process group: Ctrl-C at the terminal reaches only the launcher, which then stops
+  // the web tier before the app tier (otherwise both get SIGINT at once and the web tier
+  // may forward to an app that is already draining). The 'exit' hook below still kills them.
+  const child = spawn(process.execPath, [scripts[name]], { env: { ...env, LOG_LEVEL: childLevel }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('exit', (code, signal) => resolve({ code, signal }));
   });
@@ -85,8 +88,9 @@ async function stopTier(tier: Tier | undefined): Promise<void> {
     say(`the ${tier.name} tier did not stop within ${STOP_TIMEOUT_MS / 1000} s; killing it`);
     tier.child.kill('SIGKILL');
   }, STOP_TIMEOUT_MS);
-  await tier.exited;
+  const exit = await tier.exited;
   clearTimeout(timer);
+  emit({ stopped: tier.name, code: exit.code, signal: exit.signal }, 'tier stopped');
 }
 
 function urlOf(host: string, port: number): string {

@@ -28,10 +28,10 @@ interface Up {
   app: { port: number; pid: number; url: string };
 }
 
-async function launch(t: Teardown, extra: Record<string, string> = {}) {
+async function launch(t: Teardown, extra: Record<string, string> = {}, detached = false) {
   const dir = mkdtempSync(join(tmpdir(), 'twotier-start-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const launcher = spawnEntry(t, START_MAIN, { WEB_PORT: '0', APP_PORT: '0', APP_WORKERS: '1', DATABASE_URL: `sqlite:${join(dir, 'twotier.db')}`, ...extra });
+  const launcher = spawnEntry(t, START_MAIN, { WEB_PORT: '0', APP_PORT: '0', APP_WORKERS: '1', DATABASE_URL: `sqlite:${join(dir, 'twotier.db')}`, ...extra }, [], { detached });
   const up = (await launcher.waitForLine((line) => line['msg'] === 'twotier is up', 30_000)) as JsonLine & Up;
   return { launcher, up };
 }
@@ -82,4 +82,20 @@ t.test('LOG_LEVEL=warn still starts (the launcher filters what it forwards)', as
   t.notOk(launcher.lines.some((line) => line['tier'] === 'web' && line['msg'] === 'listening'), 'info lines are not forwarded');
   launcher.child.kill('SIGINT');
   t.equal((await launcher.exited).code, 0);
+});
+
+t.test('Ctrl-C (SIGINT to the whole terminal process group): web stops first, then the app, exit 0', async (t) => {
+  // detached: the launcher leads its own group, as it would at a terminal.
+  const { launcher } = await launch(t, {}, true);
+  const pids = [...loggedPids(launcher.lines, 'app'), ...loggedPids(launcher.lines, 'web')];
+  process.kill(-(launcher.child.pid ?? 0), 'SIGINT');
+  t.same(await launcher.exited, { code: 0, signal: null });
+  const events = launcher.lines
+    .filter((line) => line['msg'] === 'shutting down' || line['msg'] === 'tier stopped')
+    .map((line) => (line['msg'] === 'tier stopped' ? `${String(line['stopped'])} stopped` : `${String(line['tier'])} shutting down`));
+  const webStopped = events.indexOf('web stopped');
+  const appStarts = events.indexOf('app shutting down');
+  t.ok(webStopped !== -1 && appStarts > webStopped, `the web tier is gone before the app tier starts draining (${events.join(', ')})`);
+  t.equal(events.at(-1), 'app stopped');
+  t.same(pids.filter(alive), [], 'no orphan processes');
 });

@@ -167,9 +167,9 @@ export function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
  * Spawns a built entry point (node dist/…), collects its stdout JSON lines and stderr, and
  * kills it (and any pid its lines named) in teardown.
  */
-export function spawnEntry(t: Teardown, script: string, env: Record<string, string>, args: readonly string[] = []): SpawnedEntry {
+export function spawnEntry(t: Teardown, script: string, env: Record<string, string>, args: readonly string[] = [], options: { detached?: boolean } = {}): SpawnedEntry {
   if (!existsSync(script)) throw new Error(`${script} is missing: run \`npx tsc -p tsconfig.build.json\` first`);
-  const child = spawn(process.execPath, [script, ...args], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [script, ...args], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'], detached: options.detached === true });
   const lines: JsonLine[] = [];
   let stderr = '';
   const exited = once(child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
