@@ -3,7 +3,7 @@ import http from 'node:http';
 import { once } from 'node:events';
 import { spawn } from 'node:child_process';
 import net from 'node:net';
-import { captureLogger, echo, refusedUrl, request, startFront, startUpstream, type Teardown } from './helpers.js';
+import { captureLogger, echo, rawExchange, refusedUrl, request, startFront, startUpstream, type Teardown } from './helpers.js';
 
 interface ErrorBody {
   error: { status: number; code: string; requestId: string };
@@ -51,7 +51,9 @@ t.test('slow upstream: 504 after the response timeout, logged as a timeout', { t
   t.equal(reply.status, 504);
   t.match(reply.headers['content-type'], /text\/html/);
   t.match(reply.body, /504 Gateway Timeout/);
-  t.ok(lines().some((line) => line.code === 'WEB_ERR_UPSTREAM_TIMEOUT' && line.cause === 'UPSTREAM_TIMEOUT'));
+  const logged = lines().find((line) => line.code === 'WEB_ERR_UPSTREAM_TIMEOUT' && line.cause === 'UPSTREAM_TIMEOUT');
+  t.equal(logged?.reqId, front.contexts[0]?.requestId, 'logged on the request’s child logger');
+  t.equal(logged?.upstream, upstream.url);
   t.equal(stalled.length, 1);
 });
 
@@ -136,4 +138,30 @@ t.test('a reset mid-response cuts the client response instead of leaving it hang
   res.resume();
   const [error] = (await once(res, 'error')) as [NodeJS.ErrnoException];
   t.equal(error.code, 'ECONNRESET');
+});
+
+t.test('after close(): pooled connections are gone and new requests get 503', async (t) => {
+  const upstream = await startUpstream(t, echo);
+  const front = await startFront(t, { upstreams: [upstream.url] });
+  t.equal((await request(front.port)).status, 200);
+  const [socket] = [...upstream.open];
+  const closed = socket === undefined ? Promise.resolve() : once(socket, 'close');
+  await front.handler.close();
+  await closed;
+  t.equal(upstream.open.size, 0, 'the agent destroyed its sockets');
+  const reply = await request(front.port);
+  t.equal(reply.status, 503);
+  t.ok(reply.headers['retry-after']);
+});
+
+t.test('an HTTP/1.0 client gets a close-delimited answer it can read', async (t) => {
+  const upstream = await startUpstream(t, (_req, res) => {
+    res.write('chunk one, ');
+    res.end('chunk two');
+  });
+  const front = await startFront(t, { upstreams: [upstream.url] });
+  const text = await rawExchange(front.port, 'GET /api/x HTTP/1.0\r\n\r\n');
+  t.match(text, /^HTTP\/1\.1 200 /);
+  t.notMatch(text, /transfer-encoding/i);
+  t.match(text, /\r\n\r\nchunk one, chunk two$/);
 });
