@@ -265,6 +265,9 @@ export function createWebServer(options: WebServerOptions): WebServer {
         server.once('error', onError);
         server.listen({ host: config.host, port: config.port }, () => {
           server.off('error', onError);
+          // After start-up an 'error' is an accept() failure (EMFILE under a flood): log it
+          // and keep serving the connections we have, as nginx does, instead of crashing.
+          server.on('error', (error: Error) => logger.error({ err: error }, 'server error'));
           resolve(server.address() as AddressInfo);
         });
       });

@@ -156,3 +156,10 @@ t.test('an app-bound request answered by the web tier itself (an upstream error 
   t.equal(answer.status, 502);
   t.equal(answer.headers['x-served-by'], 'web');
 });
+
+t.test('a server error after start-up (accept failing under EMFILE) is logged, not fatal', async (t) => {
+  const { web, port, log } = await startWeb(t, { handlers: fakeHandlers() });
+  web.server.emit('error', Object.assign(new Error('accept EMFILE'), { code: 'EMFILE' }));
+  t.ok(log.lines().some((line) => line['msg'] === 'server error' && line['level'] === 50));
+  t.equal((await get(port, '/healthz')).status, 200, 'still serving');
+});
