@@ -71,7 +71,8 @@ t.test('static and proxied requests through the real tiers; app stopped → fast
   const failed = await fetchVia(port, '/api/echo', { agent, headers: { Accept: 'application/json' } });
   t.equal(failed.status, 502);
   t.equal(failed.headers['x-served-by'], 'web', 'the web tier answered it, not the app');
-  t.ok(Date.now() - started < 1_000, `502 in ${Date.now() - started} ms`);
+  // Refused connections fail at once; the bound leaves room for a loaded CI machine.
+  t.ok(Date.now() - started < 2_000, `502 in ${Date.now() - started} ms`);
   t.notMatch(failed.body, /ECONNREFUSED|at .*\.js/, 'no errno or stack in the body');
   t.match(JSON.parse(failed.body), { error: { status: 502, requestId: failed.headers['x-request-id'] } });
   const stillStatic = await fetchVia(port, '/', { agent });

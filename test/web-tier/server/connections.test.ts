@@ -48,7 +48,7 @@ t.test('slowloris: a header trickled in is cut off in bounded time', async (t) =
   clearInterval(drip);
   const elapsed = Date.now() - started;
   t.match(data, /^HTTP\/1\.1 408 /, 'answered 408');
-  t.ok(elapsed >= 350 && elapsed < 2_000, `cut off after ${elapsed} ms (headersTimeout 400 ms)`);
+  t.ok(elapsed >= 350 && elapsed < 3_000, `cut off after ${elapsed} ms (headersTimeout 400 ms; node's default check interval alone is 30 s)`);
 });
 
 t.test('hundreds of idle and half-sent connections do not stop service', async (t) => {
@@ -60,9 +60,9 @@ t.test('hundreds of idle and half-sent connections do not stop service', async (
     if (index % 2 === 0) socket.write(`GET /slow HTTP/1.1\r\n${H}X-Half: `);
   });
   const started = Date.now();
-  const exchange = await rawExchange(port, `GET /api/echo HTTP/1.1\r\n${H}\r\n`, { responses: 1, timeoutMs: 2_000 });
+  const exchange = await rawExchange(port, `GET /api/echo HTTP/1.1\r\n${H}\r\n`, { responses: 1, timeoutMs: 3_000 });
   t.equal(exchange.responses[0]?.status, 200);
-  t.ok(Date.now() - started < 1_000, 'answered promptly');
+  t.ok(Date.now() - started < 2_000, 'answered promptly');
 });
 
 t.test('idle keep-alive connections are closed after keepAliveTimeout', async (t) => {
