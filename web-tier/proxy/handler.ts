@@ -63,7 +63,19 @@ export function upstreamTarget(rawTarget: string | undefined, ctx: Pick<RequestC
   return ctx.pathname + ctx.search;
 }
 
+/** Refuses nonsense at construction, naming the option: a zero timeout would answer 504 to everything. */
+function checkOptions(options: ProxyOptions): void {
+  const positive = ['connectTimeoutMs', 'responseTimeoutMs', 'maxSocketsPerUpstream', 'keepAliveIdleMs'] as const;
+  for (const key of positive) {
+    if (!Number.isSafeInteger(options[key]) || options[key] < 1) throw new RangeError(`proxy option ${key} must be a positive integer, got ${options[key]}`);
+  }
+  if (!Number.isSafeInteger(options.maxBodyBytes) || options.maxBodyBytes < 0) {
+    throw new RangeError(`proxy option maxBodyBytes must be a non-negative integer, got ${options.maxBodyBytes}`);
+  }
+}
+
 export function createProxyHandler(options: ProxyOptions & { logger: Logger }): ProxyHandler {
+  checkOptions(options);
   const { logger } = options;
   const pool = createUpstreamPool(options.upstreams, options.passiveHealth);
   const agent = createUpstreamAgent({ maxSockets: options.maxSocketsPerUpstream, keepAliveIdleMs: options.keepAliveIdleMs });
@@ -87,7 +99,7 @@ export function createProxyHandler(options: ProxyOptions & { logger: Logger }): 
       return;
     }
     logger.error({ code: errorCode(error) }, 'proxy error outside any exchange');
-    if ('destroy' in res) res.destroy();
+    (res as { destroy?: () => void } | undefined)?.destroy?.();
   });
   proxy.on('proxyRes', (proxyRes, req) => {
     const exchange = exchanges.get(req);

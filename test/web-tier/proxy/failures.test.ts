@@ -165,3 +165,10 @@ t.test('an HTTP/1.0 client gets a close-delimited answer it can read', async (t)
   t.notMatch(text, /transfer-encoding/i);
   t.match(text, /\r\n\r\nchunk one, chunk two$/);
 });
+
+t.test('nonsense options are refused at construction, naming the option', async (t) => {
+  await t.rejects(startFront(t, { upstreams: [], responseTimeoutMs: 0 }), /responseTimeoutMs/);
+  await t.rejects(startFront(t, { upstreams: [], maxSocketsPerUpstream: 1.5 }), /maxSocketsPerUpstream/);
+  await t.rejects(startFront(t, { upstreams: [], maxBodyBytes: -1 }), /maxBodyBytes/);
+  await t.rejects(startFront(t, { upstreams: ['https://127.0.0.1:1'] }), /must be http/);
+});
