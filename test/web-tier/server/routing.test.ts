@@ -163,3 +163,19 @@ t.test('a server error after start-up (accept failing under EMFILE) is logged, n
   t.ok(log.lines().some((line) => line['msg'] === 'server error' && line['level'] === 50));
   t.equal((await get(port, '/healthz')).status, 200, 'still serving');
 });
+
+t.test('a client that leaves before the answer still gets its access-log line, marked aborted', async (t) => {
+  const handlers = fakeHandlers();
+  const slow = createFakeHandler('app', { healthy: () => true, delayMs: 300 });
+  const { port, log } = await startWeb(t, { handlers: { ...handlers, app: slow } });
+  const { openSocket } = await import('../../helpers/raw-http.js');
+  const socket = await openSocket(port);
+  socket.write('GET /api/slow HTTP/1.1\r\nHost: a\r\n\r\n');
+  await new Promise<void>((resolve) => {
+    const check = (): void => (slow.calls.length > 0 ? resolve() : void setImmediate(check));
+    check();
+  });
+  socket.destroy();
+  const [line] = await log.waitForAccessLines(1);
+  t.match(line, { url: '/api/slow', aborted: true, servedBy: 'app' });
+});
