@@ -3,6 +3,7 @@
  * Pure: `main.ts` passes process.env and the flag; this module reads nothing by itself but
  * the named file.
  */
+import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { buildConfig, ConfigError, fields, readConfigFile, type Env, type EnvBinding } from '../common/config.js';
@@ -14,6 +15,15 @@ const databaseUrl = z.string({ error: `must be ${DATABASE_URL_EXPECTED}` }).supe
   } catch (error) {
     ctx.addIssue({ code: 'custom', message: (error as Error).message });
   }
+});
+
+/** An IPv4/IPv6 address, or a CIDR block `address/prefix` (checked by operator-access.ts too). */
+const addressOrCidr = z.string().superRefine((value, ctx) => {
+  const [address = '', prefix, extra] = value.split('/');
+  const family = isIP(address);
+  const max = family === 4 ? 32 : 128;
+  const ok = family !== 0 && extra === undefined && (prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= max));
+  if (!ok) ctx.addIssue({ code: 'custom', message: `must be an IP address or CIDR block (e.g. 10.0.0.5 or 10.0.0.0/24), got ${JSON.stringify(value)}` });
 });
 
 const schema = z.object({
@@ -40,6 +50,16 @@ const schema = z.object({
   /** First back-off delay before replacing a crash-looping worker; doubles up to maxRestartDelayMs. */
   restartDelayMs: fields.positiveInt('a positive number of milliseconds'),
   maxRestartDelayMs: fields.positiveInt('a positive number of milliseconds'),
+  /**
+   * Who may read the operator endpoints (/metrics, /-/workers) besides loopback: addresses or
+   * CIDR blocks, e.g. the web box that scrapes this app box in a multi-box placement.
+   */
+  operatorAllow: z.array(addressOrCidr, { error: 'must be a list of IP addresses or CIDR blocks' }),
+  /**
+   * Where the cluster primary writes its pid (for `npm run reload`), relative to the working
+   * directory; removed on exit.
+   */
+  pidFile: z.string({ error: 'must be a file path' }).min(1, 'must be a file path'),
 });
 
 export type AppConfig = Readonly<z.infer<typeof schema>>;
@@ -66,6 +86,8 @@ export const DEFAULTS: AppConfig = Object.freeze({
   minUptimeMs: 1_000,
   restartDelayMs: 100,
   maxRestartDelayMs: 30_000,
+  operatorAllow: [],
+  pidFile: './data/app-tier.pid',
 });
 
 export const ENV_BINDINGS: Readonly<Record<string, EnvBinding>> = Object.freeze({
@@ -80,6 +102,8 @@ export const ENV_BINDINGS: Readonly<Record<string, EnvBinding>> = Object.freeze(
   APP_HEADERS_TIMEOUT_MS: { key: 'headersTimeoutMs', kind: 'int' },
   APP_REQUEST_TIMEOUT_MS: { key: 'requestTimeoutMs', kind: 'int' },
   APP_SHUTDOWN_TIMEOUT_MS: { key: 'shutdownTimeoutMs', kind: 'int' },
+  APP_OPERATOR_ALLOW: { key: 'operatorAllow', kind: 'list' },
+  APP_PID_FILE: { key: 'pidFile', kind: 'string' },
 });
 
 /** Throws ConfigError naming the env var or file key at fault. */

@@ -1,16 +1,34 @@
 /**
  * `npm run app`: the app tier's entry, and the only place that reads process.env and argv,
- * listens, forks or exits. Run directly it is the cluster primary and forks APP_WORKERS
- * copies of itself; in a forked copy (ours, or pm2's cluster mode) it is one worker.
+ * listens, forks or exits. Three roles:
+ * - run directly: the cluster primary, which forks APP_WORKERS copies of itself;
+ * - forked by that primary (TWOTIER_APP_PRIMARY_PID set): one worker, whose /metrics asks
+ *   the primary for the cluster aggregate;
+ * - started by pm2 (pm_id / NODE_APP_INSTANCE set, cluster or fork mode) or forked by any
+ *   other primary: one standalone worker; pm2 is the process manager and there is no
+ *   primary of ours, so /metrics answers for this process alone.
  */
 import cluster from 'node:cluster';
+import { resolve } from 'node:path';
 import { ConfigError, parseFlags } from '../common/config.js';
 import { createLogger, type Logger } from '../common/logger.js';
 import { createApp } from './app/create-app.js';
 import { loadConfig, type AppConfig } from './config.js';
+import { createWorkerMetrics } from './metrics.js';
+import { createClusterAggregator, createClusterSource, createLocalSource, createPrimaryMetrics, type OperatorSource } from './metrics-cluster.js';
+import { createRouteNamer } from './metrics-routes.js';
+import { instrumentStore } from './metrics-store.js';
+import { createOperatorEndpoints } from './operator.js';
+import { writePidFile } from './operator-pid-file.js';
 import { openStore } from './store/index.js';
 import { createSupervisor } from './supervisor.js';
-import { createWorkerServer } from './worker.js';
+import { createWorkerServer, type WorkerServer } from './worker.js';
+
+/** Set by our primary in every worker it forks: its pid. */
+const PRIMARY_ENV = 'TWOTIER_APP_PRIMARY_PID';
+
+/** Room left under pm2's kill_timeout for closing the store and exiting after the drain. */
+const PM2_EXIT_MARGIN_MS = 1_000;
 
 function fail(message: string): never {
   process.stderr.write(`twotier app: ${message}\n`);
@@ -47,40 +65,101 @@ async function runPrimary(config: AppConfig, logger: Logger): Promise<void> {
   if (config.databaseUrl === 'sqlite::memory:' && config.workers > 1) {
     logger.warn({ workers: config.workers }, 'sqlite::memory: gives every worker its own empty database; use a file to share data');
   }
-  const supervisor = createSupervisor({ config, logger, cluster });
-  onShutdownSignal(logger, () => supervisor.close());
+  let supervisor: ReturnType<typeof createSupervisor> | undefined;
+  const primaryMetrics = createPrimaryMetrics({ workersAlive: () => supervisor?.pids().length ?? 0 });
+  supervisor = createSupervisor({
+    config,
+    logger,
+    cluster,
+    env: { [PRIMARY_ENV]: String(process.pid) },
+    onRestart: (reason) => primaryMetrics.workerRestarted(reason),
+  });
+  const aggregator = createClusterAggregator({ cluster, primary: primaryMetrics });
+  const pidFile = writePidFile(resolve(config.pidFile), process.pid);
+  if (pidFile.previous !== undefined && pidFile.previous !== process.pid) {
+    logger.warn({ pidFile: config.pidFile, previous: pidFile.previous }, 'pid file held another pid; taken over (give each app tier its own APP_PID_FILE)');
+  }
+  process.on('exit', () => pidFile.remove());
+  const running = supervisor;
+  onShutdownSignal(logger, async () => {
+    await running.close();
+    aggregator.close();
+  });
   process.on('SIGHUP', () => {
     logger.info('rolling reload');
-    supervisor.reload().then(
-      () => logger.info({ workers: supervisor.pids() }, 'reload finished'),
+    running.reload().then(
+      () => logger.info({ workers: running.pids() }, 'reload finished'),
       (error: unknown) => logger.error({ err: error }, 'reload failed'),
     );
   });
   try {
-    const where = await supervisor.start();
+    const where = await running.start();
     const url = `http://${where.address.includes(':') ? `[${where.address}]` : where.address}:${where.port}`;
     // Tests and the launcher read the port (APP_PORT=0) from this line.
-    logger.info({ address: where.address, port: where.port, url, workers: supervisor.pids() }, 'listening');
+    logger.info({ address: where.address, port: where.port, url, workers: running.pids(), pidFile: config.pidFile }, 'listening');
   } catch (error) {
     logger.fatal({ err: error }, 'app tier failed to start');
-    await supervisor.close();
+    await running.close();
     fail((error as Error).message);
   }
 }
 
-async function runWorker(config: AppConfig, logger: Logger): Promise<void> {
-  const store = await openStore(config.databaseUrl, { logger });
+interface WorkerRole {
+  /** Our primary's pid, or undefined for a standalone worker (pm2, or another primary). */
+  readonly primaryPid: number | undefined;
+  /** pm2's kill_timeout when pm2 passed it down: the drain must end before pm2's SIGKILL. */
+  readonly killTimeoutMs: number | undefined;
+}
+
+async function runWorker(config: AppConfig, logger: Logger, role: WorkerRole): Promise<void> {
+  let worker: WorkerServer | undefined;
+  const metrics = createWorkerMetrics({ isReady: () => worker?.state === 'ready' });
+  const store = instrumentStore(await openStore(config.databaseUrl, { logger }), (operation, code) => metrics.storeError(operation, code));
   const app = createApp({ store, logger, appToken: config.appToken, faultRoutes: config.faultRoutes, worker: { pid: process.pid } });
-  const worker = createWorkerServer({ config, logger, app });
-  // SIGINT is what `pm2 reload` sends; SIGTERM is what our primary and container runtimes send.
+  let source: OperatorSource & { close?: () => void };
+  if (role.primaryPid !== undefined && process.send !== undefined) {
+    const channel = {
+      send: (message: unknown) => process.send?.(message) ?? false,
+      on: (event: 'message', listener: (message: unknown) => void) => process.on(event, listener),
+      off: (event: 'message', listener: (message: unknown) => void) => process.off(event, listener),
+    };
+    source = createClusterSource({ channel, metrics });
+  } else {
+    source = createLocalSource(metrics);
+  }
+  let shutdownTimeoutMs = config.shutdownTimeoutMs;
+  if (role.killTimeoutMs !== undefined && shutdownTimeoutMs > role.killTimeoutMs - PM2_EXIT_MARGIN_MS) {
+    shutdownTimeoutMs = Math.max(100, role.killTimeoutMs - PM2_EXIT_MARGIN_MS);
+    logger.warn({ shutdownTimeoutMs, killTimeoutMs: role.killTimeoutMs }, 'shutdown bound shortened to end before pm2 kill_timeout');
+  }
+  worker = createWorkerServer({
+    config: { ...config, shutdownTimeoutMs },
+    logger,
+    app,
+    metrics,
+    operator: createOperatorEndpoints({ allow: config.operatorAllow, source }),
+    routeOf: createRouteNamer({ faultRoutes: config.faultRoutes }),
+  });
+  const server = worker;
+  // SIGINT is what `pm2 reload`/`pm2 stop` send; SIGTERM is what our primary and container
+  // runtimes send. Either way: readyz 503, listener closed, in-flight requests finished (with
+  // Connection: close) within shutdownTimeoutMs, then exit 0.
   onShutdownSignal(logger, async () => {
-    await worker.close();
+    await server.close();
+    source.close?.();
+    metrics.close();
     await app.close();
   });
-  const where = await worker.listen();
-  logger.info({ address: where.address, port: where.port }, 'worker listening');
-  // pm2 (wait_ready) and our primary both learn "listening" from this message.
+  const where = await server.listen();
+  logger.info({ address: where.address, port: where.port, primaryPid: role.primaryPid ?? null }, 'worker listening');
+  // pm2 (wait_ready) learns "listening" from this message; our primary from cluster's 'listening'.
   process.send?.('ready');
+}
+
+function positiveInt(raw: string | undefined): number | undefined {
+  if (raw === undefined || !/^\d+$/.test(raw)) return undefined;
+  const value = Number(raw);
+  return value > 0 ? value : undefined;
 }
 
 async function main(): Promise<void> {
@@ -91,9 +170,12 @@ async function main(): Promise<void> {
     if (error instanceof ConfigError) fail(error.message);
     throw error;
   }
-  const logger = createLogger({ tier: 'app', level: config.logLevel }).child({ role: cluster.isPrimary ? 'primary' : 'worker' });
-  if (cluster.isPrimary) await runPrimary(config, logger);
-  else await runWorker(config, logger);
+  const underPm2 = process.env['pm_id'] !== undefined || process.env['NODE_APP_INSTANCE'] !== undefined;
+  const primaryPid = cluster.isWorker ? positiveInt(process.env[PRIMARY_ENV]) : undefined;
+  const isPrimary = cluster.isPrimary && !underPm2;
+  const logger = createLogger({ tier: 'app', level: config.logLevel }).child({ role: isPrimary ? 'primary' : 'worker' });
+  if (isPrimary) await runPrimary(config, logger);
+  else await runWorker(config, logger, { primaryPid, killTimeoutMs: underPm2 ? positiveInt(process.env['kill_timeout']) : undefined });
 }
 
 main().catch((error: unknown) => {

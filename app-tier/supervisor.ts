@@ -25,6 +25,8 @@ export interface SupervisorOptions {
   readonly execArgv?: readonly string[] | undefined;
   /** Extra env for every worker. */
   readonly env?: Readonly<Record<string, string>> | undefined;
+  /** Called each time a worker is replaced: after an unplanned exit ("crash") or by a reload. */
+  readonly onRestart?: ((reason: 'crash' | 'reload') => void) | undefined;
 }
 
 export interface Supervisor {
@@ -115,7 +117,9 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     logger.warn({ workerPid: worker.process.pid, code, signal, uptimeMs, restartInMs: delayMs }, 'worker died; replacing it');
     const timer = setTimeout(() => {
       timers.delete(timer);
-      if (!stopping) fork();
+      if (stopping) return;
+      fork();
+      options.onRestart?.('crash');
     }, delayMs);
     timers.add(timer);
   }
@@ -159,6 +163,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
       retiring.add(old);
       const exited = new Promise<void>((resolve) => old.once('exit', () => resolve()));
       old.process.kill('SIGTERM');
+      options.onRestart?.('reload');
       await exited;
     }
   }

@@ -10,6 +10,8 @@ import type { Application } from '../common/app-interface.js';
 import type { Logger } from '../common/logger.js';
 import { toAppRequest, writeAppResponse } from '../common/node-adapter.js';
 import type { AppConfig } from './config.js';
+import type { WorkerMetrics } from './metrics.js';
+import type { OperatorEndpoints } from './operator.js';
 
 export type WorkerState = 'starting' | 'ready' | 'draining';
 
@@ -17,6 +19,12 @@ export interface WorkerServerOptions {
   readonly config: Pick<AppConfig, 'host' | 'port' | 'keepAliveTimeoutMs' | 'headersTimeoutMs' | 'requestTimeoutMs' | 'shutdownTimeoutMs'>;
   readonly logger: Logger;
   readonly app: Application;
+  /** Request counters, latency, bytes; none recorded when absent. */
+  readonly metrics?: WorkerMetrics | undefined;
+  /** /metrics and /-/workers, answered before the application; 404 from the app when absent. */
+  readonly operator?: OperatorEndpoints | undefined;
+  /** The route name a request resolves to (the `route` metrics label); "app" when absent. */
+  readonly routeOf?: ((method: string, target: string) => string) | undefined;
 }
 
 export interface WorkerServer {
@@ -42,7 +50,8 @@ function sendJson(res: ServerResponse, status: number, value: unknown, headers: 
 }
 
 export function createWorkerServer(options: WorkerServerOptions): WorkerServer {
-  const { config, logger, app } = options;
+  const { config, logger, app, metrics, operator } = options;
+  const routeOf = options.routeOf ?? (() => 'app');
   let state: WorkerState = 'starting';
   let closing: Promise<void> | undefined;
   const inFlight = new Set<ServerResponse>();
@@ -59,6 +68,13 @@ export function createWorkerServer(options: WorkerServerOptions): WorkerServer {
     const startedAt = process.hrtime.bigint();
     const reqId = requestIdOf(req);
     const log = logger.child({ reqId });
+    const socket = req.socket;
+    const bytesBefore = socket.bytesWritten;
+    const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
+    const operatorRoute = operator?.match(path);
+    const route = path === '/healthz' || path === '/readyz' ? path.slice(1) : operatorRoute ?? routeOf(req.method ?? 'GET', req.url ?? '/');
+    let requestBytes = 0;
+    metrics?.requestStarted();
     inFlight.add(res);
     res.setHeader('X-Request-Id', reqId);
     if (state === 'draining') res.setHeader('Connection', 'close');
@@ -68,12 +84,13 @@ export function createWorkerServer(options: WorkerServerOptions): WorkerServer {
       const fields = { method: req.method, url: req.url, status: res.statusCode, ms: Math.round(ms * 1000) / 1000 };
       if (res.writableFinished) log.info(fields, 'request');
       else log.warn({ ...fields, aborted: true }, 'request');
+      // 499 (nginx's "client closed request") for a response that never completed.
+      metrics?.requestFinished({ route, method: req.method ?? 'GET', status: res.writableFinished ? res.statusCode : 499, seconds: ms / 1000, requestBytes, responseBytes: socket.bytesWritten - bytesBefore });
       // A keep-alive socket whose response was already under way when draining began is idle
       // now; close it so the server's 'close' is not held up by keepAliveTimeout.
       if (state === 'draining') setImmediate(() => server.closeIdleConnections());
     });
 
-    const path = (req.url ?? '/').split('?', 1)[0];
     if (path === '/healthz' || path === '/readyz') {
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         sendJson(res, 405, { error: { code: 'APP_ERR_METHOD_NOT_ALLOWED' } }, { Allow: 'GET, HEAD' });
@@ -87,13 +104,20 @@ export function createWorkerServer(options: WorkerServerOptions): WorkerServer {
       req.resume();
       return;
     }
-    void handleApp(req, res, reqId, log);
+    if (operatorRoute !== undefined && operator !== undefined) {
+      operator.handle(req, res, operatorRoute, log);
+      return;
+    }
+    void handleApp(req, res, reqId, log, (bytes) => {
+      requestBytes = bytes;
+    });
   }
 
-  async function handleApp(req: IncomingMessage, res: ServerResponse, reqId: string, log: Logger): Promise<void> {
+  async function handleApp(req: IncomingMessage, res: ServerResponse, reqId: string, log: Logger, onBody: (bytes: number) => void): Promise<void> {
     let request;
     try {
       request = await toAppRequest(req, reqId);
+      onBody(request.body.byteLength);
     } catch (error) {
       // The client went away mid-body (ECONNRESET / 'aborted'): nobody is left to answer.
       log.debug({ err: error }, 'request body not received');

@@ -50,3 +50,16 @@ t.test('bad values name the key', async (t) => {
   t.match(failure(t, configFile(t, { port: 'x' }), {}), { message: /"port".*port number/ });
   t.match(failure(t, configFile(t, { restartDelayMs: 500, maxRestartDelayMs: 100 }), {}), { key: 'maxRestartDelayMs' });
 });
+
+t.test('operator allow list and pid file', async (t) => {
+  t.same(DEFAULTS.operatorAllow, [], 'loopback only by default');
+  t.equal(DEFAULTS.pidFile, './data/app-tier.pid');
+  const config = loadConfig(undefined, { APP_OPERATOR_ALLOW: '10.0.0.5, 10.1.0.0/16,fd00::/8', APP_PID_FILE: '/run/twotier/app.pid' });
+  t.same(config.operatorAllow, ['10.0.0.5', '10.1.0.0/16', 'fd00::/8']);
+  t.equal(config.pidFile, '/run/twotier/app.pid');
+  t.same(loadConfig(configFile(t, { operatorAllow: ['192.0.2.1'] }), {}).operatorAllow, ['192.0.2.1']);
+  t.match(failure(t, undefined, { APP_OPERATOR_ALLOW: '10.0.0.0/33' }), { key: 'APP_OPERATOR_ALLOW', message: /IP address or CIDR block.*10\.0\.0\.0\/33/ });
+  t.match(failure(t, undefined, { APP_OPERATOR_ALLOW: 'web-box' }), { key: 'APP_OPERATOR_ALLOW' });
+  t.match(failure(t, configFile(t, { operatorAllow: '10.0.0.1' }), {}), { message: /"operatorAllow".*list of IP addresses/ });
+  t.match(failure(t, configFile(t, { pidFile: '' }), {}), { message: /"pidFile".*file path/ });
+});

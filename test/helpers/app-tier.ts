@@ -5,6 +5,7 @@
  * Run `npm run build` (or `npx tsc -p tsconfig.build.json`) first; `npm test` does.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
@@ -190,4 +191,39 @@ export function send(url: string, options: { method?: string; headers?: Record<s
     req.on('error', reject);
     req.end(options.body);
   });
+}
+
+/** One sample as parse-prometheus-text-format (prom2json's shape) gives it. */
+export interface MetricSample {
+  readonly labels?: Record<string, string>;
+  readonly value?: string;
+  readonly buckets?: Record<string, string>;
+  readonly count?: string;
+  readonly sum?: string;
+}
+
+export interface MetricFamily {
+  readonly name: string;
+  readonly help: string;
+  readonly type: 'COUNTER' | 'GAUGE' | 'HISTOGRAM' | 'SUMMARY' | 'UNTYPED';
+  readonly metrics: readonly MetricSample[];
+}
+
+// A real Prometheus text parser (a port of the Python client's), not a regex of our own.
+const parsePrometheusText = createRequire(import.meta.url)('parse-prometheus-text-format') as (text: string) => MetricFamily[];
+
+/** Parses a scrape into families by name. */
+export function parseMetrics(text: string): Map<string, MetricFamily> {
+  return new Map(parsePrometheusText(text).map((family) => [family.name, family]));
+}
+
+/** The sum of a counter's or gauge's samples whose labels include `labels`. */
+export function sampleSum(families: Map<string, MetricFamily>, name: string, labels: Record<string, string> = {}): number {
+  const family = families.get(name);
+  if (family === undefined) return 0;
+  let total = 0;
+  for (const sample of family.metrics) {
+    if (Object.entries(labels).every(([key, value]) => sample.labels?.[key] === value)) total += Number(sample.value ?? sample.count ?? 0);
+  }
+  return total;
 }
