@@ -1,0 +1,279 @@
+/**
+ * The web tier's Prometheus metrics, on a Registry of their own (never prom-client's global
+ * one, so two servers in one test process never share counters). Request metrics come from two
+ * hooks that server.ts calls; upstream metrics are read from the proxy at scrape time; CGI and
+ * static-cache metrics from small hooks their handlers call. Every name is in README.md.
+ */
+import type { ServerResponse } from 'node:http';
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { RequestContext, ServedBy } from '../context.js';
+import { readRetries, readUpstreams, type UpstreamSource } from './upstream-view.js';
+
+/** What onRequestEnd saw, handed to listeners (the status page's traffic window and error list). */
+export interface FinishedRequest {
+  readonly requestId: string;
+  readonly route: ServedBy;
+  readonly method: string;
+  /** The path only: a query string may carry secrets and never reaches the status page. */
+  readonly path: string;
+  /** 0 when the connection closed before a response head was sent. */
+  readonly status: number;
+  readonly bytes: number;
+  readonly seconds: number;
+  readonly upstream?: string;
+  /** Date.now() when it finished. */
+  readonly at: number;
+}
+
+export interface EventLoopDelay {
+  readonly meanMs: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
+}
+
+export interface WebMetrics {
+  readonly registry: Registry;
+  /** The Content-Type of `text()`: Prometheus text exposition format 0.0.4. */
+  readonly contentType: string;
+  /** server.ts: once, right after the RequestContext exists. */
+  onRequestStart(ctx: RequestContext): void;
+  /** server.ts: once, where the access-log line is written; `bytes` is the body bytes it counted. */
+  onRequestEnd(ctx: RequestContext, res: ServerResponse, bytes: number): void;
+  /** CGI gateway: a script process was spawned. */
+  onCgiSpawn(): void;
+  /** CGI gateway: a script process exited; `failed` when it exited non-zero, was killed or timed out. */
+  onCgiExit(failed: boolean): void;
+  /** Static handler: a body-cache lookup for a file it is about to send. */
+  onStaticCacheLookup(hit: boolean): void;
+  /** Where upstream health, latency, failures and retries are read at scrape time (the proxy handler). */
+  watchUpstreams(source: UpstreamSource | undefined): void;
+  /** Listeners for every finished request (the status page's rate window and recent errors). */
+  onFinished(listener: (request: FinishedRequest) => void): () => void;
+  inFlight(): number;
+  eventLoopDelay(): EventLoopDelay;
+  text(): Promise<string>;
+  /** Stops the event-loop monitor. */
+  close(): void;
+}
+
+const PREFIX = 'twotier_web_';
+/** Methods outside this set share one label value, so a client cannot grow the series count. */
+const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+/** The event-loop delay histogram restarts after this, so its numbers describe recent minutes, not the whole uptime. */
+const LOOP_WINDOW_MS = 60_000;
+
+export function methodLabel(method: string | undefined): string {
+  return method !== undefined && METHODS.has(method) ? method : 'OTHER';
+}
+
+export function createWebMetrics(options: { now?: () => number } = {}): WebMetrics {
+  const now = options.now ?? Date.now;
+  const registry = new Registry();
+  const started = new WeakSet<RequestContext>();
+  const ended = new WeakSet<RequestContext>();
+  const listeners = new Set<(request: FinishedRequest) => void>();
+  let upstreams: UpstreamSource | undefined;
+  let active = 0;
+
+  const loop: IntervalHistogram = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
+  let loopSince = now();
+  const eventLoopDelay = (): EventLoopDelay => {
+    const ms = (ns: number): number => (Number.isFinite(ns) ? ns / 1e6 : 0);
+    const delay = { meanMs: ms(loop.mean), p99Ms: ms(loop.percentile(99)), maxMs: ms(loop.max) };
+    if (now() - loopSince >= LOOP_WINDOW_MS) {
+      loop.reset();
+      loopSince = now();
+    }
+    return delay;
+  };
+
+  const requests = new Counter({
+    name: `${PREFIX}requests_total`,
+    help: 'Requests answered, by route class (static, app, cgi, embedded, web), method and status (0: no response head was sent).',
+    labelNames: ['route', 'method', 'status'] as const,
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: `${PREFIX}request_duration_seconds`,
+    help: 'Time from accepting a request to its response finishing, by route class.',
+    labelNames: ['route'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
+  });
+  new Gauge({
+    name: `${PREFIX}requests_in_flight`,
+    help: 'Requests accepted and not yet finished.',
+    registers: [registry],
+    collect() {
+      this.set(active);
+    },
+  });
+  const bytes = new Counter({
+    name: `${PREFIX}response_bytes_total`,
+    help: 'Response body bytes written, by route class (headers not counted).',
+    labelNames: ['route'] as const,
+    registers: [registry],
+  });
+  new Gauge({
+    name: `${PREFIX}upstream_up`,
+    help: 'Whether the proxy sends traffic to this app-tier upstream (1) or has taken it out of rotation (0).',
+    labelNames: ['upstream'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const upstream of readUpstreams(upstreams)) this.set({ upstream: upstream.url }, upstream.healthy ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: `${PREFIX}upstream_latency_seconds`,
+    help: 'Smoothed (EWMA) response latency of each upstream, as the proxy measures it.',
+    labelNames: ['upstream'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const upstream of readUpstreams(upstreams)) {
+        if (upstream.latencyMsEwma !== undefined) this.set({ upstream: upstream.url }, upstream.latencyMsEwma / 1000);
+      }
+    },
+  });
+  new Gauge({
+    name: `${PREFIX}upstream_active_requests`,
+    help: 'Requests currently forwarded to each upstream.',
+    labelNames: ['upstream'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const upstream of readUpstreams(upstreams)) {
+        if (upstream.active !== undefined) this.set({ upstream: upstream.url }, upstream.active);
+      }
+    },
+  });
+  new Counter({
+    name: `${PREFIX}upstream_failures_total`,
+    help: 'Failed exchanges with each upstream (refused, reset, timeout), as the proxy counts them.',
+    labelNames: ['upstream'] as const,
+    registers: [registry],
+    collect() {
+      // The proxy keeps the running total; a counter can only be set by reset + inc.
+      this.reset();
+      for (const upstream of readUpstreams(upstreams)) {
+        if (upstream.failures !== undefined) this.inc({ upstream: upstream.url }, upstream.failures);
+      }
+    },
+  });
+  new Counter({
+    name: `${PREFIX}upstream_retries_total`,
+    help: 'Requests the proxy sent again to an upstream after a failure before any response byte.',
+    registers: [registry],
+    collect() {
+      this.reset();
+      const retries = readRetries(upstreams);
+      if (retries !== undefined) this.inc(retries);
+    },
+  });
+  let cgiLive = 0;
+  const cgiStarted = new Counter({ name: `${PREFIX}cgi_processes_started_total`, help: 'CGI script processes spawned.', registers: [registry] });
+  const cgiFailed = new Counter({
+    name: `${PREFIX}cgi_processes_failed_total`,
+    help: 'CGI script processes that exited non-zero, were killed or timed out.',
+    registers: [registry],
+  });
+  new Gauge({
+    name: `${PREFIX}cgi_processes_live`,
+    help: 'CGI script processes running now.',
+    registers: [registry],
+    collect() {
+      this.set(cgiLive);
+    },
+  });
+  const cacheLookups = new Counter({
+    name: `${PREFIX}static_cache_lookups_total`,
+    help: 'Static body-cache lookups, by result (hit, miss).',
+    labelNames: ['result'] as const,
+    registers: [registry],
+  });
+  new Gauge({
+    name: `${PREFIX}event_loop_delay_seconds`,
+    help: 'Event-loop delay over the last minute or so (perf_hooks.monitorEventLoopDelay), by statistic (mean, p99, max).',
+    labelNames: ['stat'] as const,
+    registers: [registry],
+    collect() {
+      const delay = eventLoopDelay();
+      this.set({ stat: 'mean' }, delay.meanMs / 1000);
+      this.set({ stat: 'p99' }, delay.p99Ms / 1000);
+      this.set({ stat: 'max' }, delay.maxMs / 1000);
+    },
+  });
+  new Gauge({
+    name: `${PREFIX}resident_memory_bytes`,
+    help: 'Resident set size of the web tier process.',
+    registers: [registry],
+    collect() {
+      this.set(process.memoryUsage.rss());
+    },
+  });
+  // Zero-valued series exist from the first scrape, so rate() has a starting point (Prometheus best practice).
+  for (const result of ['hit', 'miss']) cacheLookups.inc({ result }, 0);
+
+  return {
+    registry,
+    contentType: registry.contentType,
+    onRequestStart(ctx) {
+      if (started.has(ctx)) return;
+      started.add(ctx);
+      active += 1;
+    },
+    onRequestEnd(ctx, res, byteCount) {
+      // Idempotent: 'finish' and 'close' may both report the same request.
+      if (ended.has(ctx)) return;
+      ended.add(ctx);
+      if (started.has(ctx)) active -= 1;
+      const status = res.headersSent ? res.statusCode : 0;
+      const seconds = Number(process.hrtime.bigint() - ctx.startedAt) / 1e9;
+      const route = ctx.servedBy;
+      requests.inc({ route, method: methodLabel(res.req?.method), status: String(status) });
+      duration.observe({ route }, seconds);
+      bytes.inc({ route }, byteCount);
+      const finished: FinishedRequest = {
+        requestId: ctx.requestId,
+        route,
+        method: methodLabel(res.req?.method),
+        path: ctx.pathname,
+        status,
+        bytes: byteCount,
+        seconds,
+        at: now(),
+        ...(ctx.upstream === undefined ? {} : { upstream: ctx.upstream }),
+      };
+      for (const listener of listeners) listener(finished);
+    },
+    onCgiSpawn() {
+      cgiLive += 1;
+      cgiStarted.inc();
+    },
+    onCgiExit(failed) {
+      cgiLive = Math.max(0, cgiLive - 1);
+      if (failed) cgiFailed.inc();
+    },
+    onStaticCacheLookup(hit) {
+      cacheLookups.inc({ result: hit ? 'hit' : 'miss' });
+    },
+    watchUpstreams(source) {
+      upstreams = source;
+    },
+    onFinished(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    inFlight: () => active,
+    eventLoopDelay,
+    text: () => registry.metrics(),
+    close() {
+      loop.disable();
+      listeners.clear();
+    },
+  };
+}
