@@ -1,19 +1,21 @@
 /**
  * A tiny web tier for the operator tests: an http server on 127.0.0.1:0 that calls the metrics
- * hooks the way server.ts does, sends /-/ to the operator handler, /api/ through the real proxy
- * handler to stub app-tier upstreams, and answers everything else itself as "static". Stub
+ * hooks the way server.ts does, sends /-/ to the operator handler, /api/ through a small
+ * forwarding stand-in to stub app-tier upstreams, and answers everything else itself as
+ * "static". The stand-in (not web-tier/proxy) keeps these tests about the operator view: it
+ * offers the same upstreamStates() the operator reads from the real proxy. Stub
  * upstreams answer /-/workers like the app tier. Everything is closed in t.teardown.
  */
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import parsePrometheusTextFormat, { type MetricFamily } from 'parse-prometheus-text-format';
 import { createLogger } from '../../../common/logger.js';
-import type { RequestContext } from '../../../web-tier/context.js';
+import type { RequestContext, RequestHandler } from '../../../web-tier/context.js';
 import { createOperatorHandler, type OperatorHandler, type OperatorOptions } from '../../../web-tier/operator/handler.js';
 import { createWebMetrics, type WebMetrics } from '../../../web-tier/operator/metrics.js';
-import { createProxyHandler, PROXY_DEFAULTS, type ProxyHandler } from '../../../web-tier/proxy/handler.js';
+import type { UpstreamSource } from '../../../web-tier/operator/upstream-view.js';
 
 export interface Teardown {
   teardown(fn: () => unknown): void;
@@ -47,7 +49,7 @@ export async function startStubUpstream(t: Teardown, workerPids: readonly number
       res.end(JSON.stringify({ workers, primaryPid: 4100, restarts: 1 }));
       return;
     }
-    const status = req.url === '/api/boom' ? 500 : 200;
+    const status = (req.url ?? '').split('?')[0] === '/api/boom' ? 500 : 200;
     res.writeHead(status, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ ok: status === 200, path: req.url }));
   });
@@ -55,11 +57,47 @@ export async function startStubUpstream(t: Teardown, workerPids: readonly number
   return { url, seen };
 }
 
+export interface StubProxy extends UpstreamSource, RequestHandler {}
+
+/** Round-robin forwarding that records health and failures per upstream; a refused upstream → 502. */
+export function createStubProxy(upstreams: readonly string[]): StubProxy {
+  const states = upstreams.map((url) => ({ url, healthy: true, failures: 0, active: 0, latencyMsEwma: 0 }));
+  let next = 0;
+  return {
+    upstreamStates: () => states.map((state) => ({ ...state })),
+    handle(req, res, ctx) {
+      ctx.servedBy = 'app';
+      const state = states[next++ % states.length];
+      if (state === undefined) throw new Error('no upstream');
+      ctx.upstream = state.url;
+      state.active += 1;
+      const started = Date.now();
+      const upstreamReq = request(new URL(req.url ?? '/', state.url), { method: req.method, agent: false, headers: { 'x-request-id': ctx.requestId } });
+      upstreamReq.once('response', (upstreamRes) => {
+        state.active -= 1;
+        state.healthy = true;
+        state.latencyMsEwma = state.latencyMsEwma * 0.8 + (Date.now() - started) * 0.2;
+        res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers);
+        upstreamRes.pipe(res);
+      });
+      upstreamReq.once('error', () => {
+        state.active -= 1;
+        state.failures += 1;
+        state.healthy = false;
+        res.writeHead(502, { 'content-type': 'text/plain' });
+        res.end('bad gateway\n');
+      });
+      req.pipe(upstreamReq);
+    },
+    async close() {},
+  };
+}
+
 export interface Harness {
   readonly url: string;
   readonly metrics: WebMetrics;
   readonly operator: OperatorHandler;
-  readonly proxy: ProxyHandler | undefined;
+  readonly proxy: StubProxy | undefined;
   /** Request ids of the requests the harness answered, in order. */
   readonly requestIds: string[];
 }
@@ -91,8 +129,7 @@ export async function startHarness(
   const metrics = createWebMetrics();
   t.teardown(() => metrics.close());
   const upstreams = options.upstreams ?? [];
-  const proxy = upstreams.length === 0 ? undefined : createProxyHandler({ ...PROXY_DEFAULTS, upstreams, logger });
-  if (proxy !== undefined) t.teardown(() => proxy.close());
+  const proxy = upstreams.length === 0 ? undefined : createStubProxy(upstreams);
   const operator = createOperatorHandler({
     config: { dynamic: proxy === undefined ? 'embedded' : 'proxy', upstreams },
     logger,
