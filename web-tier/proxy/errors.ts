@@ -5,7 +5,8 @@
  */
 import { TwotierError } from '../../common/errors.js';
 
-export type TimeoutPhase = 'connect' | 'response';
+/** connect: until the TCP connection is up; response: until the response head; body: between two body chunks. */
+export type TimeoutPhase = 'connect' | 'response' | 'body';
 
 /**
  * http-proxy's own `proxyTimeout` aborts the request and reports "socket hang up" (ECONNRESET),
@@ -45,6 +46,11 @@ export function errorCode(error: unknown): string {
   return 'UNKNOWN';
 }
 
+/** True when the request never left: the connection was refused or the name did not resolve. */
+export function isNeverSent(error: unknown): boolean {
+  return REFUSED.has(errorCode(error)) || (error instanceof UpstreamTimeoutError && error.phase === 'connect');
+}
+
 /** True for a connection reset: on a reused keep-alive socket, this is the idle-close race. */
 export function isConnectionReset(error: unknown): boolean {
   return RESET.has(errorCode(error));
@@ -61,6 +67,11 @@ export function toUpstreamError(error: unknown, upstreamUrl: string): TwotierErr
   if (REFUSED.has(code)) return new TwotierError('WEB_ERR_UPSTREAM_REFUSED', message, { cause: error });
   if (RESET.has(code)) return new TwotierError('WEB_ERR_UPSTREAM_RESET', message, { cause: error });
   return new TwotierError('WEB_ERR_UPSTREAM_BAD_RESPONSE', message, { cause: error });
+}
+
+/** Every healthy upstream is at its cap and the queue is full or was waited on too long: 503, try again soon. */
+export function upstreamsOverloaded(reason: 'queue-full' | 'queue-timeout'): TwotierError {
+  return new TwotierError('WEB_ERR_OVERLOADED', `upstreams busy (${reason})`, { headers: { 'Retry-After': '1' } });
 }
 
 /** No configured or healthy upstream: 503 with Retry-After (RFC 9110 §10.2.3). */

@@ -1,31 +1,48 @@
 /**
- * One forwarded exchange: hand the request to http-proxy, watch the upstream request it creates
- * (timeouts, client abort, retry), and write the upstream's response back. Each step is a small
- * named function, in the order a request meets them, like http-proxy's own passes.
+ * One forwarded exchange: wait for an upstream slot, hand the request to http-proxy, watch the
+ * upstream request it creates (timeouts, client abort), retry when that is safe, and write the
+ * upstream's response back. Each step is a small named function, in the order a request meets
+ * them, like http-proxy's own passes.
  */
 import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import type http from 'node:http';
+import { performance } from 'node:perf_hooks';
 import { pipeline, Readable } from 'node:stream';
 import type httpProxy from 'http-proxy';
 import type { TwotierError } from '../../common/errors.js';
 import type { RequestContext } from '../context.js';
 import { sendError } from '../error-response.js';
+import type { Admission, Refusal, Ticket } from './admission.js';
 import { createFreshConnectionAgent, withRequestHook } from './agent.js';
-import { ClientAbortedError, errorCode, isConnectionReset, toUpstreamError, UpstreamTimeoutError, type TimeoutPhase } from './errors.js';
+import type { ReplayRecorder } from './body-replay.js';
+import { ClientAbortedError, errorCode, isConnectionReset, isNeverSent, toUpstreamError, upstreamsOverloaded, upstreamUnavailable, UpstreamTimeoutError, type TimeoutPhase } from './errors.js';
 import { buildResponseHeaders, type BodyFraming } from './headers.js';
 import type { Upstream, UpstreamPool } from './pool.js';
+import type { RetryBudget } from './retry-budget.js';
 
 export interface ForwardSettings {
   readonly connectTimeoutMs: number;
   readonly responseTimeoutMs: number;
-  readonly retryIdempotentOnReset: boolean;
+  readonly bodyIdleTimeoutMs: number;
+  readonly retries: boolean;
 }
 
-/** What every exchange shares: the proxy, the pooled agent, the pool, the settings. */
+/** Pool-wide counters for operators and metrics. */
+export interface ForwardCounters {
+  retries: number;
+  retryBudgetExhausted: number;
+  queueTimeouts: number;
+  queueFull: number;
+}
+
+/** What every exchange shares: the proxy, the pooled agent, the pool and its queue, the settings. */
 export interface Forwarder {
   readonly proxy: httpProxy;
   readonly agent: http.Agent;
   readonly pool: UpstreamPool;
+  readonly admission: Admission;
+  readonly budget: RetryBudget;
+  readonly counters: ForwardCounters;
   readonly settings: ForwardSettings;
 }
 
@@ -33,14 +50,23 @@ export interface Exchange {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
   readonly ctx: RequestContext;
-  upstream: Upstream;
+  /** The upstream of the current attempt; undefined while waiting for a slot. */
+  upstream: Upstream | undefined;
+  /** The upstream whose slot this exchange holds, until the attempt ends. */
+  slot: Upstream | undefined;
+  ticket: Ticket | undefined;
   /** The request-target sent upstream, after the upstream's base path. */
   readonly target: string;
   readonly framing: BodyFraming;
   readonly hasBody: boolean;
-  /** The request body through the limit counter; undefined when there is no body. */
+  /** The request body through the limit counter (and the replay copy); undefined without a body. */
   readonly body: Readable | undefined;
+  readonly recorder: ReplayRecorder | undefined;
+  /** The body a retry sends. */
+  replayBody: Readable | undefined;
+  /** 1, then 2 once a retry is decided: events of an older attempt are ignored. */
   attempts: number;
+  sentAt: number;
   proxyReq: ClientRequest | undefined;
   /** The upstream's response head arrived: nothing may be retried after this. */
   responded: boolean;
@@ -50,22 +76,59 @@ export interface Exchange {
   timers: NodeJS.Timeout[];
 }
 
-/** RFC 9110 §9.2.2. Only body-less ones are retried: a streamed body cannot be replayed (#180). */
+/** RFC 9110 §9.2.2: a request that may be sent twice with the effect of once. */
 const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 
-export function dispatch(forwarder: Forwarder, exchange: Exchange): void {
-  exchange.attempts += 1;
-  const first = exchange.attempts === 1;
+/** Waits for a slot (or not), then dispatches. `retryOf` is the failure a retry answers with when refused. */
+export function admit(forwarder: Forwarder, exchange: Exchange, avoid: Upstream | undefined, retryOf?: unknown): void {
+  exchange.ticket = forwarder.admission.admit(avoid, (upstream) => {
+    exchange.ticket = undefined;
+    if (exchange.settled) {
+      forwarder.admission.release(upstream);
+      return;
+    }
+    exchange.upstream = upstream;
+    exchange.slot = upstream;
+    exchange.ctx.upstream = upstream.url;
+    dispatch(forwarder, exchange);
+  }, (reason) => {
+    exchange.ticket = undefined;
+    refuse(forwarder, exchange, reason, retryOf);
+  });
+}
+
+function refuse(forwarder: Forwarder, exchange: Exchange, reason: Refusal, retryOf: unknown): void {
+  if (exchange.settled) return;
+  if (reason === 'queue-timeout') forwarder.counters.queueTimeouts += 1;
+  if (reason === 'queue-full') forwarder.counters.queueFull += 1;
+  if (retryOf !== undefined) {
+    answer(forwarder, exchange, retryOf);
+    return;
+  }
+  exchange.settled = true;
+  const error = reason === 'unavailable' ? upstreamUnavailable(forwarder.pool.retryAfterSeconds()) : upstreamsOverloaded(reason);
+  exchange.ctx.logger.warn({ code: error.code, reason, upstreams: forwarder.pool.states() }, 'no upstream slot');
+  sendError(exchange.res, exchange.ctx, error, { close: !exchange.req.complete });
+}
+
+function dispatch(forwarder: Forwarder, exchange: Exchange): void {
+  exchange.responded = false;
+  exchange.sentAt = performance.now();
+  const attempt = exchange.attempts;
+  const first = attempt === 1;
   // A retry goes out on a fresh connection: the pooled sockets may all be equally stale.
   const agent = first ? forwarder.agent : createFreshConnectionAgent();
   try {
     forwarder.proxy.web(exchange.req, exchange.res, {
-      target: exchange.upstream.origin,
+      target: (exchange.upstream as Upstream).origin,
       agent: withRequestHook(agent, (proxyReq) => onUpstreamRequest(forwarder, exchange, proxyReq)),
-      // The first attempt streams the (limited) body; a retry only happens without a body.
-      buffer: first ? exchange.body : Readable.from([]),
+      buffer: first ? exchange.body : (exchange.replayBody ?? Readable.from([])),
       selfHandleResponse: true,
       prependPath: false,
+    }, (error) => {
+      // A per-call callback instead of the proxy's 'error' event: the failed attempt's upstream
+      // request may still report its own destruction after a retry is under way.
+      if (exchange.attempts === attempt) fail(forwarder, exchange, error);
     });
   } catch (error) {
     fail(forwarder, exchange, error);
@@ -75,17 +138,11 @@ export function dispatch(forwarder: Forwarder, exchange: Exchange): void {
 /** Runs before the request head is written: the last word on target and framing, and the timers. */
 function onUpstreamRequest(forwarder: Forwarder, exchange: Exchange, proxyReq: ClientRequest): void {
   exchange.proxyReq = proxyReq;
-  keepTargetByteIdentical(exchange, proxyReq);
+  // http-proxy rebuilds the path with url.parse and a regex that collapses "//" and turns "\"
+  // into "/": the app must see the target as sent.
+  proxyReq.path = (exchange.upstream as Upstream).basePath + exchange.target;
   restoreFraming(exchange.framing, proxyReq);
   armTimeouts(forwarder, exchange, proxyReq);
-}
-
-/**
- * http-proxy rebuilds the path with url.parse and joins it with a regex that collapses "//";
- * url.parse also escapes quotes and turns "\" into "/". The app must see the target as sent.
- */
-function keepTargetByteIdentical(exchange: Exchange, proxyReq: ClientRequest): void {
-  proxyReq.path = exchange.upstream.basePath + exchange.target;
 }
 
 /**
@@ -138,15 +195,43 @@ function clearTimers(exchange: Exchange): void {
   exchange.timers.length = 0;
 }
 
+function releaseSlot(forwarder: Forwarder, exchange: Exchange): void {
+  const slot = exchange.slot;
+  if (slot === undefined) return;
+  exchange.slot = undefined;
+  forwarder.admission.release(slot);
+}
+
+/**
+ * The app tier's draining worker sets `Connection: close` on every response (app-tier/worker.ts);
+ * a 503 with it says "this one is going away", so an idempotent request may go elsewhere.
+ */
+function isDrainingAnswer(proxyRes: IncomingMessage): boolean {
+  return proxyRes.statusCode === 503 && /\bclose\b/i.test(proxyRes.headers.connection ?? '');
+}
+
 /** The upstream answered: copy status and end-to-end headers, then stream the body. */
 export function onUpstreamResponse(forwarder: Forwarder, exchange: Exchange, proxyRes: IncomingMessage): void {
   clearTimers(exchange);
-  exchange.responded = true;
-  forwarder.pool.reportSuccess(exchange.upstream);
+  const upstream = exchange.upstream as Upstream;
+  // The slot is held until the upstream's body ends; a retry by then holds a slot of its own.
+  const attempt = exchange.attempts;
+  proxyRes.once('close', () => {
+    if (exchange.attempts === attempt) releaseSlot(forwarder, exchange);
+  });
   if (exchange.settled) {
     proxyRes.destroy();
     return;
   }
+  if (isDrainingAnswer(proxyRes)) {
+    forwarder.pool.reportDraining(upstream);
+    if (retryElsewhere(forwarder, exchange, 'draining')) {
+      proxyRes.resume();
+      return;
+    }
+  }
+  exchange.responded = true;
+  forwarder.pool.reportSuccess(upstream, performance.now() - exchange.sentAt);
   exchange.settled = true;
   const { res, ctx } = exchange;
   try {
@@ -159,17 +244,32 @@ export function onUpstreamResponse(forwarder: Forwarder, exchange: Exchange, pro
     fail(forwarder, exchange, error);
     return;
   }
+  watchBodyIdle(forwarder, exchange, proxyRes);
   // pipeline destroys both sides on failure: a client abort reaches the upstream socket, and a
   // reset mid-body cuts the client's response instead of leaving it hanging.
   pipeline(proxyRes, res, (error) => {
-    if (error !== undefined && error !== null) ctx.logger.debug({ code: errorCode(error), upstream: exchange.upstream.url }, 'proxied response cut short');
+    if (error !== undefined && error !== null) ctx.logger.debug({ code: errorCode(error), upstream: upstream.url }, 'proxied response cut short');
   });
+}
+
+/** An upstream that stops sending mid-body: the status is already out, so the response is cut. */
+function watchBodyIdle(forwarder: Forwarder, exchange: Exchange, proxyRes: IncomingMessage): void {
+  const ms = forwarder.settings.bodyIdleTimeoutMs;
+  const timer = setTimeout(() => {
+    const upstream = exchange.upstream as Upstream;
+    forwarder.pool.reportFailure(upstream, 'UPSTREAM_TIMEOUT');
+    exchange.ctx.logger.warn({ code: 'WEB_ERR_UPSTREAM_TIMEOUT', cause: 'UPSTREAM_TIMEOUT', phase: 'body', upstream: upstream.url }, 'upstream body stalled; response cut');
+    proxyRes.destroy(new UpstreamTimeoutError('body', ms));
+  }, ms);
+  proxyRes.on('data', () => timer.refresh());
+  proxyRes.once('close', () => clearTimeout(timer));
 }
 
 /** The client went away: abort the upstream request too (http-proxy#1586, #1559). */
 export function onClientClose(forwarder: Forwarder, exchange: Exchange): void {
   if (exchange.res.writableFinished) return;
   exchange.clientGone = true;
+  exchange.ticket?.cancel();
   exchange.proxyReq?.destroy();
   fail(forwarder, exchange, new ClientAbortedError());
 }
@@ -188,41 +288,72 @@ export function fail(forwarder: Forwarder, exchange: Exchange, error: unknown): 
   const { ctx } = exchange;
   if (exchange.clientGone || exchange.res.destroyed) {
     exchange.settled = true;
+    exchange.ticket?.cancel();
     exchange.proxyReq?.destroy();
-    ctx.logger.debug({ code: errorCode(error), upstream: exchange.upstream.url }, 'client went away; upstream request aborted');
+    releaseSlot(forwarder, exchange);
+    ctx.logger.debug({ code: errorCode(error), upstream: exchange.upstream?.url }, 'client went away; upstream request aborted');
     return;
   }
-  if (shouldRetry(forwarder, exchange, error)) {
-    const failed = exchange.upstream;
-    exchange.upstream = forwarder.pool.pick() ?? failed;
-    ctx.upstream = exchange.upstream.url;
-    ctx.logger.info({ code: errorCode(error), upstream: failed.url, retryUpstream: exchange.upstream.url }, 'reused upstream connection was reset; retrying once');
-    dispatch(forwarder, exchange);
-    return;
+  const upstream = exchange.upstream;
+  if (upstream !== undefined && countsAgainstUpstream(exchange, toUpstreamError(error, upstream.url), error)) {
+    forwarder.pool.reportFailure(upstream, errorCode(error));
   }
-  exchange.settled = true;
-  exchange.proxyReq?.destroy();
-  const answer = toUpstreamError(error, exchange.upstream.url);
-  if (countsAgainstUpstream(exchange, answer)) forwarder.pool.reportFailure(exchange.upstream, errorCode(error));
-  const level = answer.status === 413 ? 'info' : 'warn';
-  ctx.logger[level]({ code: answer.code, cause: errorCode(error), upstream: exchange.upstream.url }, 'proxy answered with an error');
-  // An unread body would stall the keep-alive connection; 413 always closes (issue 3).
-  sendError(exchange.res, ctx, answer, { close: answer.status === 413 || !exchange.req.complete });
+  if (retryElsewhere(forwarder, exchange, error)) return;
+  answer(forwarder, exchange, error);
 }
 
-/** A reset on a reused keep-alive socket before any response byte, for a body-less idempotent request. */
-function shouldRetry(forwarder: Forwarder, exchange: Exchange, error: unknown): boolean {
-  return forwarder.settings.retryIdempotentOnReset
-    && exchange.attempts === 1
-    && !exchange.responded
-    && !exchange.hasBody
-    && exchange.proxyReq?.reusedSocket === true
-    && isConnectionReset(error)
-    && IDEMPOTENT_METHODS.has(exchange.req.method ?? '');
+function answer(forwarder: Forwarder, exchange: Exchange, error: unknown): void {
+  exchange.settled = true;
+  exchange.proxyReq?.destroy();
+  releaseSlot(forwarder, exchange);
+  const url = exchange.upstream?.url ?? 'none';
+  const reply: TwotierError = toUpstreamError(error, url);
+  const level = reply.status === 413 ? 'info' : 'warn';
+  exchange.ctx.logger[level]({ code: reply.code, cause: errorCode(error), upstream: url, attempts: exchange.attempts }, 'proxy answered with an error');
+  // An unread body would stall the keep-alive connection; 413 always closes (issue 3).
+  sendError(exchange.res, exchange.ctx, reply, { close: reply.status === 413 || !exchange.req.complete });
+}
+
+/**
+ * Retries once, on another upstream when there is one, a request that failed before any response
+ * byte when sending it again is safe: never sent at all (refused, connect timeout: any method), or
+ * reset on a reused keep-alive socket / turned away by a draining upstream (idempotent methods
+ * only: a POST whose bytes reached an app may have been acted on). A body is resent only from the
+ * bounded replay copy. The retry budget has the last word.
+ */
+function retryElsewhere(forwarder: Forwarder, exchange: Exchange, error: unknown): boolean {
+  if (!forwarder.settings.retries || exchange.attempts !== 1 || exchange.responded) return false;
+  const failed = exchange.upstream;
+  if (failed === undefined) return false;
+  const draining = error === 'draining';
+  const idempotent = IDEMPOTENT_METHODS.has(exchange.req.method ?? '');
+  const safe = (!draining && isNeverSent(error))
+    || (idempotent && (draining || (exchange.proxyReq?.reusedSocket === true && isConnectionReset(error))));
+  if (!safe) return false;
+  let replay: Readable | undefined;
+  if (exchange.hasBody) {
+    replay = exchange.recorder?.replay();
+    if (replay === undefined) return false;
+  }
+  if (!forwarder.budget.tryRetry()) {
+    forwarder.counters.retryBudgetExhausted += 1;
+    exchange.ctx.logger.warn({ upstream: failed.url }, 'retry budget exhausted; not retrying');
+    return false;
+  }
+  forwarder.counters.retries += 1;
+  exchange.attempts += 1;
+  exchange.replayBody = replay;
+  exchange.proxyReq?.destroy();
+  exchange.proxyReq = undefined;
+  releaseSlot(forwarder, exchange);
+  const cause = draining ? 'DRAINING' : errorCode(error);
+  exchange.ctx.logger.info({ code: cause, upstream: failed.url }, 'upstream failed before answering; retrying once');
+  admit(forwarder, exchange, failed, draining ? upstreamUnavailable(1) : error);
+  return true;
 }
 
 /** The client's own fault (body too large) and the keep-alive race say nothing about the upstream's health. */
-function countsAgainstUpstream(exchange: Exchange, answer: TwotierError): boolean {
-  if (answer.status < 500) return false;
-  return !(answer.code === 'WEB_ERR_UPSTREAM_RESET' && exchange.proxyReq?.reusedSocket === true);
+function countsAgainstUpstream(exchange: Exchange, reply: TwotierError, error: unknown): boolean {
+  if (reply.status < 500 || error instanceof ClientAbortedError) return false;
+  return !(reply.code === 'WEB_ERR_UPSTREAM_RESET' && exchange.proxyReq?.reusedSocket === true);
 }

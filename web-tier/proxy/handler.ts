@@ -1,8 +1,9 @@
 /**
  * The web tier's handler for dynamic paths: forwards them to the app tier through http-proxy,
  * with every failure mode that http-proxy's issue tracker knows about neutralised. The request
- * meets these passes in order: body declared too large → 413; pick an upstream (none → 503);
- * rewrite the header section at the edge; count the body while it streams; forward.
+ * meets these passes in order: body declared too large → 413; no healthy upstream → 503;
+ * rewrite the header section at the edge; count (and, when small, copy) the body while it
+ * streams; wait for an upstream slot (queue full or too long → 503); forward; retry when safe.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
@@ -11,44 +12,92 @@ import type { Logger } from '../../common/logger.js';
 import { bodyTooLargeError, createBodyLimit, declaredBodyTooLarge, DEFAULT_MAX_BODY_BYTES, requestHasBody } from '../body-limit.js';
 import type { RequestContext, RequestHandler } from '../context.js';
 import { sendError } from '../error-response.js';
+import { createAdmission, QUEUE_DEFAULTS } from './admission.js';
 import { createUpstreamAgent } from './agent.js';
+import { DEFAULT_MAX_REPLAY_BODY_BYTES, ReplayRecorder } from './body-replay.js';
 import { ClientAbortedError, errorCode, toUpstreamError, upstreamUnavailable } from './errors.js';
-import { dispatch, fail, onBodyLimit, onClientClose, onUpstreamResponse, type Exchange, type Forwarder } from './forward.js';
+import { admit, fail, onBodyLimit, onClientClose, onUpstreamResponse, type Exchange, type Forwarder } from './forward.js';
 import { bodyFraming, buildRequestHeaders, normalizeAddress } from './headers.js';
-import { createUpstreamPool, type PassiveHealthOptions, type UpstreamState } from './pool.js';
+import { ACTIVE_HEALTH_DEFAULTS, createHealthChecker, type ActiveHealthOptions } from './health-check.js';
+import { createUpstreamPool, PASSIVE_HEALTH_DEFAULTS, type BalanceMethod, type PassiveHealthOptions, type UpstreamEntry, type UpstreamState } from './pool.js';
+import { createRetryBudget, RETRY_BUDGET_DEFAULTS, type RetryBudgetOptions } from './retry-budget.js';
 
 export interface ProxyOptions {
-  /** Base URLs, e.g. ['http://127.0.0.1:3000'] (APP_UPSTREAMS). */
-  upstreams: readonly string[];
-  /** From socket assignment until the TCP connection is up. */
+  /** Base URLs, e.g. ['http://127.0.0.1:3000'] (APP_UPSTREAMS); `http://h:p#weight=2` or `{ url, weight }` weighs one. */
+  upstreams: readonly UpstreamEntry[];
+  /** round-robin (smooth, weighted) or least-conn (fewest in flight per unit of weight). */
+  balance?: BalanceMethod;
+  /** From socket assignment until the TCP connection is up → 504. */
   connectTimeoutMs: number;
-  /** From the request fully sent until the upstream's response head. */
+  /** From the request fully sent until the upstream's response head → 504. */
   responseTimeoutMs: number;
+  /** Between two chunks of the upstream's response body → the response is cut (its status is already out). */
+  bodyIdleTimeoutMs?: number;
+  /** Requests in flight per upstream (and its keep-alive sockets); more wait in the queue. */
   maxSocketsPerUpstream: number;
+  /** Requests that may wait for a slot; beyond it → 503 + Retry-After. */
+  maxQueue?: number;
+  /** How long a request may wait for a slot → 503 + Retry-After. */
+  queueTimeoutMs?: number;
   /** Idle pooled connections are closed after this; keep it below the app's keepAliveTimeout (65 s). */
   keepAliveIdleMs: number;
   /** WEB_MAX_BODY. */
   maxBodyBytes: number;
   /** Peer addresses whose X-Forwarded-For is kept (and appended to). */
   trustedProxies: readonly string[];
+  /** Retries at all (refused, reset on a reused socket, draining 503); the name is kept from issue 3. */
   retryIdempotentOnReset: boolean;
-  /** Passive health (nginx max_fails / fail_timeout); PASSIVE_HEALTH_DEFAULTS when absent. */
+  /** Bodies up to this size are kept while they stream, so that a retry can resend them; larger → never retried. */
+  maxReplayBodyBytes?: number;
+  retryBudget?: RetryBudgetOptions;
+  /** Passive health (nginx max_fails / fail_timeout). */
   passiveHealth?: PassiveHealthOptions;
+  /** Active `GET /readyz` checks, or false for none. */
+  activeHealth?: ActiveHealthOptions | false;
 }
 
-export const PROXY_DEFAULTS: Omit<ProxyOptions, 'upstreams'> = Object.freeze({
+/** Every option but the upstream list; the optional ones (added by issue 6) default to these. */
+export type ProxySettings = Required<Omit<ProxyOptions, 'upstreams'>>;
+
+export const PROXY_DEFAULTS: ProxySettings = Object.freeze({
+  balance: 'round-robin',
   connectTimeoutMs: 5_000,
   responseTimeoutMs: 30_000,
+  bodyIdleTimeoutMs: 30_000,
   maxSocketsPerUpstream: 64,
+  maxQueue: QUEUE_DEFAULTS.maxQueue,
+  queueTimeoutMs: QUEUE_DEFAULTS.queueTimeoutMs,
   keepAliveIdleMs: 30_000,
   maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
   trustedProxies: Object.freeze([]) as readonly string[],
   retryIdempotentOnReset: true,
+  maxReplayBodyBytes: DEFAULT_MAX_REPLAY_BODY_BYTES,
+  retryBudget: RETRY_BUDGET_DEFAULTS,
+  passiveHealth: PASSIVE_HEALTH_DEFAULTS,
+  activeHealth: ACTIVE_HEALTH_DEFAULTS,
 });
+
+/** Totals for the metrics engineer. */
+export interface ProxyStats {
+  /** Requests the proxy took (each counted once, whatever its retries). */
+  requests: number;
+  retries: number;
+  /** Retries that were safe but refused by the budget. */
+  retryBudgetExhausted: number;
+  /** Requests that waited for a slot too long (503). */
+  queueTimeouts: number;
+  /** Requests turned away because the queue was full (503). */
+  queueFull: number;
+  /** Failures counted against each upstream (passive health), by URL. */
+  failuresByUpstream: Record<string, number>;
+}
 
 export interface ProxyHandler extends RequestHandler {
   hasHealthyUpstream(): boolean;
   upstreamStates(): readonly UpstreamState[];
+  stats(): ProxyStats;
+  /** Runs the active checks now (tests, and an operator's "check now"); resolves when all answered. */
+  checkUpstreams(): Promise<void>;
 }
 
 /**
@@ -64,34 +113,58 @@ export function upstreamTarget(rawTarget: string | undefined, ctx: Pick<RequestC
 }
 
 /** Refuses nonsense at construction, naming the option: a zero timeout would answer 504 to everything. */
-function checkOptions(options: ProxyOptions): void {
-  const positive = ['connectTimeoutMs', 'responseTimeoutMs', 'maxSocketsPerUpstream', 'keepAliveIdleMs'] as const;
+function checkOptions(options: ProxySettings): void {
+  const positive = ['connectTimeoutMs', 'responseTimeoutMs', 'bodyIdleTimeoutMs', 'maxSocketsPerUpstream', 'queueTimeoutMs', 'keepAliveIdleMs'] as const;
   for (const key of positive) {
     if (!Number.isSafeInteger(options[key]) || options[key] < 1) throw new RangeError(`proxy option ${key} must be a positive integer, got ${options[key]}`);
   }
-  if (!Number.isSafeInteger(options.maxBodyBytes) || options.maxBodyBytes < 0) {
-    throw new RangeError(`proxy option maxBodyBytes must be a non-negative integer, got ${options.maxBodyBytes}`);
+  for (const key of ['maxBodyBytes', 'maxQueue', 'maxReplayBodyBytes'] as const) {
+    if (!Number.isSafeInteger(options[key]) || options[key] < 0) throw new RangeError(`proxy option ${key} must be a non-negative integer, got ${options[key]}`);
+  }
+  if (options.balance !== 'round-robin' && options.balance !== 'least-conn') throw new RangeError(`proxy option balance must be round-robin or least-conn, got ${String(options.balance)}`);
+  const { maxFails, failTimeoutMs } = options.passiveHealth;
+  if (!Number.isSafeInteger(maxFails) || maxFails < 1 || !Number.isSafeInteger(failTimeoutMs) || failTimeoutMs < 1) throw new RangeError('proxy option passiveHealth needs positive integers maxFails and failTimeoutMs');
+  const { ratio, minPerWindow, windowMs } = options.retryBudget;
+  if (!(ratio >= 0) || !(minPerWindow >= 0) || !Number.isSafeInteger(windowMs) || windowMs < 1) throw new RangeError('proxy option retryBudget needs ratio >= 0, minPerWindow >= 0 and a positive integer windowMs');
+  if (options.activeHealth !== false) {
+    const { intervalMs, timeoutMs, path } = options.activeHealth;
+    if (!Number.isSafeInteger(intervalMs) || intervalMs < 1 || !Number.isSafeInteger(timeoutMs) || timeoutMs < 1 || !path.startsWith('/')) {
+      throw new RangeError('proxy option activeHealth needs positive integers intervalMs and timeoutMs and a path starting with "/"');
+    }
   }
 }
 
 export function createProxyHandler(options: ProxyOptions & { logger: Logger }): ProxyHandler {
-  checkOptions(options);
-  const { logger } = options;
-  const pool = createUpstreamPool(options.upstreams, options.passiveHealth);
-  const agent = createUpstreamAgent({ maxSockets: options.maxSocketsPerUpstream, keepAliveIdleMs: options.keepAliveIdleMs });
-  const trusted = new Set(options.trustedProxies.map((address) => normalizeAddress(address)));
+  const { logger, upstreams, ...given } = options;
+  const settings: ProxySettings = { ...PROXY_DEFAULTS, ...given };
+  checkOptions(settings);
+  const pool = createUpstreamPool(upstreams, { balance: settings.balance, maxActivePerUpstream: settings.maxSocketsPerUpstream, passiveHealth: settings.passiveHealth });
+  const admission = createAdmission(pool, { maxQueue: settings.maxQueue, queueTimeoutMs: settings.queueTimeoutMs });
+  const agent = createUpstreamAgent({ maxSockets: settings.maxSocketsPerUpstream, keepAliveIdleMs: settings.keepAliveIdleMs });
+  const checker = settings.activeHealth === false || upstreams.length === 0 ? undefined : createHealthChecker(pool, settings.activeHealth, logger);
+  const trusted = new Set(settings.trustedProxies.map((address) => normalizeAddress(address)));
   const proxy = httpProxy.createProxyServer({ selfHandleResponse: true, prependPath: false, xfwd: false, ws: false });
   const forwarder: Forwarder = {
     proxy,
     agent,
     pool,
-    settings: { connectTimeoutMs: options.connectTimeoutMs, responseTimeoutMs: options.responseTimeoutMs, retryIdempotentOnReset: options.retryIdempotentOnReset },
+    admission,
+    budget: createRetryBudget(settings.retryBudget),
+    counters: { retries: 0, retryBudgetExhausted: 0, queueTimeouts: 0, queueFull: 0 },
+    settings: {
+      connectTimeoutMs: settings.connectTimeoutMs,
+      responseTimeoutMs: settings.responseTimeoutMs,
+      bodyIdleTimeoutMs: settings.bodyIdleTimeoutMs,
+      retries: settings.retryIdempotentOnReset,
+    },
   };
   const exchanges = new WeakMap<IncomingMessage, Exchange>();
+  let requests = 0;
   let closed = false;
 
   // http-proxy#579: without an 'error' listener, http-proxy throws the first refused connection
-  // and the process dies. This listener is the single error path of every exchange.
+  // and the process dies. Each attempt passes its own callback (forward.ts); this listener is the
+  // safety net for any path that still emits.
   proxy.on('error', (error, req, res) => {
     const exchange = exchanges.get(req);
     if (exchange !== undefined) {
@@ -118,19 +191,19 @@ export function createProxyHandler(options: ProxyOptions & { logger: Logger }): 
       sendError(res, ctx, upstreamUnavailable(1));
       return;
     }
-    if (declaredBodyTooLarge(req.headers, options.maxBodyBytes)) {
+    if (declaredBodyTooLarge(req.headers, settings.maxBodyBytes)) {
       // Before reading a byte of it (nginx answers the same way, also under Expect: 100-continue).
-      ctx.logger.info({ limit: options.maxBodyBytes }, 'declared request body too large');
-      sendError(res, ctx, bodyTooLargeError(options.maxBodyBytes), { close: true });
+      ctx.logger.info({ limit: settings.maxBodyBytes }, 'declared request body too large');
+      sendError(res, ctx, bodyTooLargeError(settings.maxBodyBytes), { close: true });
       return;
     }
-    const upstream = pool.pick();
-    if (upstream === undefined) {
+    if (!pool.hasHealthy()) {
       ctx.logger.warn({ upstreams: pool.states() }, 'no healthy upstream');
       sendError(res, ctx, upstreamUnavailable(pool.retryAfterSeconds()), { close: !req.complete });
       return;
     }
-    ctx.upstream = upstream.url;
+    requests += 1;
+    forwarder.budget.recordRequest();
 
     const incoming = req.headers;
     const hasBody = requestHasBody(incoming);
@@ -144,14 +217,23 @@ export function createProxyHandler(options: ProxyOptions & { logger: Logger }): 
     // replaces it here (http-proxy's own passes mutate req.headers the same way).
     req.headers = buildRequestHeaders(incoming, facts, trusted);
 
-    const body = hasBody ? req.pipe(createBodyLimit(options.maxBodyBytes)) : undefined;
+    const limited = hasBody ? req.pipe(createBodyLimit(settings.maxBodyBytes)) : undefined;
+    // Only a body that may be replayed is copied: retries on, and small enough to keep.
+    const recorder = limited !== undefined && settings.retryIdempotentOnReset && settings.maxReplayBodyBytes > 0 ? new ReplayRecorder(settings.maxReplayBodyBytes) : undefined;
+    const body = recorder === undefined ? limited : limited?.pipe(recorder);
     const exchange: Exchange = {
-      req, res, ctx, upstream,
+      req, res, ctx,
+      upstream: undefined,
+      slot: undefined,
+      ticket: undefined,
       target: upstreamTarget(req.url, ctx),
       framing: bodyFraming(incoming),
       hasBody,
       body,
-      attempts: 0,
+      recorder,
+      replayBody: undefined,
+      attempts: 1,
+      sentAt: 0,
       proxyReq: undefined,
       responded: false,
       settled: false,
@@ -159,9 +241,9 @@ export function createProxyHandler(options: ProxyOptions & { logger: Logger }): 
       timers: [],
     };
     exchanges.set(req, exchange);
-    body?.on('error', (error) => onBodyLimit(forwarder, exchange, error));
+    limited?.on('error', (error) => onBodyLimit(forwarder, exchange, error));
     res.once('close', () => onClientClose(forwarder, exchange));
-    dispatch(forwarder, exchange);
+    admit(forwarder, exchange, undefined);
   }
 
   return {
@@ -176,8 +258,16 @@ export function createProxyHandler(options: ProxyOptions & { logger: Logger }): 
     },
     hasHealthyUpstream: () => pool.hasHealthy(),
     upstreamStates: () => pool.states(),
+    stats() {
+      const failuresByUpstream: Record<string, number> = {};
+      for (const state of pool.states()) failuresByUpstream[state.url] = state.failures;
+      return { requests, ...forwarder.counters, failuresByUpstream };
+    },
+    checkUpstreams: () => checker?.checkAll() ?? Promise.resolve(),
     async close() {
       closed = true;
+      checker?.close();
+      admission.close();
       agent.destroy();
       proxy.close();
     },

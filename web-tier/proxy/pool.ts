@@ -1,122 +1,256 @@
 /**
- * The upstream pool: which app-tier address gets the next request. Round-robin over
- * APP_UPSTREAMS with minimal passive health (nginx `max_fails` / `fail_timeout`): an upstream
- * that failed `maxFails` times in a row is left out for `failTimeoutMs`, then tried again.
- * Kept apart from forwarding so that issue 6 (weights, least-connections, active checks) only
- * changes this file.
+ * The upstream pool: which app-tier address gets the next request, and what the web tier knows
+ * about each one. Balancing is nginx's smooth weighted round-robin (ngx_http_upstream_round_robin.c)
+ * or least-connections weighted by `weight`; passive health follows nginx `max_fails` /
+ * `fail_timeout`; active health (health-check.ts) reports through reportCheck(). Waiting for a
+ * free slot is admission.ts's job; this file only knows who is eligible.
  */
 
 export interface PassiveHealthOptions {
-  /** Consecutive failures (refused, reset, timeout) that take an upstream out of rotation. */
+  /** Consecutive failures (refused, reset, timeout), all within failTimeoutMs, that take an upstream out. */
   maxFails: number;
-  /** How long it stays out, in milliseconds; then it gets traffic again. */
+  /** The window the failures must fall in, and how long the upstream then stays out, in ms (nginx fail_timeout). */
   failTimeoutMs: number;
 }
 
 export const PASSIVE_HEALTH_DEFAULTS: Readonly<PassiveHealthOptions> = Object.freeze({ maxFails: 3, failTimeoutMs: 10_000 });
 
+export type BalanceMethod = 'round-robin' | 'least-conn';
+
+/** An upstream as configured: a base URL, optionally with `#weight=N`, or an object with a weight. */
+export type UpstreamEntry = string | { readonly url: string; readonly weight?: number };
+
+export interface PoolOptions {
+  balance: BalanceMethod;
+  /** Requests in flight per upstream; beyond it a request waits (admission.ts). */
+  maxActivePerUpstream: number;
+  passiveHealth: PassiveHealthOptions;
+}
+
 export interface Upstream {
-  /** The base URL as configured, e.g. "http://127.0.0.1:3000". */
+  /** The base URL as configured, without any `#weight=N`, e.g. "http://127.0.0.1:3000". */
   readonly url: string;
   /** Scheme, host and port only: what http-proxy connects to. */
   readonly origin: string;
   /** The base URL's path without a trailing slash ("" for "/"): prefixed to every request-target. */
   readonly basePath: string;
+  readonly weight: number;
 }
 
+export type UpstreamStatus = 'up' | 'down' | 'draining';
+
+/** What operators see per upstream (the status page and metrics read it). */
 export interface UpstreamState {
   url: string;
   healthy: boolean;
+  state: UpstreamStatus;
+  weight: number;
+  /** Requests in flight right now. */
+  active: number;
+  /** Requests waiting for a slot (the queue is shared; a waiter counts once, for the pool). */
+  queued: number;
+  /** Failures counted against it since start (passive health). */
+  failures: number;
   lastError?: string;
+  /** Time to the response head, exponentially weighted (alpha 0.2); 0 before the first answer. */
+  latencyMsEwma: number;
+  /** Epoch ms of the last active check. */
+  lastCheckAt?: number;
 }
 
+export type CheckResult = 'up' | 'draining' | 'down';
+
 export interface UpstreamPool {
-  /** The next healthy upstream in round-robin order, or undefined when none is configured or healthy. */
-  pick(): Upstream | undefined;
-  reportSuccess(upstream: Upstream): void;
+  readonly upstreams: readonly Upstream[];
+  /**
+   * The next eligible upstream (healthy, below its cap), preferring any other than `avoid`
+   * (a retry goes elsewhere when it can); undefined when none is eligible right now.
+   */
+  pick(avoid?: Upstream): Upstream | undefined;
+  /** A request starts / stops occupying a slot on the upstream (least-conn counts these). */
+  acquire(upstream: Upstream): void;
+  release(upstream: Upstream): void;
+  reportSuccess(upstream: Upstream, latencyMs?: number): void;
   /** `reason` is a short code (ECONNREFUSED, UPSTREAM_TIMEOUT): it shows in upstreamStates(). */
   reportFailure(upstream: Upstream, reason: string): void;
+  /** The upstream answered with its draining signal: out of rotation until a check says ready, or failTimeoutMs. */
+  reportDraining(upstream: Upstream): void;
+  /** An active check's verdict. */
+  reportCheck(upstream: Upstream, result: CheckResult, reason?: string): void;
   hasHealthy(): boolean;
   /** Seconds until an upstream comes back, for Retry-After (at least 1). */
   retryAfterSeconds(): number;
-  states(): readonly UpstreamState[];
+  setQueued(count: number): void;
+  states(): UpstreamState[];
+  /** Called whenever a check or a failure changes some upstream's state (not on a back-off simply running out). */
+  onChange(listener: () => void): void;
 }
 
 interface Member {
   readonly upstream: Upstream;
+  /** Smooth weighted round-robin's running weight. */
+  current: number;
+  active: number;
   fails: number;
+  firstFailAt: number;
   downUntil: number;
+  drainingUntil: number;
+  checked: CheckResult;
+  failures: number;
   lastError: string | undefined;
+  latencyMsEwma: number;
+  lastCheckAt: number | undefined;
 }
 
-/** Parses one base URL; throws a TypeError naming it when it is not plain http://host[:port][/path]. */
-export function parseUpstream(url: string): Upstream {
+const WEIGHT = /^weight=(\d{1,3})$/;
+
+/** Parses one base URL; throws a TypeError naming it when it is not plain http://host[:port][/path][#weight=N]. */
+export function parseUpstream(entry: UpstreamEntry): Upstream {
+  const raw = typeof entry === 'string' ? entry : entry.url;
   let parsed: URL;
   try {
-    parsed = new URL(url);
+    parsed = new URL(raw);
   } catch (error) {
-    throw new TypeError(`upstream ${JSON.stringify(url)} is not a URL`, { cause: error });
+    throw new TypeError(`upstream ${JSON.stringify(raw)} is not a URL`, { cause: error });
   }
-  if (parsed.protocol !== 'http:' || parsed.hostname === '' || parsed.search !== '' || parsed.hash !== '' || parsed.username !== '') {
-    throw new TypeError(`upstream ${JSON.stringify(url)} must be http://host[:port][/path]`);
+  const fragment = WEIGHT.exec(parsed.hash.slice(1));
+  if (parsed.protocol !== 'http:' || parsed.hostname === '' || parsed.search !== '' || (parsed.hash !== '' && fragment === null) || parsed.username !== '') {
+    throw new TypeError(`upstream ${JSON.stringify(raw)} must be http://host[:port][/path][#weight=N]`);
   }
-  return { url, origin: parsed.origin, basePath: parsed.pathname.replace(/\/+$/, '') };
+  const weight = typeof entry === 'string' ? Number(fragment?.[1] ?? 1) : (entry.weight ?? Number(fragment?.[1] ?? 1));
+  if (!Number.isSafeInteger(weight) || weight < 1 || weight > 100) throw new TypeError(`upstream ${JSON.stringify(raw)}: weight must be an integer from 1 to 100`);
+  const url = parsed.hash === '' ? raw : raw.slice(0, raw.indexOf('#'));
+  return { url, origin: parsed.origin, basePath: parsed.pathname.replace(/\/+$/, ''), weight };
 }
 
-export function createUpstreamPool(
-  urls: readonly string[],
-  health: PassiveHealthOptions = PASSIVE_HEALTH_DEFAULTS,
-  now: () => number = Date.now,
-): UpstreamPool {
-  const members: Member[] = urls.map((url) => ({ upstream: parseUpstream(url), fails: 0, downUntil: 0, lastError: undefined }));
+export function createUpstreamPool(entries: readonly UpstreamEntry[], options: Partial<PoolOptions> = {}, now: () => number = Date.now): UpstreamPool {
+  const balance = options.balance ?? 'round-robin';
+  const cap = options.maxActivePerUpstream ?? Number.POSITIVE_INFINITY;
+  const health = options.passiveHealth ?? PASSIVE_HEALTH_DEFAULTS;
+  const members: Member[] = entries.map((entry) => ({
+    upstream: parseUpstream(entry), current: 0, active: 0, fails: 0, firstFailAt: 0, downUntil: 0, drainingUntil: 0,
+    checked: 'up', failures: 0, lastError: undefined, latencyMsEwma: 0, lastCheckAt: undefined,
+  }));
   const byUpstream = new Map(members.map((member) => [member.upstream, member]));
-  let cursor = 0;
+  const listeners: (() => void)[] = [];
+  let queued = 0;
 
-  const isHealthy = (member: Member, at: number): boolean => member.downUntil <= at;
+  const statusOf = (member: Member, at: number): UpstreamStatus => {
+    if (member.checked === 'down' || member.downUntil > at) return 'down';
+    if (member.checked === 'draining' || member.drainingUntil > at) return 'draining';
+    return 'up';
+  };
+  const changed = (): void => {
+    for (const listener of listeners) listener();
+  };
+
+  /** Smooth weighted round-robin over `candidates`: even spread, weights honoured, no bursts. */
+  function roundRobin(candidates: Member[]): Member | undefined {
+    let total = 0;
+    let best: Member | undefined;
+    for (const member of candidates) {
+      member.current += member.upstream.weight;
+      total += member.upstream.weight;
+      if (best === undefined || member.current > best.current) best = member;
+    }
+    if (best !== undefined) best.current -= total;
+    return best;
+  }
+
+  /** Fewest requests in flight per unit of weight; ties broken round-robin so equals share. */
+  function leastConn(candidates: Member[]): Member | undefined {
+    let lowest = Number.POSITIVE_INFINITY;
+    for (const member of candidates) lowest = Math.min(lowest, member.active / member.upstream.weight);
+    return roundRobin(candidates.filter((member) => member.active / member.upstream.weight === lowest));
+  }
 
   return {
-    pick() {
+    upstreams: members.map((member) => member.upstream),
+    pick(avoid) {
       const at = now();
-      for (let step = 0; step < members.length; step += 1) {
-        const member = members[(cursor + step) % members.length];
-        if (member !== undefined && isHealthy(member, at)) {
-          cursor = (cursor + step + 1) % members.length;
-          return member.upstream;
-        }
-      }
-      return undefined;
+      const eligible = members.filter((member) => member.active < cap && statusOf(member, at) === 'up');
+      const others = avoid === undefined ? eligible : eligible.filter((member) => member.upstream !== avoid);
+      const candidates = others.length > 0 ? others : eligible;
+      const chosen = balance === 'least-conn' ? leastConn(candidates) : roundRobin(candidates);
+      return chosen?.upstream;
     },
-    reportSuccess(upstream) {
+    acquire(upstream) {
       const member = byUpstream.get(upstream);
-      if (member !== undefined) member.fails = 0;
+      if (member !== undefined) member.active += 1;
+    },
+    release(upstream) {
+      const member = byUpstream.get(upstream);
+      if (member !== undefined && member.active > 0) member.active -= 1;
+    },
+    reportSuccess(upstream, latencyMs) {
+      const member = byUpstream.get(upstream);
+      if (member === undefined) return;
+      member.fails = 0;
+      if (latencyMs !== undefined) member.latencyMsEwma = member.latencyMsEwma === 0 ? latencyMs : member.latencyMsEwma * 0.8 + latencyMs * 0.2;
     },
     reportFailure(upstream, reason) {
       const member = byUpstream.get(upstream);
       if (member === undefined) return;
+      const at = now();
       member.lastError = reason;
+      member.failures += 1;
+      // nginx: max_fails unsuccessful attempts within fail_timeout; an older streak starts over.
+      if (member.fails === 0 || at - member.firstFailAt > health.failTimeoutMs) {
+        member.fails = 0;
+        member.firstFailAt = at;
+      }
       member.fails += 1;
       if (member.fails >= health.maxFails) {
         member.fails = 0;
-        member.downUntil = now() + health.failTimeoutMs;
+        member.downUntil = at + health.failTimeoutMs;
+        changed();
       }
+    },
+    reportDraining(upstream) {
+      const member = byUpstream.get(upstream);
+      if (member === undefined) return;
+      member.lastError = 'DRAINING';
+      member.drainingUntil = now() + health.failTimeoutMs;
+      changed();
+    },
+    reportCheck(upstream, result, reason) {
+      const member = byUpstream.get(upstream);
+      if (member === undefined) return;
+      const before = statusOf(member, now());
+      member.lastCheckAt = now();
+      member.checked = result;
+      if (result === 'up') member.drainingUntil = 0;
+      else member.lastError = reason ?? (result === 'draining' ? 'DRAINING' : 'CHECK_FAILED');
+      if (statusOf(member, now()) !== before) changed();
     },
     hasHealthy() {
       const at = now();
-      return members.some((member) => isHealthy(member, at));
+      return members.some((member) => statusOf(member, at) === 'up');
     },
     retryAfterSeconds() {
       const at = now();
-      const waits = members.map((member) => member.downUntil - at).filter((wait) => wait > 0);
+      const waits = members.map((member) => Math.max(member.downUntil, member.drainingUntil) - at).filter((wait) => wait > 0);
       const wait = waits.length === 0 ? health.failTimeoutMs : Math.min(...waits);
       return Math.max(1, Math.ceil(wait / 1000));
+    },
+    setQueued(count) {
+      queued = count;
     },
     states() {
       const at = now();
       return members.map((member) => {
-        const state: UpstreamState = { url: member.upstream.url, healthy: isHealthy(member, at) };
+        const status = statusOf(member, at);
+        const state: UpstreamState = {
+          url: member.upstream.url, healthy: status === 'up', state: status, weight: member.upstream.weight,
+          active: member.active, queued, failures: member.failures, latencyMsEwma: Math.round(member.latencyMsEwma * 1000) / 1000,
+        };
         if (member.lastError !== undefined) state.lastError = member.lastError;
+        if (member.lastCheckAt !== undefined) state.lastCheckAt = member.lastCheckAt;
         return state;
       });
+    },
+    onChange(listener) {
+      listeners.push(listener);
     },
   };
 }

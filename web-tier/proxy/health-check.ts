@@ -1,0 +1,84 @@
+/**
+ * Active health checks: `GET /readyz` on every upstream each interval, on a connection of its own
+ * (a check never takes a client's slot or pooled socket). 2xx → in rotation; 503 (the app tier's
+ * readyz while starting or draining) → out, as "draining", before a single client request fails
+ * there; anything else, a refused connect or a timeout → out, as "down". Back in on the next 2xx.
+ * Like Caddy's active + passive health, both must agree for an upstream to get traffic.
+ */
+import http from 'node:http';
+import type { Logger } from '../../common/logger.js';
+import { errorCode } from './errors.js';
+import type { CheckResult, Upstream, UpstreamPool } from './pool.js';
+
+export interface ActiveHealthOptions {
+  /** Time between two checks of one upstream, in ms. */
+  intervalMs: number;
+  /** A check not answered within this counts as down, in ms. */
+  timeoutMs: number;
+  /** The readiness path under each upstream's base URL. */
+  path: string;
+}
+
+export const ACTIVE_HEALTH_DEFAULTS: Readonly<ActiveHealthOptions> = Object.freeze({ intervalMs: 5_000, timeoutMs: 2_000, path: '/readyz' });
+
+export interface HealthChecker {
+  /** Checks every upstream now; resolves when all have answered or timed out. */
+  checkAll(): Promise<void>;
+  close(): void;
+}
+
+function verdict(status: number): CheckResult {
+  if (status >= 200 && status < 300) return 'up';
+  return status === 503 ? 'draining' : 'down';
+}
+
+function checkOne(upstream: Upstream, options: ActiveHealthOptions): Promise<{ result: CheckResult; reason?: string }> {
+  return new Promise((resolve) => {
+    const url = new URL(upstream.basePath + options.path, upstream.origin);
+    // agent: false: one short connection per check, closed after it, never a pooled client socket.
+    const request = http.get(url, { agent: false, headers: { 'user-agent': 'twotier-web-health', connection: 'close' }, timeout: options.timeoutMs });
+    request.once('response', (response) => {
+      response.resume();
+      const result = verdict(response.statusCode ?? 0);
+      resolve(result === 'down' ? { result, reason: `HTTP_${response.statusCode ?? 0}` } : { result });
+    });
+    request.once('timeout', () => request.destroy(Object.assign(new Error('health check timed out'), { code: 'CHECK_TIMEOUT' })));
+    request.once('error', (error) => resolve({ result: 'down', reason: errorCode(error) }));
+  });
+}
+
+export function createHealthChecker(pool: UpstreamPool, options: ActiveHealthOptions, logger: Logger): HealthChecker {
+  let closed = false;
+  const running = new Set<Upstream>();
+
+  async function check(upstream: Upstream): Promise<void> {
+    // One check per upstream at a time: a slow upstream must not pile up check connections.
+    if (closed || running.has(upstream)) return;
+    running.add(upstream);
+    try {
+      const { result, reason } = await checkOne(upstream, options);
+      if (closed) return;
+      const before = pool.states().find((state) => state.url === upstream.url)?.state;
+      pool.reportCheck(upstream, result, reason);
+      const after = pool.states().find((state) => state.url === upstream.url)?.state;
+      if (before !== after) logger.info({ upstream: upstream.url, from: before, to: after, check: result, reason }, 'upstream state changed');
+    } finally {
+      running.delete(upstream);
+    }
+  }
+
+  const checkAll = async (): Promise<void> => {
+    await Promise.all(pool.upstreams.map((upstream) => check(upstream)));
+  };
+  const timer = setInterval(() => void checkAll(), options.intervalMs);
+  // A pending check must never keep the process alive on its own.
+  timer.unref();
+
+  return {
+    checkAll,
+    close() {
+      closed = true;
+      clearInterval(timer);
+    },
+  };
+}
