@@ -36,6 +36,8 @@ export interface OperatorOptions {
   isAllowedPeer?: (address: string) => boolean;
   /** SSE push interval; 1000 ms by default. */
   eventsIntervalMs?: number;
+  /** Open /-/status/events streams at most (each holds a socket); 32 by default. */
+  maxStreams?: number;
   workers?: WorkerFetcherOptions;
   /** Where status.html/.js/.css live; web-tier/operator/page under the package root by default. */
   pageDir?: string;
@@ -101,6 +103,7 @@ export function createOperatorHandler(options: OperatorOptions): OperatorHandler
     source: status,
     logger,
     ...(options.eventsIntervalMs === undefined ? {} : { intervalMs: options.eventsIntervalMs }),
+    ...(options.maxStreams === undefined ? {} : { maxClients: options.maxStreams }),
   });
 
   function fail(res: ServerResponse, ctx: RequestContext, error: unknown): void {

@@ -89,7 +89,10 @@ function renderTraffic(traffic) {
 function renderUpstreams(upstreams) {
   fill('upstreams', upstreams.map((upstream) => {
     const health = el('td', upstream.state || (upstream.healthy ? 'up' : 'down'), upstream.healthy ? 'up' : 'down');
-    const workers = upstream.workers.ok ? `${upstream.workers.workers.length}` + (typeof upstream.workers.restarts === 'number' ? ` (${upstream.workers.restarts} restarts)` : '') : `unavailable: ${upstream.workers.error}`;
+    const restarts = upstream.workers.restarts;
+    const workers = !upstream.workers.ok
+      ? `unavailable: ${upstream.workers.error}`
+      : `${upstream.workers.workers.length}` + (typeof restarts === 'number' ? ` · ${restarts} restart${restarts === 1 ? '' : 's'}` : '');
     const tr = row([el('td', upstream.url), health, ms(upstream.latencyMsEwma), upstream.active ?? '–', upstream.failures ?? '–', upstream.lastError ?? '', workers]);
     tr.dataset.url = upstream.url;
     tr.dataset.healthy = String(upstream.healthy);
