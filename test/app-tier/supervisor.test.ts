@@ -33,8 +33,8 @@ function fixture(t: Test): string {
   return file;
 }
 
-function supervise(t: Test, options: { exec: string; env: Record<string, string>; config?: Partial<typeof config>; logger?: typeof logger }): Supervisor {
-  const supervisor = createSupervisor({ config: { ...config, ...options.config }, logger: options.logger ?? logger, cluster, exec: options.exec, execArgv: [], env: { NODE_OPTIONS: '', ...options.env } });
+function supervise(t: Test, options: { exec: string; env: Record<string, string>; config?: Partial<typeof config>; logger?: typeof logger; onRestart?: (reason: 'crash' | 'reload') => void }): Supervisor {
+  const supervisor = createSupervisor({ config: { ...config, ...options.config }, logger: options.logger ?? logger, cluster, exec: options.exec, execArgv: [], env: { NODE_OPTIONS: '', ...options.env }, onRestart: options.onRestart });
   t.teardown(async () => {
     await supervisor.close();
     for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGKILL');
@@ -50,7 +50,8 @@ t.test('workers that die at once are replaced with a growing back-off, then star
   cluster.on('exit', onExit);
   t.teardown(() => { cluster.off('fork', onFork); cluster.off('exit', onExit); });
 
-  const supervisor = supervise(t, { exec: fixture(t), env: { FIXTURE_MODE: 'crash' }, config: { workers: 1 } });
+  const restarts: string[] = [];
+  const supervisor = supervise(t, { exec: fixture(t), env: { FIXTURE_MODE: 'crash' }, config: { workers: 1 }, onRestart: (reason) => restarts.push(reason) });
   await t.rejects(supervisor.start(), /workers exit at start-up \(5 in a row, last exit code 3\)/);
   const forks = events.filter((event) => event.kind === 'fork');
   const exits = events.filter((event) => event.kind === 'exit');
@@ -61,6 +62,7 @@ t.test('workers that die at once are replaced with a growing back-off, then star
     t.ok(waited >= 50 * 2 ** index - 2, `replacement ${index + 1} waited ${Math.round(waited)} ms`);
   }
   t.same(supervisor.pids(), [], 'nothing left running');
+  t.same(restarts, ['crash', 'crash', 'crash', 'crash'], 'each replacement fork is reported as a crash restart');
 });
 
 t.test('close() sends SIGTERM, and SIGKILL to a worker that will not exit', async (t) => {
@@ -81,18 +83,21 @@ t.test('reload replaces each worker; a new worker that cannot start stops the re
   const messages: string[] = [];
   const sink = new PassThrough();
   sink.on('data', (chunk: Buffer) => { for (const line of chunk.toString().split('\n').filter(Boolean)) messages.push((JSON.parse(line) as { msg: string }).msg); });
-  const supervisor = supervise(t, { exec, env: { CRASH_MARKER: marker }, logger: createLogger({ tier: 'app', level: 'info', destination: sink }) });
+  const restarts: string[] = [];
+  const supervisor = supervise(t, { exec, env: { CRASH_MARKER: marker }, logger: createLogger({ tier: 'app', level: 'info', destination: sink }), onRestart: (reason) => restarts.push(reason) });
   const address = await supervisor.start();
   const original = supervisor.pids();
   await supervisor.reload();
   const reloaded = supervisor.pids();
   t.equal(reloaded.length, 2);
+  t.same(restarts, ['reload', 'reload'], 'each replacement is reported as a reload restart');
   for (const pid of reloaded) t.notOk(original.includes(pid), 'every worker is new');
 
   writeFileSync(marker, '');
   await t.rejects(supervisor.reload(), /reload stopped: new worker \d+ exited before listening/);
   t.same(supervisor.pids().sort(), [...reloaded].sort(), 'the old workers are untouched');
   t.notOk(messages.includes('worker died; replacing it'), 'the failed new worker is not replaced (no crash loop)');
+  t.same(restarts, ['reload', 'reload'], 'a new worker that never listened is no restart');
   const reply = await send(`http://127.0.0.1:${address.port}/`);
   t.ok(reloaded.includes(Number(reply.text)), 'still served by them');
 });
