@@ -51,12 +51,13 @@ function reject(code: ErrorCode, reason: string): Rejection {
 /**
  * RFC 3986 §6.2.2.2: percent-encoded unreserved characters are equivalent to the characters
  * themselves, so `/%61pi/` is `/api/`. Only those are decoded; everything else keeps its
- * encoding (a `%2F` inside a segment is not a separator for the app's router).
+ * encoding exactly, hex case included (a `%2f` inside a segment is not a separator for the
+ * app's router, and an ordinary target must reach the app byte-identical).
  */
 function normalisePercent(path: string): string {
   return path.replace(/%([0-9A-Fa-f]{2})/g, (whole, hex: string) => {
     const char = String.fromCharCode(Number.parseInt(hex, 16));
-    return UNRESERVED.test(char) ? char : whole.toUpperCase();
+    return UNRESERVED.test(char) ? char : whole;
   });
 }
 

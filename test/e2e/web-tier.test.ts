@@ -46,12 +46,12 @@ t.test('static and proxied requests through the real tiers; app stopped → fast
   t.equal(home.headers['x-served-by'], 'static');
   t.match(home.headers['content-type'], /^text\/html/);
 
-  const echo = await fetchVia(port, '/api/echo/a%2Fb?x=1&y=%20', { method: 'POST', headers: { 'Content-Type': 'text/plain', 'X-Request-Id': 'client-chosen' }, body: 'hello through two tiers' });
+  const echo = await fetchVia(port, '/api/echo/a%2fb%C3%A9?x=1&y=%20', { method: 'POST', headers: { 'Content-Type': 'text/plain', 'X-Request-Id': 'client-chosen' }, body: 'hello through two tiers' });
   t.equal(echo.status, 200);
   t.equal(echo.headers['x-served-by'], 'app');
   const inspected = JSON.parse(echo.body) as { method: string; url: string; body: string; headers: Record<string, string> };
   t.equal(inspected.method, 'POST');
-  t.equal(inspected.url, '/api/echo/a%2Fb?x=1&y=%20', 'the request-target reaches the app byte-identical');
+  t.equal(inspected.url, '/api/echo/a%2fb%C3%A9?x=1&y=%20', 'the request-target reaches the app byte-identical');
   t.equal(inspected.body, 'hello through two tiers');
   t.equal(inspected.headers['x-request-id'], echo.headers['x-request-id'], 'the app sees the id the client gets back');
   t.not(echo.headers['x-request-id'], 'client-chosen', 'an untrusted client does not choose it');
@@ -59,7 +59,7 @@ t.test('static and proxied requests through the real tiers; app stopped → fast
   t.equal((await fetchVia(port, '/readyz')).status, 200);
   t.equal((await fetchVia(port, '/api/../etc/passwd')).status, 400);
 
-  const lines = await web.waitForLine((line) => line['msg'] === 'request' && line['url'] === '/api/echo/a%2Fb?x=1&y=%20');
+  const lines = await web.waitForLine((line) => line['msg'] === 'request' && line['url'] === '/api/echo/a%2fb%C3%A9?x=1&y=%20');
   t.match(lines, { tier: 'web', servedBy: 'app', status: 200, upstream: app.url, method: 'POST' });
 
   // Stop the app tier: dynamic paths fail fast with 502, static files keep coming.
