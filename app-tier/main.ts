@@ -119,7 +119,9 @@ async function runWorker(config: AppConfig, logger: Logger, role: WorkerRole): P
   let source: OperatorSource & { close?: () => void };
   if (role.primaryPid !== undefined && process.send !== undefined) {
     const channel = {
-      send: (message: unknown) => process.send?.(message) ?? false,
+      // With a callback a closed channel (primary gone) is reported there instead of as an
+      // 'error' event that would crash the worker; the asker's timeout then answers 503.
+      send: (message: unknown) => process.send?.(message, undefined, undefined, () => undefined) ?? false,
       on: (event: 'message', listener: (message: unknown) => void) => process.on(event, listener),
       off: (event: 'message', listener: (message: unknown) => void) => process.off(event, listener),
     };

@@ -81,7 +81,7 @@ export function createClusterSource(options: ClusterSourceOptions): OperatorSour
       void metrics.registry.getMetricsAsJSON().then((json) => {
         const reply: CollectedMessage = { twotier: 'collected', id: message.id, metrics: json, summary: metrics.summary() };
         channel.send(reply);
-      });
+      }, () => undefined); // a collect callback that throws: the primary leaves this worker out after its timeout
     } else if (isMessage<AnswerMessage>(message, 'operator-answer')) {
       const waiter = pending.get(message.id);
       if (waiter === undefined) return;
@@ -177,7 +177,11 @@ export function createClusterAggregator(options: ClusterAggregatorOptions): { cl
       worker.once('exit', onExit);
       byWorker.set(worker, done);
       const request: CollectMessage = { twotier: 'collect', id };
-      worker.send(request);
+      // A callback, so a channel that closed since isConnected() is reported here, not as an
+      // 'error' event on the worker's ChildProcess (which nothing else handles).
+      worker.send(request, undefined, undefined, (error: Error | null) => {
+        if (error !== null) done(undefined);
+      });
     }));
     return Promise.all(answers).then((replies) => {
       waiting.delete(id);
@@ -208,7 +212,7 @@ export function createClusterAggregator(options: ClusterAggregatorOptions): { cl
       const reply = (body: string | undefined, error?: string): void => {
         if (!worker.isConnected()) return;
         const out: AnswerMessage = body === undefined ? { twotier: 'operator-answer', id: message.id, error: error ?? 'failed' } : { twotier: 'operator-answer', id: message.id, body };
-        worker.send(out);
+        worker.send(out, undefined, undefined, () => undefined);
       };
       answer(message.kind).then((body) => reply(body), (error: unknown) => reply(undefined, (error as Error).message));
     }
