@@ -172,3 +172,24 @@ t.test('nonsense options are refused at construction, naming the option', async 
   await t.rejects(startFront(t, { upstreams: [], maxBodyBytes: -1 }), /maxBodyBytes/);
   await t.rejects(startFront(t, { upstreams: ['https://127.0.0.1:1'] }), /must be http/);
 });
+
+t.test('an upstream that stalls mid-body: the response is cut after bodyIdleTimeoutMs, logged as a timeout', { timeout: 5000 }, async (t) => {
+  const upstream = await startUpstream(t, (_req, res) => {
+    res.writeHead(200, { 'content-length': '100' });
+    res.write('first part');
+  });
+  const { logger, next } = captureLogger();
+  const front = await startFront(t, { upstreams: [upstream.url], bodyIdleTimeoutMs: 150, responseTimeoutMs: 20_000, logger });
+  const logged = next((line) => line.phase === 'body');
+  const req = http.request({ host: '127.0.0.1', port: front.port, path: '/api/x', agent: false });
+  req.end();
+  const [res] = (await once(req, 'response')) as [http.IncomingMessage];
+  t.equal(res.statusCode, 200, 'the status was already out');
+  const chunks: Buffer[] = [];
+  res.on('data', (chunk: Buffer) => chunks.push(chunk));
+  const [error] = (await once(res, 'error')) as [NodeJS.ErrnoException];
+  t.equal(error.code, 'ECONNRESET', 'cut, so the client knows it is incomplete');
+  t.equal(Buffer.concat(chunks).toString(), 'first part');
+  t.match(await logged, { code: 'WEB_ERR_UPSTREAM_TIMEOUT', cause: 'UPSTREAM_TIMEOUT', upstream: upstream.url });
+  t.match(front.handler.upstreamStates(), [{ failures: 1, lastError: 'UPSTREAM_TIMEOUT' }]);
+});

@@ -60,19 +60,32 @@ export async function refusedUrl(): Promise<string> {
   return `http://127.0.0.1:${port}`;
 }
 
+type LogLine = Record<string, unknown>;
+
 /** A sink logger whose lines the test can parse (pino's own tests do this). */
-export function captureLogger(): { logger: Logger; lines: () => Record<string, unknown>[] } {
+export function captureLogger(): { logger: Logger; lines: () => LogLine[]; next: (match: (line: LogLine) => boolean) => Promise<LogLine> } {
   const chunks: string[] = [];
+  const waiting: { match: (line: LogLine) => boolean; resolve: (line: LogLine) => void }[] = [];
   const destination = new Writable({
     write(chunk: Buffer, _encoding, callback) {
-      chunks.push(chunk.toString('utf8'));
+      const text = chunk.toString('utf8');
+      chunks.push(text);
+      for (const line of text.split('\n').filter((part) => part !== '').map((part) => JSON.parse(part) as LogLine)) {
+        for (const waiter of [...waiting]) {
+          if (!waiter.match(line)) continue;
+          waiting.splice(waiting.indexOf(waiter), 1);
+          waiter.resolve(line);
+        }
+      }
       callback();
     },
   });
   const logger = createLogger({ tier: 'web', level: 'debug', destination });
   return {
     logger,
-    lines: () => chunks.join('').split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as Record<string, unknown>),
+    lines: () => chunks.join('').split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as LogLine),
+    /** The next line (from now on) that matches: a log line is the event the test waits for. */
+    next: (match) => new Promise((resolve) => waiting.push({ match, resolve })),
   };
 }
 
