@@ -19,8 +19,9 @@ function httpBaseUrl(): z.ZodType<string> {
   return z.string({ error: 'must be an http:// base URL such as http://127.0.0.1:3000' }).refine((value) => {
     if (!URL.canParse(value)) return false;
     const url = new URL(value);
-    return url.protocol === 'http:' && url.hostname !== '' && url.search === '' && url.hash === '' && url.username === '';
-  }, 'must be an http:// base URL such as http://127.0.0.1:3000 (no query, fragment or credentials)');
+    // `#weight=N` weighs one upstream for the proxy's balancer; any other fragment is a typo.
+    return url.protocol === 'http:' && url.hostname !== '' && url.search === '' && url.username === '' && /^(?:#weight=[1-9]\d{0,2})?$/.test(url.hash);
+  }, 'must be an http:// base URL such as http://127.0.0.1:3000, optionally with #weight=N (no query or credentials)');
 }
 
 /** A URL path prefix such as "/api/": starts and ends with "/", and is not "/" itself (that would hide the static site). */
@@ -42,6 +43,8 @@ const schema = z.object({
   /** How the dynamic prefixes are served: forwarded to the app tier, the app in-process, or the app per request as CGI. */
   dynamic: z.enum(['proxy', 'embedded', 'cgi'], { error: 'must be one of proxy, embedded, cgi' }),
   dynamicPrefixes: z.array(pathPrefix('a path prefix like "/api/" (starts and ends with "/")'), { error: 'must be a list of path prefixes like "/api/"' }),
+  /** Host names this server answers for; another Host → 421 (RFC 9110 §15.5.20). [] = any valid Host. */
+  serverNames: z.array(z.string().regex(/^[A-Za-z0-9.-]+$|^\[[0-9A-Fa-f:.]+\]$/, 'must be a host name or IP address without port'), { error: 'must be a list of host names' }),
   /** Peers whose X-Forwarded-* and X-Request-Id are believed (exact IP addresses). */
   trustedProxies: z.array(z.string().refine((value) => isIP(value) !== 0, 'must be an IP address'), { error: 'must be a list of IP addresses' }),
   /** Request-target length (nginx: large_client_header_buffers 8k) → 414 above it. */
@@ -74,6 +77,14 @@ const schema = z.object({
   /** Must stay below the app tier's keepAliveTimeout (nodejs/node#20256). */
   proxyKeepAliveIdleMs: fields.positiveInt('a number of milliseconds (1 or more)'),
   proxyRetryIdempotentOnReset: z.boolean({ error: 'must be true or false' }),
+  proxyBalance: z.enum(['round-robin', 'least-conn'], { error: 'must be round-robin or least-conn' }),
+  /** Between two chunks of an upstream's response body. */
+  proxyBodyIdleTimeoutMs: fields.positiveInt('a number of milliseconds (1 or more)'),
+  /** Requests waiting for an upstream slot at most (beyond → 503 + Retry-After). */
+  proxyMaxQueue: fields.nonNegativeInt('a count (0 or more)'),
+  proxyQueueTimeoutMs: fields.positiveInt('a number of milliseconds (1 or more)'),
+  /** Active GET /readyz checks of each upstream every this often; 0 = passive health only. */
+  proxyHealthIntervalMs: fields.nonNegativeInt('a number of milliseconds (0 = off)'),
   /** CGI scripts; relative → against the package root. */
   cgiDir: z.string({ error: 'must be a directory path' }).min(1, 'must be a directory path'),
   cgiTimeoutMs: fields.positiveInt('a number of milliseconds (1 or more)'),
@@ -94,6 +105,7 @@ export const DEFAULTS: z.infer<typeof schema> = {
   dynamic: 'proxy',
   dynamicPrefixes: ['/api/', '/articles/'],
   trustedProxies: [],
+  serverNames: [],
   maxUrlBytes: 8 * 1024,
   maxHeaderBytes: 16 * 1024,
   headersTimeoutMs: 20_000,
@@ -112,6 +124,11 @@ export const DEFAULTS: z.infer<typeof schema> = {
   proxyMaxSocketsPerUpstream: PROXY_DEFAULTS.maxSocketsPerUpstream,
   proxyKeepAliveIdleMs: PROXY_DEFAULTS.keepAliveIdleMs,
   proxyRetryIdempotentOnReset: PROXY_DEFAULTS.retryIdempotentOnReset,
+  proxyBalance: PROXY_DEFAULTS.balance,
+  proxyBodyIdleTimeoutMs: PROXY_DEFAULTS.bodyIdleTimeoutMs,
+  proxyMaxQueue: PROXY_DEFAULTS.maxQueue,
+  proxyQueueTimeoutMs: PROXY_DEFAULTS.queueTimeoutMs,
+  proxyHealthIntervalMs: PROXY_DEFAULTS.activeHealth === false ? 0 : PROXY_DEFAULTS.activeHealth.intervalMs,
   cgiDir: 'web-tier/cgi-bin',
   cgiTimeoutMs: CGI_DEFAULTS.timeoutMs,
   cgiMaxProcesses: CGI_DEFAULTS.maxProcesses,
@@ -128,6 +145,7 @@ const ENV: Readonly<Record<string, EnvBinding>> = {
   WEB_DYNAMIC: { key: 'dynamic', kind: 'string' },
   WEB_DYNAMIC_PREFIXES: { key: 'dynamicPrefixes', kind: 'list' },
   WEB_TRUSTED_PROXIES: { key: 'trustedProxies', kind: 'list' },
+  WEB_SERVER_NAMES: { key: 'serverNames', kind: 'list' },
   WEB_MAX_URL_BYTES: { key: 'maxUrlBytes', kind: 'int' },
   WEB_MAX_HEADER_BYTES: { key: 'maxHeaderBytes', kind: 'int' },
   WEB_HEADERS_TIMEOUT_MS: { key: 'headersTimeoutMs', kind: 'int' },
@@ -138,6 +156,11 @@ const ENV: Readonly<Record<string, EnvBinding>> = {
   WEB_FOLLOW_OUTSIDE_SYMLINKS: { key: 'followOutsideSymlinks', kind: 'bool' },
   WEB_PROXY_CONNECT_TIMEOUT_MS: { key: 'proxyConnectTimeoutMs', kind: 'int' },
   WEB_PROXY_RESPONSE_TIMEOUT_MS: { key: 'proxyResponseTimeoutMs', kind: 'int' },
+  WEB_PROXY_BALANCE: { key: 'proxyBalance', kind: 'string' },
+  WEB_PROXY_BODY_IDLE_TIMEOUT_MS: { key: 'proxyBodyIdleTimeoutMs', kind: 'int' },
+  WEB_PROXY_MAX_QUEUE: { key: 'proxyMaxQueue', kind: 'int' },
+  WEB_PROXY_QUEUE_TIMEOUT_MS: { key: 'proxyQueueTimeoutMs', kind: 'int' },
+  WEB_PROXY_HEALTH_INTERVAL_MS: { key: 'proxyHealthIntervalMs', kind: 'int' },
   WEB_CGI_DIR: { key: 'cgiDir', kind: 'string' },
   WEB_CGI_TIMEOUT_MS: { key: 'cgiTimeoutMs', kind: 'int' },
   WEB_CGI_MAX_PROCESSES: { key: 'cgiMaxProcesses', kind: 'int' },

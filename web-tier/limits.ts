@@ -14,6 +14,8 @@ export interface LimitOptions {
   readonly maxBodyBytes: number;
   readonly maxUrlBytes: number;
   readonly maxHeaderBytes: number;
+  /** Host names served; another → 421. Empty = any valid Host. */
+  readonly serverNames?: readonly string[];
   readonly headersTimeoutMs: number;
   readonly requestTimeoutMs: number;
   readonly keepAliveTimeoutMs: number;
@@ -50,6 +52,12 @@ export function isValidHost(value: string): boolean {
   if (!HOST.test(value)) return false;
   const port = /:(\d+)$/.exec(value.startsWith('[') ? value.slice(value.indexOf(']')) : value);
   return port === null || Number(port[1]) <= 65535;
+}
+
+/** The host part of host[:port], lower-case (names are case-insensitive, RFC 3986 §3.2.2). */
+export function hostName(value: string): string {
+  const name = value.startsWith('[') ? value.slice(0, value.indexOf(']') + 1) : value.replace(/:\d*$/, '');
+  return name.toLowerCase();
 }
 
 function countHeader(rawHeaders: readonly string[], name: string): number {
@@ -90,6 +98,12 @@ export function checkRequest(req: IncomingMessage, options: LimitOptions, author
   if (hosts === 0 && req.httpVersionMinor >= 1 && authority === undefined) return { code: 'WEB_ERR_BAD_REQUEST', reason: 'missing Host' };
   if (host !== undefined && !isValidHost(host)) return { code: 'WEB_ERR_BAD_REQUEST', reason: 'invalid Host' };
   if (authority !== undefined && !isValidHost(authority)) return { code: 'WEB_ERR_BAD_REQUEST', reason: 'invalid authority' };
+  const names = options.serverNames ?? [];
+  const named = authority ?? host;
+  if (names.length > 0 && named !== undefined && !names.some((name) => name.toLowerCase() === hostName(named))) {
+    // RFC 9110 §15.5.20: a request for a name this server does not serve is misdirected.
+    return { code: 'WEB_ERR_MISDIRECTED', reason: 'Host is not one of serverNames' };
+  }
 
   const transferEncoding = req.headers['transfer-encoding'];
   if (transferEncoding !== undefined) {

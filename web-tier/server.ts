@@ -15,7 +15,7 @@ import { sendError, TwotierError } from './error-response.js';
 import { createHealthHandler } from './health.js';
 import { checkRequest, clientErrorStatus, hasBody, serverOptions, writeRawError } from './limits.js';
 import { createStaticHandler } from './static/handler.js';
-import { createProxyHandler } from './proxy/handler.js';
+import { createProxyHandler, PROXY_DEFAULTS } from './proxy/handler.js';
 import { createCgiHandler } from './cgi/handler.js';
 
 /** The handlers a request can end in (health is the server's own). */
@@ -81,6 +81,13 @@ function buildHandlers(options: WebServerOptions, onLocalRedirect: Dispatch): We
       maxBodyBytes: config.maxBodyBytes,
       trustedProxies: config.trustedProxies,
       retryIdempotentOnReset: config.proxyRetryIdempotentOnReset,
+      balance: config.proxyBalance,
+      bodyIdleTimeoutMs: config.proxyBodyIdleTimeoutMs,
+      maxQueue: config.proxyMaxQueue,
+      queueTimeoutMs: config.proxyQueueTimeoutMs,
+      activeHealth: config.proxyHealthIntervalMs === 0 || PROXY_DEFAULTS.activeHealth === false
+        ? false
+        : { ...PROXY_DEFAULTS.activeHealth, intervalMs: config.proxyHealthIntervalMs },
       logger: logger.child({ component: 'proxy' }),
     });
   }
@@ -115,6 +122,7 @@ export function createWebServer(options: WebServerOptions): WebServer {
     maxBodyBytes: config.maxBodyBytes,
     maxUrlBytes: config.maxUrlBytes,
     maxHeaderBytes: config.maxHeaderBytes,
+    serverNames: config.serverNames,
     headersTimeoutMs: config.headersTimeoutMs,
     requestTimeoutMs: config.requestTimeoutMs,
     keepAliveTimeoutMs: config.keepAliveTimeoutMs,

@@ -33,6 +33,11 @@ t.test('environment variables override', async (t) => {
   t.same(config.upstreams, ['http://10.0.0.2:3000', 'http://10.0.0.3:3000']);
   t.same(config.trustedProxies, ['10.0.0.1', '::1']);
   t.same(config.dynamicPrefixes, ['/api/']);
+  const pool = loadConfig(undefined, { APP_UPSTREAMS: 'http://10.0.0.2:3000#weight=3,http://10.0.0.3:3000', WEB_PROXY_BALANCE: 'least-conn', WEB_PROXY_HEALTH_INTERVAL_MS: '0', WEB_SERVER_NAMES: 'www.example,127.0.0.1' });
+  t.same(pool.upstreams, ['http://10.0.0.2:3000#weight=3', 'http://10.0.0.3:3000'], 'a weight rides on the URL');
+  t.equal(pool.proxyBalance, 'least-conn');
+  t.equal(pool.proxyHealthIntervalMs, 0);
+  t.same(pool.serverNames, ['www.example', '127.0.0.1']);
 });
 
 t.test('bad values fail naming the key', async (t) => {
@@ -51,6 +56,9 @@ t.test('bad values fail naming the key', async (t) => {
     [{ WEB_FOLLOW_OUTSIDE_SYMLINKS: 'maybe' }, 'WEB_FOLLOW_OUTSIDE_SYMLINKS'],
     [{ WEB_HEADERS_TIMEOUT_MS: '0' }, 'WEB_HEADERS_TIMEOUT_MS'],
     [{ WEB_HEADERS_TIMEOUT_MS: '500000' }, 'headersTimeoutMs'],
+    [{ APP_UPSTREAMS: 'http://a:1#weight=x' }, 'APP_UPSTREAMS'],
+    [{ WEB_PROXY_BALANCE: 'random' }, 'WEB_PROXY_BALANCE'],
+    [{ WEB_SERVER_NAMES: 'a.example:80' }, 'WEB_SERVER_NAMES'],
   ];
   for (const [env, key] of cases) {
     const error = t.throws(() => loadConfig(undefined, env), { code: 'CONFIG_INVALID' }) as ConfigError;

@@ -1,6 +1,6 @@
 import t from 'tap';
 import type { IncomingMessage } from 'node:http';
-import { checkRequest, clientErrorStatus, isValidHost } from '../../web-tier/limits.js';
+import { checkRequest, clientErrorStatus, hostName, isValidHost } from '../../web-tier/limits.js';
 import { rawExchange } from '../helpers/raw-http.js';
 import { fakeHandlers, startWeb } from '../helpers/web-tier.js';
 
@@ -33,6 +33,16 @@ t.test('checkRequest: what node lets through', async (t) => {
   t.match(checkRequest(fakeRequest({ rawHeaders: ['Host', 'a', 'Transfer-Encoding', 'chunked'], httpVersionMinor: 0 }), LIMITS), { reason: 'Transfer-Encoding in HTTP/1.0' });
   t.match(checkRequest(fakeRequest({ rawHeaders: ['Host', 'a', 'Content-Length', '101'] }), LIMITS), { code: 'WEB_ERR_BODY_TOO_LARGE' });
   t.equal(checkRequest(fakeRequest({ rawHeaders: ['Host', 'a', 'Content-Length', '100'] }), LIMITS), undefined);
+});
+
+t.test('serverNames: another Host (or absolute-form authority) is misdirected → 421', async (t) => {
+  const named = { ...LIMITS, serverNames: ['www.example', '127.0.0.1', '[::1]'] };
+  t.equal(checkRequest(fakeRequest({ rawHeaders: ['Host', 'WWW.example:8080'] }), named), undefined, 'case and port do not matter');
+  t.equal(checkRequest(fakeRequest({ rawHeaders: ['Host', '[::1]:80'] }), named), undefined);
+  t.match(checkRequest(fakeRequest({ rawHeaders: ['Host', 'evil.example'] }), named), { code: 'WEB_ERR_MISDIRECTED' });
+  t.match(checkRequest(fakeRequest({ rawHeaders: ['Host', 'www.example'] }), named, 'evil.example'), { code: 'WEB_ERR_MISDIRECTED' }, 'the authority of absolute-form counts');
+  t.equal(checkRequest(fakeRequest({ rawHeaders: ['Host', 'anything.example'] }), LIMITS), undefined, 'no names configured: any valid Host');
+  t.equal(hostName('Example.COM:80'), 'example.com');
 });
 
 t.test('isValidHost', async (t) => {

@@ -179,3 +179,12 @@ t.test('a client that leaves before the answer still gets its access-log line, m
   const [line] = await log.waitForAccessLines(1);
   t.match(line, { url: '/api/slow', aborted: true, servedBy: 'app' });
 });
+
+t.test('WEB_SERVER_NAMES: a request for another host name gets 421', async (t) => {
+  const handlers = fakeHandlers();
+  const { port } = await startWeb(t, { handlers, env: { WEB_SERVER_NAMES: 'www.example,127.0.0.1' } });
+  t.equal((await get(port, '/')).status, 200, 'Host 127.0.0.1:port is served');
+  const other = await get(port, '/', { headers: { Host: 'evil.example' } });
+  t.equal(other.status, 421);
+  t.equal(handlers.static.calls.length, 1);
+});
