@@ -19,7 +19,7 @@ import { createClusterAggregator, createClusterSource, createLocalSource, create
 import { createRouteNamer } from './metrics-routes.js';
 import { instrumentStore } from './metrics-store.js';
 import { createOperatorEndpoints } from './operator.js';
-import { writePidFile } from './operator-pid-file.js';
+import { pidState, writePidFile } from './operator-pid-file.js';
 import { openStore } from './store/index.js';
 import { createSupervisor } from './supervisor.js';
 import { createWorkerServer, type WorkerServer } from './worker.js';
@@ -65,41 +65,47 @@ async function runPrimary(config: AppConfig, logger: Logger): Promise<void> {
   if (config.databaseUrl === 'sqlite::memory:' && config.workers > 1) {
     logger.warn({ workers: config.workers }, 'sqlite::memory: gives every worker its own empty database; use a file to share data');
   }
-  let supervisor: ReturnType<typeof createSupervisor> | undefined;
-  const primaryMetrics = createPrimaryMetrics({ workersAlive: () => supervisor?.pids().length ?? 0 });
-  supervisor = createSupervisor({
+  const supervisor = createSupervisor({
     config,
     logger,
     cluster,
     env: { [PRIMARY_ENV]: String(process.pid) },
+    // Called only once workers run, when primaryMetrics exists.
     onRestart: (reason) => primaryMetrics.workerRestarted(reason),
   });
+  const primaryMetrics = createPrimaryMetrics({ workersAlive: () => supervisor.pids().length });
   const aggregator = createClusterAggregator({ cluster, primary: primaryMetrics });
-  const pidFile = writePidFile(resolve(config.pidFile), process.pid);
-  if (pidFile.previous !== undefined && pidFile.previous !== process.pid) {
-    logger.warn({ pidFile: config.pidFile, previous: pidFile.previous }, 'pid file held another pid; taken over (give each app tier its own APP_PID_FILE)');
+  let pidFile: ReturnType<typeof writePidFile>;
+  try {
+    pidFile = writePidFile(resolve(config.pidFile), process.pid);
+  } catch (error) {
+    fail(`APP_PID_FILE: cannot write ${config.pidFile} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+  // A file left by a SIGKILLed primary is simply replaced; a live app tier using the same file
+  // means two tiers share one APP_PID_FILE, and `npm run reload` would reach only this one.
+  if (pidFile.previous !== undefined && pidFile.previous !== process.pid && pidState(pidFile.previous) === 'running') {
+    logger.warn({ pidFile: config.pidFile, previous: pidFile.previous }, 'another app tier wrote this pid file; taken over (give each app tier its own APP_PID_FILE)');
   }
   process.on('exit', () => pidFile.remove());
-  const running = supervisor;
   onShutdownSignal(logger, async () => {
-    await running.close();
+    await supervisor.close();
     aggregator.close();
   });
   process.on('SIGHUP', () => {
     logger.info('rolling reload');
-    running.reload().then(
-      () => logger.info({ workers: running.pids() }, 'reload finished'),
+    supervisor.reload().then(
+      () => logger.info({ workers: supervisor.pids() }, 'reload finished'),
       (error: unknown) => logger.error({ err: error }, 'reload failed'),
     );
   });
   try {
-    const where = await running.start();
+    const where = await supervisor.start();
     const url = `http://${where.address.includes(':') ? `[${where.address}]` : where.address}:${where.port}`;
     // Tests and the launcher read the port (APP_PORT=0) from this line.
-    logger.info({ address: where.address, port: where.port, url, workers: running.pids(), pidFile: config.pidFile }, 'listening');
+    logger.info({ address: where.address, port: where.port, url, workers: supervisor.pids(), pidFile: config.pidFile }, 'listening');
   } catch (error) {
     logger.fatal({ err: error }, 'app tier failed to start');
-    await running.close();
+    await supervisor.close();
     fail((error as Error).message);
   }
 }

@@ -52,3 +52,11 @@ t.test('a database that cannot be opened is named too', async (t) => {
   t.match(result.stderr, /^twotier app: DATABASE_URL: cannot open the database/);
   t.notMatch(result.stderr, /\n\s+at /);
 });
+
+t.test('a pid file that cannot be written is named', async (t) => {
+  const dir = tempDataDir(t);
+  writeFileSync(join(dir, 'file'), 'not a folder');
+  const result = await runAppTier({ DATABASE_URL: `sqlite:${join(dir, 'x.db')}`, APP_PID_FILE: join(dir, 'file', 'app.pid') });
+  t.equal(result.code, 1);
+  t.match(result.stderr, /^twotier app: APP_PID_FILE: cannot write .*app\.pid \((ENOTDIR|EEXIST)\)\n$/);
+});
