@@ -112,6 +112,14 @@ t.test('a client leaving is forgotten; close() ends open streams and refuses new
   refused.resume();
 });
 
+t.test('the first snapshot does not wait for the interval', async (t) => {
+  const harness = await startHarness(t, { operator: { eventsIntervalMs: 60_000 } });
+  const res = await openStream(harness.url);
+  t.teardown(() => res.destroy());
+  const first = await eventReader(res).next(3_000);
+  t.equal(first.event, 'status');
+});
+
 t.test('HEAD answers the stream headers without a stream; the client cap answers 503', async (t) => {
   const harness = await startHarness(t, { operator: { maxStreams: 1 } });
   const head = await fetch(`${harness.url}/-/status/events`, { method: 'HEAD' });
