@@ -4,7 +4,7 @@
  * upstream's response back. Each step is a small named function, in the order a request meets
  * them, like http-proxy's own passes.
  */
-import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
+import { request as httpRequest, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { pipeline, Readable } from 'node:stream';
@@ -20,7 +20,11 @@ import { buildResponseHeaders, type BodyFraming } from './headers.js';
 import type { Upstream, UpstreamPool } from './pool.js';
 import type { RetryBudget } from './retry-budget.js';
 
+/** http-proxy (the package the mission names) or node's own http.request with the same passes. */
+export type ProxyEngine = 'http-proxy' | 'plain';
+
 export interface ForwardSettings {
+  readonly engine: ProxyEngine;
   readonly connectTimeoutMs: number;
   readonly responseTimeoutMs: number;
   readonly bodyIdleTimeoutMs: number;
@@ -118,6 +122,10 @@ function dispatch(forwarder: Forwarder, exchange: Exchange): void {
   const first = attempt === 1;
   // A retry goes out on a fresh connection: the pooled sockets may all be equally stale.
   const agent = first ? forwarder.agent : createFreshConnectionAgent();
+  if (forwarder.settings.engine === 'plain') {
+    dispatchPlain(forwarder, exchange, agent, attempt);
+    return;
+  }
   try {
     forwarder.proxy.web(exchange.req, exchange.res, {
       target: (exchange.upstream as Upstream).origin,
@@ -133,6 +141,34 @@ function dispatch(forwarder: Forwarder, exchange: Exchange): void {
   } catch (error) {
     fail(forwarder, exchange, error);
   }
+}
+
+/**
+ * The same exchange without http-proxy: what its web-incoming passes do for this configuration
+ * (copy the headers, pipe the body, report the response), minus its per-request url.parse,
+ * options merge and pass loop. Everything else (timeouts, retries, response) is shared.
+ */
+function dispatchPlain(forwarder: Forwarder, exchange: Exchange, agent: http.Agent, attempt: number): void {
+  const upstream = exchange.upstream as Upstream;
+  const { req } = exchange;
+  let proxyReq: ClientRequest;
+  try {
+    proxyReq = httpRequest({ host: upstream.hostname, port: upstream.port, method: req.method, path: upstream.basePath + exchange.target, headers: req.headers, agent });
+  } catch (error) {
+    fail(forwarder, exchange, error);
+    return;
+  }
+  onUpstreamRequest(forwarder, exchange, proxyReq);
+  proxyReq.on('error', (error) => {
+    if (exchange.attempts === attempt) fail(forwarder, exchange, error);
+  });
+  proxyReq.once('response', (proxyRes: IncomingMessage) => {
+    if (exchange.attempts === attempt) onUpstreamResponse(forwarder, exchange, proxyRes);
+    else proxyRes.destroy();
+  });
+  const body = attempt === 1 ? exchange.body : exchange.replayBody;
+  if (body === undefined) proxyReq.end();
+  else body.pipe(proxyReq);
 }
 
 /** Runs before the request head is written: the last word on target and framing, and the timers. */

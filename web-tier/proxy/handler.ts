@@ -16,13 +16,15 @@ import { createAdmission, QUEUE_DEFAULTS } from './admission.js';
 import { createUpstreamAgent } from './agent.js';
 import { DEFAULT_MAX_REPLAY_BODY_BYTES, ReplayRecorder } from './body-replay.js';
 import { ClientAbortedError, errorCode, toUpstreamError, upstreamUnavailable } from './errors.js';
-import { admit, fail, onBodyLimit, onClientClose, onUpstreamResponse, type Exchange, type Forwarder } from './forward.js';
+import { admit, fail, onBodyLimit, onClientClose, onUpstreamResponse, type Exchange, type Forwarder, type ProxyEngine } from './forward.js';
 import { bodyFraming, buildRequestHeaders, normalizeAddress } from './headers.js';
 import { ACTIVE_HEALTH_DEFAULTS, createHealthChecker, type ActiveHealthOptions } from './health-check.js';
 import { createUpstreamPool, PASSIVE_HEALTH_DEFAULTS, type BalanceMethod, type PassiveHealthOptions, type UpstreamEntry, type UpstreamState } from './pool.js';
 import { createRetryBudget, RETRY_BUDGET_DEFAULTS, type RetryBudgetOptions } from './retry-budget.js';
 
 export interface ProxyOptions {
+  /** http-proxy (default) or the plain http.request path with the same behaviour (see README figures). */
+  engine?: ProxyEngine;
   /** Base URLs, e.g. ['http://127.0.0.1:3000'] (APP_UPSTREAMS); `http://h:p#weight=2` or `{ url, weight }` weighs one. */
   upstreams: readonly UpstreamEntry[];
   /** round-robin (smooth, weighted) or least-conn (fewest in flight per unit of weight). */
@@ -60,6 +62,7 @@ export interface ProxyOptions {
 export type ProxySettings = Required<Omit<ProxyOptions, 'upstreams'>>;
 
 export const PROXY_DEFAULTS: ProxySettings = Object.freeze({
+  engine: 'http-proxy',
   balance: 'round-robin',
   connectTimeoutMs: 5_000,
   responseTimeoutMs: 30_000,
@@ -121,6 +124,7 @@ function checkOptions(options: ProxySettings): void {
   for (const key of ['maxBodyBytes', 'maxQueue', 'maxReplayBodyBytes'] as const) {
     if (!Number.isSafeInteger(options[key]) || options[key] < 0) throw new RangeError(`proxy option ${key} must be a non-negative integer, got ${options[key]}`);
   }
+  if (options.engine !== 'http-proxy' && options.engine !== 'plain') throw new RangeError(`proxy option engine must be http-proxy or plain, got ${String(options.engine)}`);
   if (options.balance !== 'round-robin' && options.balance !== 'least-conn') throw new RangeError(`proxy option balance must be round-robin or least-conn, got ${String(options.balance)}`);
   const { maxFails, failTimeoutMs } = options.passiveHealth;
   if (!Number.isSafeInteger(maxFails) || maxFails < 1 || !Number.isSafeInteger(failTimeoutMs) || failTimeoutMs < 1) throw new RangeError('proxy option passiveHealth needs positive integers maxFails and failTimeoutMs');
@@ -152,6 +156,7 @@ export function createProxyHandler(options: ProxyOptions & { logger: Logger }): 
     budget: createRetryBudget(settings.retryBudget),
     counters: { retries: 0, retryBudgetExhausted: 0, queueTimeouts: 0, queueFull: 0 },
     settings: {
+      engine: settings.engine,
       connectTimeoutMs: settings.connectTimeoutMs,
       responseTimeoutMs: settings.responseTimeoutMs,
       bodyIdleTimeoutMs: settings.bodyIdleTimeoutMs,

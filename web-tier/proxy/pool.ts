@@ -34,6 +34,9 @@ export interface Upstream {
   readonly origin: string;
   /** The base URL's path without a trailing slash ("" for "/"): prefixed to every request-target. */
   readonly basePath: string;
+  /** Host name or address without IPv6 brackets, and port: what the plain engine connects to. */
+  readonly hostname: string;
+  readonly port: number;
   readonly weight: number;
 }
 
@@ -120,7 +123,8 @@ export function parseUpstream(entry: UpstreamEntry): Upstream {
   const weight = typeof entry === 'string' ? Number(fragment?.[1] ?? 1) : (entry.weight ?? Number(fragment?.[1] ?? 1));
   if (!Number.isSafeInteger(weight) || weight < 1 || weight > 100) throw new TypeError(`upstream ${JSON.stringify(raw)}: weight must be an integer from 1 to 100`);
   const url = parsed.hash === '' ? raw : raw.slice(0, raw.indexOf('#'));
-  return { url, origin: parsed.origin, basePath: parsed.pathname.replace(/\/+$/, ''), weight };
+  const hostname = parsed.hostname.replace(/^\[(.*)\]$/, '$1');
+  return { url, origin: parsed.origin, basePath: parsed.pathname.replace(/\/+$/, ''), hostname, port: Number(parsed.port === '' ? 80 : parsed.port), weight };
 }
 
 export function createUpstreamPool(entries: readonly UpstreamEntry[], options: Partial<PoolOptions> = {}, now: () => number = Date.now): UpstreamPool {

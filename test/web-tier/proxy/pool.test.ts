@@ -15,10 +15,11 @@ function tally(names: string[]): Record<string, number> {
 }
 
 t.test('base URLs are parsed into origin, base path and weight; anything else is refused', async (t) => {
-  t.same(parseUpstream('http://127.0.0.1:3000'), { url: 'http://127.0.0.1:3000', origin: 'http://127.0.0.1:3000', basePath: '', weight: 1 });
-  t.same(parseUpstream('http://app.internal:3000/mount/'), { url: 'http://app.internal:3000/mount/', origin: 'http://app.internal:3000', basePath: '/mount', weight: 1 });
-  t.same(parseUpstream('http://a:1#weight=3'), { url: 'http://a:1', origin: 'http://a:1', basePath: '', weight: 3 });
-  t.same(parseUpstream({ url: 'http://a:1', weight: 2 }), { url: 'http://a:1', origin: 'http://a:1', basePath: '', weight: 2 });
+  t.same(parseUpstream('http://127.0.0.1:3000'), { url: 'http://127.0.0.1:3000', origin: 'http://127.0.0.1:3000', basePath: '', hostname: '127.0.0.1', port: 3000, weight: 1 });
+  t.same(parseUpstream('http://app.internal/mount/'), { url: 'http://app.internal/mount/', origin: 'http://app.internal', basePath: '/mount', hostname: 'app.internal', port: 80, weight: 1 });
+  t.match(parseUpstream('http://[::1]:3000'), { origin: 'http://[::1]:3000', hostname: '::1', port: 3000 });
+  t.match(parseUpstream('http://a:1#weight=3'), { url: 'http://a:1', origin: 'http://a:1', basePath: '', weight: 3 });
+  t.match(parseUpstream({ url: 'http://a:1', weight: 2 }), { url: 'http://a:1', origin: 'http://a:1', basePath: '', weight: 2 });
   t.throws(() => parseUpstream('not a url'), TypeError);
   t.throws(() => parseUpstream('https://127.0.0.1:3000'), /must be http/);
   t.throws(() => parseUpstream('http://127.0.0.1:3000/?q=1'), /must be http/);

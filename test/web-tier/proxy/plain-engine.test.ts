@@ -1,0 +1,49 @@
+/**
+ * The plain engine (node's http.request, no http-proxy) shares every pass but the dispatch: these
+ * check the behaviours that dispatch touches. The whole proxy suite also passes with
+ * `engine: 'plain'` as the default (checked when the engine was added).
+ */
+import t from 'tap';
+import http from 'node:http';
+import { echo, echoed, refusedUrl, request, startFront, startUpstream } from './helpers.js';
+
+t.test('plain engine: target byte-identical, edge headers, body, response headers', async (t) => {
+  const upstream = await startUpstream(t, echo);
+  const front = await startFront(t, { upstreams: [`${upstream.url}/base`], engine: 'plain' });
+  const reply = await request(front.port, { method: 'POST', path: '/api//a%2F..\\b?q="x"', body: 'hello', headers: { 'x-forwarded-for': '6.6.6.6', connection: 'x-drop', 'x-drop': '1' } });
+  t.equal(reply.status, 200);
+  const seen = echoed(reply);
+  t.equal(seen.url, '/base/api//a%2F..\\b?q="x"');
+  t.equal(seen.body, 'hello');
+  t.equal(seen.headers['x-forwarded-for'], '127.0.0.1');
+  t.equal(seen.headers['x-drop'], undefined);
+  t.equal(seen.headers.via, '1.1 twotier-web');
+  t.equal(reply.headers['x-served-by'], 'app');
+  t.equal(reply.headers['x-request-id'], front.contexts[0]?.requestId);
+  t.equal(upstream.connections(), 1);
+  t.equal((await request(front.port)).status, 200);
+  t.equal(upstream.connections(), 1, 'the keep-alive agent is used');
+});
+
+t.test('plain engine: refused POST retried elsewhere; response timeout 504; chunked body past the limit 413', { timeout: 5000 }, async (t) => {
+  const live = await startUpstream(t, echo);
+  const front = await startFront(t, { upstreams: [await refusedUrl(), live.url], engine: 'plain' });
+  const reply = await request(front.port, { method: 'POST', body: 'again' });
+  t.same([reply.status, echoed(reply).body], [200, 'again']);
+
+  const stalled = await startUpstream(t, () => undefined);
+  const slow = await startFront(t, { upstreams: [stalled.url], engine: 'plain', responseTimeoutMs: 100 });
+  t.equal((await request(slow.port)).status, 504);
+
+  const small = await startFront(t, { upstreams: [live.url], engine: 'plain', maxBodyBytes: 4 });
+  const req = http.request({ host: '127.0.0.1', port: small.port, method: 'POST', path: '/api/x', agent: false });
+  req.write('12345');
+  req.end();
+  const [res] = (await new Promise((resolve) => req.once('response', (r) => resolve([r])))) as [http.IncomingMessage];
+  t.equal(res.statusCode, 413);
+  res.resume();
+});
+
+t.test('an unknown engine is refused at construction', async (t) => {
+  await t.rejects(startFront(t, { upstreams: [], engine: 'fast' as 'plain' }), /engine/);
+});
