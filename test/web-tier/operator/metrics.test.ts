@@ -3,7 +3,13 @@ import type { ServerResponse } from 'node:http';
 import { createLogger } from '../../../common/logger.js';
 import type { RequestContext } from '../../../web-tier/context.js';
 import { createWebMetrics, methodLabel } from '../../../web-tier/operator/metrics.js';
+import type { UpstreamSource } from '../../../web-tier/operator/upstream-view.js';
+import type { ProxyHandler } from '../../../web-tier/proxy/handler.js';
 import { histogramSeries, parseExposition, sampleValue, scrape, startHarness, startStubUpstream } from './harness.js';
+
+// Compile-time only (tsc in npm test): the real proxy handler can be handed to the operator as is.
+const proxyIsUpstreamSource = (proxy: ProxyHandler): UpstreamSource => proxy;
+void proxyIsUpstreamSource;
 
 const bound = (le: string): number => (le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le));
 const logger = createLogger({ tier: 'web', level: 'silent' });
