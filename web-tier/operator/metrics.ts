@@ -8,7 +8,7 @@ import type { ServerResponse } from 'node:http';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { RequestContext, ServedBy } from '../context.js';
-import { readRetries, readUpstreams, type UpstreamSource } from './upstream-view.js';
+import { readRetries, readStat, readUpstreams, type UpstreamSource } from './upstream-view.js';
 
 /** What onRequestEnd saw, handed to listeners (the status page's traffic window and error list). */
 export interface FinishedRequest {
@@ -61,6 +61,8 @@ const PREFIX = 'twotier_web_';
 /** Methods outside this set share one label value, so a client cannot grow the series count. */
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+/** Label value → the proxy's stats() field it is read from. */
+const REJECTION_STATS: readonly (readonly [string, string])[] = [['queue_full', 'queueFull'], ['queue_timeout', 'queueTimeouts'], ['retry_budget', 'retryBudgetExhausted']];
 /** The event-loop delay histogram restarts after this, so its numbers describe recent minutes, not the whole uptime. */
 const LOOP_WINDOW_MS = 60_000;
 
@@ -172,6 +174,19 @@ export function createWebMetrics(options: { now?: () => number } = {}): WebMetri
       this.reset();
       const retries = readRetries(upstreams);
       if (retries !== undefined) this.inc(retries);
+    },
+  });
+  new Counter({
+    name: `${PREFIX}proxy_rejected_total`,
+    help: 'Requests the proxy turned away or did not retry, by reason: queue_full and queue_timeout (503), retry_budget (a safe retry the budget refused).',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [reason, key] of REJECTION_STATS) {
+        const value = readStat(upstreams, key);
+        if (value !== undefined) this.inc({ reason }, value);
+      }
     },
   });
   let cgiLive = 0;

@@ -62,6 +62,16 @@ export function readUpstreams(source: UpstreamSource | undefined): UpstreamView[
   return views;
 }
 
+/** A pool-wide counter from `stats()`, when the proxy has it. */
+export function readStat(source: UpstreamSource | undefined, key: string): number | undefined {
+  try {
+    const stats = source?.stats?.() as Record<string, unknown> | undefined;
+    return stats === undefined ? undefined : numberField(stats, key);
+  } catch {
+    return undefined;
+  }
+}
+
 /** The proxy's retry total: `stats().retries`, else the sum of per-upstream `retries`; undefined when it counts none. */
 export function readRetries(source: UpstreamSource | undefined): number | undefined {
   if (source === undefined) return undefined;

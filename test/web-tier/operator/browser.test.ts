@@ -5,13 +5,10 @@
  */
 import t, { type Test } from 'tap';
 import { copyFileSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { once } from 'node:events';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { startHarness, startStubUpstream, type Harness } from './harness.js';
+import { refusedUrl, startHarness, startStubUpstream, type Harness } from './harness.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARGS = ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
@@ -68,16 +65,6 @@ function watchForErrors(page: Page): string[] {
     if (!request.url().endsWith('/-/status/events')) problems.push(`requestfailed: ${request.url()}`);
   });
   return problems;
-}
-
-/** An address nothing listens on: a server is bound, its port read, then closed. */
-async function refusedUrl(): Promise<string> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return `http://127.0.0.1:${port}`;
 }
 
 async function send(harness: Harness, paths: readonly string[]): Promise<void> {

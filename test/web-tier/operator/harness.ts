@@ -32,6 +32,16 @@ export async function listen(t: Teardown, server: Server): Promise<string> {
   return `http://127.0.0.1:${port}`;
 }
 
+/** An address nothing listens on: a server is bound, its port read, then closed. */
+export async function refusedUrl(): Promise<string> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return `http://127.0.0.1:${port}`;
+}
+
 export interface StubUpstream {
   readonly url: string;
   /** Requests it answered, /-/workers included. */
@@ -123,15 +133,15 @@ function countBytes(res: ServerResponse): () => number {
 
 export async function startHarness(
   t: Teardown,
-  options: { upstreams?: readonly string[]; operator?: Partial<Omit<OperatorOptions, 'metrics' | 'logger' | 'proxy'>> } = {},
+  options: { upstreams?: readonly string[]; proxy?: StubProxy; operator?: Partial<Omit<OperatorOptions, 'metrics' | 'logger' | 'proxy'>> } = {},
 ): Promise<Harness> {
   const logger = createLogger({ tier: 'web', level: 'silent' });
   const metrics = createWebMetrics();
   t.teardown(() => metrics.close());
   const upstreams = options.upstreams ?? [];
-  const proxy = upstreams.length === 0 ? undefined : createStubProxy(upstreams);
+  const proxy = options.proxy ?? (upstreams.length === 0 ? undefined : createStubProxy(upstreams));
   const operator = createOperatorHandler({
-    config: { dynamic: proxy === undefined ? 'embedded' : 'proxy', upstreams },
+    config: { dynamic: proxy === undefined ? 'embedded' : 'proxy', upstreams: proxy?.upstreamStates().map((state) => state.url) ?? [] },
     logger,
     metrics,
     ...(proxy === undefined ? {} : { proxy }),

@@ -71,7 +71,7 @@ t.test('upstream gauges and counters are read from whatever fields the proxy has
       { url: 'http://a:3000', healthy: true, state: 'up', latencyMsEwma: 12.5, active: 3, failures, retries: 1 },
       { url: 'http://b:3000', healthy: false, lastError: 'ECONNREFUSED' },
     ],
-    stats: () => ({ retries: 7 }),
+    stats: () => ({ retries: 7, queueFull: 1, queueTimeouts: 2, retryBudgetExhausted: 3 }),
   });
   let families = parseExposition(await metrics.text());
   t.equal(sampleValue(families, 'twotier_web_upstream_up', { upstream: 'http://a:3000' }), 1);
@@ -81,6 +81,9 @@ t.test('upstream gauges and counters are read from whatever fields the proxy has
   t.equal(sampleValue(families, 'twotier_web_upstream_active_requests', { upstream: 'http://a:3000' }), 3);
   t.equal(sampleValue(families, 'twotier_web_upstream_failures_total', { upstream: 'http://a:3000' }), 2);
   t.equal(sampleValue(families, 'twotier_web_upstream_retries_total'), 7, 'stats().retries wins');
+  t.equal(sampleValue(families, 'twotier_web_proxy_rejected_total', { reason: 'queue_full' }), 1);
+  t.equal(sampleValue(families, 'twotier_web_proxy_rejected_total', { reason: 'queue_timeout' }), 2);
+  t.equal(sampleValue(families, 'twotier_web_proxy_rejected_total', { reason: 'retry_budget' }), 3);
   failures = 5;
   families = parseExposition(await metrics.text());
   t.equal(sampleValue(families, 'twotier_web_upstream_failures_total', { upstream: 'http://a:3000' }), 5, 'follows the proxy total');
