@@ -5,7 +5,7 @@
  */
 import t, { type Test } from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -89,7 +89,13 @@ t.test('SIGTERM to the primary: an in-flight request finishes with Connection: c
   t.same(await app.exited(), { code: 0, signal: null });
 });
 
-interface Pm2Worker { child: ChildProcess; lines: LogLine[]; ready: Promise<number>; exit: Promise<[number | null, string | null]> }
+interface Pm2Worker {
+  child: ChildProcess;
+  lines: LogLine[];
+  ready: Promise<number>;
+  exit: Promise<[number | null, string | null]>;
+  line(match: (line: LogLine) => boolean): Promise<LogLine>;
+}
 
 /** main.js the way pm2 starts it: pm_id and NODE_APP_INSTANCE set, an IPC channel, no primary of ours. */
 function startLikePm2(t: Test, env: Record<string, string>): Pm2Worker {
@@ -101,12 +107,17 @@ function startLikePm2(t: Test, env: Record<string, string>): Pm2Worker {
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
   const lines: LogLine[] = [];
+  const arrived = new EventEmitter();
   let buffered = '';
   child.stdout?.on('data', (chunk: Buffer) => {
     buffered += chunk.toString();
     const parts = buffered.split('\n');
     buffered = parts.pop() ?? '';
-    for (const text of parts) if (text.trim() !== '') lines.push(JSON.parse(text) as LogLine);
+    for (const text of parts) {
+      if (text.trim() === '') continue;
+      lines.push(JSON.parse(text) as LogLine);
+      arrived.emit('line');
+    }
   });
   const exit = once(child, 'exit') as Promise<[number | null, string | null]>;
   t.teardown(async () => {
@@ -115,21 +126,36 @@ function startLikePm2(t: Test, env: Record<string, string>): Pm2Worker {
       await exit;
     }
   });
-  // The port comes from the 'worker listening' line, which pino writes before process.send('ready').
+  // The port comes from the 'worker listening' line, logged just before process.send('ready');
+  // the line travels on the stdout pipe, the message on the IPC channel, so either may come first.
+  const listeningLine = new Promise<LogLine>((resolve) => {
+    const check = (): void => {
+      const line = lines.find((entry) => entry.msg === 'worker listening');
+      if (line === undefined) return;
+      arrived.off('line', check);
+      resolve(line);
+    };
+    arrived.on('line', check);
+  });
   const ready = new Promise<number>((resolve, reject) => {
     child.on('message', (message) => {
-      if (message !== 'ready') return;
-      const check = (attempt: number): void => {
-        const line = lines.find((entry) => entry.msg === 'worker listening');
-        if (line !== undefined) resolve(line['port'] as number);
-        else if (attempt > 1_000) reject(new Error('ready without a listening line'));
-        else setImmediate(() => check(attempt + 1));
-      };
-      check(0);
+      if (message === 'ready') void listeningLine.then((line) => resolve(line['port'] as number));
     });
     void exit.then(([code]) => reject(new Error(`exited with ${code} before ready`)));
   });
-  return { child, lines, ready, exit };
+  function line(match: (entry: LogLine) => boolean): Promise<LogLine> {
+    return new Promise((resolve) => {
+      const check = (): void => {
+        const found = lines.find(match);
+        if (found === undefined) return;
+        arrived.off('line', check);
+        resolve(found);
+      };
+      arrived.on('line', check);
+      check();
+    });
+  }
+  return { child, lines, ready, exit, line };
 }
 
 t.test('under pm2: one standalone worker, ready when listening, its own metrics, SIGINT drains to exit 0 before kill_timeout', async (t) => {
@@ -150,7 +176,7 @@ t.test('under pm2: one standalone worker, ready when listening, its own metrics,
   await inFlight(url, 2);
   const started = Date.now();
   worker.child.kill('SIGINT');
-  while (!worker.lines.some((line) => line.msg === 'shutting down')) await new Promise((resolve) => setImmediate(resolve));
+  await worker.line((line) => line.msg === 'shutting down');
   t.equal(await send(`${url}/readyz`).then(() => 'answered', (error: NodeJS.ErrnoException) => error.code), 'ECONNREFUSED', 'no new connections once draining');
   post.finish();
   const wire = await post.reply;
