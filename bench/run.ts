@@ -3,7 +3,7 @@
  * measure in the load generator process while the sampler watches the servers, stop servers.
  * A scenario that cannot start or answers wrongly becomes a 'failed' row; the run goes on.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runLoad } from './load-runner.js';
@@ -41,11 +41,14 @@ function firstLine(error: unknown): string {
 }
 
 /** Fills the web root with the static files the static rows ask for (printable, so any client can look). */
-function makeWebRoot(dir: string): void {
-  mkdirSync(dir, { recursive: true });
+function makeWebRoot(workDir: string, dir: string): void {
+  // mkdtemp makes the scratch directory 0700; nginx started as root serves from workers running
+  // as "nobody", which would answer 403. Nothing in here is secret.
+  chmodSync(workDir, 0o755);
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
   for (const file of Object.values(STATIC_FILES)) {
     const line = 'twotier static benchmark file, the same bytes on every run.\n';
-    writeFileSync(join(dir, file.name), line.repeat(Math.ceil(file.bytes / line.length)).slice(0, file.bytes));
+    writeFileSync(join(dir, file.name), line.repeat(Math.ceil(file.bytes / line.length)).slice(0, file.bytes), { mode: 0o644 });
   }
 }
 
@@ -132,7 +135,7 @@ export async function runBench(options: RunBenchOptions): Promise<BenchResult> {
   const webRoot = join(workDir, 'www');
   const rows: ScenarioResult[] = [];
   try {
-    makeWebRoot(webRoot);
+    makeWebRoot(workDir, webRoot);
     const ctx: ScenarioContext = {
       root: options.root,
       workDir,
