@@ -15,7 +15,8 @@ export interface AppWorker {
 }
 
 export type WorkersReport =
-  | { ok: true; primaryPid?: number; restarts?: number; workers: AppWorker[] }
+  /** scope "worker": one instance answered for itself (pm2 cluster mode), not the whole cluster. */
+  | { ok: true; primaryPid?: number; restarts?: number; scope?: 'cluster' | 'worker'; workers: AppWorker[] }
   | { ok: false; error: string };
 
 export interface WorkerFetcher {
@@ -41,7 +42,7 @@ export function parseWorkersBody(body: unknown): WorkersReport {
   if (typeof body !== 'object' || body === null || !Array.isArray((body as { workers?: unknown }).workers)) {
     return { ok: false, error: 'answer has no workers list' };
   }
-  const record = body as { workers: unknown[]; primaryPid?: unknown; restarts?: unknown };
+  const record = body as { workers: unknown[]; primaryPid?: unknown; restarts?: unknown; scope?: unknown };
   const workers: AppWorker[] = [];
   for (const item of record.workers) {
     if (typeof item !== 'object' || item === null) continue;
@@ -63,6 +64,7 @@ export function parseWorkersBody(body: unknown): WorkersReport {
   if (primaryPid !== undefined) report.primaryPid = primaryPid;
   const restarts = finiteNumber(record.restarts);
   if (restarts !== undefined) report.restarts = restarts;
+  if (record.scope === 'cluster' || record.scope === 'worker') report.scope = record.scope;
   return report;
 }
 

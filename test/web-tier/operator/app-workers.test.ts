@@ -56,6 +56,7 @@ t.test('close() aborts a request in flight', async (t) => {
 
 t.test('parsing is forgiving about extra fields and strict about types', async (t) => {
   t.same(parseWorkersBody({ nope: true }), { ok: false, error: 'answer has no workers list' });
+  t.same(parseWorkersBody({ workers: [], primaryPid: null, restarts: 0, scope: 'worker' }), { ok: true, workers: [], restarts: 0, scope: 'worker' }, 'pm2: no primary');
   t.same(parseWorkersBody({ workers: [{ pid: 1, rssBytes: '9', extra: 1 }, { pid: 'x' }, null], restarts: 'many' }), { ok: true, workers: [{ pid: 1 }] });
   t.equal(workersUrl('http://10.0.0.2:3000').href, 'http://10.0.0.2:3000/-/workers');
   t.equal(workersUrl('http://10.0.0.2:3000/app/').href, 'http://10.0.0.2:3000/app/-/workers', 'the base path is kept, as the proxy keeps it');

@@ -92,7 +92,8 @@ function renderUpstreams(upstreams) {
     const restarts = upstream.workers.restarts;
     const workers = !upstream.workers.ok
       ? `unavailable: ${upstream.workers.error}`
-      : `${upstream.workers.workers.length}` + (typeof restarts === 'number' ? ` · ${restarts} restart${restarts === 1 ? '' : 's'}` : '');
+      : `${upstream.workers.workers.length}` + (typeof restarts === 'number' ? ` · ${restarts} restart${restarts === 1 ? '' : 's'}` : '') +
+        (upstream.workers.scope === 'worker' ? ' · one instance (pm2: each answers for itself)' : '');
     const tr = row([el('td', upstream.url), health, ms(upstream.latencyMsEwma), upstream.active ?? '–', upstream.failures ?? '–', upstream.lastError ?? '', workers]);
     tr.dataset.url = upstream.url;
     tr.dataset.healthy = String(upstream.healthy);
