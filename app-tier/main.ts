@@ -179,7 +179,9 @@ async function main(): Promise<void> {
     throw error;
   }
   const underPm2 = process.env['pm_id'] !== undefined || process.env['NODE_APP_INSTANCE'] !== undefined;
-  const primaryPid = cluster.isWorker ? positiveInt(process.env[PRIMARY_ENV]) : undefined;
+  // Our primary's pid, checked against the real parent: a variable inherited by some other
+  // process manager's workers must not make them wait for a primary that is not there.
+  const primaryPid = cluster.isWorker && !underPm2 && positiveInt(process.env[PRIMARY_ENV]) === process.ppid ? process.ppid : undefined;
   const isPrimary = cluster.isPrimary && !underPm2;
   const logger = createLogger({ tier: 'app', level: config.logLevel }).child({ role: isPrimary ? 'primary' : 'worker' });
   if (isPrimary) await runPrimary(config, logger);

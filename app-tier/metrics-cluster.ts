@@ -28,7 +28,8 @@ export interface OperatorSource {
 type Kind = 'metrics' | 'workers';
 interface AskMessage { readonly twotier: 'operator-ask'; readonly id: number; readonly kind: Kind }
 interface AnswerMessage { readonly twotier: 'operator-answer'; readonly id: number; readonly body?: string; readonly error?: string }
-interface CollectMessage { readonly twotier: 'collect'; readonly id: number }
+/** `withMetrics: false` for /-/workers: the summary alone, without serialising every series. */
+interface CollectMessage { readonly twotier: 'collect'; readonly id: number; readonly withMetrics: boolean }
 interface CollectedMessage { readonly twotier: 'collected'; readonly id: number; readonly metrics: MetricsJson; readonly summary: WorkerSummary }
 
 function isMessage<T extends { twotier: string }>(value: unknown, type: T['twotier']): value is T {
@@ -78,7 +79,8 @@ export function createClusterSource(options: ClusterSourceOptions): OperatorSour
 
   const onMessage = (message: unknown): void => {
     if (isMessage<CollectMessage>(message, 'collect')) {
-      void metrics.registry.getMetricsAsJSON().then((json) => {
+      const json = message.withMetrics === false ? Promise.resolve([]) : metrics.registry.getMetricsAsJSON();
+      void json.then((json) => {
         const reply: CollectedMessage = { twotier: 'collected', id: message.id, metrics: json, summary: metrics.summary() };
         channel.send(reply);
       }, () => undefined); // a collect callback that throws: the primary leaves this worker out after its timeout
@@ -159,7 +161,7 @@ export function createClusterAggregator(options: ClusterAggregatorOptions): { cl
   const waiting = new Map<number, Map<Worker, (message: CollectedMessage | undefined) => void>>();
   let nextId = 0;
 
-  function collect(): Promise<CollectedMessage[]> {
+  function collect(withMetrics: boolean): Promise<CollectedMessage[]> {
     nextId += 1;
     const id = nextId;
     const workers = Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => worker !== undefined && worker.isConnected());
@@ -176,7 +178,7 @@ export function createClusterAggregator(options: ClusterAggregatorOptions): { cl
       }
       worker.once('exit', onExit);
       byWorker.set(worker, done);
-      const request: CollectMessage = { twotier: 'collect', id };
+      const request: CollectMessage = { twotier: 'collect', id, withMetrics };
       // A callback, so a channel that closed since isConnected() is reported here, not as an
       // 'error' event on the worker's ChildProcess (which nothing else handles).
       worker.send(request, undefined, undefined, (error: Error | null) => {
@@ -190,7 +192,7 @@ export function createClusterAggregator(options: ClusterAggregatorOptions): { cl
   }
 
   async function answer(kind: Kind): Promise<string> {
-    const replies = await collect();
+    const replies = await collect(kind === 'metrics');
     if (kind === 'workers') {
       const report: WorkersReport = {
         workers: replies.map((reply) => reply.summary).sort((a, b) => a.pid - b.pid),

@@ -14,6 +14,7 @@ import { parseMetrics, sampleSum } from '../helpers/app-tier.js';
 class FakeWorker extends EventEmitter {
   readonly toWorker = new EventEmitter();
   connected = true;
+  readonly sent: unknown[] = [];
   constructor(readonly cluster: FakeCluster, readonly pid: number, readonly mode: 'answers' | 'silent') {
     super();
   }
@@ -21,6 +22,7 @@ class FakeWorker extends EventEmitter {
     return this.connected;
   }
   send(message: unknown): boolean {
+    this.sent.push(message);
     if (this.mode === 'answers') setImmediate(() => this.toWorker.emit('message', message));
     return true;
   }
@@ -70,7 +72,9 @@ t.test('the primary aggregates the workers that answer; a silent one is left out
   t.equal(sampleSum(families, 'app_worker_restarts_total', { reason: 'crash' }), 1, 'the primary\'s own counter is merged in');
   t.equal(sampleSum(families, 'app_workers'), 3);
 
+  t.match(a.sent.at(-1), { twotier: 'collect', withMetrics: true });
   const report: WorkersReport = await sourceB.workers();
+  t.match(a.sent.at(-1), { twotier: 'collect', withMetrics: false }, '/-/workers asks for summaries only');
   t.match(report, { primaryPid: process.pid, restarts: 1, scope: 'cluster' });
   t.same(report.workers.map((worker) => [worker.pid, worker.requests, worker.rssBytes]), [[101, 1, 101_000], [102, 1, 102_000]]);
 });
