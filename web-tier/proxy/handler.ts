@@ -16,7 +16,7 @@ import { createAdmission, QUEUE_DEFAULTS } from './admission.js';
 import { createUpstreamAgent } from './agent.js';
 import { DEFAULT_MAX_REPLAY_BODY_BYTES, ReplayRecorder } from './body-replay.js';
 import { ClientAbortedError, errorCode, toUpstreamError, upstreamUnavailable } from './errors.js';
-import { admit, fail, onBodyLimit, onClientClose, onUpstreamResponse, type Exchange, type Forwarder, type ProxyEngine } from './forward.js';
+import { admit, createForwarderAgent, fail, onBodyLimit, onClientClose, onUpstreamResponse, type Exchange, type Forwarder, type ProxyEngine } from './forward.js';
 import { bodyFraming, buildRequestHeaders, normalizeAddress } from './headers.js';
 import { ACTIVE_HEALTH_DEFAULTS, createHealthChecker, type ActiveHealthOptions } from './health-check.js';
 import { createUpstreamPool, PASSIVE_HEALTH_DEFAULTS, type BalanceMethod, type PassiveHealthOptions, type UpstreamEntry, type UpstreamState } from './pool.js';
@@ -148,9 +148,10 @@ export function createProxyHandler(options: ProxyOptions & { logger: Logger }): 
   const checker = settings.activeHealth === false || upstreams.length === 0 ? undefined : createHealthChecker(pool, settings.activeHealth, logger);
   const trusted = new Set(settings.trustedProxies.map((address) => normalizeAddress(address)));
   const proxy = httpProxy.createProxyServer({ selfHandleResponse: true, prependPath: false, xfwd: false, ws: false });
-  const forwarder: Forwarder = {
+  const base = {
     proxy,
     agent,
+    dispatching: undefined,
     pool,
     admission,
     budget: createRetryBudget(settings.retryBudget),
@@ -163,6 +164,7 @@ export function createProxyHandler(options: ProxyOptions & { logger: Logger }): 
       retries: settings.retryIdempotentOnReset,
     },
   };
+  const forwarder: Forwarder = Object.assign(base, { hookedAgent: createForwarderAgent(base) });
   const exchanges = new WeakMap<IncomingMessage, Exchange>();
   let requests = 0;
   let closed = false;

@@ -14,14 +14,14 @@ import { isIP } from 'node:net';
 export const HOP_BY_HOP_FIELDS: readonly string[] = ['connection', 'keep-alive', 'te', 'upgrade', 'proxy-connection', 'transfer-encoding', 'trailer'];
 
 /** Request fields the edge never forwards. */
-const DROPPED_REQUEST_FIELDS: readonly string[] = [
+const DROPPED_REQUEST_FIELDS: ReadonlySet<string> = new Set([
   // httpoxy (CVE-2016-5385): a `Proxy` header becomes HTTP_PROXY in CGI-style environments.
   'proxy',
   // The web tier already answered the 100-continue (RFC 9110 §10.1.1); the app reads the body as it streams.
   'expect',
   // Set below from what the edge saw, never taken from the client (http-proxy#250).
   'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded', 'x-request-id',
-];
+]);
 
 /** The field names a Connection header lists (RFC 9110 §7.6.1), lower-case. */
 export function connectionOptions(value: string | string[] | undefined): string[] {
@@ -30,12 +30,20 @@ export function connectionOptions(value: string | string[] | undefined): string[
   return joined.split(',').map((token) => token.trim().toLowerCase()).filter((token) => token.length > 0);
 }
 
-/** A copy without hop-by-hop fields and without every field that Connection names. */
-export function withoutHopByHop(headers: IncomingHttpHeaders): IncomingHttpHeaders {
-  const remove = new Set([...HOP_BY_HOP_FIELDS, ...connectionOptions(headers.connection)]);
+const HOP_BY_HOP = new Set(HOP_BY_HOP_FIELDS);
+
+/**
+ * A copy without hop-by-hop fields and without every field that Connection names: one pass over
+ * the fields, and the Connection list parsed only when there is one (issue 8: no per-request
+ * work that can be done once).
+ */
+export function withoutHopByHop(headers: IncomingHttpHeaders, alsoDrop?: ReadonlySet<string>): IncomingHttpHeaders {
+  const named = headers.connection === undefined ? undefined : new Set(connectionOptions(headers.connection));
   const kept: IncomingHttpHeaders = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value !== undefined && !remove.has(name)) kept[name] = value;
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined || HOP_BY_HOP.has(name) || alsoDrop?.has(name) === true || named?.has(name) === true) continue;
+    kept[name] = value;
   }
   return kept;
 }
@@ -96,8 +104,7 @@ export const VIA = '1.1 twotier-web';
 
 /** The request header section sent to the app tier. */
 export function buildRequestHeaders(incoming: IncomingHttpHeaders, facts: EdgeFacts, trustedProxies: ReadonlySet<string>): IncomingHttpHeaders {
-  const outgoing = withoutHopByHop(incoming);
-  for (const name of DROPPED_REQUEST_FIELDS) delete outgoing[name];
+  const outgoing = withoutHopByHop(incoming, DROPPED_REQUEST_FIELDS);
   if (bodyFraming(incoming) === 'chunked') {
     delete outgoing['content-length'];
     outgoing['transfer-encoding'] = 'chunked';
