@@ -5,9 +5,12 @@
 
 export type DatabaseLocation =
   | { readonly kind: 'sqlite'; readonly file: string }
-  | { readonly kind: 'sqlite-memory' };
+  | { readonly kind: 'sqlite-memory' }
+  /** The whole URL, handed to `pg` as its connectionString (host, port, user, password, database, ?host=/socket/dir). */
+  | { readonly kind: 'postgres'; readonly url: string };
 
-export const DATABASE_URL_EXPECTED = 'sqlite:PATH (e.g. sqlite:./data/twotier.db) or sqlite::memory:';
+export const DATABASE_URL_EXPECTED =
+  'sqlite:PATH (e.g. sqlite:./data/twotier.db), sqlite::memory: or postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE';
 
 export class DatabaseUrlError extends Error {
   readonly code = 'STORE_BAD_URL';
@@ -18,18 +21,18 @@ export class DatabaseUrlError extends Error {
 }
 
 /**
- * Accepts `sqlite:RELATIVE/OR/ABSOLUTE/PATH`, `sqlite:///abs/path` (URL style) and `sqlite::memory:`.
- * postgres:// is named in the error: it arrives with the multi-box placement (issue 5), and
- * `openStore` is split by scheme so a postgres.ts slots in beside sqlite.ts.
+ * Accepts `sqlite:RELATIVE/OR/ABSOLUTE/PATH`, `sqlite:///abs/path` (URL style), `sqlite::memory:`
+ * and `postgres://` / `postgresql://` URLs (libpq's spelling; `?host=/dir` names a Unix socket folder).
+ * Errors never repeat a postgres URL: it may carry a password.
  */
 export function parseDatabaseUrl(url: string): DatabaseLocation {
   const match = /^([a-z][a-z0-9+.-]*):(.*)$/i.exec(url);
-  if (match === null) throw new DatabaseUrlError(`must be ${DATABASE_URL_EXPECTED}, got ${JSON.stringify(url)}`);
+  if (match === null) throw new DatabaseUrlError(`must be ${DATABASE_URL_EXPECTED}, got ${JSON.stringify(redactDatabaseUrl(url))}`);
   const scheme = (match[1] ?? '').toLowerCase();
   const rest = match[2] ?? '';
+  if (scheme === 'postgres' || scheme === 'postgresql') return parsePostgres(url);
   if (scheme !== 'sqlite') {
-    const hint = scheme === 'postgres' || scheme === 'postgresql' ? ' (postgres is not supported yet)' : '';
-    throw new DatabaseUrlError(`unknown scheme "${scheme}:"${hint}; must be ${DATABASE_URL_EXPECTED}, got ${JSON.stringify(url)}`);
+    throw new DatabaseUrlError(`unknown scheme "${scheme}:"; must be ${DATABASE_URL_EXPECTED}, got ${JSON.stringify(redactDatabaseUrl(url))}`);
   }
   if (rest === ':memory:') return { kind: 'sqlite-memory' };
   // sqlite:///abs/path is the URL spelling of /abs/path; sqlite://host/… names a host, which SQLite has not.
@@ -38,4 +41,26 @@ export function parseDatabaseUrl(url: string): DatabaseLocation {
     throw new DatabaseUrlError(`must be ${DATABASE_URL_EXPECTED}, got ${JSON.stringify(url)}`);
   }
   return { kind: 'sqlite', file };
+}
+
+function parsePostgres(url: string): DatabaseLocation {
+  if (!URL.canParse(url)) throw new DatabaseUrlError(`is not a valid postgres:// URL; must be ${DATABASE_URL_EXPECTED}`);
+  const parsed = new URL(url);
+  const database = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
+  const socketDir = parsed.searchParams.get('host');
+  if (parsed.hostname === '' && (socketDir === null || !socketDir.startsWith('/'))) {
+    throw new DatabaseUrlError(`postgres URL names no host (give HOST, or ?host=/socket/dir); must be ${DATABASE_URL_EXPECTED}`);
+  }
+  if (database === '' || database.includes('/')) {
+    throw new DatabaseUrlError(`postgres URL names no database (…/DATABASE); must be ${DATABASE_URL_EXPECTED}`);
+  }
+  return { kind: 'postgres', url };
+}
+
+/** The URL fit for logs and banners: a postgres password becomes "***". */
+export function redactDatabaseUrl(url: string): string {
+  if (!/^postgres(?:ql)?:/i.test(url) || !URL.canParse(url)) return url.replace(/\/\/([^:/@]*):[^@/]*@/, '//$1:***@');
+  const parsed = new URL(url);
+  if (parsed.password !== '') parsed.password = '***';
+  return parsed.toString();
 }

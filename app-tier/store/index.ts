@@ -1,13 +1,14 @@
 /**
- * One entry for every backend: the scheme of DATABASE_URL picks the implementation. A
- * postgres.ts (multi-box placement) slots in as one more case here.
+ * One entry for every backend: the scheme of DATABASE_URL picks the implementation. pg is
+ * loaded only for a postgres:// URL, so the single-box placement never imports it.
  */
 import type { Logger } from '../../common/logger.js';
 import { parseDatabaseUrl } from './database-url.js';
 import { openSqliteStore } from './sqlite.js';
+import type { OpenPostgresOptions } from './postgres-schema.js';
 import type { Store } from './types.js';
 
-export { parseDatabaseUrl, DatabaseUrlError, DATABASE_URL_EXPECTED } from './database-url.js';
+export { parseDatabaseUrl, redactDatabaseUrl, DatabaseUrlError, DATABASE_URL_EXPECTED } from './database-url.js';
 export { StoreConflictError, StoreUnavailableError } from './types.js';
 export type { Store, Article, ArticleInput, ArticlePatch, ArchiveMonth } from './types.js';
 
@@ -15,6 +16,8 @@ export interface OpenStoreOptions {
   readonly logger: Logger;
   /** Insert the seed articles on a fresh database (default true). */
   readonly seed?: boolean;
+  /** Pool size and start-up retry bounds for a postgres:// URL (defaults: POSTGRES_DEFAULTS). */
+  readonly postgres?: Omit<OpenPostgresOptions, 'url' | 'logger' | 'seed'>;
 }
 
 /** Opens (creating, migrating and seeding when needed) the database DATABASE_URL names. */
@@ -27,5 +30,9 @@ export async function openStore(databaseUrl: string, options: OpenStoreOptions):
       return openSqliteStore({ file: location.file, logger, seed });
     case 'sqlite-memory':
       return openSqliteStore({ file: ':memory:', logger, seed });
+    case 'postgres': {
+      const { openPostgresStore } = await import('./postgres.js');
+      return openPostgresStore({ url: location.url, logger, seed, ...options.postgres });
+    }
   }
 }
