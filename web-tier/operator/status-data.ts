@@ -76,7 +76,6 @@ export function createStatusSource(options: StatusSourceOptions): StatusSource {
   const recentErrors = createRecentErrors(options.recentErrorLimit);
   const workers = createWorkerFetcher({ ...options.workers, now });
   const bench = createBenchReader(options.benchResultsDir);
-  const placement = options.placement ?? derivePlacement(options.config);
   const stopListening = options.metrics.onFinished((request) => {
     traffic.record(request.status);
     recentErrors.record(request);
@@ -100,7 +99,8 @@ export function createStatusSource(options: StatusSourceOptions): StatusSource {
           eventLoopDelayMs: options.metrics.eventLoopDelay(),
           dynamic: options.config.dynamic,
         },
-        placement,
+        // Derived per snapshot: a config reload may change the upstream addresses.
+        placement: options.placement ?? derivePlacement(options.config),
         upstreams: upstreamViews.map((upstream, index) => ({ ...upstream, workers: reports[index] ?? { ok: false, error: 'not asked' } })),
         traffic: traffic.snapshot(),
         recentErrors: recentErrors.list(),

@@ -2,10 +2,16 @@ import t from 'tap';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { StatusSnapshot } from '../../../web-tier/operator/status-data.js';
-import { derivePlacement } from '../../../web-tier/operator/status-data.js';
+import type { WebConfig } from '../../../web-tier/config.js';
+import type { OperatorConfig, StatusSnapshot } from '../../../web-tier/operator/status-data.js';
+import { createStatusSource, derivePlacement } from '../../../web-tier/operator/status-data.js';
+import { createWebMetrics } from '../../../web-tier/operator/metrics.js';
 import { isLoopback, isOperatorPath } from '../../../web-tier/operator/handler.js';
 import { startHarness, startStubUpstream } from './harness.js';
+
+// Compile-time only (tsc in npm test): server.ts can pass its whole config.
+const configIsOperatorConfig = (config: WebConfig): OperatorConfig => config;
+void configIsOperatorConfig;
 
 async function statusJson(url: string): Promise<StatusSnapshot> {
   const response = await fetch(`${url}/-/status.json`);
@@ -72,6 +78,17 @@ t.test('without a proxy: no upstreams, a derived placement, no bench file → nu
   t.same(status.upstreams, []);
   t.equal(status.placement.name, 'single-process (embedded)');
   t.equal(status.bench, null);
+});
+
+t.test('the derived placement follows a config whose upstreams change (reload)', async (t) => {
+  const metrics = createWebMetrics();
+  t.teardown(() => metrics.close());
+  let upstreams = ['http://127.0.0.1:3000'];
+  const source = createStatusSource({ config: { dynamic: 'proxy', get upstreams() { return upstreams; } }, metrics });
+  t.teardown(() => source.close());
+  t.equal((await source.snapshot()).placement.name, 'single-box');
+  upstreams = ['http://198.18.0.2:3000'];
+  t.equal((await source.snapshot()).placement.name, 'multi-box');
 });
 
 t.test('a given placement is shown as is; a broken bench file is an error entry, not a failure', async (t) => {
