@@ -4,14 +4,21 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { waitForWorkers } from '../../bench/readiness.js';
 
-/** An echo stand-in: the first `late` answers come from worker 1 only, then workers take turns. */
+/**
+ * An echo stand-in that behaves like node:cluster: each connection (not each request) goes to
+ * one worker; the first `late` connections all reach worker 1, later ones take turns.
+ */
 async function fakeCluster(t: { teardown(fn: () => void): void }, workers: number, late: number): Promise<number> {
-  let count = 0;
-  const server = createServer((_req, res) => {
-    count += 1;
-    const pid = count <= late ? 1 : 1 + (count % workers);
+  let connections = 0;
+  const workerOf = new WeakMap<object, number>();
+  const server = createServer((req, res) => {
+    const pid = workerOf.get(req.socket) ?? 0;
     res.setHeader('Content-Type', 'application/json');
     res.end(JSON.stringify({ worker: { pid, address: '127.0.0.1', port: 0 } }));
+  });
+  server.on('connection', (socket) => {
+    connections += 1;
+    workerOf.set(socket, connections <= late ? 1 : 1 + (connections % workers));
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
