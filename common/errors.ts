@@ -12,6 +12,7 @@ export const ERROR_CATALOGUE = {
   WEB_ERR_FORBIDDEN: 403,
   WEB_ERR_NOT_FOUND: 404,
   WEB_ERR_METHOD_NOT_ALLOWED: 405,
+  WEB_ERR_REQUEST_TIMEOUT: 408,
   WEB_ERR_PRECONDITION_FAILED: 412,
   WEB_ERR_BODY_TOO_LARGE: 413,
   WEB_ERR_URI_TOO_LONG: 414,
@@ -20,6 +21,8 @@ export const ERROR_CATALOGUE = {
   WEB_ERR_HEADERS_TOO_LARGE: 431,
   WEB_ERR_INTERNAL: 500,
   WEB_ERR_NOT_IMPLEMENTED: 501,
+  // RFC 9110 §15.6.6: a request line naming a major version this server does not speak (HTTP/2.0).
+  WEB_ERR_HTTP_VERSION: 505,
   // Web tier, upstream failures: never 500 for an upstream failure.
   WEB_ERR_UPSTREAM_REFUSED: 502,
   WEB_ERR_UPSTREAM_RESET: 502,

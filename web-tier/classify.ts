@@ -1,6 +1,6 @@
 /**
  * Decides, once per request, which handler answers it: the web tier's own health endpoints,
- * the static files, the app (dynamic prefixes) or the CGI gateway. Pure: a method and a
+ * the operator's endpoints (`/-/…`), the static files, the app (dynamic prefixes) or the CGI gateway. Pure: a method and a
  * request-target in, a decision out. Anything that could make two parts of the system
  * disagree about a path (dot-segments hidden behind percent-encoding, backslashes, NUL,
  * malformed or overlong UTF-8) is rejected here, before the decision, so `/api/../secret`
@@ -8,7 +8,7 @@
  */
 import type { ErrorCode } from '../common/errors.js';
 
-export type RouteKind = 'health' | 'static' | 'app' | 'cgi' | 'asterisk';
+export type RouteKind = 'health' | 'operator' | 'static' | 'app' | 'cgi' | 'asterisk';
 
 export interface Route {
   readonly kind: RouteKind;
@@ -41,6 +41,8 @@ export interface ClassifyOptions {
 
 export const HEALTH_PATHS: readonly string[] = ['/healthz', '/readyz'];
 export const CGI_PREFIX = '/cgi-bin/';
+/** The operator's endpoints (metrics, status page); never static files, never the app. */
+export const OPERATOR_PREFIX = '/-/';
 
 const UNRESERVED = /[A-Za-z0-9\-._~]/;
 
@@ -125,6 +127,7 @@ export function classify(method: string, rawTarget: string, options: ClassifyOpt
   const route = (kind: RouteKind): Route =>
     authority === undefined ? { kind, pathname: normal, search, target } : { kind, pathname: normal, search, target, authority };
   if (HEALTH_PATHS.includes(normal)) return route('health');
+  if (normal.startsWith(OPERATOR_PREFIX)) return route('operator');
   if (normal.startsWith(CGI_PREFIX) || normal === CGI_PREFIX.slice(0, -1)) return route('cgi');
   if (options.dynamicPrefixes.some((prefix) => matchesPrefix(normal, prefix))) return route('app');
   return route('static');

@@ -11,6 +11,8 @@ import { z } from 'zod';
 import { buildConfig, ConfigError, fields, readConfigFile, type EnvBinding, type Env } from '../common/config.js';
 import { CGI_DEFAULTS } from './cgi/handler.js';
 import { PROXY_DEFAULTS } from './proxy/handler.js';
+import { ACTIVE_HEALTH_DEFAULTS } from './proxy/health-check.js';
+import { parseCidr } from './peer-allow.js';
 import { STATIC_DEFAULTS } from './static/handler.js';
 
 const MiB = 1024 * 1024;
@@ -85,6 +87,26 @@ const schema = z.object({
   proxyQueueTimeoutMs: fields.positiveInt('a number of milliseconds (1 or more)'),
   /** Active GET /readyz checks of each upstream every this often; 0 = passive health only. */
   proxyHealthIntervalMs: fields.nonNegativeInt('a number of milliseconds (0 = off)'),
+  /** http-proxy (default) or node's http.request with the same passes (issue 8 comparison). */
+  proxyEngine: z.enum(['http-proxy', 'plain'], { error: 'must be http-proxy or plain' }),
+  /** Request bodies up to this are kept while they stream so a retry can resend them. */
+  proxyMaxReplayBodyBytes: fields.nonNegativeInt('a byte count (0 or more)'),
+  /** Retries allowed as a percentage of requests over the budget window. */
+  proxyRetryBudgetPercent: fields.nonNegativeInt('a percentage (0 or more)'),
+  /** Retries always allowed per budget window, whatever the traffic. */
+  proxyRetryBudgetMinPerWindow: fields.nonNegativeInt('a count (0 or more)'),
+  proxyRetryBudgetWindowMs: fields.positiveInt('a number of milliseconds (1 or more)'),
+  /** Passive health (nginx max_fails): consecutive failures within proxyFailTimeoutMs take an upstream out. */
+  proxyMaxFails: fields.positiveInt('a count (1 or more)'),
+  /** nginx fail_timeout: the failure window, and how long the upstream then stays out. */
+  proxyFailTimeoutMs: fields.positiveInt('a number of milliseconds (1 or more)'),
+  /** An active check not answered within this counts as down. */
+  proxyHealthTimeoutMs: fields.positiveInt('a number of milliseconds (1 or more)'),
+  proxyHealthPath: z.string({ error: 'must be a path such as /readyz' }).regex(/^\/[^\s?#]*$/, 'must be a path such as /readyz'),
+  /** Peers allowed on the operator endpoints (/-/…): IP addresses or CIDR blocks. Loopback only by default. */
+  operatorAllow: z.array(z.string().refine((value) => parseCidr(value) !== undefined, 'must be an IP address or CIDR block such as 10.0.0.0/8'), { error: 'must be a list of IP addresses or CIDR blocks' }),
+  /** Web server processes (nginx worker_processes); 1 = no cluster. */
+  workers: fields.positiveInt('a number of processes (1 or more)').max(64, 'must be a number of processes (1 to 64)'),
   /** CGI scripts; relative → against the package root. */
   cgiDir: z.string({ error: 'must be a directory path' }).min(1, 'must be a directory path'),
   cgiTimeoutMs: fields.positiveInt('a number of milliseconds (1 or more)'),
@@ -129,6 +151,17 @@ export const DEFAULTS: z.infer<typeof schema> = {
   proxyMaxQueue: PROXY_DEFAULTS.maxQueue,
   proxyQueueTimeoutMs: PROXY_DEFAULTS.queueTimeoutMs,
   proxyHealthIntervalMs: PROXY_DEFAULTS.activeHealth === false ? 0 : PROXY_DEFAULTS.activeHealth.intervalMs,
+  proxyEngine: PROXY_DEFAULTS.engine,
+  proxyMaxReplayBodyBytes: PROXY_DEFAULTS.maxReplayBodyBytes,
+  proxyRetryBudgetPercent: Math.round(PROXY_DEFAULTS.retryBudget.ratio * 100),
+  proxyRetryBudgetMinPerWindow: PROXY_DEFAULTS.retryBudget.minPerWindow,
+  proxyRetryBudgetWindowMs: PROXY_DEFAULTS.retryBudget.windowMs,
+  proxyMaxFails: PROXY_DEFAULTS.passiveHealth.maxFails,
+  proxyFailTimeoutMs: PROXY_DEFAULTS.passiveHealth.failTimeoutMs,
+  proxyHealthTimeoutMs: ACTIVE_HEALTH_DEFAULTS.timeoutMs,
+  proxyHealthPath: ACTIVE_HEALTH_DEFAULTS.path,
+  operatorAllow: ['127.0.0.0/8', '::1/128'],
+  workers: 1,
   cgiDir: 'web-tier/cgi-bin',
   cgiTimeoutMs: CGI_DEFAULTS.timeoutMs,
   cgiMaxProcesses: CGI_DEFAULTS.maxProcesses,
@@ -161,6 +194,24 @@ const ENV: Readonly<Record<string, EnvBinding>> = {
   WEB_PROXY_MAX_QUEUE: { key: 'proxyMaxQueue', kind: 'int' },
   WEB_PROXY_QUEUE_TIMEOUT_MS: { key: 'proxyQueueTimeoutMs', kind: 'int' },
   WEB_PROXY_HEALTH_INTERVAL_MS: { key: 'proxyHealthIntervalMs', kind: 'int' },
+  WEB_PROXY_MAX_SOCKETS: { key: 'proxyMaxSocketsPerUpstream', kind: 'int' },
+  WEB_PROXY_KEEP_ALIVE_IDLE_MS: { key: 'proxyKeepAliveIdleMs', kind: 'int' },
+  WEB_PROXY_RETRY: { key: 'proxyRetryIdempotentOnReset', kind: 'bool' },
+  WEB_PROXY_ENGINE: { key: 'proxyEngine', kind: 'string' },
+  WEB_PROXY_MAX_REPLAY_BODY: { key: 'proxyMaxReplayBodyBytes', kind: 'int' },
+  WEB_PROXY_RETRY_BUDGET_PERCENT: { key: 'proxyRetryBudgetPercent', kind: 'int' },
+  WEB_PROXY_RETRY_BUDGET_MIN: { key: 'proxyRetryBudgetMinPerWindow', kind: 'int' },
+  WEB_PROXY_RETRY_BUDGET_WINDOW_MS: { key: 'proxyRetryBudgetWindowMs', kind: 'int' },
+  WEB_PROXY_MAX_FAILS: { key: 'proxyMaxFails', kind: 'int' },
+  WEB_PROXY_FAIL_TIMEOUT_MS: { key: 'proxyFailTimeoutMs', kind: 'int' },
+  WEB_PROXY_HEALTH_TIMEOUT_MS: { key: 'proxyHealthTimeoutMs', kind: 'int' },
+  WEB_PROXY_HEALTH_PATH: { key: 'proxyHealthPath', kind: 'string' },
+  WEB_OPERATOR_ALLOW: { key: 'operatorAllow', kind: 'list' },
+  WEB_WORKERS: { key: 'workers', kind: 'int' },
+  WEB_STATIC_INDEX: { key: 'staticIndex', kind: 'string' },
+  WEB_STATIC_CACHE_MAX_BYTES: { key: 'staticCacheMaxBytes', kind: 'int' },
+  WEB_STATIC_CACHE_MAX_FILE_BYTES: { key: 'staticCacheMaxFileBytes', kind: 'int' },
+  WEB_STATIC_STAT_TTL_MS: { key: 'staticStatTtlMs', kind: 'int' },
   WEB_CGI_DIR: { key: 'cgiDir', kind: 'string' },
   WEB_CGI_TIMEOUT_MS: { key: 'cgiTimeoutMs', kind: 'int' },
   WEB_CGI_MAX_PROCESSES: { key: 'cgiMaxProcesses', kind: 'int' },

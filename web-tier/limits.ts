@@ -81,8 +81,11 @@ function headerBytes(rawHeaders: readonly string[]): number {
  */
 export function checkRequest(req: IncomingMessage, options: LimitOptions, authority?: string): Violation | undefined {
   if (req.httpVersionMajor !== 1) {
-    // Node answers "GET /" (HTTP/0.9) and "HTTP/2.0" lines as if they were HTTP/1.x.
-    return { code: 'WEB_ERR_BAD_REQUEST', reason: `HTTP version ${req.httpVersion}` };
+    // Node answers "GET /" (HTTP/0.9) and "HTTP/2.0" lines as if they were HTTP/1.x. HTTP/0.9
+    // has no version to refuse (400); a newer major version is 505 (RFC 9110 §15.6.6).
+    return req.httpVersionMajor > 1
+      ? { code: 'WEB_ERR_HTTP_VERSION', reason: `HTTP version ${req.httpVersion}` }
+      : { code: 'WEB_ERR_BAD_REQUEST', reason: `HTTP version ${req.httpVersion}` };
   }
   if (req.method === 'TRACE' || req.method === 'CONNECT') {
     // TRACE reflects credentials back (cross-site tracing); this server tunnels nothing.
@@ -166,7 +169,7 @@ export function clientErrorStatus(error: ClientErrorLike, options: Pick<LimitOpt
 
 const REASON: Readonly<Record<number, string>> = {
   400: 'Bad Request', 408: 'Request Timeout', 413: 'Content Too Large', 414: 'URI Too Long',
-  431: 'Request Header Fields Too Large', 501: 'Not Implemented',
+  431: 'Request Header Fields Too Large', 501: 'Not Implemented', 505: 'HTTP Version Not Supported',
 };
 
 /**
@@ -194,4 +197,16 @@ export function writeRawError(socket: Socket, status: number, code: string, requ
   );
   // end() flushes first; destroy anyway if the peer never reads (bounded).
   setTimeout(() => socket.destroy(), 1_000).unref();
+}
+
+/**
+ * Never an open proxy: an absolute-form target (RFC 9112 §3.2.2) may only name this server.
+ * With server names configured checkRequest already holds it to them; without, the authority
+ * must name the same host as the Host header, or the address the client connected to.
+ */
+export function foreignAuthority(authority: string, host: string | undefined, localAddress: string | undefined): boolean {
+  const named = hostName(authority);
+  if (host !== undefined && isValidHost(host) && hostName(host) === named) return false;
+  const local = (localAddress ?? '').replace(/^::ffff:/, '');
+  return !(named === local || named === `[${local}]`);
 }

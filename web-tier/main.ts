@@ -1,10 +1,14 @@
 /**
  * `npm run web`: the web tier's entry, and the only place in it that reads process.env and
- * argv, listens or exits. Config errors print one line naming the key and exit 1; SIGTERM
- * and SIGINT close gracefully, then exit 0.
+ * argv, listens, forks or exits. Config errors print one line naming the key and exit 1;
+ * SIGTERM and SIGINT close gracefully, then exit 0; SIGHUP re-reads the config (--config file
+ * and environment) and applies it without dropping connections, or keeps the old one and logs
+ * one error line naming the bad key. WEB_WORKERS=N > 1 runs N such processes under a primary.
  */
+import cluster from 'node:cluster';
 import { ConfigError, parseFlags } from '../common/config.js';
-import { createLogger, type Logger } from '../common/logger.js';
+import { createLogger, prettyWanted, type Logger } from '../common/logger.js';
+import { createWebCluster } from './cluster.js';
 import { loadConfig, type WebConfig } from './config.js';
 import type { WebHandlers } from './server.js';
 import { createWebServer } from './server.js';
@@ -28,15 +32,37 @@ async function embeddedHandlers(config: WebConfig, logger: Logger): Promise<Part
   return { app: createEmbeddedHandler({ app, logger: logger.child({ component: 'embedded' }) }) };
 }
 
-async function main(): Promise<void> {
-  let config: WebConfig;
+function readConfig(configFile: string | undefined): WebConfig {
+  return loadConfig(configFile, process.env);
+}
+
+/** The cluster primary: forks, forwards signals, serves nothing itself. */
+async function runPrimary(config: WebConfig, logger: Logger): Promise<void> {
+  const web = createWebCluster({ cluster, workers: config.workers, logger });
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal, workers: web.pids() }, 'shutting down');
+    void web.close('SIGTERM').then(() => process.exit(0));
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('SIGHUP', () => {
+    logger.info({ workers: web.pids() }, 'config reload: forwarding SIGHUP to the web workers');
+    web.reload();
+  });
   try {
-    config = loadConfig(parseFlags(process.argv.slice(2), ['config'])['config'], process.env);
+    await web.start();
   } catch (error) {
-    if (error instanceof ConfigError) fail(error.message);
-    throw error;
+    logger.error({ err: error }, 'web workers failed to start');
+    await web.close('SIGKILL');
+    fail(`web workers failed to start: ${(error as Error).message}`);
   }
-  const logger = createLogger({ tier: 'web', level: config.logLevel });
+  logger.info({ workers: web.pids() }, 'web cluster ready');
+}
+
+async function runServer(config: WebConfig, logger: Logger, configFile: string | undefined): Promise<void> {
   let handlers: Partial<WebHandlers>;
   try {
     handlers = await embeddedHandlers(config, logger);
@@ -60,6 +86,24 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  // Reloads run one at a time, in the order the signals came.
+  let reloading = Promise.resolve();
+  process.on('SIGHUP', () => {
+    reloading = reloading.then(async () => {
+      if (stopping) return;
+      let next: WebConfig;
+      try {
+        next = readConfig(configFile);
+      } catch (error) {
+        if (!(error instanceof ConfigError)) throw error;
+        logger.error({ key: error.key, reason: error.message }, 'config reload rejected; the old config stays in use');
+        return;
+      }
+      const result = await web.reload(next);
+      logger.level = next.logLevel;
+      logger.info({ applied: result.applied, needRestart: result.needRestart, upstreams: next.upstreams }, 'config reloaded');
+    }).catch((error: unknown) => logger.error({ err: error }, 'config reload failed'));
+  });
 
   try {
     const where = await web.listen();
@@ -71,6 +115,22 @@ async function main(): Promise<void> {
     await web.close().catch(() => undefined);
     fail(`cannot listen on ${config.host}:${config.port} (${code}); set WEB_HOST/WEB_PORT`);
   }
+}
+
+async function main(): Promise<void> {
+  let config: WebConfig;
+  let configFile: string | undefined;
+  try {
+    configFile = parseFlags(process.argv.slice(2), ['config'])['config'];
+    config = readConfig(configFile);
+  } catch (error) {
+    if (error instanceof ConfigError) fail(error.message);
+    throw error;
+  }
+  const clustered = config.workers > 1;
+  const logger = createLogger({ tier: 'web', level: config.logLevel, pretty: prettyWanted(process.env['LOG_PRETTY'], process.stdout.isTTY) });
+  if (clustered && cluster.isPrimary) await runPrimary(config, logger.child({ role: 'primary' }));
+  else await runServer(config, clustered ? logger.child({ role: 'worker' }) : logger, configFile);
 }
 
 main().catch((error: unknown) => {

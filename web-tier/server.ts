@@ -1,30 +1,30 @@
 /**
  * The web tier's server core. One direction, once per request:
  * socket → node's parser (clientError for what it rejects) → limits.ts → classify.ts →
- * exactly one handler (health | static | app | cgi) → response, with one access-log line.
+ * exactly one handler (health | operator | static | app | cgi) → response, with one access-log line.
+ * `reload(config)` swaps the proxy (upstreams) and limits without dropping a connection;
+ * `close()` drains: readyz 503, listener closed, `Connection: close`, in-flight bounded.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { join } from 'node:path';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from '../common/logger.js';
 import { attachAccessLog } from './access-log.js';
 import { classify, type Decision } from './classify.js';
-import type { WebConfig } from './config.js';
-import type { RequestContext, RequestHandler } from './context.js';
+import { packageRoot, type WebConfig } from './config.js';
+import type { RequestContext } from './context.js';
 import { sendError, TwotierError } from './error-response.js';
 import { createHealthHandler } from './health.js';
-import { checkRequest, clientErrorStatus, hasBody, serverOptions, writeRawError } from './limits.js';
-import { createStaticHandler } from './static/handler.js';
-import { createProxyHandler, PROXY_DEFAULTS } from './proxy/handler.js';
-import { createCgiHandler } from './cgi/handler.js';
+import { checkRequest, clientErrorStatus, foreignAuthority, hasBody, serverOptions, writeRawError, type LimitOptions } from './limits.js';
+import { createOperatorHandler } from './operator/handler.js';
+import { createWebMetrics } from './operator/metrics.js';
+import type { UpstreamSource } from './operator/upstream-view.js';
+import { createPeerAllow } from './peer-allow.js';
+import { createHandlerDrain } from './server-drain.js';
+import { buildCgi, buildProxy, buildStatic, cgiKeysChanged, proxyKeysChanged, RESTART_KEYS, type Dispatch, type WebHandlers } from './server-handlers.js';
 
-/** The handlers a request can end in (health is the server's own). */
-export interface WebHandlers {
-  readonly static: RequestHandler;
-  /** Serves the dynamic prefixes: the proxy to the app tier (default) or the app embedded in-process. */
-  readonly app: RequestHandler & { hasHealthyUpstream?(): boolean };
-  readonly cgi: RequestHandler;
-}
+export type { WebHandlers } from './server-handlers.js';
 
 export interface WebServerOptions {
   readonly config: WebConfig;
@@ -33,9 +33,18 @@ export interface WebServerOptions {
   readonly handlers?: Partial<WebHandlers>;
 }
 
+export interface ReloadResult {
+  /** Keys whose new values are in use. */
+  readonly applied: readonly string[];
+  /** Keys that changed but are read only at start-up (kept at their old values). */
+  readonly needRestart: readonly string[];
+}
+
 export interface WebServer {
   readonly server: Server;
   listen(): Promise<AddressInfo>;
+  /** Applies a validated config: upstreams, proxy and limits; open connections stay open. */
+  reload(next: WebConfig): Promise<ReloadResult>;
   close(): Promise<void>;
 }
 
@@ -48,86 +57,56 @@ function peerAddress(socket: Socket): string {
   return address.startsWith('::ffff:') ? address.slice(7) : address;
 }
 
-type Dispatch = (req: IncomingMessage, res: ServerResponse, ctx: RequestContext) => void;
+function limitsOf(config: WebConfig): LimitOptions {
+  return {
+    maxBodyBytes: config.maxBodyBytes, maxUrlBytes: config.maxUrlBytes, maxHeaderBytes: config.maxHeaderBytes, serverNames: config.serverNames,
+    headersTimeoutMs: config.headersTimeoutMs, requestTimeoutMs: config.requestTimeoutMs, keepAliveTimeoutMs: config.keepAliveTimeoutMs,
+  };
+}
 
-function buildHandlers(options: WebServerOptions, onLocalRedirect: Dispatch): WebHandlers {
-  const { config, logger } = options;
-  const given = options.handlers ?? {};
-  const staticHandler = given.static ?? createStaticHandler({
-    root: config.root,
-    index: config.staticIndex,
-    listingDirs: config.listingDirs,
-    // zod's optional keys are `?: T | undefined`; the handler's are `?: T`.
-    cacheControl: config.cacheControl.map((rule) => ({
-      value: rule.value,
-      ...(rule.prefix === undefined ? {} : { prefix: rule.prefix }),
-      ...(rule.pattern === undefined ? {} : { pattern: rule.pattern }),
-    })),
-    followOutsideSymlinks: config.followOutsideSymlinks,
-    cacheMaxBytes: config.staticCacheMaxBytes,
-    cacheMaxFileBytes: config.staticCacheMaxFileBytes,
-    statTtlMs: config.staticStatTtlMs,
-    logger: logger.child({ component: 'static' }),
-  });
-  let app = given.app;
-  if (app === undefined) {
-    if (config.dynamic === 'embedded') throw new Error('WEB_DYNAMIC=embedded needs the embedded handler (handlers.app)');
-    app = createProxyHandler({
-      upstreams: config.upstreams,
-      connectTimeoutMs: config.proxyConnectTimeoutMs,
-      responseTimeoutMs: config.proxyResponseTimeoutMs,
-      maxSocketsPerUpstream: config.proxyMaxSocketsPerUpstream,
-      keepAliveIdleMs: config.proxyKeepAliveIdleMs,
-      maxBodyBytes: config.maxBodyBytes,
-      trustedProxies: config.trustedProxies,
-      retryIdempotentOnReset: config.proxyRetryIdempotentOnReset,
-      balance: config.proxyBalance,
-      bodyIdleTimeoutMs: config.proxyBodyIdleTimeoutMs,
-      maxQueue: config.proxyMaxQueue,
-      queueTimeoutMs: config.proxyQueueTimeoutMs,
-      activeHealth: config.proxyHealthIntervalMs === 0 || PROXY_DEFAULTS.activeHealth === false
-        ? false
-        : { ...PROXY_DEFAULTS.activeHealth, intervalMs: config.proxyHealthIntervalMs },
-      logger: logger.child({ component: 'proxy' }),
-    });
-  }
-  const cgi = given.cgi ?? createCgiHandler({
-    cgiDir: config.cgiDir,
-    timeoutMs: config.cgiTimeoutMs,
-    maxProcesses: config.cgiMaxProcesses,
-    maxBodyBytes: config.maxBodyBytes,
-    serverSoftware: 'twotier',
-    passEnv: { DATABASE_URL: config.databaseUrl },
-    documentRoot: config.root,
-    onLocalRedirect,
-    logger: logger.child({ component: 'cgi' }),
-  });
-  return { static: staticHandler, app, cgi };
+function isUpstreamSource(handler: unknown): handler is UpstreamSource {
+  return typeof (handler as Partial<UpstreamSource>).upstreamStates === 'function';
 }
 
 export function createWebServer(options: WebServerOptions): WebServer {
-  const { config, logger } = options;
-  const handlers = buildHandlers(options, (req, res, ctx) => {
+  const { logger } = options;
+  const given = options.handlers ?? {};
+  let config = options.config;
+  let limitOptions = limitsOf(config);
+  let trusted = new Set(config.trustedProxies);
+  let allowPeer = createPeerAllow(config.operatorAllow);
+  const onLocalRedirect: Dispatch = (req, res, ctx) => {
     // A CGI local redirect (RFC 3875 §6.2.2) is served as if the new path had been requested.
     const decision = classify(req.method ?? 'GET', `${ctx.pathname}${ctx.search}`, { dynamicPrefixes: config.dynamicPrefixes });
-    if (decision.kind === 'reject' || decision.kind === 'cgi') sendError(res, ctx, new TwotierError('WEB_ERR_NOT_FOUND', 'bad local redirect'));
+    if (decision.kind === 'reject' || decision.kind === 'cgi' || decision.kind === 'operator') sendError(res, ctx, new TwotierError('WEB_ERR_NOT_FOUND', 'bad local redirect'));
     else dispatch(decision, req, res, Object.assign(ctx, { pathname: decision.pathname, search: decision.search }));
-  });
+  };
+  if (given.app === undefined && config.dynamic === 'embedded') throw new Error('WEB_DYNAMIC=embedded needs the embedded handler (handlers.app)');
+  const handlers: { static: WebHandlers['static']; app: WebHandlers['app']; cgi: WebHandlers['cgi'] } = {
+    static: given.static ?? buildStatic(config, logger),
+    app: given.app ?? buildProxy(config, logger),
+    cgi: given.cgi ?? buildCgi(config, logger, onLocalRedirect),
+  };
+  const drain = createHandlerDrain(logger);
   let draining = false;
   const health = createHealthHandler({
     ready: () => !draining && (config.dynamic !== 'proxy' || handlers.app.hasHealthyUpstream?.() !== false),
     reason: () => (draining ? 'draining' : 'no healthy upstream'),
   });
-  const limitOptions = {
-    maxBodyBytes: config.maxBodyBytes,
-    maxUrlBytes: config.maxUrlBytes,
-    maxHeaderBytes: config.maxHeaderBytes,
-    serverNames: config.serverNames,
-    headersTimeoutMs: config.headersTimeoutMs,
-    requestTimeoutMs: config.requestTimeoutMs,
-    keepAliveTimeoutMs: config.keepAliveTimeoutMs,
+  const metrics = createWebMetrics();
+  // Live views: a reload swaps the proxy and the config under the operator's feet.
+  const upstreams: UpstreamSource = {
+    upstreamStates: () => (isUpstreamSource(handlers.app) ? handlers.app.upstreamStates() : []),
+    stats: () => (isUpstreamSource(handlers.app) ? handlers.app.stats?.() ?? {} : {}),
   };
-  const trusted = new Set(config.trustedProxies);
+  const operator = createOperatorHandler({
+    config: { get dynamic() { return config.dynamic; }, get upstreams() { return config.upstreams; } },
+    logger: logger.child({ component: 'operator' }),
+    metrics,
+    ...(isUpstreamSource(handlers.app) ? { proxy: upstreams } : {}),
+    benchResultsDir: join(packageRoot(), 'bench', 'results'),
+    isAllowedPeer: (address) => allowPeer(address),
+  });
   /** Sockets whose framing can no longer be trusted: nothing more is answered on them. */
   const doomed = new WeakSet<Socket>();
 
@@ -146,6 +125,7 @@ export function createWebServer(options: WebServerOptions): WebServer {
         // written without that label is the web tier's own answer (a 502/503/504 page).
         if (!this.hasHeader('x-served-by')) this.setHeader('X-Served-By', ctx.servedBy === 'app' ? 'web' : ctx.servedBy);
         if (!this.hasHeader('x-request-id')) this.setHeader('X-Request-Id', ctx.requestId);
+        // RFC 9112 §9.6: tell a keep-alive client this connection ends with this response.
         if (draining) this.setHeader('Connection', 'close');
       }
       return (writeHead as (...rest: unknown[]) => ServerResponse).apply(this, args);
@@ -164,6 +144,14 @@ export function createWebServer(options: WebServerOptions): WebServer {
       case 'health':
         health.handle(req, res, ctx);
         return;
+      case 'operator':
+        if (!allowPeer(req.socket.remoteAddress ?? '')) {
+          ctx.logger.info({ peer: req.socket.remoteAddress, code: 'WEB_ERR_FORBIDDEN' }, 'operator endpoint refused (WEB_OPERATOR_ALLOW)');
+          sendError(res, ctx, new TwotierError('WEB_ERR_FORBIDDEN', 'peer not in operatorAllow'));
+          return;
+        }
+        operator.handle(req, res, ctx);
+        return;
       case 'asterisk':
         res.writeHead(204, { Allow: SERVER_ALLOW });
         res.end();
@@ -172,13 +160,13 @@ export function createWebServer(options: WebServerOptions): WebServer {
         handlers.static.handle(req, res, ctx);
         return;
       case 'cgi':
-        handlers.cgi.handle(req, res, ctx);
-        return;
-      case 'app':
+      case 'app': {
         // WEB_DYNAMIC=cgi: ctx.pathname already reads /cgi-bin/app/<path> (see onRequest).
-        if (config.dynamic === 'cgi') handlers.cgi.handle(req, res, ctx);
-        else handlers.app.handle(req, res, ctx);
+        const handler = decision.kind === 'cgi' || config.dynamic === 'cgi' ? handlers.cgi : handlers.app;
+        drain.track(handler, res);
+        handler.handle(req, res, ctx);
         return;
+      }
     }
   }
 
@@ -201,7 +189,8 @@ export function createWebServer(options: WebServerOptions): WebServer {
       search: decision.kind === 'reject' ? '' : decision.search,
       servedBy: 'web',
     };
-    attachAccessLog(req, res, ctx, rawUrl);
+    metrics.onRequestStart(ctx);
+    attachAccessLog(req, res, ctx, rawUrl, metrics.onRequestEnd);
     stampHeaders(res, ctx);
 
     const violation = checkRequest(req, limitOptions, decision.kind === 'reject' ? undefined : decision.authority);
@@ -216,31 +205,30 @@ export function createWebServer(options: WebServerOptions): WebServer {
       return;
     }
     if (decision.authority !== undefined) {
-      // RFC 9112 §3.2.2: absolute-form's authority replaces Host. It only ever names this
-      // server to the handlers: the proxy forwards to configured upstreams, never to it.
+      if (config.serverNames.length === 0 && foreignAuthority(decision.authority, req.headers.host, req.socket.localAddress)) {
+        ctx.logger.info({ code: 'WEB_ERR_MISDIRECTED', authority: decision.authority }, 'request refused: absolute-form for another host (not an open proxy)');
+        sendError(res, ctx, new TwotierError('WEB_ERR_MISDIRECTED', 'absolute-form names another host'));
+        return;
+      }
+      // RFC 9112 §3.2.2: absolute-form's authority replaces Host. It names this server (checked
+      // above); the proxy forwards to configured upstreams only.
       req.headers.host = decision.authority;
       req.url = decision.target;
     }
     const consumesBody = decision.kind === 'app' || decision.kind === 'cgi';
-    if (!consumesBody && hasBody(req)) {
-      // The body is not read here; draining an unbounded chunked body to keep the
-      // connection would cost more than a reconnect.
-      res.setHeader('Connection', 'close');
-    }
-    if (req.headers.upgrade !== undefined) {
-      // No protocol is ever switched to (the proxy drops Upgrade), but node's parser stops
-      // reading after an Upgrade request: what follows it would wait forever. Close instead.
-      res.setHeader('Connection', 'close');
-    }
+    // The body is not read here; draining an unbounded chunked body to keep the connection would cost more than a reconnect.
+    if (!consumesBody && hasBody(req)) res.setHeader('Connection', 'close');
+    // No protocol is ever switched to (the proxy drops Upgrade), but node's parser stops
+    // reading after an Upgrade request: what follows it would wait forever. Close instead.
+    if (req.headers.upgrade !== undefined) res.setHeader('Connection', 'close');
     if (expectsContinue && consumesBody) res.writeContinue();
     try {
       dispatch(decision, req, res, ctx);
     } catch (error) {
-      // Handlers must not throw; if one does, this request fails alone.
+      // Handlers must not throw; if one does, this request fails alone (a bug, not an upstream failure: 500).
       ctx.logger.error({ err: error }, 'handler threw');
       if (res.headersSent) res.destroy();
-      // A bug here is not an upstream failure, so not 502; the catalogue's only 500 is APP_ERR_INTERNAL.
-      else sendError(res, ctx, new TwotierError('APP_ERR_INTERNAL', 'handler failure', { cause: error }), { close: true });
+      else sendError(res, ctx, new TwotierError('WEB_ERR_INTERNAL', 'handler failure', { cause: error }), { close: true });
     }
   }
 
@@ -248,9 +236,11 @@ export function createWebServer(options: WebServerOptions): WebServer {
   server.on('request', (req: IncomingMessage, res: ServerResponse) => onRequest(req, res, false));
   // RFC 9110 §10.1.1: a body over the limit is refused before 100 Continue invites it.
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => onRequest(req, res, true));
+  const rawLine = (requestId: string, fields: Record<string, unknown>): void =>
+    logger.child({ reqId: requestId }).info({ bytes: 0, ms: 0, tier: 'web', servedBy: 'web', ...fields }, 'request');
   server.on('connect', (req: IncomingMessage, socket: Socket) => {
     const requestId = randomUUID();
-    logger.child({ reqId: requestId }).info({ method: req.method, url: req.url, status: 501, bytes: 0, ms: 0, servedBy: 'web' }, 'request');
+    rawLine(requestId, { method: req.method, url: req.url, status: 501 });
     writeRawError(socket, 501, 'WEB_ERR_NOT_IMPLEMENTED', requestId);
   });
   server.on('clientError', (error: Error & { code?: string }, socket: Socket) => {
@@ -260,13 +250,45 @@ export function createWebServer(options: WebServerOptions): WebServer {
       return;
     }
     const requestId = randomUUID();
-    logger.child({ reqId: requestId }).info({ method: '', url: '', status: mapped.status, bytes: 0, ms: 0, servedBy: 'web', parseError: error.code }, 'request');
+    rawLine(requestId, { method: '', url: '', status: mapped.status, parseError: error.code });
     writeRawError(socket, mapped.status, mapped.code, requestId);
   });
+
+  async function reload(next: WebConfig): Promise<ReloadResult> {
+    const previous = config;
+    const changed = (Object.keys(next) as (keyof WebConfig)[]).filter((key) => JSON.stringify(next[key]) !== JSON.stringify(previous[key]));
+    const needRestart = changed.filter((key) => RESTART_KEYS.includes(key));
+    const kept = Object.fromEntries(needRestart.map((key) => [key, previous[key]]));
+    config = Object.freeze({ ...next, ...kept }) as WebConfig;
+    limitOptions = limitsOf(config);
+    const settings = serverOptions(limitOptions);
+    // Read by node per connection: new connections get the new limits, open ones keep theirs.
+    server.headersTimeout = settings.headersTimeout;
+    server.requestTimeout = settings.requestTimeout;
+    server.keepAliveTimeout = settings.keepAliveTimeout;
+    // maxHeaderSize is fixed per server by node: a bigger maxUrlBytes/maxHeaderBytes needs a restart.
+    trusted = new Set(config.trustedProxies);
+    allowPeer = createPeerAllow(config.operatorAllow);
+    const retiring: Promise<void>[] = [];
+    if (given.app === undefined && config.dynamic === 'proxy' && proxyKeysChanged(previous, config)) {
+      const old = handlers.app;
+      handlers.app = buildProxy(config, logger);
+      retiring.push(drain.retire(old, config.shutdownTimeoutMs));
+    }
+    if (given.cgi === undefined && cgiKeysChanged(previous, config)) {
+      const old = handlers.cgi;
+      handlers.cgi = buildCgi(config, logger, onLocalRedirect);
+      retiring.push(drain.retire(old, config.shutdownTimeoutMs));
+    }
+    // The old handlers finish their requests in the background; the reload itself is done.
+    void Promise.all(retiring).catch((error: unknown) => logger.error({ err: error }, 'closing a retired handler failed'));
+    return { applied: changed.filter((key) => !needRestart.includes(key)), needRestart };
+  }
 
   let closing: Promise<void> | undefined;
   return {
     server,
+    reload,
     listen(): Promise<AddressInfo> {
       return new Promise((resolve, reject) => {
         const onError = (error: Error): void => reject(error);
@@ -283,6 +305,8 @@ export function createWebServer(options: WebServerOptions): WebServer {
     close(): Promise<void> {
       closing ??= (async () => {
         draining = true;
+        // Open /-/status/events streams are in-flight requests: end them first, or they hold the drain.
+        await operator.close();
         const closed = new Promise<void>((resolve) => {
           if (!server.listening) resolve();
           else server.close(() => resolve());
@@ -293,7 +317,8 @@ export function createWebServer(options: WebServerOptions): WebServer {
         timer.unref();
         await closed;
         clearTimeout(timer);
-        await Promise.all([handlers.static, handlers.app, handlers.cgi].map((handler) => handler.close()));
+        await Promise.all([handlers.static.close(), handlers.app.close(), handlers.cgi.close(), ...drain.pending()]);
+        metrics.close();
       })();
       return closing;
     },

@@ -60,7 +60,7 @@ t.test('static and proxied requests through the real tiers; app stopped → fast
   t.equal((await fetchVia(port, '/api/../etc/passwd')).status, 400);
 
   const lines = await web.waitForLine((line) => line['msg'] === 'request' && line['url'] === '/api/echo/a%2fb%C3%A9?x=1&y=%20');
-  t.match(lines, { tier: 'web', servedBy: 'app', status: 200, upstream: app.url, method: 'POST' });
+  t.match(lines, { service: 'web', tier: 'app', servedBy: 'app', status: 200, upstream: app.url, method: 'POST' });
 
   // Stop the app tier: dynamic paths fail fast with 502, static files keep coming.
   app.child.kill('SIGTERM');
@@ -128,10 +128,12 @@ t.test('through the real proxy: body limit while streaming, absolute-form, 50 co
   t.equal(atLimit.status, 200, 'a body at the limit passes');
   t.equal((JSON.parse(atLimit.body) as { bodyLength: number }).bodyLength, 1000);
 
-  const absolute = await rawExchange(port, 'GET http://evil.example/api/echo?abs=1 HTTP/1.1\r\nHost: a\r\n\r\n', { responses: 1 });
+  const absolute = await rawExchange(port, `GET http://127.0.0.1:${port}/api/echo?abs=1 HTTP/1.1\r\nHost: a\r\n\r\n`, { responses: 1 });
   t.equal(absolute.responses[0]?.status, 200);
   const seen = JSON.parse(absolute.responses[0]?.body ?? '{}') as { url: string; headers: Record<string, string> };
-  t.equal(seen.url, '/api/echo?abs=1', 'the app gets origin-form: nothing was sent to evil.example');
+  t.equal(seen.url, '/api/echo?abs=1', 'the app gets origin-form');
+  const foreign = await rawExchange(port, 'GET http://evil.example/api/echo?abs=1 HTTP/1.1\r\nHost: a\r\n\r\n', { responses: 1 });
+  t.equal(foreign.responses[0]?.status, 421, 'never an open proxy: another host is refused');
 
   const answers = await Promise.all(Array.from({ length: 50 }, (_, index) => fetchVia(port, `/api/echo?n=${index}`)));
   t.same(answers.map((answer) => (JSON.parse(answer.body) as { url: string }).url), Array.from({ length: 50 }, (_, index) => `/api/echo?n=${index}`), 'each its own answer');

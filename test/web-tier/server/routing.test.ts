@@ -78,7 +78,7 @@ t.test('one access-log line per request with who answered', async (t) => {
   await get(port, '/readyz', { method: 'HEAD' });
   const lines = await log.waitForAccessLines(4);
   t.equal(lines.length, 4);
-  t.match(lines[0], { msg: 'request', tier: 'web', method: 'GET', url: '/index.html', status: 200, servedBy: 'static', bytes: 'static GET /index.html 0\n'.length, reqId: String, ms: Number });
+  t.match(lines[0], { msg: 'request', service: 'web', tier: 'static', method: 'GET', url: '/index.html', status: 200, servedBy: 'static', bytes: 'static GET /index.html 0\n'.length, reqId: String, ms: Number });
   t.match(lines[1], { method: 'POST', url: '/api/echo', status: 200, servedBy: 'app', upstream: 'http://fake-upstream' });
   t.match(lines[2], { status: 400, servedBy: 'web', url: '/nope/../x' });
   t.match(lines[3], { method: 'HEAD', url: '/readyz', status: 200, bytes: 0 });
@@ -103,12 +103,18 @@ t.test('readyz: 503 with Retry-After when the proxy has no healthy upstream; clo
   t.equal(handlers.app.closed && handlers.static.closed && handlers.cgi.closed, true, 'close() closes every handler');
 });
 
-t.test('absolute-form: served as origin-form for this server, never proxied to the named host', async (t) => {
+t.test('absolute-form: served as origin-form for this server; another host is refused (never an open proxy)', async (t) => {
   const handlers = fakeHandlers();
-  const { port } = await startWeb(t, { handlers });
-  const exchange = await rawExchange(port, 'GET http://evil.example:9/api/echo?q=1 HTTP/1.1\r\nHost: ignored.example\r\n\r\n', { responses: 1 });
-  t.equal(exchange.responses[0]?.status, 200);
-  t.same(handlers.app.calls[0], { method: 'GET', url: '/api/echo?q=1', pathname: '/api/echo', search: '?q=1', requestId: handlers.app.calls[0]?.requestId, host: 'evil.example:9', body: '' });
+  const { port, log } = await startWeb(t, { handlers });
+  const exchange = await rawExchange(port, `GET http://127.0.0.1:${port}/api/echo?q=1 HTTP/1.1\r\nHost: ignored.example\r\n\r\n`, { responses: 1 });
+  t.equal(exchange.responses[0]?.status, 200, 'the address the client connected to names this server');
+  t.same(handlers.app.calls[0], { method: 'GET', url: '/api/echo?q=1', pathname: '/api/echo', search: '?q=1', requestId: handlers.app.calls[0]?.requestId, host: `127.0.0.1:${port}`, body: '' });
+  const sameHost = await rawExchange(port, 'GET http://www.example/api/echo HTTP/1.1\r\nHost: www.example\r\n\r\n', { responses: 1 });
+  t.equal(sameHost.responses[0]?.status, 200, 'an authority equal to Host is this server too');
+  const foreign = await rawExchange(port, 'GET http://evil.example:9/api/echo?q=1 HTTP/1.1\r\nHost: ignored.example\r\n\r\n', { responses: 1 });
+  t.equal(foreign.responses[0]?.status, 421, 'another host → 421 Misdirected Request');
+  t.equal(handlers.app.calls.length, 2, 'the foreign request reached no handler');
+  t.ok(log.lines().some((line) => line['msg']?.toString().includes('open proxy') === true && line['authority'] === 'evil.example:9'), 'the log says why');
   const ftp = await rawExchange(port, 'GET ftp://x/ HTTP/1.1\r\nHost: a\r\n\r\n', { responses: 1 });
   t.equal(ftp.responses[0]?.status, 400);
   const star = await rawExchange(port, 'OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n', { responses: 1 });
