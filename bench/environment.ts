@@ -5,7 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
-import { cpus, platform, arch, totalmem, availableParallelism } from 'node:os';
+import { cpus, platform, arch, totalmem, availableParallelism, loadavg } from 'node:os';
 import { basename, delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchResult, Pinning } from './result-schema.js';
@@ -50,6 +50,7 @@ export function describeMachine(): BenchResult['machine'] {
     cpuModel: list[0]?.model.trim() ?? 'unknown',
     cpuCount: cpuCount(),
     totalMemMiB: Math.round(totalmem() / (1024 * 1024)),
+    loadAverage1m: Number((loadavg()[0] ?? 0).toFixed(2)),
   };
 }
 

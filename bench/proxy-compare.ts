@@ -46,7 +46,9 @@ const connections = flag('connections', 10);
 const rounds = flag('rounds', 2);
 const jsonAt = process.argv.indexOf('--json');
 const jsonFile = jsonAt === -1 ? undefined : process.argv[jsonAt + 1];
-const pin = os.availableParallelism() >= 2 && spawnSync('taskset', ['-V']).status === 0 && !process.argv.includes('--no-pin');
+// Read before this process pins itself: afterwards node sees only the one CPU it may use.
+const cpus = os.availableParallelism();
+const pin = cpus >= 2 && spawnSync('taskset', ['-V']).status === 0 && !process.argv.includes('--no-pin');
 const children = new Set<ChildProcess>();
 
 async function startServer(role: ServerRole, upstream = ''): Promise<{ port: number; child: ChildProcess }> {
@@ -73,7 +75,7 @@ function load(port: number, seconds: number): Promise<AutocannonResult> {
 
 async function main(): Promise<void> {
   // This process is the load generator: pinned to the core the servers do not use.
-  if (pin) spawnSync('taskset', ['-cp', String(os.availableParallelism() - 1), String(process.pid)]);
+  if (pin) spawnSync('taskset', ['-cp', String(cpus - 1), String(process.pid)]);
   const upstream = await startServer('upstream');
   const upstreamUrl = `http://127.0.0.1:${upstream.port}`;
   const rps = new Map<string, number[]>();
@@ -101,19 +103,20 @@ async function main(): Promise<void> {
     variant: variant.role,
     label: variant.label,
     rps: Math.round(mean(rps.get(variant.role) ?? [0])),
+    rpsPerRound: (rps.get(variant.role) ?? []).map((value) => Math.round(value)),
     p99Ms: Math.max(...(p99.get(variant.role) ?? [0])),
     ratioToDefault: Math.round((mean(rps.get(variant.role) ?? [0]) / base) * 100) / 100,
   }));
   const lines = [
-    `Node ${process.version}, ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.availableParallelism()} CPUs, pinned: ${pin}, ${connections} connections, ${rounds} × ${duration} s per variant`,
+    `Node ${process.version}, ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${cpus} CPUs, load average ${os.loadavg()[0]?.toFixed(1)}, pinned: ${pin}, ${connections} connections, ${rounds} × ${duration} s per variant`,
     '',
-    '| Variant | req/s | p99 ms | ÷ twotier http-proxy |',
-    '| --- | ---: | ---: | ---: |',
-    ...rows.map((row) => `| ${row.label} | ${row.rps} | ${row.p99Ms} | ${row.ratioToDefault.toFixed(2)} |`),
+    '| Variant | req/s (mean) | per round | p99 ms (worst) | ÷ twotier http-proxy |',
+    '| --- | ---: | ---: | ---: | ---: |',
+    ...rows.map((row) => `| ${row.label} | ${row.rps} | ${row.rpsPerRound.join(' / ')} | ${row.p99Ms} | ${row.ratioToDefault.toFixed(2)} |`),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
   if (jsonFile !== undefined) {
-    writeFileSync(jsonFile, `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: os.availableParallelism(), pinned: pin, connections, rounds, durationSec: duration, rows }, null, 2)}\n`);
+    writeFileSync(jsonFile, `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus, loadAverage: os.loadavg()[0], pinned: pin, connections, rounds, durationSec: duration, rows }, null, 2)}\n`);
   }
 }
 

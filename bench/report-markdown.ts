@@ -50,7 +50,7 @@ export function renderMarkdown(result: BenchResult, options: MarkdownOptions = {
   const lines: string[] = [
     `# twotier benchmark, ${result.startedAt}`,
     '',
-    `- Machine: ${cell(machine.cpuModel)} × ${machine.cpuCount} CPUs, ${formatNumber(machine.totalMemMiB)} MiB, ${machine.platform}`,
+    `- Machine: ${cell(machine.cpuModel)} × ${machine.cpuCount} CPUs, ${formatNumber(machine.totalMemMiB)} MiB, ${machine.platform}, load average ${formatNumber(machine.loadAverage1m, 2)} at the start`,
     `- Node ${machine.node}, commit \`${result.commit}\``,
     `- Load: ${flags.connections} connections, pipelining ${flags.pipelining}, ${flags.durationSec} s measured after ${flags.warmupSec} s warm-up${flags.quick ? ' (quick run: a smoke check, not a measurement)' : ''}`,
     pinning.servers === null

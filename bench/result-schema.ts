@@ -62,6 +62,8 @@ export const benchResultSchema = z.object({
     cpuModel: z.string(),
     cpuCount: z.number().int().positive(),
     totalMemMiB: z.number().nonnegative(),
+    /** 1-minute load average when the run started: other work on a shared machine shows here. */
+    loadAverage1m: z.number().nonnegative(),
   }),
   commit: z.string(),
   flags: benchFlagsSchema,

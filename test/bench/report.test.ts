@@ -22,7 +22,7 @@ function skipped(name: string): ScenarioResult {
 const result: BenchResult = {
   startedAt: '2026-11-25T11:42:01.123Z',
   finishedAt: '2026-11-25T11:44:01.000Z',
-  machine: { node: 'v20.19.0', platform: 'linux x64', cpuModel: 'AMD <EPYC> & "friends"', cpuCount: 2, totalMemMiB: 4096 },
+  machine: { node: 'v20.19.0', platform: 'linux x64', cpuModel: 'AMD <EPYC> & "friends"', cpuCount: 2, totalMemMiB: 4096, loadAverage1m: 0.5 },
   commit: 'abc1234',
   flags: { quick: true, durationSec: 1, warmupSec: 0, connections: 2, pipelining: 1, maxWorkers: 2, scenarios: [], pin: true },
   pinning: { servers: '0', loadGenerator: '1', tool: 'taskset' },
@@ -62,6 +62,7 @@ t.test('markdown: header, one row per scenario, escaped cells, ratios, chart lin
   t.match(markdown, /persistent workers ÷ CGI \| proxy-echo-w1 ÷ cgi-echo \(req\/s\) \| 100\.0×/);
   t.match(markdown, /servers on CPU 0, load generator on CPU 1/);
   t.match(markdown, /all servers share one core/);
+  t.match(markdown, /load average 0\.50 at the start/);
   t.match(markdown, /!\[[^\]]+\]\(latest\.svg\)/);
   t.match(markdown, /^- \*\*cgi-echo\*\*: row cgi-echo$/m, 'each row says what it measures');
 });
