@@ -81,7 +81,8 @@ export function createWorkerServer(options: WorkerServerOptions): WorkerServer {
     res.once('close', () => {
       inFlight.delete(res);
       const ms = Number(process.hrtime.bigint() - startedAt) / 1e6;
-      const fields = { method: req.method, url: req.url, status: res.statusCode, ms: Math.round(ms * 1000) / 1000 };
+      // tier: who answered (the web tier's access lines say static, app, cgi…; this is the app tier).
+      const fields = { tier: 'app', method: req.method, url: req.url, status: res.statusCode, ms: Math.round(ms * 1000) / 1000 };
       if (res.writableFinished) log.info(fields, 'request');
       else log.warn({ ...fields, aborted: true }, 'request');
       // 499 (nginx's "client closed request") for a response that never completed.
