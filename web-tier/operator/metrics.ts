@@ -63,6 +63,7 @@ const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIO
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 /** Label value → the proxy's stats() field it is read from. */
 const REJECTION_STATS: readonly (readonly [string, string])[] = [['queue_full', 'queueFull'], ['queue_timeout', 'queueTimeouts'], ['retry_budget', 'retryBudgetExhausted']];
+const LOOP_RESOLUTION_MS = 10;
 /** The event-loop delay histogram restarts after this, so its numbers describe recent minutes, not the whole uptime. */
 const LOOP_WINDOW_MS = 60_000;
 
@@ -79,11 +80,13 @@ export function createWebMetrics(options: { now?: () => number } = {}): WebMetri
   let upstreams: UpstreamSource | undefined;
   let active = 0;
 
-  const loop: IntervalHistogram = monitorEventLoopDelay({ resolution: 10 });
+  const loop: IntervalHistogram = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
   loop.enable();
   let loopSince = now();
   const eventLoopDelay = (): EventLoopDelay => {
-    const ms = (ns: number): number => (Number.isFinite(ns) ? ns / 1e6 : 0);
+    // The histogram records whole timer intervals, so an idle loop reads ~resolution; the delay
+    // is what exceeds it (as @fastify/under-pressure computes it).
+    const ms = (ns: number): number => (Number.isFinite(ns) ? Math.max(0, ns / 1e6 - LOOP_RESOLUTION_MS) : 0);
     const delay = { meanMs: ms(loop.mean), p99Ms: ms(loop.percentile(99)), maxMs: ms(loop.max) };
     if (now() - loopSince >= LOOP_WINDOW_MS) {
       loop.reset();

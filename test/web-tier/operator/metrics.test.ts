@@ -121,6 +121,24 @@ t.test('CGI, static cache, event loop and memory', async (t) => {
   for (const family of families) t.match(family.name, /^twotier_web_/, `${family.name} carries the prefix`);
 });
 
+t.test('a blocked event loop shows in the delay; an idle one reads near 0, not the timer resolution', async (t) => {
+  const metrics = createWebMetrics();
+  t.teardown(() => metrics.close());
+  await new Promise<void>((resolve) => setTimeout(resolve, 0));
+  const idle = metrics.eventLoopDelay();
+  t.ok(idle.meanMs < 9, `idle mean ${idle.meanMs} ms`);
+  const until = Date.now() + 150;
+  while (Date.now() < until) {
+    // Blocking on purpose, bounded to 150 ms.
+  }
+  // Yield once: the monitor's overdue timer runs before this one.
+  await new Promise<void>((resolve) => setTimeout(resolve, 0));
+  const blocked = metrics.eventLoopDelay();
+  t.ok(blocked.maxMs >= 100, `max ${blocked.maxMs} ms after a 150 ms block`);
+  const families = parseExposition(await metrics.text());
+  t.ok((sampleValue(families, 'twotier_web_event_loop_delay_seconds', { stat: 'max' }) ?? 0) >= 0.1);
+});
+
 t.test('two instances do not share a registry', async (t) => {
   const one = createWebMetrics();
   const two = createWebMetrics();
