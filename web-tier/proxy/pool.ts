@@ -148,11 +148,25 @@ export function createUpstreamPool(entries: readonly UpstreamEntry[], options: P
     for (const listener of listeners) listener();
   };
 
-  /** Smooth weighted round-robin over `candidates`: even spread, weights honoured, no bursts. */
-  function roundRobin(candidates: Member[]): Member | undefined {
+  const eligible = (member: Member, at: number): boolean => member.active < cap && statusOf(member, at) === 'up';
+
+  /**
+   * Smooth weighted round-robin (nginx) among the eligible members other than `avoid`; with
+   * least-conn, only among those with the fewest requests in flight per unit of weight, so that
+   * equals take turns. Two passes over the members and no allocation: this runs per request.
+   */
+  function select(at: number, avoid: Upstream | undefined): Member | undefined {
+    let lowest = Number.POSITIVE_INFINITY;
+    if (balance === 'least-conn') {
+      for (const member of members) {
+        if (member.upstream !== avoid && eligible(member, at)) lowest = Math.min(lowest, member.active / member.upstream.weight);
+      }
+    }
     let total = 0;
     let best: Member | undefined;
-    for (const member of candidates) {
+    for (const member of members) {
+      if (member.upstream === avoid || !eligible(member, at)) continue;
+      if (balance === 'least-conn' && member.active / member.upstream.weight !== lowest) continue;
       member.current += member.upstream.weight;
       total += member.upstream.weight;
       if (best === undefined || member.current > best.current) best = member;
@@ -161,21 +175,12 @@ export function createUpstreamPool(entries: readonly UpstreamEntry[], options: P
     return best;
   }
 
-  /** Fewest requests in flight per unit of weight; ties broken round-robin so equals share. */
-  function leastConn(candidates: Member[]): Member | undefined {
-    let lowest = Number.POSITIVE_INFINITY;
-    for (const member of candidates) lowest = Math.min(lowest, member.active / member.upstream.weight);
-    return roundRobin(candidates.filter((member) => member.active / member.upstream.weight === lowest));
-  }
-
   return {
     upstreams: members.map((member) => member.upstream),
     pick(avoid) {
       const at = now();
-      const eligible = members.filter((member) => member.active < cap && statusOf(member, at) === 'up');
-      const others = avoid === undefined ? eligible : eligible.filter((member) => member.upstream !== avoid);
-      const candidates = others.length > 0 ? others : eligible;
-      const chosen = balance === 'least-conn' ? leastConn(candidates) : roundRobin(candidates);
+      // Another upstream when there is one; the avoided one only as the last choice.
+      const chosen = select(at, avoid) ?? (avoid === undefined ? undefined : select(at, undefined));
       return chosen?.upstream;
     },
     acquire(upstream) {
