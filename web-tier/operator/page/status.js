@@ -94,7 +94,9 @@ function renderUpstreams(upstreams) {
       ? `unavailable: ${upstream.workers.error}`
       : `${upstream.workers.workers.length}` + (typeof restarts === 'number' ? ` · ${restarts} restart${restarts === 1 ? '' : 's'}` : '') +
         (upstream.workers.scope === 'worker' ? ' · one instance (pm2: each answers for itself)' : '');
-    const tr = row([el('td', upstream.url), health, ms(upstream.latencyMsEwma), upstream.active ?? '–', upstream.failures ?? '–', upstream.lastError ?? '', workers]);
+    // The proxy reports 0 until the upstream's first answer: nothing measured yet.
+    const latency = upstream.latencyMsEwma > 0 ? ms(upstream.latencyMsEwma) : '–';
+    const tr = row([el('td', upstream.url), health, latency, upstream.active ?? '–', upstream.failures ?? '–', upstream.lastError ?? '', workers]);
     tr.dataset.url = upstream.url;
     tr.dataset.healthy = String(upstream.healthy);
     return tr;
