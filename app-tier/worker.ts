@@ -164,6 +164,8 @@ export function createWorkerServer(options: WorkerServerOptions): WorkerServer {
       // client learns not to reuse the socket (RFC 9112 §9.6); idle sockets are closed now.
       for (const res of inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
       server.closeIdleConnections();
+      // Logged once the listener is closed, so whoever reads it knows new connections are refused.
+      logger.info({ inFlight: inFlight.size, shutdownTimeoutMs: config.shutdownTimeoutMs }, 'draining');
     });
     return closing;
   }
