@@ -1,21 +1,29 @@
 /**
- * `npm start`: the single-box deployment in the foreground. Starts the app tier (clustered)
- * and then the web tier in front of it, as two child processes; prints where each listens;
- * Ctrl-C / SIGTERM stops both (web first, so nothing is forwarded to a closing app); if one
- * dies the other is stopped too and the launcher exits 1.
+ * `npm start`: the deployment in the foreground. Starts the app tier (clustered) and then the
+ * web tier in front of it, as two child processes; prints where each listens; Ctrl-C /
+ * SIGTERM stops both (web first, so nothing is forwarded to a closing app); if one dies the
+ * other is stopped too and the launcher exits 1.
+ *
+ * `--placement single-box|multi-box` or `--config FILE` picks a placement (deploy/placements/,
+ * default single-box); each tier gets it as env (deploy/placement.cjs), under the caller's own
+ * env. A multi-box placement runs one tier per box: `--only web` or `--only app`.
  *
  * stdout carries only JSON lines (the children's pino lines, whole, and the launcher's own),
- * so `npm start | jq` works; the one human summary goes to stderr.
+ * so `npm start | jq` works; the banner goes to stderr. For a person (stdout a TTY, or
+ * LOG_PRETTY=1) the lines are rendered readable with a tier label (deploy/log-lines.mts).
  *
- * Env: APP_HOST/APP_PORT (127.0.0.1:3000) and WEB_HOST/WEB_PORT (127.0.0.1:8080); port 0
- * picks a free port: the launcher reads each child's real port from its "listening" log line
- * and hands the app's to the web tier as APP_UPSTREAMS. Everything else is passed through.
+ * Port 0 picks a free port: the launcher reads each child's real port from its "listening"
+ * log line and hands the app's to the web tier as APP_UPSTREAMS.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { prettyWanted } from '../common/logger.js';
+import { formatBanner } from './banner.mjs';
+import { createLineWriter, type LineWriter } from './log-lines.mjs';
+import { parseStartArgs, type StartOptions } from './start-options.mjs';
 
 const LEVELS: Readonly<Record<string, number>> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity };
 const START_TIMEOUT_MS = 60_000;
@@ -25,7 +33,7 @@ interface Tier {
   readonly name: 'app' | 'web';
   readonly child: ChildProcess;
   /** Resolves with the port from the child's "listening" line. */
-  readonly listening: Promise<{ address: string; port: number }>;
+  readonly listening: Promise<{ address: string; port: number; workers?: number }>;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
@@ -36,8 +44,10 @@ function say(message: string): void {
   process.stderr.write(`twotier: ${message}\n`);
 }
 
+let writeLine: LineWriter = (_tier, line) => process.stdout.write(`${line}\n`);
+
 function emit(fields: Record<string, unknown>, msg: string): void {
-  process.stdout.write(`${JSON.stringify({ level: 30, time: Date.now(), tier: 'start', pid: process.pid, ...fields, msg })}\n`);
+  writeLine('start', JSON.stringify({ level: 30, time: Date.now(), service: 'start', pid: process.pid, ...fields, msg }));
 }
 
 /**
@@ -52,11 +62,12 @@ function startTier(name: 'app' | 'web', env: NodeJS.ProcessEnv): Tier {
   // Own process group: Ctrl-C at the terminal reaches only the launcher, which then stops
   // the web tier before the app tier (otherwise both get SIGINT at once and the web tier
   // may forward to an app that is already draining). The 'exit' hook below still kills them.
-  const child = spawn(process.execPath, [scripts[name]], { env: { ...env, LOG_LEVEL: childLevel }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  // LOG_PRETTY=0: the children write JSON to us whatever the caller asked; we render.
+  const child = spawn(process.execPath, [scripts[name]], { env: { ...env, LOG_LEVEL: childLevel, LOG_PRETTY: '0' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('exit', (code, signal) => resolve({ code, signal }));
   });
-  const listening = new Promise<{ address: string; port: number }>((resolve, reject) => {
+  const listening = new Promise<{ address: string; port: number; workers?: number }>((resolve, reject) => {
     exited.then(({ code, signal }) => reject(new Error(`the ${name} tier exited before listening (${signal ?? `code ${code}`})`)), () => undefined);
     // Whole lines only: two children writing at once never produce a torn JSON line.
     createInterface({ input: child.stdout! }).on('line', (line) => {
@@ -67,10 +78,11 @@ function startTier(name: 'app' | 'web', env: NodeJS.ProcessEnv): Tier {
         parsed = undefined;
       }
       if (parsed?.['msg'] === 'listening' && typeof parsed['port'] === 'number') {
-        resolve({ address: String(parsed['address'] ?? ''), port: parsed['port'] });
+        const workers = Array.isArray(parsed['workers']) ? parsed['workers'].length : undefined;
+        resolve({ address: String(parsed['address'] ?? ''), port: parsed['port'], ...(workers === undefined ? {} : { workers }) });
       }
       const level = typeof parsed?.['level'] === 'number' ? parsed['level'] : Infinity;
-      if (level >= forwardLevel || parsed === undefined) process.stdout.write(`${line}\n`);
+      if (level >= forwardLevel || parsed === undefined) writeLine(name, line);
     });
   });
   createInterface({ input: child.stderr! }).on('line', (line) => process.stderr.write(`${line}\n`));
@@ -98,14 +110,26 @@ function urlOf(host: string, port: number): string {
 }
 
 async function main(): Promise<void> {
-  for (const [name, script] of Object.entries(scripts)) {
-    if (!existsSync(script)) {
-      say(`${script} is missing (the ${name} tier is not built); run "npm run build" first`);
+  let options: StartOptions;
+  try {
+    options = parseStartArgs(process.argv.slice(2), process.env);
+  } catch (error) {
+    say((error as Error).message);
+    process.exit(1);
+  }
+  writeLine = await createLineWriter({
+    pretty: prettyWanted(process.env['LOG_PRETTY'], process.stdout.isTTY),
+    colors: process.stdout.isTTY === true,
+    write: (text) => process.stdout.write(text),
+  });
+  for (const name of options.tiers) {
+    if (!existsSync(scripts[name])) {
+      say(`${scripts[name]} is missing (the ${name} tier is not built); run "npm run build" first`);
       process.exit(1);
     }
   }
-  const appHost = process.env['APP_HOST'] ?? '127.0.0.1';
-  const webHost = process.env['WEB_HOST'] ?? '127.0.0.1';
+  const appHost = options.env.app['APP_HOST'] ?? '127.0.0.1';
+  const webHost = options.env.web['WEB_HOST'] ?? '127.0.0.1';
   const tiers: { app?: Tier; web?: Tier } = {};
   let stopping = false;
 
@@ -117,7 +141,7 @@ async function main(): Promise<void> {
   };
   const onSignal = (signal: NodeJS.Signals): void => {
     if (stopping) return;
-    say(`${signal}: stopping the web tier, then the app tier`);
+    say(`${signal}: stopping ${options.tiers.length === 2 ? 'the web tier, then the app tier' : `the ${options.tiers[0]} tier`}`);
     void stopAll(0);
   };
   process.on('SIGINT', onSignal);
@@ -132,7 +156,7 @@ async function main(): Promise<void> {
     void tier.exited.then(({ code, signal }) => {
       if (stopping) return;
       const other = tier.name === 'app' ? 'web' : 'app';
-      say(`the ${tier.name} tier exited (${signal ?? `code ${code}`}); stopping the ${other} tier`);
+      say(`the ${tier.name} tier exited (${signal ?? `code ${code}`})${options.tiers.length === 2 ? `; stopping the ${other} tier` : ''}`);
       void stopAll(1);
     });
   };
@@ -142,19 +166,35 @@ async function main(): Promise<void> {
     void stopAll(1);
   }, START_TIMEOUT_MS);
   try {
-    tiers.app = startTier('app', { ...process.env, APP_HOST: appHost, APP_PORT: process.env['APP_PORT'] ?? '3000' });
-    watch(tiers.app);
-    const app = await tiers.app.listening;
-    // A wildcard bind is reached over loopback on this box.
-    const reachable = appHost === '0.0.0.0' || appHost === '::' ? '127.0.0.1' : appHost;
-    const upstream = urlOf(reachable, app.port);
-    tiers.web = startTier('web', { ...process.env, WEB_HOST: webHost, WEB_PORT: process.env['WEB_PORT'] ?? '8080', APP_UPSTREAMS: upstream });
-    watch(tiers.web);
-    const web = await tiers.web.listening;
+    let upstreams = String(options.env.web['APP_UPSTREAMS'] ?? '').split(',').filter((url) => url !== '');
+    let app: { port: number; workers?: number } | undefined;
+    let appUrl: string | undefined;
+    if (options.tiers.includes('app')) {
+      tiers.app = startTier('app', { ...options.env.app, APP_HOST: appHost, APP_PORT: options.env.app['APP_PORT'] ?? '3000' });
+      watch(tiers.app);
+      app = await tiers.app.listening;
+      // A wildcard bind is reached over loopback on this box.
+      const reachable = appHost === '0.0.0.0' || appHost === '::' ? '127.0.0.1' : appHost;
+      appUrl = urlOf(reachable, app.port);
+      upstreams = [appUrl];
+    }
+    let webUrl: string | undefined;
+    let web: { port: number } | undefined;
+    if (options.tiers.includes('web')) {
+      tiers.web = startTier('web', { ...options.env.web, WEB_HOST: webHost, WEB_PORT: options.env.web['WEB_PORT'] ?? '8080', APP_UPSTREAMS: upstreams.join(',') });
+      watch(tiers.web);
+      web = await tiers.web.listening;
+      // A wildcard bind is browsed over loopback on this box.
+      webUrl = urlOf(webHost === '0.0.0.0' || webHost === '::' ? '127.0.0.1' : webHost, web.port);
+    }
     clearTimeout(timeout);
-    const webUrl = urlOf(webHost, web.port);
-    emit({ web: { url: webUrl, port: web.port, pid: tiers.web.child.pid }, app: { url: upstream, port: app.port, pid: tiers.app.child.pid } }, 'twotier is up');
-    say(`web tier on ${webUrl} → app tier on ${upstream} (Ctrl-C stops both)`);
+    emit({
+      placement: options.placementName,
+      ...(web === undefined ? {} : { web: { url: webUrl, port: web.port, pid: tiers.web?.child.pid, upstreams } }),
+      ...(app === undefined ? {} : { app: { url: appUrl, port: app.port, pid: tiers.app?.child.pid, workers: app.workers } }),
+    }, 'twotier is up');
+    if (webUrl !== undefined && appUrl !== undefined) say(`web tier on ${webUrl} → app tier on ${appUrl} (Ctrl-C stops both)`);
+    process.stderr.write(`${formatBanner({ placement: options.placementName, webUrl, appUrl, upstreams, workers: app?.workers, databaseUrl: options.env.app['DATABASE_URL'] ?? (options.tiers.includes('app') ? 'sqlite:./data/twotier.db' : undefined) })}\n`);
   } catch (error) {
     clearTimeout(timeout);
     if (stopping) return;

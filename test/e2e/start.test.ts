@@ -38,7 +38,7 @@ async function launch(t: Teardown, extra: Record<string, string> = {}, detached 
 
 /** Every pid a tier logged (the app's primary and workers, the web tier). */
 function loggedPids(lines: readonly JsonLine[], tier: string): number[] {
-  return [...new Set(lines.filter((line) => line['tier'] === tier && typeof line['pid'] === 'number').map((line) => line['pid'] as number))];
+  return [...new Set(lines.filter((line) => (line['service'] ?? line['tier']) === tier && typeof line['pid'] === 'number').map((line) => line['pid'] as number))];
 }
 
 t.test('npm start: both tiers up on the ports they chose, requests cross both, SIGTERM stops everything', async (t) => {
@@ -54,7 +54,7 @@ t.test('npm start: both tiers up on the ports they chose, requests cross both, S
   t.equal((JSON.parse(echo.body) as { url: string }).url, '/api/echo?via=start');
   // stdout carries whole JSON lines only: every line parsed.
   t.notOk(launcher.lines.some((line) => 'raw' in line), 'stdout is JSON lines');
-  t.ok(launcher.lines.some((line) => line['tier'] === 'web' && line['msg'] === 'listening'), 'the children\'s lines are forwarded');
+  t.ok(launcher.lines.some((line) => (line['service'] ?? line['tier']) === 'web' && line['msg'] === 'listening'), 'the children\'s lines are forwarded');
 
   const pids = [...loggedPids(launcher.lines, 'app'), ...loggedPids(launcher.lines, 'web')];
   t.ok(pids.length >= 3, 'app primary, app worker and web pids seen');
@@ -79,7 +79,7 @@ t.test('one tier dies: the other is stopped with a clear message, exit 1, no orp
 t.test('LOG_LEVEL=warn still starts (the launcher filters what it forwards)', async (t) => {
   const { launcher, up } = await launch(t, { LOG_LEVEL: 'warn' });
   t.equal((await get(up.web.port, '/healthz')).status, 200);
-  t.notOk(launcher.lines.some((line) => line['tier'] === 'web' && line['msg'] === 'listening'), 'info lines are not forwarded');
+  t.notOk(launcher.lines.some((line) => (line['service'] ?? line['tier']) === 'web' && line['msg'] === 'listening'), 'info lines are not forwarded');
   launcher.child.kill('SIGINT');
   t.equal((await launcher.exited).code, 0);
 });
@@ -92,7 +92,7 @@ t.test('Ctrl-C (SIGINT to the whole terminal process group): web stops first, th
   t.same(await launcher.exited, { code: 0, signal: null });
   const events = launcher.lines
     .filter((line) => line['msg'] === 'shutting down' || line['msg'] === 'tier stopped')
-    .map((line) => (line['msg'] === 'tier stopped' ? `${String(line['stopped'])} stopped` : `${String(line['tier'])} shutting down`));
+    .map((line) => (line['msg'] === 'tier stopped' ? `${String(line['stopped'])} stopped` : `${String(line['service'] ?? line['tier'])} shutting down`));
   const webStopped = events.indexOf('web stopped');
   const appStarts = events.indexOf('app shutting down');
   t.ok(webStopped !== -1 && appStarts > webStopped, `the web tier is gone before the app tier starts draining (${events.join(', ')})`);
