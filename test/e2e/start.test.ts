@@ -99,3 +99,39 @@ t.test('Ctrl-C (SIGINT to the whole terminal process group): web stops first, th
   t.equal(events.at(-1), 'app stopped');
   t.same(pids.filter(alive), [], 'no orphan processes');
 });
+
+t.test('a bad flag or placement file: one clear line on stderr, exit 1, nothing started', async (t) => {
+  for (const [args, message] of [
+    [['--placment', 'multi-box'], /^twotier: unknown argument "--placment"; usage: npm start -- \[--placement/],
+    [['--config', '/nonexistent/placement.json'], /^twotier: cannot read placement \/nonexistent\/placement\.json \(ENOENT\)/],
+    [['--placement', 'multi-box'], /^twotier: placement multi-box puts the app tier on other boxes/],
+  ] as const) {
+    const launcher = spawnEntry(t, START_MAIN, {}, args);
+    t.same(await launcher.exited, { code: 1, signal: null }, args.join(' '));
+    t.match(launcher.stderr(), message);
+    t.equal(launcher.stderr().trim().split('\n').length, 1, 'one line');
+    t.same(launcher.lines, [], 'nothing on stdout');
+  }
+});
+
+t.test('the banner (stderr) and LOG_PRETTY=1 labelled lines (stdout)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'twotier-start-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const launcher = spawnEntry(t, START_MAIN, { WEB_PORT: '0', APP_PORT: '0', APP_WORKERS: '2', LOG_PRETTY: '1', DATABASE_URL: `sqlite:${join(dir, 'twotier.db')}` });
+  await launcher.waitForLine((line) => /^npm \| .*twotier is up/.test(String(line['raw'] ?? '')), 30_000);
+  // stderr is complete once the launcher has exited (two pipes keep no order between them).
+  launcher.child.kill('SIGTERM');
+  t.equal((await launcher.exited).code, 0);
+  const stderr = launcher.stderr();
+  const webPort = /site\s+http:\/\/127\.0\.0\.1:(\d+)\//.exec(stderr)?.[1];
+  t.ok(webPort, 'the site URL');
+  t.match(stderr, new RegExp(`status page\\s+http://127\\.0\\.0\\.1:${webPort}/-/status`));
+  t.match(stderr, new RegExp(`web metrics\\s+http://127\\.0\\.0\\.1:${webPort}/-/metrics`));
+  t.match(stderr, /app metrics\s+http:\/\/127\.0\.0\.1:\d+\/metrics/);
+  t.match(stderr, /placement\s+single-box/);
+  t.match(stderr, /app workers\s+2/);
+  t.match(stderr, /database\s+sqlite:/);
+  const raw = launcher.lines.map((line) => String(line['raw'] ?? ''));
+  t.ok(raw.some((line) => /^web \| .*listening/.test(line)), 'web lines carry the web label');
+  t.ok(raw.some((line) => /^app \| .*listening/.test(line)), 'app lines carry the app label');
+});
