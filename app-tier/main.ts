@@ -11,7 +11,7 @@
 import cluster from 'node:cluster';
 import { resolve } from 'node:path';
 import { ConfigError, parseFlags } from '../common/config.js';
-import { createLogger, type Logger } from '../common/logger.js';
+import { createLogger, prettyWanted, type Logger } from '../common/logger.js';
 import { createApp } from './app/create-app.js';
 import { loadConfig, type AppConfig } from './config.js';
 import { createWorkerMetrics } from './metrics.js';
@@ -183,7 +183,9 @@ async function main(): Promise<void> {
   // process manager's workers must not make them wait for a primary that is not there.
   const primaryPid = cluster.isWorker && !underPm2 && positiveInt(process.env[PRIMARY_ENV]) === process.ppid ? process.ppid : undefined;
   const isPrimary = cluster.isPrimary && !underPm2;
-  const logger = createLogger({ tier: 'app', level: config.logLevel }).child({ role: isPrimary ? 'primary' : 'worker' });
+  // JSON lines unless a person is reading (LOG_PRETTY=1, or a TTY): pino-pretty then runs as a transport.
+  const pretty = prettyWanted(process.env['LOG_PRETTY'], process.stdout.isTTY);
+  const logger = createLogger({ tier: 'app', level: config.logLevel, pretty }).child({ role: isPrimary ? 'primary' : 'worker' });
   if (isPrimary) await runPrimary(config, logger);
   else await runWorker(config, logger, { primaryPid, killTimeoutMs: underPm2 ? positiveInt(process.env['kill_timeout']) : undefined });
 }

@@ -46,7 +46,7 @@ export interface StartOptions {
 function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(process.env)) {
-    if (!/^(APP_|DATABASE_URL$|LOG_LEVEL$|NODE_OPTIONS$|TAP)/.test(name)) env[name] = value;
+    if (!/^(APP_|DATABASE_URL$|LOG_LEVEL$|LOG_PRETTY$|NODE_OPTIONS$|TAP)/.test(name)) env[name] = value;
   }
   return { ...env, ...extra };
 }
