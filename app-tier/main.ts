@@ -102,7 +102,7 @@ async function runPrimary(config: AppConfig, logger: Logger): Promise<void> {
     const where = await supervisor.start();
     const url = `http://${where.address.includes(':') ? `[${where.address}]` : where.address}:${where.port}`;
     // Tests and the launcher read the port (APP_PORT=0) from this line.
-    logger.info({ address: where.address, port: where.port, url, workers: supervisor.pids(), pidFile: config.pidFile }, 'listening');
+    logger.info({ address: where.address, port: where.port, url, metrics: `${url}/metrics`, workers: supervisor.pids(), pidFile: config.pidFile }, 'listening');
   } catch (error) {
     logger.fatal({ err: error }, 'app tier failed to start');
     await supervisor.close();
