@@ -5,6 +5,8 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ConfigError } from '../../common/config.js';
 import { DEFAULTS, loadConfig, packageRoot } from '../../web-tier/config.js';
+import { PROXY_DEFAULTS } from '../../web-tier/proxy/handler.js';
+import { proxyOptions } from '../../web-tier/server-handlers.js';
 
 const repoRoot = resolve(fileURLToPath(import.meta.url), '../../..');
 
@@ -59,6 +61,13 @@ t.test('bad values fail naming the key', async (t) => {
     [{ APP_UPSTREAMS: 'http://a:1#weight=x' }, 'APP_UPSTREAMS'],
     [{ WEB_PROXY_BALANCE: 'random' }, 'WEB_PROXY_BALANCE'],
     [{ WEB_SERVER_NAMES: 'a.example:80' }, 'WEB_SERVER_NAMES'],
+    [{ WEB_OPERATOR_ALLOW: '10.0.0.0/40' }, 'WEB_OPERATOR_ALLOW'],
+    [{ WEB_OPERATOR_ALLOW: 'localhost' }, 'WEB_OPERATOR_ALLOW'],
+    [{ WEB_WORKERS: '0' }, 'WEB_WORKERS'],
+    [{ WEB_PROXY_ENGINE: 'undici' }, 'WEB_PROXY_ENGINE'],
+    [{ WEB_PROXY_MAX_FAILS: '0' }, 'WEB_PROXY_MAX_FAILS'],
+    [{ WEB_PROXY_HEALTH_PATH: 'readyz' }, 'WEB_PROXY_HEALTH_PATH'],
+    [{ WEB_PROXY_RETRY: 'sometimes' }, 'WEB_PROXY_RETRY'],
   ];
   for (const [env, key] of cases) {
     const error = t.throws(() => loadConfig(undefined, env), { code: 'CONFIG_INVALID' }) as ConfigError;
@@ -84,4 +93,24 @@ t.test('--config FILE with the same keys; unknown keys fail loudly; env wins ove
   writeFileSync(file, JSON.stringify({ cacheControl: [{ pattern: '(', value: 'x' }] }));
   t.throws(() => loadConfig(file, {}), { code: 'CONFIG_INVALID', key: `${file}: "cacheControl"` });
   t.throws(() => loadConfig(join(dir, 'missing.json'), {}), { code: 'CONFIG_INVALID', key: '--config' });
+});
+
+t.test('every ProxyOptions field is reachable from config, defaults equal to the proxy\'s own', async (t) => {
+  const defaults = proxyOptions(loadConfig(undefined, {}));
+  t.same(Object.keys(defaults).sort(), ['upstreams', ...Object.keys(PROXY_DEFAULTS)].sort(), 'one config key per option');
+  t.same({ ...defaults, upstreams: undefined }, { ...PROXY_DEFAULTS, upstreams: undefined }, 'the same defaults');
+  const tuned = proxyOptions(loadConfig(undefined, {
+    WEB_PROXY_ENGINE: 'plain', WEB_PROXY_MAX_REPLAY_BODY: '4096', WEB_PROXY_RETRY_BUDGET_PERCENT: '50', WEB_PROXY_RETRY_BUDGET_MIN: '3',
+    WEB_PROXY_RETRY_BUDGET_WINDOW_MS: '2000', WEB_PROXY_MAX_FAILS: '5', WEB_PROXY_FAIL_TIMEOUT_MS: '3000', WEB_PROXY_HEALTH_INTERVAL_MS: '700',
+    WEB_PROXY_HEALTH_TIMEOUT_MS: '300', WEB_PROXY_HEALTH_PATH: '/ready', WEB_PROXY_MAX_SOCKETS: '8', WEB_PROXY_KEEP_ALIVE_IDLE_MS: '1000', WEB_PROXY_RETRY: '0',
+  }));
+  t.match(tuned, {
+    engine: 'plain', maxReplayBodyBytes: 4096, retryBudget: { ratio: 0.5, minPerWindow: 3, windowMs: 2000 }, passiveHealth: { maxFails: 5, failTimeoutMs: 3000 },
+    activeHealth: { intervalMs: 700, timeoutMs: 300, path: '/ready' }, maxSocketsPerUpstream: 8, keepAliveIdleMs: 1000, retryIdempotentOnReset: false,
+  });
+  t.equal(proxyOptions(loadConfig(undefined, { WEB_PROXY_HEALTH_INTERVAL_MS: '0' })).activeHealth, false, '0 turns active checks off');
+  const cluster = loadConfig(undefined, { WEB_WORKERS: '4', WEB_OPERATOR_ALLOW: '10.0.0.0/8,::1' });
+  t.equal(cluster.workers, 4);
+  t.same(cluster.operatorAllow, ['10.0.0.0/8', '::1']);
+  t.same(loadConfig(undefined, {}).operatorAllow, ['127.0.0.0/8', '::1/128'], 'loopback only by default');
 });

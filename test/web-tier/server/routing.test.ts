@@ -155,10 +155,12 @@ t.test('an app-bound request answered by the web tier itself (an upstream error 
       close: async () => undefined,
     },
   };
-  const { port } = await startWeb(t, { handlers: failing });
+  const { port, log } = await startWeb(t, { handlers: failing });
   const answer = await get(port, '/api/echo');
   t.equal(answer.status, 502);
   t.equal(answer.headers['x-served-by'], 'web');
+  const [line] = await log.waitForAccessLines(1);
+  t.match(line, { status: 502, tier: 'web', servedBy: 'web' }, 'and the access log says the same');
 });
 
 t.test('a server error after start-up (accept failing under EMFILE) is logged, not fatal', async (t) => {
