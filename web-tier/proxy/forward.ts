@@ -4,88 +4,20 @@
  * upstream's response back. Each step is a small named function, in the order a request meets
  * them, like http-proxy's own passes.
  */
-import { request as httpRequest, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import type http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
-import type httpProxy from 'http-proxy';
 import type { TwotierError } from '../../common/errors.js';
-import type { RequestContext } from '../context.js';
 import { sendError } from '../error-response.js';
-import type { Admission, Refusal, Ticket } from './admission.js';
+import type { Refusal } from './admission.js';
 import { createFreshConnectionAgent, withRequestHook } from './agent.js';
-import type { ReplayRecorder } from './body-replay.js';
-import { ClientAbortedError, errorCode, isConnectionReset, isNeverSent, toUpstreamError, upstreamsOverloaded, upstreamUnavailable, UpstreamTimeoutError, type TimeoutPhase } from './errors.js';
+import { ClientAbortedError, errorCode, toUpstreamError, upstreamsOverloaded, upstreamUnavailable } from './errors.js';
+import type { Exchange, Forwarder } from './exchange.js';
 import { buildResponseHeaders, type BodyFraming } from './headers.js';
-import type { Upstream, UpstreamPool } from './pool.js';
-import type { RetryBudget } from './retry-budget.js';
-
-/** http-proxy (the package the mission names) or node's own http.request with the same passes. */
-export type ProxyEngine = 'http-proxy' | 'plain';
-
-export interface ForwardSettings {
-  readonly engine: ProxyEngine;
-  readonly connectTimeoutMs: number;
-  readonly responseTimeoutMs: number;
-  readonly bodyIdleTimeoutMs: number;
-  readonly retries: boolean;
-}
-
-/** Pool-wide counters for operators and metrics. */
-export interface ForwardCounters {
-  retries: number;
-  retryBudgetExhausted: number;
-  queueTimeouts: number;
-  queueFull: number;
-}
-
-/** What every exchange shares: the proxy, the pooled agent, the pool and its queue, the settings. */
-export interface Forwarder {
-  readonly proxy: httpProxy;
-  readonly agent: http.Agent;
-  /** `agent` behind one request hook for all exchanges (see createForwarderAgent). */
-  readonly hookedAgent: http.Agent;
-  /** The exchange whose proxy.web() call is on the stack: http-proxy creates its request synchronously. */
-  dispatching: Exchange | undefined;
-  readonly pool: UpstreamPool;
-  readonly admission: Admission;
-  readonly budget: RetryBudget;
-  readonly counters: ForwardCounters;
-  readonly settings: ForwardSettings;
-}
-
-export interface Exchange {
-  readonly req: IncomingMessage;
-  readonly res: ServerResponse;
-  readonly ctx: RequestContext;
-  /** The upstream of the current attempt; undefined while waiting for a slot. */
-  upstream: Upstream | undefined;
-  /** The upstream whose slot this exchange holds, until the attempt ends. */
-  slot: Upstream | undefined;
-  ticket: Ticket | undefined;
-  /** The request-target sent upstream, after the upstream's base path. */
-  readonly target: string;
-  readonly framing: BodyFraming;
-  readonly hasBody: boolean;
-  /** The request body through the limit counter (and the replay copy); undefined without a body. */
-  readonly body: Readable | undefined;
-  readonly recorder: ReplayRecorder | undefined;
-  /** The body a retry sends. */
-  replayBody: Readable | undefined;
-  /** 1, then 2 once a retry is decided: events of an older attempt are ignored. */
-  attempts: number;
-  sentAt: number;
-  proxyReq: ClientRequest | undefined;
-  /** The upstream's response head arrived: nothing may be retried after this. */
-  responded: boolean;
-  /** The client got (or will get) its answer, or is gone: later errors are only logged. */
-  settled: boolean;
-  clientGone: boolean;
-  timers: NodeJS.Timeout[];
-}
-
-/** RFC 9110 §9.2.2: a request that may be sent twice with the effect of once. */
-const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+import type { Upstream } from './pool.js';
+import { countsAgainstUpstream, isDrainingAnswer, isSafeToResend } from './retry-policy.js';
+import { armTimeouts, clearTimers, watchBodyIdle } from './timeouts.js';
 
 /** Waits for a slot (or not), then dispatches. `retryOf` is the failure a retry answers with when refused. */
 export function admit(forwarder: Forwarder, exchange: Exchange, avoid: Upstream | undefined, retryOf?: unknown): void {
@@ -213,7 +145,7 @@ function onUpstreamRequest(forwarder: Forwarder, exchange: Exchange, proxyReq: C
   // into "/": the app must see the target as sent.
   proxyReq.path = (exchange.upstream as Upstream).basePath + exchange.target;
   restoreFraming(exchange.framing, proxyReq);
-  armTimeouts(forwarder, exchange, proxyReq);
+  armTimeouts(forwarder.settings, exchange, proxyReq, (error) => fail(forwarder, exchange, error));
 }
 
 /**
@@ -227,58 +159,11 @@ function restoreFraming(framing: BodyFraming, proxyReq: ClientRequest): void {
   proxyReq.setHeader('transfer-encoding', 'chunked');
 }
 
-/**
- * Connect timeout from the socket's assignment until it connects; response timeout from the
- * request being fully sent until the response head (nginx's proxy_read_timeout: a slow upload
- * is the client's time, bounded by the server's requestTimeout, not the app's). Both answer 504.
- * The timers belong to this attempt only: a retry's timers must outlive the failed attempt's 'close'.
- */
-function armTimeouts(forwarder: Forwarder, exchange: Exchange, proxyReq: ClientRequest): void {
-  const { connectTimeoutMs, responseTimeoutMs } = forwarder.settings;
-  const timers: NodeJS.Timeout[] = [];
-  exchange.timers = timers;
-  const expire = (phase: TimeoutPhase, ms: number): void => {
-    if (exchange.proxyReq !== proxyReq) return;
-    const error = new UpstreamTimeoutError(phase, ms);
-    // Answer first: a request still queued in the agent reports its error only when a socket frees up.
-    fail(forwarder, exchange, error);
-    proxyReq.destroy(error);
-  };
-  proxyReq.once('socket', (socket) => {
-    if (!socket.connecting) return;
-    const timer = setTimeout(expire, connectTimeoutMs, 'connect', connectTimeoutMs);
-    timers.push(timer);
-    socket.once('connect', () => clearTimeout(timer));
-  });
-  proxyReq.once('finish', () => {
-    if (!exchange.responded) timers.push(setTimeout(expire, responseTimeoutMs, 'response', responseTimeoutMs));
-  });
-  const clear = (): void => {
-    for (const timer of timers) clearTimeout(timer);
-    timers.length = 0;
-  };
-  proxyReq.once('response', clear);
-  proxyReq.once('close', clear);
-}
-
-function clearTimers(exchange: Exchange): void {
-  for (const timer of exchange.timers) clearTimeout(timer);
-  exchange.timers.length = 0;
-}
-
 function releaseSlot(forwarder: Forwarder, exchange: Exchange): void {
   const slot = exchange.slot;
   if (slot === undefined) return;
   exchange.slot = undefined;
   forwarder.admission.release(slot);
-}
-
-/**
- * The app tier's draining worker sets `Connection: close` on every response (app-tier/worker.ts);
- * a 503 with it says "this one is going away", so an idempotent request may go elsewhere.
- */
-function isDrainingAnswer(proxyRes: IncomingMessage): boolean {
-  return proxyRes.statusCode === 503 && /\bclose\b/i.test(proxyRes.headers.connection ?? '');
 }
 
 /** The upstream answered: copy status and end-to-end headers, then stream the body. */
@@ -315,7 +200,10 @@ export function onUpstreamResponse(forwarder: Forwarder, exchange: Exchange, pro
     fail(forwarder, exchange, error);
     return;
   }
-  watchBodyIdle(forwarder, exchange, proxyRes);
+  watchBodyIdle(forwarder.settings.bodyIdleTimeoutMs, proxyRes, () => {
+    forwarder.pool.reportFailure(upstream, 'UPSTREAM_TIMEOUT');
+    ctx.logger.warn({ code: 'WEB_ERR_UPSTREAM_TIMEOUT', cause: 'UPSTREAM_TIMEOUT', phase: 'body', upstream: upstream.url }, 'upstream body stalled; response cut');
+  });
   // pipe, not pipeline: pipeline builds an AbortController (and a DOMException) per call, a
   // measurable share of a proxied request. Both failure directions are wired by hand: a reset
   // mid-body cuts the client's response instead of leaving it hanging, and a client abort
@@ -326,19 +214,6 @@ export function onUpstreamResponse(forwarder: Forwarder, exchange: Exchange, pro
   });
   proxyRes.once('aborted', () => res.destroy());
   proxyRes.pipe(res);
-}
-
-/** An upstream that stops sending mid-body: the status is already out, so the response is cut. */
-function watchBodyIdle(forwarder: Forwarder, exchange: Exchange, proxyRes: IncomingMessage): void {
-  const ms = forwarder.settings.bodyIdleTimeoutMs;
-  const timer = setTimeout(() => {
-    const upstream = exchange.upstream as Upstream;
-    forwarder.pool.reportFailure(upstream, 'UPSTREAM_TIMEOUT');
-    exchange.ctx.logger.warn({ code: 'WEB_ERR_UPSTREAM_TIMEOUT', cause: 'UPSTREAM_TIMEOUT', phase: 'body', upstream: upstream.url }, 'upstream body stalled; response cut');
-    proxyRes.destroy(new UpstreamTimeoutError('body', ms));
-  }, ms);
-  proxyRes.on('data', () => timer.refresh());
-  proxyRes.once('close', () => clearTimeout(timer));
 }
 
 /** The client went away: abort the upstream request too (http-proxy#1586, #1559). */
@@ -380,6 +255,8 @@ export function fail(forwarder: Forwarder, exchange: Exchange, error: unknown): 
 
 function answer(forwarder: Forwarder, exchange: Exchange, error: unknown): void {
   exchange.settled = true;
+  // A request answered while still waiting (a body past the limit) gives its queue place up.
+  exchange.ticket?.cancel();
   exchange.proxyReq?.destroy();
   releaseSlot(forwarder, exchange);
   const url = exchange.upstream?.url ?? 'none';
@@ -402,10 +279,7 @@ function retryElsewhere(forwarder: Forwarder, exchange: Exchange, error: unknown
   const failed = exchange.upstream;
   if (failed === undefined) return false;
   const draining = error === 'draining';
-  const idempotent = IDEMPOTENT_METHODS.has(exchange.req.method ?? '');
-  const safe = (!draining && isNeverSent(error))
-    || (idempotent && (draining || (exchange.proxyReq?.reusedSocket === true && isConnectionReset(error))));
-  if (!safe) return false;
+  if (!isSafeToResend(exchange, error)) return false;
   let replay: Readable | undefined;
   if (exchange.hasBody) {
     replay = exchange.recorder?.replay();
@@ -428,8 +302,3 @@ function retryElsewhere(forwarder: Forwarder, exchange: Exchange, error: unknown
   return true;
 }
 
-/** The client's own fault (body too large) and the keep-alive race say nothing about the upstream's health. */
-function countsAgainstUpstream(exchange: Exchange, reply: TwotierError, error: unknown): boolean {
-  if (reply.status < 500 || error instanceof ClientAbortedError) return false;
-  return !(reply.code === 'WEB_ERR_UPSTREAM_RESET' && exchange.proxyReq?.reusedSocket === true);
-}

@@ -193,3 +193,26 @@ t.test('an upstream that stalls mid-body: the response is cut after bodyIdleTime
   t.match(await logged, { code: 'WEB_ERR_UPSTREAM_TIMEOUT', cause: 'UPSTREAM_TIMEOUT', upstream: upstream.url });
   t.match(front.handler.upstreamStates(), [{ failures: 1, lastError: 'UPSTREAM_TIMEOUT' }]);
 });
+
+t.test('a body that keeps coming, each chunk within bodyIdleTimeoutMs, is never cut however long it takes in all', { timeout: 5000 }, async (t) => {
+  const chunks = 12;
+  const upstream = await startUpstream(t, (_req, res) => {
+    res.writeHead(200, { 'content-length': String(chunks) });
+    let sent = 0;
+    // The upstream's pace, not a wait in the test: 12 × 50 ms is longer than the 400 ms idle bound.
+    const timer = setInterval(() => {
+      res.write('x');
+      sent += 1;
+      if (sent === chunks) {
+        clearInterval(timer);
+        res.end();
+      }
+    }, 50);
+    res.once('close', () => clearInterval(timer));
+  });
+  const front = await startFront(t, { upstreams: [upstream.url], bodyIdleTimeoutMs: 400 });
+  const started = Date.now();
+  const reply = await request(front.port);
+  t.equal(reply.body, 'x'.repeat(chunks));
+  t.ok(Date.now() - started > 400, 'it took longer than the idle bound in all');
+});
