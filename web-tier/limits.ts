@@ -6,9 +6,11 @@
  * `clientError` and are answered by `clientErrorResponse`. What it lets through, and is
  * checked here on the parsed request, is listed in `checkRequest`.
  */
-import type { IncomingMessage } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { ErrorCode } from '../common/errors.js';
+import type { Logger } from '../common/logger.js';
 
 export interface LimitOptions {
   readonly maxBodyBytes: number;
@@ -209,4 +211,28 @@ export function foreignAuthority(authority: string, host: string | undefined, lo
   if (host !== undefined && isValidHost(host) && hostName(host) === named) return false;
   const local = (localAddress ?? '').replace(/^::ffff:/, '');
   return !(named === local || named === `[${local}]`);
+}
+
+/**
+ * What never becomes a request: CONNECT (this server tunnels nothing) and what node's parser
+ * rejects. Each gets a raw answer and one access-log line of its own, with a fresh request id.
+ */
+export function answerParserErrors(server: Server, logger: Logger, limits: () => Pick<LimitOptions, 'maxUrlBytes'>): void {
+  const accessLine = (requestId: string, fields: Record<string, unknown>): void =>
+    logger.child({ reqId: requestId }).info({ bytes: 0, ms: 0, tier: 'web', servedBy: 'web', ...fields }, 'request');
+  server.on('connect', (req: IncomingMessage, socket: Socket) => {
+    const requestId = randomUUID();
+    accessLine(requestId, { method: req.method, url: req.url, status: 501 });
+    writeRawError(socket, 501, 'WEB_ERR_NOT_IMPLEMENTED', requestId);
+  });
+  server.on('clientError', (error: ClientErrorLike, socket: Socket) => {
+    const mapped = clientErrorStatus(error, limits());
+    if (mapped === undefined) {
+      socket.destroy();
+      return;
+    }
+    const requestId = randomUUID();
+    accessLine(requestId, { method: '', url: '', status: mapped.status, parseError: error.code });
+    writeRawError(socket, mapped.status, mapped.code, requestId);
+  });
 }

@@ -16,7 +16,7 @@ import { packageRoot, type WebConfig } from './config.js';
 import type { RequestContext } from './context.js';
 import { sendError, TwotierError } from './error-response.js';
 import { createHealthHandler } from './health.js';
-import { checkRequest, clientErrorStatus, foreignAuthority, hasBody, serverOptions, writeRawError, type LimitOptions } from './limits.js';
+import { answerParserErrors, checkRequest, foreignAuthority, hasBody, serverOptions, type LimitOptions } from './limits.js';
 import { createOperatorHandler } from './operator/handler.js';
 import { createWebMetrics } from './operator/metrics.js';
 import type { UpstreamSource } from './operator/upstream-view.js';
@@ -236,23 +236,7 @@ export function createWebServer(options: WebServerOptions): WebServer {
   server.on('request', (req: IncomingMessage, res: ServerResponse) => onRequest(req, res, false));
   // RFC 9110 §10.1.1: a body over the limit is refused before 100 Continue invites it.
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => onRequest(req, res, true));
-  const rawLine = (requestId: string, fields: Record<string, unknown>): void =>
-    logger.child({ reqId: requestId }).info({ bytes: 0, ms: 0, tier: 'web', servedBy: 'web', ...fields }, 'request');
-  server.on('connect', (req: IncomingMessage, socket: Socket) => {
-    const requestId = randomUUID();
-    rawLine(requestId, { method: req.method, url: req.url, status: 501 });
-    writeRawError(socket, 501, 'WEB_ERR_NOT_IMPLEMENTED', requestId);
-  });
-  server.on('clientError', (error: Error & { code?: string }, socket: Socket) => {
-    const mapped = clientErrorStatus(error, limitOptions);
-    if (mapped === undefined) {
-      socket.destroy();
-      return;
-    }
-    const requestId = randomUUID();
-    rawLine(requestId, { method: '', url: '', status: mapped.status, parseError: error.code });
-    writeRawError(socket, mapped.status, mapped.code, requestId);
-  });
+  answerParserErrors(server, logger, () => limitOptions);
 
   async function reload(next: WebConfig): Promise<ReloadResult> {
     const previous = config;
