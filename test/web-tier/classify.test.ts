@@ -19,6 +19,10 @@ t.test('health, static, app and cgi are told apart', async (t) => {
   t.equal(kind('/cgi-bin/hello.sh'), 'cgi');
   t.equal(kind('/cgi-bin/app/api/echo'), 'cgi');
   t.equal(kind('/API/echo'), 'static', 'prefixes are case-sensitive, like paths');
+  t.equal(kind('/-/metrics'), 'operator');
+  t.equal(kind('/-/status.json?x=1'), 'operator');
+  t.equal(kind('/%2D/metrics'), 'operator', 'an encoded "-" cannot slip past to the static files');
+  t.equal(kind('/-'), 'static', 'only the /-/ prefix');
 });
 
 t.test('the query is split off and the path is kept encoded', async (t) => {
