@@ -77,13 +77,15 @@ export async function createNetns(t: Test, name: string): Promise<Netns> {
 
 /**
  * A bridge in the host namespace with one veth pair per box: `boxes` maps a namespace to its
- * address (a /24 in 198.18.0.0/15). The host side gets no address, so the boxes reach only
- * each other, like machines on one switch.
+ * address (a /24 in 198.18.0.0/15), like machines on one switch. The host joins only when
+ * given `hostAddress`.
  */
-export async function connectBoxes(t: Test, tag: string, boxes: ReadonlyArray<{ netns: Netns; address: string }>): Promise<void> {
+export async function connectBoxes(t: Test, tag: string, boxes: ReadonlyArray<{ netns: Netns; address: string }>, options: { hostAddress?: string } = {}): Promise<void> {
   const bridge = `tt${tag}br`;
   await ip(['link', 'add', bridge, 'type', 'bridge']);
   t.teardown(() => ip(['link', 'del', bridge]).then(() => undefined, () => undefined));
+  // hostAddress: the test process itself joins the switch, as a client machine would.
+  if (options.hostAddress !== undefined) await ip(['addr', 'add', `${options.hostAddress}/24`, 'dev', bridge]);
   await ip(['link', 'set', bridge, 'up']);
   for (const [index, box] of boxes.entries()) {
     const outside = `tt${tag}h${index}`;

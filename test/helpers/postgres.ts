@@ -6,7 +6,7 @@
  * inside a network namespace, where a fixed port cannot collide with anything).
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -52,7 +52,16 @@ function asPostgres(bin: string, args: readonly string[]): Promise<unknown> {
   return run('runuser', ['-u', 'postgres', '--', bin, ...args], { timeout: 60_000 });
 }
 
-export async function startPostgres(t: Test, options: { tcp?: { host: string; port: number }; netns?: string } = {}): Promise<PostgresCluster> {
+export interface StartPostgresOptions {
+  /** Also listen on this TCP address (only inside a namespace: the port is fixed). */
+  readonly tcp?: { host: string; port: number };
+  /** Start the server inside this network namespace. */
+  readonly netns?: string;
+  /** Networks allowed in without a password, e.g. 198.18.0.0/15 (initdb's trust covers loopback only). */
+  readonly trustNetworks?: readonly string[];
+}
+
+export async function startPostgres(t: Test, options: StartPostgresOptions = {}): Promise<PostgresCluster> {
   const bin = postgresBinDir();
   if (bin === undefined) throw new Error('Postgres is not installed');
   const dir = mkdtempSync(join(tmpdir(), 'twotier-pg-'));
@@ -68,6 +77,7 @@ export async function startPostgres(t: Test, options: { tcp?: { host: string; po
   });
   // --no-sync and fsync=off: a test cluster need not survive power loss, and fsyncs are slow here.
   await asPostgres(join(bin, 'initdb'), ['-D', data, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--no-sync']);
+  for (const network of options.trustNetworks ?? []) appendFileSync(join(data, 'pg_hba.conf'), `host all all ${network} trust\n`);
   const listen = options.tcp === undefined ? "-c listen_addresses=''" : `-c listen_addresses=${options.tcp.host} -p ${options.tcp.port}`;
   const serverOptions = `${listen} -k ${dir} -c fsync=off -c max_connections=200`;
   const start = async (): Promise<void> => {
