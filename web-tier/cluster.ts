@@ -8,6 +8,13 @@
 import type { Cluster, Worker } from 'node:cluster';
 import type { Logger } from '../common/logger.js';
 
+/** What a worker sends its primary to have every worker reload (POST /-/reload reaches one worker). */
+export const RELOAD_ALL_MESSAGE = Object.freeze({ twotier: 'reload-all' });
+
+function isReloadAll(message: unknown): boolean {
+  return typeof message === 'object' && message !== null && (message as { twotier?: unknown }).twotier === RELOAD_ALL_MESSAGE.twotier;
+}
+
 export interface WebClusterOptions {
   readonly cluster: Cluster;
   readonly workers: number;
@@ -61,13 +68,21 @@ export function createWebCluster(options: WebClusterOptions): WebCluster {
     });
   }
 
+  function reload(): void {
+    for (const { worker } of live.values()) worker.process.kill('SIGHUP');
+  }
+  cluster.on('message', (_worker: Worker, message: unknown) => {
+    if (isReloadAll(message) && !stopping) {
+      logger.info({ workers: [...live.values()].map(({ worker }) => worker.process.pid) }, 'config reload requested by a worker: SIGHUP to every worker');
+      reload();
+    }
+  });
+
   return {
     async start() {
       await Promise.all(Array.from({ length: options.workers }, () => fork()));
     },
-    reload() {
-      for (const { worker } of live.values()) worker.process.kill('SIGHUP');
-    },
+    reload,
     close(signal: NodeJS.Signals = 'SIGTERM') {
       stopping = true;
       if (live.size === 0) return Promise.resolve();

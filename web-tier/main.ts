@@ -3,15 +3,17 @@
  * argv, listens, forks or exits. Config errors print one line naming the key and exit 1;
  * SIGTERM and SIGINT close gracefully, then exit 0; SIGHUP re-reads the config (--config file
  * and environment) and applies it without dropping connections, or keeps the old one and logs
- * one error line naming the bad key. WEB_WORKERS=N > 1 runs N such processes under a primary.
+ * one error line naming the bad key (POST /-/reload does the same for an allowed peer).
+ * WEB_WORKERS=N > 1 runs N such processes under a primary.
  */
 import cluster from 'node:cluster';
 import { ConfigError, parseFlags } from '../common/config.js';
 import { createLogger, prettyWanted, type Logger } from '../common/logger.js';
-import { createWebCluster } from './cluster.js';
+import { createWebCluster, RELOAD_ALL_MESSAGE } from './cluster.js';
 import { loadConfig, type WebConfig } from './config.js';
 import type { WebHandlers } from './server.js';
 import { createWebServer } from './server.js';
+import type { ReloadOutcome } from './reload-endpoint.js';
 
 function fail(message: string): never {
   process.stderr.write(`twotier web: ${message}\n`);
@@ -69,7 +71,14 @@ async function runServer(config: WebConfig, logger: Logger, configFile: string |
   } catch (error) {
     fail(`DATABASE_URL: cannot open the application for embedded mode: ${(error as Error).message}`);
   }
-  const web = createWebServer({ config, logger, handlers });
+  // Clustered, POST /-/reload reaches one worker: the primary passes SIGHUP to all of them.
+  const onReloadRequest = cluster.isWorker
+    ? async (): Promise<ReloadOutcome> => {
+        process.send?.(RELOAD_ALL_MESSAGE);
+        return { ok: true, forwarded: true };
+      }
+    : (): Promise<ReloadOutcome> => reloadConfig();
+  const web = createWebServer({ config, logger, handlers, onReloadRequest });
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
@@ -86,23 +95,29 @@ async function runServer(config: WebConfig, logger: Logger, configFile: string |
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
-  // Reloads run one at a time, in the order the signals came.
-  let reloading = Promise.resolve();
-  process.on('SIGHUP', () => {
-    reloading = reloading.then(async () => {
-      if (stopping) return;
-      let next: WebConfig;
+  // Reloads run one at a time, in the order they were asked for.
+  let reloading: Promise<unknown> = Promise.resolve();
+  const reloadConfig = (): Promise<ReloadOutcome> => {
+    const next = reloading.then(async (): Promise<ReloadOutcome> => {
+      let fresh: WebConfig;
       try {
-        next = readConfig(configFile);
+        fresh = readConfig(configFile);
       } catch (error) {
         if (!(error instanceof ConfigError)) throw error;
         logger.error({ key: error.key, reason: error.message }, 'config reload rejected; the old config stays in use');
-        return;
+        return { ok: false, key: error.key, reason: error.message };
       }
-      const result = await web.reload(next);
-      logger.level = next.logLevel;
-      logger.info({ applied: result.applied, needRestart: result.needRestart, upstreams: next.upstreams }, 'config reloaded');
-    }).catch((error: unknown) => logger.error({ err: error }, 'config reload failed'));
+      const result = await web.reload(fresh);
+      logger.level = fresh.logLevel;
+      logger.info({ applied: result.applied, needRestart: result.needRestart, upstreams: fresh.upstreams }, 'config reloaded');
+      return { ok: true, ...result };
+    });
+    reloading = next.catch(() => undefined);
+    return next;
+  };
+  process.on('SIGHUP', () => {
+    if (stopping) return;
+    reloadConfig().catch((error: unknown) => logger.error({ err: error }, 'config reload failed'));
   });
 
   try {

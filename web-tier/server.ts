@@ -21,6 +21,7 @@ import { createOperatorHandler } from './operator/handler.js';
 import { createWebMetrics } from './operator/metrics.js';
 import type { UpstreamSource } from './operator/upstream-view.js';
 import { createPeerAllow } from './peer-allow.js';
+import { handleReload, RELOAD_PATH, type OnReloadRequest } from './reload-endpoint.js';
 import { createHandlerDrain } from './server-drain.js';
 import { buildCgi, buildProxy, buildStatic, cgiKeysChanged, proxyKeysChanged, RESTART_KEYS, type Dispatch, type WebHandlers } from './server-handlers.js';
 
@@ -31,6 +32,8 @@ export interface WebServerOptions {
   readonly logger: Logger;
   /** Replace any handler (tests, embedded mode); the rest are built from config. */
   readonly handlers?: Partial<WebHandlers>;
+  /** `POST /-/reload`: main's config re-read (the same as SIGHUP); absent → 404. */
+  readonly onReloadRequest?: OnReloadRequest;
 }
 
 export interface ReloadResult {
@@ -150,7 +153,8 @@ export function createWebServer(options: WebServerOptions): WebServer {
           sendError(res, ctx, new TwotierError('WEB_ERR_FORBIDDEN', 'peer not in operatorAllow'));
           return;
         }
-        operator.handle(req, res, ctx);
+        if (decision.pathname === RELOAD_PATH) handleReload(req, res, ctx, options.onReloadRequest);
+        else operator.handle(req, res, ctx);
         return;
       case 'asterisk':
         res.writeHead(204, { Allow: SERVER_ALLOW });

@@ -104,6 +104,20 @@ t.test('WEB_WORKERS=2: two web processes answer on one port; SIGHUP and SIGTERM 
   for (const pid of pids) await web.waitForLine((line) => line['msg'] === 'config reloaded' && line['pid'] === pid);
   t.pass('SIGHUP reached every worker');
 
+  // POST /-/reload lands on one worker; the primary passes SIGHUP on to all.
+  const reloadedBefore = web.lines.filter((line) => line['msg'] === 'config reloaded').length;
+  const asked = await new Promise<number>((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: '/-/reload', method: 'POST', headers: { 'X-Twotier-Reload': '1' }, agent: false }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  t.equal(asked, 202, 'accepted for every worker');
+  await web.waitForLine(() => web.lines.filter((line) => line['msg'] === 'config reloaded').length >= reloadedBefore + 2);
+  t.pass('POST /-/reload reached every worker');
+
   web.child.kill('SIGTERM');
   t.same(await web.exited, { code: 0, signal: null }, 'the primary exits 0 after its workers');
   t.notOk([...pids].some((pid) => alive(pid as number)), 'no worker left behind');

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { createLogger } from '../../common/logger.js';
 import { loadConfig, type WebConfig } from '../../web-tier/config.js';
 import type { RequestContext, RequestHandler, ServedBy } from '../../web-tier/context.js';
+import type { OnReloadRequest } from '../../web-tier/reload-endpoint.js';
 import { createWebServer, type WebHandlers, type WebServer } from '../../web-tier/server.js';
 
 export interface Teardown {
@@ -123,13 +124,19 @@ export interface StartWebOptions {
   /** Applied over the loaded config. */
   readonly config?: Partial<WebConfig>;
   readonly handlers?: Partial<WebHandlers>;
+  readonly onReloadRequest?: OnReloadRequest;
 }
 
 export async function startWeb(t: Teardown, options: StartWebOptions = {}): Promise<StartedWeb> {
   const config: WebConfig = Object.freeze({ ...loadConfig(undefined, { ...options.env, WEB_PORT: '0', WEB_HOST: '127.0.0.1' }), ...options.config });
   const log = createLogSink();
   const logger = createLogger({ tier: 'web', level: 'info', destination: log.stream });
-  const web = createWebServer({ config, logger, ...(options.handlers === undefined ? {} : { handlers: options.handlers }) });
+  const web = createWebServer({
+    config,
+    logger,
+    ...(options.handlers === undefined ? {} : { handlers: options.handlers }),
+    ...(options.onReloadRequest === undefined ? {} : { onReloadRequest: options.onReloadRequest }),
+  });
   const address = await web.listen();
   t.teardown(() => web.close());
   return { web, port: address.port, origin: `http://127.0.0.1:${address.port}`, config, log };

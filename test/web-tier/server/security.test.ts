@@ -87,3 +87,39 @@ t.test('LOG_PRETTY: 1 forces readable lines, 0 forces JSON, unset follows the TT
   t.equal(prettyWanted(undefined, false), false);
   t.equal(prettyWanted(undefined, undefined), false);
 });
+
+t.test('POST /-/reload: allowed peers, POST with X-Twotier-Reload: 1 only; answers with the outcome', async (t) => {
+  const none = await startWeb(t, { handlers: fakeHandlers() });
+  const absent = await rawExchange(none.port, 'POST /-/reload HTTP/1.1\r\nHost: a\r\nX-Twotier-Reload: 1\r\nContent-Length: 0\r\n\r\n', { responses: 1 });
+  t.equal(absent.responses[0]?.status, 404, 'no entry point, no reload');
+
+  let calls = 0;
+  let valid = true;
+  const { port } = await startWeb(t, {
+    handlers: fakeHandlers(),
+    onReloadRequest: async () => {
+      calls += 1;
+      return valid ? { ok: true, applied: ['upstreams'], needRestart: [] } : { ok: false, key: 'APP_UPSTREAMS', reason: 'APP_UPSTREAMS: must be an http:// base URL' };
+    },
+  });
+  const send = (head: string): Promise<import('../../helpers/raw-http.js').RawExchange> =>
+    rawExchange(port, `${head}Host: a\r\nAccept: application/json\r\nContent-Length: 0\r\n\r\n`, { responses: 1 });
+  const viaGet = await send('GET /-/reload HTTP/1.1\r\n');
+  t.equal(viaGet.responses[0]?.status, 405);
+  t.equal(viaGet.responses[0]?.headers['allow'], 'POST');
+  const noHeader = await send('POST /-/reload HTTP/1.1\r\n');
+  t.equal(noHeader.responses[0]?.status, 403, 'a plain form post (what a hostile page could make a browser send) is refused');
+  t.equal(calls, 0);
+  const ok = await send('POST /-/reload HTTP/1.1\r\nX-Twotier-Reload: 1\r\n');
+  t.equal(ok.responses[0]?.status, 200);
+  t.same(JSON.parse(ok.responses[0]?.body ?? '{}'), { reloaded: true, applied: ['upstreams'], needRestart: [] });
+  valid = false;
+  const bad = await send('POST /-/reload HTTP/1.1\r\nX-Twotier-Reload: 1\r\n');
+  t.equal(bad.responses[0]?.status, 400);
+  t.match(JSON.parse(bad.responses[0]?.body ?? '{}'), { error: { code: 'CONFIG_INVALID', key: 'APP_UPSTREAMS' } });
+  t.equal(calls, 2);
+
+  const closed = await startWeb(t, { handlers: fakeHandlers(), env: { WEB_OPERATOR_ALLOW: '10.0.0.0/8' }, onReloadRequest: async () => ({ ok: true, forwarded: true }) });
+  const refused = await rawExchange(closed.port, 'POST /-/reload HTTP/1.1\r\nHost: a\r\nX-Twotier-Reload: 1\r\nContent-Length: 0\r\n\r\n', { responses: 1 });
+  t.equal(refused.responses[0]?.status, 403, 'a peer outside operatorAllow cannot reload');
+});
