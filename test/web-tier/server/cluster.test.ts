@@ -1,0 +1,72 @@
+/**
+ * The WEB_WORKERS primary with a fake node:cluster: a dead worker is replaced, signals reach
+ * every worker, close() resolves when the last one has exited. (The e2e file runs the real one.)
+ */
+import t from 'tap';
+import { EventEmitter } from 'node:events';
+import type { Cluster } from 'node:cluster';
+import { createLogger } from '../../../common/logger.js';
+import { createWebCluster, RELOAD_ALL_MESSAGE } from '../../../web-tier/cluster.js';
+
+interface FakeWorker extends EventEmitter {
+  id: number;
+  signals: string[];
+  process: { pid: number; kill(signal: string): void };
+}
+
+function fakeCluster(options: { listen?: boolean } = {}) {
+  const emitter = new EventEmitter();
+  const workers: FakeWorker[] = [];
+  let next = 1;
+  const cluster = Object.assign(emitter, {
+    fork(): FakeWorker {
+      const id = next++;
+      const worker = Object.assign(new EventEmitter(), { id, signals: [] as string[] }) as FakeWorker;
+      worker.process = {
+        pid: 1000 + id,
+        kill(signal: string) {
+          worker.signals.push(signal);
+          // A worker stops on SIGTERM/SIGKILL, as the real one does after its drain.
+          if (signal === 'SIGTERM' || signal === 'SIGKILL') setImmediate(() => worker.emit('exit', 0, null));
+        },
+      };
+      workers.push(worker);
+      if (options.listen !== false) setImmediate(() => worker.emit('listening'));
+      return worker;
+    },
+  });
+  return { cluster: cluster as unknown as Cluster, emitter, workers };
+}
+
+const logger = createLogger({ tier: 'web', level: 'silent' });
+
+t.test('forks N, replaces a dead worker, forwards SIGHUP, close() waits for every exit', async (t) => {
+  const fake = fakeCluster();
+  const web = createWebCluster({ cluster: fake.cluster, workers: 2, logger, restartDelayMs: 10 });
+  await web.start();
+  t.same(web.pids(), [1001, 1002]);
+
+  fake.workers[0]?.emit('exit', 1, null);
+  // The replacement comes after the back-off (10 ms here); wait for it, bounded.
+  for (let tick = 0; tick < 200 && web.pids().length < 2; tick += 1) await new Promise((resolve) => setTimeout(resolve, 5));
+  t.same(web.pids().sort(), [1002, 1003], 'the dead worker was replaced');
+
+  web.reload();
+  t.same(fake.workers.slice(1).map((worker) => worker.signals), [['SIGHUP'], ['SIGHUP']], 'SIGHUP to every live worker');
+  fake.emitter.emit('message', fake.workers[1], { ...RELOAD_ALL_MESSAGE });
+  t.same(fake.workers[2]?.signals, ['SIGHUP', 'SIGHUP'], 'a worker asking for reload-all reaches every worker');
+
+  await web.close();
+  t.same(fake.workers.slice(1).map((worker) => worker.signals.at(-1)), ['SIGTERM', 'SIGTERM']);
+  t.same(web.pids(), [], 'none left');
+  t.equal(fake.workers.length, 3, 'no replacement while stopping');
+});
+
+t.test('a worker that exits before listening fails start()', async (t) => {
+  const fake = fakeCluster({ listen: false });
+  const web = createWebCluster({ cluster: fake.cluster, workers: 1, logger, restartDelayMs: 60_000 });
+  const starting = web.start();
+  fake.workers[0]?.emit('exit', 1, null);
+  await t.rejects(starting, /before listening/);
+  await web.close();
+});
