@@ -2,7 +2,8 @@
  * Active health checks: `GET /readyz` on every upstream each interval, on a connection of its own
  * (a check never takes a client's slot or pooled socket). 2xx → in rotation; 503 (the app tier's
  * readyz while starting or draining) → out, as "draining", before a single client request fails
- * there; anything else, a refused connect or a timeout → out, as "down". Back in on the next 2xx.
+ * there; anything else, a refused connect or a timeout → out, as "down". Back in on the next 2xx;
+ * an upstream out of rotation is checked four times as often.
  * Like Caddy's active + passive health, both must agree for an upstream to get traffic.
  */
 import http from 'node:http';
@@ -61,6 +62,8 @@ export function createHealthChecker(pool: UpstreamPool, options: ActiveHealthOpt
       const before = pool.states().find((state) => state.url === upstream.url)?.state;
       pool.reportCheck(upstream, result, reason);
       const after = pool.states().find((state) => state.url === upstream.url)?.state;
+      // Out of rotation now: look again soon rather than a whole interval later.
+      if (after !== 'up') dueAt.set(upstream, Math.min(dueAt.get(upstream) ?? 0, Date.now() + tickMs));
       if (before !== after) logger.info({ upstream: upstream.url, from: before, to: after, check: result, reason }, 'upstream state changed');
     } finally {
       running.delete(upstream);
@@ -70,7 +73,20 @@ export function createHealthChecker(pool: UpstreamPool, options: ActiveHealthOpt
   const checkAll = async (): Promise<void> => {
     await Promise.all(pool.upstreams.map((upstream) => check(upstream)));
   };
-  const timer = setInterval(() => void checkAll(), options.intervalMs);
+  // HAProxy's `inter` / `downinter`: an upstream in rotation is checked every intervalMs, one out
+  // of rotation four times as often, so that it is back soon after it is ready again.
+  const tickMs = Math.max(1, Math.floor(options.intervalMs / 4));
+  const dueAt = new Map(pool.upstreams.map((upstream) => [upstream, Date.now() + options.intervalMs]));
+  const tick = (): void => {
+    const at = Date.now();
+    const states = pool.states();
+    pool.upstreams.forEach((upstream, index) => {
+      if ((dueAt.get(upstream) ?? 0) > at) return;
+      dueAt.set(upstream, at + (states[index]?.healthy === true ? options.intervalMs : tickMs));
+      void check(upstream);
+    });
+  };
+  const timer = setInterval(tick, tickMs);
   // A pending check must never keep the process alive on its own.
   timer.unref();
 

@@ -78,7 +78,7 @@ export interface UpstreamPool {
   reportFailure(upstream: Upstream, reason: string): void;
   /** The upstream answered with its draining signal: out of rotation until a check says ready, or failTimeoutMs. */
   reportDraining(upstream: Upstream): void;
-  /** An active check's verdict. */
+  /** An active check's verdict; a ready one also ends a passive back-off caused by refused or reset connections. */
   reportCheck(upstream: Upstream, result: CheckResult, reason?: string): void;
   hasHealthy(): boolean;
   /** Seconds until an upstream comes back, for Retry-After (at least 1). */
@@ -97,6 +97,8 @@ interface Member {
   fails: number;
   firstFailAt: number;
   downUntil: number;
+  /** Taken out by a response that never came (a stall): a ready check does not vouch for that. */
+  downByTimeout: boolean;
   drainingUntil: number;
   checked: CheckResult;
   failures: number;
@@ -132,7 +134,7 @@ export function createUpstreamPool(entries: readonly UpstreamEntry[], options: P
   const cap = options.maxActivePerUpstream ?? Number.POSITIVE_INFINITY;
   const health = options.passiveHealth ?? PASSIVE_HEALTH_DEFAULTS;
   const members: Member[] = entries.map((entry) => ({
-    upstream: parseUpstream(entry), current: 0, active: 0, fails: 0, firstFailAt: 0, downUntil: 0, drainingUntil: 0,
+    upstream: parseUpstream(entry), current: 0, active: 0, fails: 0, firstFailAt: 0, downUntil: 0, downByTimeout: false, drainingUntil: 0,
     checked: 'up', failures: 0, lastError: undefined, latencyMsEwma: 0, lastCheckAt: undefined,
   }));
   const byUpstream = new Map(members.map((member) => [member.upstream, member]));
@@ -212,6 +214,7 @@ export function createUpstreamPool(entries: readonly UpstreamEntry[], options: P
       if (member.fails >= health.maxFails) {
         member.fails = 0;
         member.downUntil = at + health.failTimeoutMs;
+        member.downByTimeout = reason === 'UPSTREAM_TIMEOUT';
         changed();
       }
     },
@@ -228,8 +231,12 @@ export function createUpstreamPool(entries: readonly UpstreamEntry[], options: P
       const before = statusOf(member, now());
       member.lastCheckAt = now();
       member.checked = result;
-      if (result === 'up') member.drainingUntil = 0;
-      else member.lastError = reason ?? (result === 'draining' ? 'DRAINING' : 'CHECK_FAILED');
+      if (result === 'up') {
+        member.drainingUntil = 0;
+        // Refused or reset connections are answered by a listener that is back: a ready check
+        // ends that back-off early (an app tier restarted in 1 s is not kept out for failTimeoutMs).
+        if (!member.downByTimeout) member.downUntil = 0;
+      } else member.lastError = reason ?? (result === 'draining' ? 'DRAINING' : 'CHECK_FAILED');
       if (statusOf(member, now()) !== before) changed();
     },
     hasHealthy() {

@@ -97,3 +97,34 @@ t.test('passive health through the proxy: after maxFails refusals the dead upstr
   t.match(front.handler.upstreamStates(), [{ url: dead, state: 'down', failures: 2 }, { url: live.upstream.url, state: 'up' }]);
   t.equal(live.state.appRequests, 6);
 });
+
+t.test('an upstream out of rotation is checked four times as often, so it is back soon after it is ready', { timeout: 3000 }, async (t) => {
+  const worker = await startWorker(t);
+  worker.state.ready = false;
+  const { logger, next } = captureLogger();
+  // intervalMs 4 s: within this test's 3 s only the faster re-check (every 1 s) can bring it back.
+  const front = await startFront(t, { upstreams: [worker.upstream.url], activeHealth: { intervalMs: 4_000, timeoutMs: 1_000, path: '/readyz' }, logger });
+  await front.handler.checkUpstreams();
+  t.equal(front.handler.upstreamStates()[0]?.state, 'draining');
+  worker.state.ready = true;
+  t.match(await next((line) => line.msg === 'upstream state changed'), { from: 'draining', to: 'up' });
+  t.equal((await request(front.port)).status, 200);
+});
+
+t.test('a ready check ends a back-off caused by refused connections, not one caused by timeouts', { timeout: 5000 }, async (t) => {
+  const worker = await startWorker(t);
+  const front = await startFront(t, { upstreams: [worker.upstream.url], passiveHealth: { maxFails: 1, failTimeoutMs: 60_000 } });
+  // Drive the pool through the proxy: the app restarted on the same address is refused, then back.
+  const port = worker.upstream.port;
+  await new Promise<void>((resolve) => {
+    worker.upstream.server.closeAllConnections();
+    worker.upstream.server.close(() => resolve());
+  });
+  t.equal((await request(front.port)).status, 502);
+  t.match(front.handler.upstreamStates(), [{ state: 'down', lastError: 'ECONNREFUSED' }]);
+  worker.upstream.server.listen(port, '127.0.0.1');
+  await new Promise((resolve) => worker.upstream.server.once('listening', resolve));
+  await front.handler.checkUpstreams();
+  t.match(front.handler.upstreamStates(), [{ state: 'up', healthy: true }], 'back at once, not after 60 s');
+  t.equal((await request(front.port)).status, 200);
+});

@@ -163,3 +163,14 @@ t.test('latency is an exponentially weighted average of the times to the respons
   pool.reportSuccess(a, 20);
   t.equal(pool.states()[0]?.latencyMsEwma, 12);
 });
+
+t.test('a ready check ends a passive back-off from refused connections, but not one from timeouts', async (t) => {
+  const pool = createUpstreamPool(['http://a:1', 'http://b:1'], { passiveHealth: { maxFails: 1, failTimeoutMs: 60_000 } });
+  const [a, b] = pool.upstreams as [Upstream, Upstream];
+  pool.reportFailure(a, 'ECONNREFUSED');
+  pool.reportFailure(b, 'UPSTREAM_TIMEOUT');
+  t.match(pool.states(), [{ state: 'down' }, { state: 'down' }]);
+  pool.reportCheck(a, 'up');
+  pool.reportCheck(b, 'up');
+  t.match(pool.states(), [{ state: 'up' }, { state: 'down' }], 'a stalled app can still answer /readyz');
+});
