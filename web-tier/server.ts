@@ -87,7 +87,11 @@ export function createWebServer(options: WebServerOptions): WebServer {
   if (given.app === undefined && config.dynamic === 'embedded') throw new Error('WEB_DYNAMIC=embedded needs the embedded handler (handlers.app)');
   const handlers: { static: WebHandlers['static']; app: WebHandlers['app']; cgi: WebHandlers['cgi'] } = {
     static: given.static ?? buildStatic(config, logger),
-    app: given.app ?? buildProxy(config, logger),
+    // WEB_DYNAMIC=cgi sends the dynamic prefixes to the CGI gateway: no proxy, no health checks of an app tier that is not there.
+    app: given.app ?? (config.dynamic === 'proxy' ? buildProxy(config, logger) : {
+      handle: (_req, res, ctx) => sendError(res, ctx, new TwotierError('WEB_ERR_NOT_FOUND', 'no app tier in this mode')),
+      close: async () => undefined,
+    }),
     cgi: given.cgi ?? buildCgi(config, logger, onLocalRedirect),
   };
   const drain = createHandlerDrain(logger);
