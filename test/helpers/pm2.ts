@@ -4,7 +4,7 @@
  * cannot collide with anything. Teardown always runs `pm2 kill` for that daemon, then the
  * namespace teardown kills whatever is left.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, watch } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,22 +21,59 @@ export interface Pm2 {
   readonly env: NodeJS.ProcessEnv;
   /** Runs `pm2 …args` inside the namespace and returns its stdout. */
   run(args: readonly string[], timeoutMs?: number): Promise<string>;
+  /**
+   * Resolves once a line of an app's stdout log (PM2_HOME/logs/<name>-out.log) matches: the
+   * web tier has no pm2 ready signal (no wait_ready), so `pm2 start` returns before it listens.
+   */
+  waitForLog(app: string, match: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
   /** `pm2 jlist`: name, pid and status of every process. */
   list(): Promise<Array<{ name: string; pid: number; status: string; restarts: number }>>;
 }
 
 export function startPm2(t: Test, netns: Netns, env: NodeJS.ProcessEnv): Pm2 {
   const home = mkdtempSync(join(tmpdir(), 'twotier-pm2-'));
+  mkdirSync(join(home, 'logs'));
   const fullEnv: NodeJS.ProcessEnv = { ...env, PM2_HOME: home };
   const run = async (args: readonly string[], timeoutMs = 60_000): Promise<string> => (await netns.exec(process.execPath, [PM2_BIN, ...args], { env: fullEnv, timeout: timeoutMs })).stdout;
   t.teardown(async () => {
     await run(['kill'], 30_000).catch(() => undefined);
     rmSync(home, { recursive: true, force: true });
   });
+  const waitForLog = (app: string, match: (line: Record<string, unknown>) => boolean, timeoutMs = 30_000): Promise<Record<string, unknown>> =>
+    new Promise((resolve, reject) => {
+      const file = join(home, 'logs', `${app}-out.log`);
+      const check = (): boolean => {
+        if (!existsSync(file)) return false;
+        for (const text of readFileSync(file, 'utf8').split('\n')) {
+          try {
+            const line = JSON.parse(text) as Record<string, unknown>;
+            if (match(line)) {
+              finish();
+              resolve(line);
+              return true;
+            }
+          } catch {
+            // A partly written line; the next change event reads it whole.
+          }
+        }
+        return false;
+      };
+      const watcher = watch(join(home, 'logs'), () => void check());
+      const timer = setTimeout(() => {
+        finish();
+        reject(new Error(`no matching line in ${file} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const finish = (): void => {
+        watcher.close();
+        clearTimeout(timer);
+      };
+      check();
+    });
   return {
     home,
     env: fullEnv,
     run,
+    waitForLog,
     async list() {
       const out = await run(['jlist']);
       const start = out.indexOf('[');
@@ -47,7 +84,7 @@ export function startPm2(t: Test, netns: Netns, env: NodeJS.ProcessEnv): Pm2 {
 }
 
 /**
- * Runs inside the namespace: bounded autocannon load on the web tier, and `pm2 reload app`
+ * Runs inside the namespace: bounded autocannon load (POST) on the web tier, and `pm2 reload app`
  * once the first response is in; the load stops shortly after the reload ends (or at the
  * request/time bound). Prints one JSON line with autocannon's totals and the reload's exit code.
  */
@@ -56,7 +93,9 @@ import autocannon from ${JSON.stringify(AUTOCANNON)};
 import { spawn } from 'node:child_process';
 const [url, pm2Bin] = process.argv.slice(1);
 let reload = { code: null, startedAt: 0, endedAt: 0 };
-const instance = autocannon({ url, connections: 8, amount: 40000, duration: 60, timeout: 10 });
+// POST: the web tier never retries it on a reset (not idempotent), so a request cut by a
+// worker that stops without draining shows up here as a failure instead of being replayed.
+const instance = autocannon({ url, method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"during":"reload"}', connections: 8, amount: 40000, duration: 60, timeout: 10 });
 instance.once('response', () => {
   reload.startedAt = Date.now();
   const child = spawn(process.execPath, [pm2Bin, 'reload', 'app'], { stdio: 'ignore', env: process.env });
