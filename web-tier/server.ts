@@ -5,7 +5,6 @@
  * `reload(config)` swaps the proxy (upstreams) and limits without dropping a connection;
  * `close()` drains: readyz 503, listener closed, `Connection: close`, in-flight bounded.
  */
-import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import type { AddressInfo, Socket } from 'node:net';
@@ -22,6 +21,7 @@ import { createWebMetrics } from './operator/metrics.js';
 import type { UpstreamSource } from './operator/upstream-view.js';
 import { createPeerAllow } from './peer-allow.js';
 import { handleReload, RELOAD_PATH, type OnReloadRequest } from './reload-endpoint.js';
+import { requestIdFor, stampHeaders } from './server-stamp.js';
 import { createHandlerDrain } from './server-drain.js';
 import { buildCgi, buildProxy, buildStatic, cgiKeysChanged, proxyKeysChanged, RESTART_KEYS, type Dispatch, type WebHandlers } from './server-handlers.js';
 
@@ -51,14 +51,7 @@ export interface WebServer {
   close(): Promise<void>;
 }
 
-/** Incoming ids are kept only from trusted proxies, and only when they cannot inject anything into logs or headers. */
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const SERVER_ALLOW = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
-
-function peerAddress(socket: Socket): string {
-  const address = socket.remoteAddress ?? '';
-  return address.startsWith('::ffff:') ? address.slice(7) : address;
-}
 
 function limitsOf(config: WebConfig): LimitOptions {
   return {
@@ -117,28 +110,6 @@ export function createWebServer(options: WebServerOptions): WebServer {
   /** Sockets whose framing can no longer be trusted: nothing more is answered on them. */
   const doomed = new WeakSet<Socket>();
 
-  function requestIdFor(req: IncomingMessage): string {
-    const incoming = req.headers['x-request-id'];
-    if (typeof incoming === 'string' && REQUEST_ID.test(incoming) && trusted.has(peerAddress(req.socket))) return incoming;
-    return randomUUID();
-  }
-
-  /** X-Served-By and X-Request-Id on every response, whoever writes its head. */
-  function stampHeaders(res: ServerResponse, ctx: RequestContext): void {
-    const writeHead = res.writeHead;
-    res.writeHead = function stampedWriteHead(this: ServerResponse, ...args: unknown[]): ServerResponse {
-      if (!this.headersSent) {
-        // The proxy labels the app's responses itself; an app-bound request whose head is
-        // written without that label is the web tier's own answer (a 502/503/504 page).
-        if (!this.hasHeader('x-served-by')) this.setHeader('X-Served-By', ctx.servedBy === 'app' ? 'web' : ctx.servedBy);
-        if (!this.hasHeader('x-request-id')) this.setHeader('X-Request-Id', ctx.requestId);
-        // RFC 9112 §9.6: tell a keep-alive client this connection ends with this response.
-        if (draining) this.setHeader('Connection', 'close');
-      }
-      return (writeHead as (...rest: unknown[]) => ServerResponse).apply(this, args);
-    } as ServerResponse['writeHead'];
-  }
-
   function refuse(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, error: TwotierError): void {
     // What follows this request on the socket cannot be framed reliably: answer, then close.
     doomed.add(req.socket);
@@ -185,7 +156,7 @@ export function createWebServer(options: WebServerOptions): WebServer {
     }
     const rawUrl = req.url ?? '';
     const decision = classify(req.method ?? '', rawUrl, { dynamicPrefixes: config.dynamicPrefixes });
-    const requestId = requestIdFor(req);
+    const requestId = requestIdFor(req, trusted);
     const ctx: RequestContext = {
       requestId,
       startedAt: process.hrtime.bigint(),
@@ -199,7 +170,7 @@ export function createWebServer(options: WebServerOptions): WebServer {
     };
     metrics.onRequestStart(ctx);
     attachAccessLog(req, res, ctx, rawUrl, metrics.onRequestEnd);
-    stampHeaders(res, ctx);
+    stampHeaders(res, ctx, () => draining);
 
     const violation = checkRequest(req, limitOptions, decision.kind === 'reject' ? undefined : decision.authority);
     if (violation !== undefined) {
