@@ -6,7 +6,7 @@
  */
 import t, { type Test } from 'tap';
 import { type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +25,8 @@ interface Launched {
   readonly up: Promise<Record<string, unknown>>;
   /** Every JSON line so far (for failure messages). */
   readonly lines: Array<Record<string, unknown>>;
+  /** Resolves with the first line whose msg is `msg`. */
+  seen(msg: string): Promise<Record<string, unknown>>;
   stderr(): string;
 }
 
@@ -41,19 +43,25 @@ function launch(t: Test, box: Netns, args: readonly string[], env: NodeJS.Proces
     }
   });
   const lines: Array<Record<string, unknown>> = [];
+  const events = new EventEmitter();
+  const seen = (msg: string): Promise<Record<string, unknown>> => {
+    const found = lines.find((line) => line['msg'] === msg);
+    return found === undefined ? once(events, msg).then(([line]) => line as Record<string, unknown>) : Promise.resolve(found);
+  };
   const up = new Promise<Record<string, unknown>>((resolve, reject) => {
     void exited.then(() => reject(new Error(`launcher in ${box.name} exited: ${stderr}`)));
     createInterface({ input: child.stdout! }).on('line', (text) => {
       try {
         const line = JSON.parse(text) as Record<string, unknown>;
         lines.push(line);
+        events.emit(String(line['msg']), line);
         if (line['msg'] === 'twotier is up') resolve(line);
       } catch {
         // Only JSON lines are expected on stdout.
       }
     });
   });
-  return { child, up, lines, stderr: () => stderr };
+  return { child, up, lines, seen, stderr: () => stderr };
 }
 
 async function request(url: string, init: RequestInit = {}): Promise<{ status: number; ms: number; body: unknown }> {
@@ -86,6 +94,8 @@ t.test('multi-box: one web box, two app boxes, one Postgres box, on separate net
 
   const cluster = await startPostgres(t, { netns: boxes.db.name, tcp: { host: NET.db, port: 5432 }, trustNetworks: ['198.18.0.0/24'] });
   await cluster.createDatabase('twotier');
+  // The database box is down when the app boxes boot (compose, a reboot): they must wait for it.
+  await cluster.stop();
 
   const dir = mkdtempSync(join(tmpdir(), 'twotier-multibox-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -99,6 +109,9 @@ t.test('multi-box: one web box, two app boxes, one Postgres box, on separate net
 
   const app1 = launch(t, boxes.app1, ['--config', placement, '--only', 'app'], env('app1'));
   const app2 = launch(t, boxes.app2, ['--config', placement, '--only', 'app'], env('app2'));
+  const retrying = await Promise.all([app1.seen('the database is unreachable at start; retrying'), app2.seen('the database is unreachable at start; retrying')]);
+  t.match(retrying[0], { level: 50, attempt: 1, code: 'ECONNREFUSED' }, 'database down at start: a clear error line, then retries');
+  await cluster.start();
   const [up1, up2] = await Promise.all([app1.up, app2.up]);
   t.match(up1, { app: { port: 3000, workers: 2 } }, 'app box 1 up with two workers');
   t.match(up2, { app: { port: 3000, workers: 2 } }, 'app box 2 up with two workers');
@@ -110,7 +123,7 @@ t.test('multi-box: one web box, two app boxes, one Postgres box, on separate net
     const addresses = new Set<string>();
     for (let i = 0; i < 20 && addresses.size < 2; i += 1) {
       const echo = await request(`${site}/api/echo`);
-      t.equal(echo.status, 200, JSON.stringify(web.lines.filter((line) => Number(line['level']) >= 40).slice(-3)));
+      t.equal(echo.status, 200, 'answered through the web tier', { webProblems: web.lines.filter((line) => Number(line['level']) >= 40).slice(-3) });
       addresses.add(String((echo.body as { worker: { address: string } }).worker.address).replace(/^::ffff:/, ''));
     }
     t.same([...addresses].sort(), [NET.app1, NET.app2]);
@@ -122,7 +135,7 @@ t.test('multi-box: one web box, two app boxes, one Postgres box, on separate net
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ title: `Written on box 1 ${tag}`, body: 'shared', published: '2003-05-17T10:00:00Z' }),
     });
-    t.equal(created.status, 201, JSON.stringify(created.body));
+    t.equal(created.status, 201, 'created on box 1', { body: created.body });
     const id = (created.body as { id: number }).id;
     const read = await request(`http://${NET.app2}:3000/api/articles/${id}/`);
     t.equal(read.status, 200);
@@ -132,6 +145,20 @@ t.test('multi-box: one web box, two app boxes, one Postgres box, on separate net
   t.test('the app boxes are not on the web box\'s loopback', async (t) => {
     const out = await boxes.web.exec(process.execPath, ['-e', "fetch('http://127.0.0.1:3000/healthz').then((r) => console.log('status ' + r.status), (e) => console.log('error ' + (e.cause?.code ?? e.message)))"], { env: env('web') });
     t.equal(out.stdout.trim(), 'error ECONNREFUSED');
+  });
+
+  t.test('database down while serving: 503 from the app tier, no crash, back when it is', async (t) => {
+    await cluster.stop();
+    const down = await request(`${site}/api/articles/`);
+    t.equal(down.status, 503, 'articles: 503 while the database is down', { body: down.body });
+    t.equal((await request(`${site}/api/echo`)).status, 200, 'requests that need no database still work');
+    await cluster.start();
+    let back = 0;
+    // The pools reconnect on the next query; bounded.
+    for (let i = 0; i < 20 && back !== 200; i += 1) back = (await request(`${site}/api/articles/`)).status;
+    t.equal(back, 200, 'articles served again');
+    t.equal(app1.child.exitCode, null, 'app box 1 kept running');
+    t.equal(app2.child.exitCode, null, 'app box 2 kept running');
   });
 
   t.test('killing one app box leaves the site serving', async (t) => {
