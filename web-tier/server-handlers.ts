@@ -92,8 +92,8 @@ export function cgiKeysChanged(before: WebConfig, after: WebConfig): boolean {
   return before.cgiTimeoutMs !== after.cgiTimeoutMs || before.cgiMaxProcesses !== after.cgiMaxProcesses || before.maxBodyBytes !== after.maxBodyBytes;
 }
 
-/** Keys read once at start-up: a reload that changes one of them says a restart is needed. */
+/** Keys read once at start-up: a reload that changes one of them says a restart is needed (logLevel is applied by main). */
 export const RESTART_KEYS: readonly (keyof WebConfig)[] = [
   'host', 'port', 'root', 'dynamic', 'dynamicPrefixes', 'workers', 'cgiDir', 'databaseUrl', 'staticIndex', 'listingDirs',
-  'cacheControl', 'followOutsideSymlinks', 'staticCacheMaxBytes', 'staticCacheMaxFileBytes', 'staticStatTtlMs', 'logLevel',
+  'cacheControl', 'followOutsideSymlinks', 'staticCacheMaxBytes', 'staticCacheMaxFileBytes', 'staticStatTtlMs',
 ];
