@@ -272,3 +272,12 @@ t.test('a keep-alive socket whose response was under way is closed when it ends,
   t.ok(Date.now() - started < 2_000, 'close() did not wait for the shutdown timeout');
   t.match(await text, /second\r\n0\r\n\r\n$/);
 });
+
+t.test('a client that half-closes after its request still gets the whole answer (nc -N style)', async (t) => {
+  const { address } = await start(t);
+  const socket = await rawConnect(address);
+  const reply = readAll(socket);
+  socket.end('GET /api/echo HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
+  const text = await reply;
+  t.match(text, /^HTTP\/1\.1 201 Created\r\n[^]*"target":"\/api\/echo"/);
+});
