@@ -7,7 +7,6 @@
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { appendFileSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
@@ -64,7 +63,9 @@ export interface StartPostgresOptions {
 export async function startPostgres(t: Test, options: StartPostgresOptions = {}): Promise<PostgresCluster> {
   const bin = postgresBinDir();
   if (bin === undefined) throw new Error('Postgres is not installed');
-  const dir = mkdtempSync(join(tmpdir(), 'twotier-pg-'));
+  // Under /tmp, not os.tmpdir(): the postgres user must be able to reach the folder (a TMPDIR
+  // under /root is not), and the socket path must stay within the 107-byte sun_path limit.
+  const dir = mkdtempSync(join('/tmp', 'twotier-pg-'));
   const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
   const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
   chownSync(dir, uid, gid);
