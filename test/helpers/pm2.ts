@@ -84,18 +84,19 @@ export function startPm2(t: Test, netns: Netns, env: NodeJS.ProcessEnv): Pm2 {
 }
 
 /**
- * Runs inside the namespace: bounded autocannon load (POST) on the web tier, and `pm2 reload app`
+ * Runs inside the namespace: bounded autocannon load (argv: url, pm2 bin, GET|POST) on the web tier, and `pm2 reload app`
  * once the first response is in; the load stops shortly after the reload ends (or at the
  * request/time bound). Prints one JSON line with autocannon's totals and the reload's exit code.
  */
 export const RELOAD_UNDER_LOAD = `
 import autocannon from ${JSON.stringify(AUTOCANNON)};
 import { spawn } from 'node:child_process';
-const [url, pm2Bin] = process.argv.slice(1);
+const [url, pm2Bin, method] = process.argv.slice(1);
 let reload = { code: null, startedAt: 0, endedAt: 0 };
 // POST: the web tier never retries it on a reset (not idempotent), so a request cut by a
-// worker that stops without draining shows up here as a failure instead of being replayed.
-const instance = autocannon({ url, method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"during":"reload"}', connections: 8, amount: 40000, duration: 60, timeout: 10 });
+// worker that stops without draining shows up as a failure instead of being replayed.
+const body = method === 'POST' ? { headers: { 'content-type': 'application/json' }, body: '{"during":"reload"}' } : {};
+const instance = autocannon({ url, method, ...body, connections: 8, amount: 40000, duration: 60, timeout: 10 });
 instance.once('response', () => {
   reload.startedAt = Date.now();
   const child = spawn(process.execPath, [pm2Bin, 'reload', 'app'], { stdio: 'ignore', env: process.env });
