@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../common/logger.js';
 import { METRICS_CONTENT_TYPE, type OperatorSource } from './metrics-cluster.js';
 import { createOperatorAccess } from './operator-access.js';
+import { ERROR_CATALOGUE, type ErrorCode } from '../common/errors.js';
 
 export const OPERATOR_ROUTES: Readonly<Record<string, 'metrics' | 'workers'>> = Object.freeze({ '/metrics': 'metrics', '/-/workers': 'workers' });
 
@@ -28,8 +29,8 @@ function send(res: ServerResponse, status: number, contentType: string, body: st
   res.end(res.req.method === 'HEAD' ? undefined : body);
 }
 
-function sendError(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
-  send(res, status, 'application/json; charset=utf-8', JSON.stringify({ error: { code, message } }), headers);
+function sendError(res: ServerResponse, code: ErrorCode, message: string, headers: Record<string, string> = {}): void {
+  send(res, ERROR_CATALOGUE[code], 'application/json; charset=utf-8', JSON.stringify({ error: { code, message } }), headers);
 }
 
 export function createOperatorEndpoints(options: OperatorEndpointsOptions): OperatorEndpoints {
@@ -42,11 +43,11 @@ export function createOperatorEndpoints(options: OperatorEndpointsOptions): Oper
       req.resume();
       if (!allowed({ remoteAddress: req.socket.remoteAddress, headers: req.headers })) {
         log.warn({ peer: req.socket.remoteAddress, route }, 'operator endpoint refused (not loopback or APP_OPERATOR_ALLOW)');
-        sendError(res, 404, 'APP_ERR_NOT_FOUND', 'there is nothing at this address');
+        sendError(res, 'APP_ERR_NOT_FOUND', 'there is nothing at this address');
         return;
       }
       if (req.method !== 'GET' && req.method !== 'HEAD') {
-        sendError(res, 405, 'APP_ERR_METHOD_NOT_ALLOWED', `${req.method ?? ''} is not allowed here; allowed: GET, HEAD`, { Allow: 'GET, HEAD' });
+        sendError(res, 'APP_ERR_METHOD_NOT_ALLOWED', `${req.method ?? ''} is not allowed here; allowed: GET, HEAD`, { Allow: 'GET, HEAD' });
         return;
       }
       const answer = route === 'metrics'
@@ -54,7 +55,7 @@ export function createOperatorEndpoints(options: OperatorEndpointsOptions): Oper
         : options.source.workers().then((report) => send(res, 200, 'application/json; charset=utf-8', JSON.stringify(report)));
       answer.catch((error: unknown) => {
         log.warn({ err: error, route }, 'operator endpoint could not collect');
-        if (!res.headersSent) sendError(res, 503, 'APP_ERR_OPERATOR_UNAVAILABLE', 'metrics are not available right now', { 'Retry-After': '1' });
+        if (!res.headersSent) sendError(res, 'APP_ERR_OPERATOR_UNAVAILABLE', 'metrics are not available right now', { 'Retry-After': '1' });
       });
     },
   };
