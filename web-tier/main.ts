@@ -30,7 +30,10 @@ async function embeddedHandlers(config: WebConfig, logger: Logger): Promise<Part
     import('./embedded.js'),
   ]);
   const store = await openStore(config.databaseUrl, { logger });
-  const app = createApp({ store, logger: logger.child({ component: 'app' }) });
+  // The same write protection as the app tier: APP_TOKEN is read here, in the entry point, and
+  // handed to the application only (it is never part of the logged config).
+  const appToken = process.env['APP_TOKEN'];
+  const app = createApp({ store, logger: logger.child({ component: 'app' }), appToken: appToken === '' ? undefined : appToken });
   return { app: createEmbeddedHandler({ app, logger: logger.child({ component: 'embedded' }) }) };
 }
 

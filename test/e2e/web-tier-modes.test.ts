@@ -34,10 +34,10 @@ function post(port: number, path: string, body: string): Promise<Echo> {
   });
 }
 
-async function startMode(t: Teardown, dynamic: string): Promise<{ port: number; pid: number }> {
+async function startMode(t: Teardown, dynamic: string, extraEnv: Record<string, string> = {}): Promise<{ port: number; pid: number }> {
   const dir = mkdtempSync(join(tmpdir(), `twotier-${dynamic}-`));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const web = spawnEntry(t, WEB_MAIN, { WEB_PORT: '0', WEB_DYNAMIC: dynamic, APP_UPSTREAMS: '', DATABASE_URL: `sqlite:${join(dir, 'twotier.db')}`, LOG_LEVEL: 'info' });
+  const web = spawnEntry(t, WEB_MAIN, { WEB_PORT: '0', WEB_DYNAMIC: dynamic, APP_UPSTREAMS: '', DATABASE_URL: `sqlite:${join(dir, 'twotier.db')}`, LOG_LEVEL: 'info', ...extraEnv });
   const listening = await web.waitForLine((line) => line['msg'] === 'listening');
   return { port: listening['port'] as number, pid: listening['pid'] as number };
 }
@@ -62,4 +62,21 @@ t.test('WEB_DYNAMIC=cgi: a new process per request runs the same app', async (t)
   const second = await post(port, '/api/echo', '');
   t.not(second.json.worker.pid, first.json.worker.pid, 'each request its own process');
   t.not(first.json.worker.pid, pid);
+});
+
+t.test('WEB_DYNAMIC=embedded keeps the app tier\'s write protection: APP_TOKEN set → 401 without it', async (t) => {
+  const { port } = await startMode(t, 'embedded', { APP_TOKEN: 'embedded-secret' });
+  const send = (headers: Record<string, string>): Promise<{ status: number; auth: string | undefined }> =>
+    new Promise((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, path: '/api/articles/', method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, agent: false }, (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, auth: res.headers['www-authenticate'] }));
+      });
+      req.on('error', reject);
+      req.end(JSON.stringify({ title: 'Embedded write', body: 'x' }));
+    });
+  const refused = await send({});
+  t.equal(refused.status, 401);
+  t.match(refused.auth, /^Bearer/);
+  t.equal((await send({ Authorization: 'Bearer embedded-secret' })).status, 201);
 });
