@@ -21,7 +21,7 @@ export interface WebHandlers {
 
 export type Dispatch = (req: IncomingMessage, res: ServerResponse, ctx: RequestContext) => void;
 
-/** Every ProxyOptions field, from config (README-server.md lists the env names). */
+/** Every ProxyOptions field, from config (web-tier/README.md lists the env names). */
 export function proxyOptions(config: WebConfig): ProxyOptions {
   return {
     engine: config.proxyEngine,
