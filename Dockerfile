@@ -33,8 +33,11 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 # deploy/: placements, placement.cjs and the pm2 ecosystem (pm2-runtime deploy/ecosystem.config.js).
 COPY --from=build /app/deploy ./deploy
+# Files the tiers read at run time from the package root (not compiled): the site, the CGI
+# scripts, the operator status page.
 COPY --from=build /app/web-tier/public ./web-tier/public
 COPY --from=build /app/web-tier/cgi-bin ./web-tier/cgi-bin
+COPY --from=build /app/web-tier/operator/page ./web-tier/operator/page
 # ./data holds the SQLite file and the app tier's pid file; the node user must own it.
 RUN mkdir -p /app/data && chown node:node /app/data
 USER node

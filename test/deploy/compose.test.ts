@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ENV_BINDINGS } from '../../app-tier/config.js';
 import { ENV_VARS } from '../../web-tier/config.js';
@@ -23,6 +23,16 @@ interface Service {
   healthcheck?: { test?: unknown };
   networks?: Record<string, { ipv4_address?: string } | null>;
   volumes?: string[];
+}
+
+function sourceFiles(folders: readonly string[]): string[] {
+  const files: string[] = [];
+  for (const folder of folders) {
+    for (const entry of readdirSync(join(ROOT, folder), { recursive: true, withFileTypes: true })) {
+      if (entry.isFile() && entry.name.endsWith('.ts')) files.push(join(entry.parentPath, entry.name));
+    }
+  }
+  return files;
 }
 
 function hasCommand(command: string): boolean {
@@ -108,6 +118,17 @@ t.test('Dockerfile: multi-stage, CI build commands, production deps only, non-ro
   t.match(runtime, /^HEALTHCHECK .*\n?.*\/healthz/m, 'HEALTHCHECK on /healthz');
   t.match(runtime, /^CMD \["node", "dist\/web-tier\/main\.js"\]$/m, 'node as the command, not npm start');
   t.notMatch(runtime, /npm (ci|install)/, 'no dependency install in the runtime stage');
+  // Every folder a tier reads at run time as join(packageRoot(), 'a', 'b', …) must be in the image.
+  const runtimePaths = new Set<string>();
+  for (const file of sourceFiles(['web-tier', 'app-tier', 'common'])) {
+    for (const match of readFileSync(file, 'utf8').matchAll(/join\(packageRoot\(\), ((?:'[^']+'(?:, )?)+)\)/g)) {
+      runtimePaths.add([...(match[1] ?? '').matchAll(/'([^']+)'/g)].map((part) => part[1]).join('/'));
+    }
+  }
+  // The status page shows the latest bench result only if one exists; the image has none.
+  runtimePaths.delete('bench/results');
+  t.ok(runtimePaths.size > 0, `run-time folders found: ${[...runtimePaths].join(', ')}`);
+  for (const path of runtimePaths) t.match(runtime, new RegExp(`^COPY --from=build /app/${path} \\./${path}$`, 'm'), `the image has ${path}/ (read at run time)`);
   const ignore = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n');
   for (const entry of ['node_modules', 'dist', 'data', '.git']) t.ok(ignore.includes(entry), `.dockerignore leaves out ${entry}`);
 });
