@@ -41,9 +41,16 @@ export interface CgiOptions {
    * classify-and-dispatch). Without it such a redirect is answered as a 302 to that path.
    */
   onLocalRedirect?: (req: IncomingMessage, res: ServerResponse, ctx: RequestContext) => void;
+  /** Called when a script process is started (operator metrics count spawns). */
+  onSpawn?: () => void;
+  /**
+   * Called once per started script when it is gone: failed = it could not be started, exited
+   * non-zero, or was killed (deadline, client gone, shutdown).
+   */
+  onExit?: (failed: boolean) => void;
 }
 
-export const CGI_DEFAULTS: Readonly<Omit<CgiOptions, 'cgiDir' | 'passEnv' | 'documentRoot' | 'onLocalRedirect'>> = Object.freeze({
+export const CGI_DEFAULTS: Readonly<Omit<CgiOptions, 'cgiDir' | 'passEnv' | 'documentRoot' | 'onLocalRedirect' | 'onSpawn' | 'onExit'>> = Object.freeze({
   timeoutMs: 30_000,
   maxProcesses: 32,
   maxBodyBytes: 1_048_576,
@@ -106,7 +113,11 @@ export function createCgiHandler(options: CgiOptions & { logger: Logger }): Requ
       maxStderrBytes: MAX_STDERR_BYTES,
     });
     live.add(run);
-    void run.closed.then(() => live.delete(run));
+    options.onSpawn?.();
+    void run.closed.then((exit) => {
+      live.delete(run);
+      options.onExit?.(exit.spawnError !== undefined || exit.code !== 0);
+    });
     ctx.logger.debug({ pid: run.child.pid, script: target.script.scriptName, live: live.size }, 'cgi script started');
     return run;
   }

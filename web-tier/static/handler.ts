@@ -37,6 +37,8 @@ export interface StaticOptions {
   cacheMaxFileBytes: number;
   /** How long a stat result (found, missing, directory) is trusted, in milliseconds; 0 = stat every request. */
   statTtlMs: number;
+  /** Called once per body sent: true when it came from the in-memory cache (for the operator metrics). */
+  onCacheLookup?: (hit: boolean) => void;
 }
 
 export const STATIC_DEFAULTS: Readonly<Omit<StaticOptions, 'root'>> = Object.freeze({
@@ -95,6 +97,7 @@ export function createStaticHandler(options: StaticOptions & { logger: Logger; /
   const hot = new Map<string, Resolved>();
   const sendOptions: SendOptions = {
     bodies,
+    onCacheLookup: options.onCacheLookup,
     onVanished(res, ctx, rep) {
       hot.delete(ctx.pathname);
       resolver.forget(rep.file.path);

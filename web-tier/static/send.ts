@@ -17,6 +17,8 @@ export interface SendOptions {
   readonly bodies: FileCache;
   /** The file could not be opened after all (deleted since its stat): answer 404 and forget it. */
   readonly onVanished: (res: ServerResponse, ctx: RequestContext, rep: Representation) => void;
+  /** Told once per body sent whether it came from memory (operator metrics count hits and misses). */
+  readonly onCacheLookup?: ((hit: boolean) => void) | undefined;
 }
 
 /** Returns a promise only when the body has to be read first; errors are the caller's to catch. */
@@ -54,6 +56,7 @@ export function sendRepresentation(req: IncomingMessage, res: ServerResponse, ct
     return undefined;
   }
   const held = options.bodies.get(rep.file);
+  options.onCacheLookup?.(held !== undefined);
   if (held !== undefined) {
     writeBuffer(res, status, headers, held, start, end);
     return undefined;

@@ -341,7 +341,7 @@ t.test('refusals are logged with a reason (never to the client); a missing root 
   const res = await get(port, '/escape.txt');
   t.equal(res.status, 404);
   t.notMatch(res.body.toString(), /symlink/);
-  t.ok(lines.some((line) => line['reason'] === 'symlink leads outside the root' && line['tier'] === 'web'), 'the log says why');
+  t.ok(lines.some((line) => line['reason'] === 'symlink leads outside the root' && line['service'] === 'web'), 'the log says why');
 
   const nowhere = await startStatic(t, { root: join(root, 'does-not-exist') });
   t.equal((await get(nowhere.port, '/')).status, 404);
