@@ -45,6 +45,13 @@ const schema = z.object({
   requestTimeoutMs: fields.nonNegativeInt('a number of milliseconds (0 = no limit)'),
   /** On SIGTERM/SIGINT: how long in-flight requests may take before their sockets are cut. */
   shutdownTimeoutMs: fields.positiveInt('a positive number of milliseconds'),
+  /**
+   * On drain: how long a worker keeps answering requests that arrive on its open keep-alive
+   * connections (each with `Connection: close`) before it closes the idle ones. Closing an idle
+   * connection races a proxy that is sending on it; during the grace every connection the proxy
+   * still uses is closed cleanly after a response instead. Part of shutdownTimeoutMs.
+   */
+  drainGraceMs: fields.nonNegativeInt('a number of milliseconds (0 = close idle connections at once)'),
   /** A worker that dies sooner than this after starting counts as a crash loop: back off. */
   minUptimeMs: fields.positiveInt('a positive number of milliseconds'),
   /** First back-off delay before replacing a crash-looping worker; doubles up to maxRestartDelayMs. */
@@ -83,6 +90,7 @@ export const DEFAULTS: AppConfig = Object.freeze({
   headersTimeoutMs: 66_000,
   requestTimeoutMs: 300_000,
   shutdownTimeoutMs: 10_000,
+  drainGraceMs: 1_000,
   minUptimeMs: 1_000,
   restartDelayMs: 100,
   maxRestartDelayMs: 30_000,
@@ -102,6 +110,7 @@ export const ENV_BINDINGS: Readonly<Record<string, EnvBinding>> = Object.freeze(
   APP_HEADERS_TIMEOUT_MS: { key: 'headersTimeoutMs', kind: 'int' },
   APP_REQUEST_TIMEOUT_MS: { key: 'requestTimeoutMs', kind: 'int' },
   APP_SHUTDOWN_TIMEOUT_MS: { key: 'shutdownTimeoutMs', kind: 'int' },
+  APP_DRAIN_GRACE_MS: { key: 'drainGraceMs', kind: 'int' },
   APP_OPERATOR_ALLOW: { key: 'operatorAllow', kind: 'list' },
   APP_PID_FILE: { key: 'pidFile', kind: 'string' },
 });

@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { Server as NetServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { Application } from '../common/app-interface.js';
 import type { Logger } from '../common/logger.js';
@@ -16,7 +17,7 @@ import type { OperatorEndpoints } from './operator.js';
 export type WorkerState = 'starting' | 'ready' | 'draining';
 
 export interface WorkerServerOptions {
-  readonly config: Pick<AppConfig, 'host' | 'port' | 'keepAliveTimeoutMs' | 'headersTimeoutMs' | 'requestTimeoutMs' | 'shutdownTimeoutMs'>;
+  readonly config: Pick<AppConfig, 'host' | 'port' | 'keepAliveTimeoutMs' | 'headersTimeoutMs' | 'requestTimeoutMs' | 'shutdownTimeoutMs'> & Partial<Pick<AppConfig, 'drainGraceMs'>>;
   readonly logger: Logger;
   readonly app: Application;
   /** Request counters, latency, bytes; none recorded when absent. */
@@ -54,6 +55,7 @@ export function createWorkerServer(options: WorkerServerOptions): WorkerServer {
   const routeOf = options.routeOf ?? (() => 'app');
   let state: WorkerState = 'starting';
   let closing: Promise<void> | undefined;
+  let graceOver = false;
   const inFlight = new Set<ServerResponse>();
 
   const server = createServer(onRequest);
@@ -92,7 +94,7 @@ export function createWorkerServer(options: WorkerServerOptions): WorkerServer {
       metrics?.requestFinished({ route, method: req.method ?? 'GET', status: res.writableFinished ? res.statusCode : 499, seconds: ms / 1000, requestBytes, responseBytes: socket.bytesWritten - bytesBefore });
       // A keep-alive socket whose response was already under way when draining began is idle
       // now; close it so the server's 'close' is not held up by keepAliveTimeout.
-      if (state === 'draining') setImmediate(() => server.closeIdleConnections());
+      if (state === 'draining' && graceOver) setImmediate(() => server.closeIdleConnections());
     });
 
     if (path === '/healthz' || path === '/readyz') {
@@ -159,14 +161,26 @@ export function createWorkerServer(options: WorkerServerOptions): WorkerServer {
         server.closeAllConnections();
       }, config.shutdownTimeoutMs);
       // 'close' fires once every connection has ended; an error means it never listened.
-      server.close(() => {
+      // net.Server's close, not http.Server's: since Node 19 the latter also closes every idle
+      // keep-alive connection at once, under requests a proxy may be writing on them right now
+      // (a POST reset that way cannot be replayed). Idle ones are closed after the grace below.
+      NetServer.prototype.close.call(server, () => {
         clearTimeout(timer);
         resolve();
       });
       // In-flight keep-alive responses that have not started get `Connection: close`, so the
       // client learns not to reuse the socket (RFC 9112 §9.6); idle sockets are closed now.
       for (const res of inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
-      server.closeIdleConnections();
+      // Idle keep-alive connections are closed after the grace, not at once: a proxy may be
+      // writing a request on one right now, and a POST reset that way cannot be replayed
+      // (RFC 9112 §9.3.1). Until then each request on them is answered with Connection: close.
+      const endGrace = (): void => {
+        graceOver = true;
+        server.closeIdleConnections();
+      };
+      const graceMs = Math.min(config.drainGraceMs ?? 0, config.shutdownTimeoutMs);
+      if (graceMs === 0) endGrace();
+      else setTimeout(endGrace, graceMs);
       // Logged once the listener is closed, so whoever reads it knows new connections are refused.
       logger.info({ inFlight: inFlight.size, shutdownTimeoutMs: config.shutdownTimeoutMs }, 'draining');
     });

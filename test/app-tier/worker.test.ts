@@ -281,3 +281,19 @@ t.test('a client that half-closes after its request still gets the whole answer 
   const text = await reply;
   t.match(text, /^HTTP\/1\.1 201 Created\r\n[^]*"target":"\/api\/echo"/);
 });
+
+t.test('on drain an idle keep-alive connection stays usable for the grace: its next request gets Connection: close', async (t) => {
+  const { worker, address } = await start(t, { drainGraceMs: 2_000 });
+  const socket = await rawConnect(address);
+  const chunks: Buffer[] = [];
+  socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+  socket.write('GET /api/echo HTTP/1.1\r\nHost: localhost\r\n\r\n');
+  await once(socket, 'data');
+  const closing = worker.close();
+  // Idle now, and draining: http.Server#close would have reset this socket (Node ≥ 19).
+  const reply = readAll(socket);
+  socket.write('POST /api/echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\n\r\nhi');
+  const text = await reply;
+  t.match(text, /^HTTP\/1\.1 201 Created\r\n[^]*Connection: close\r\n[^]*"body":"hi"/, 'the second request was answered, with Connection: close');
+  await closing;
+});

@@ -68,15 +68,13 @@ t.test('pm2 ecosystem: start, serve, reload app under load with zero failed requ
   const between = await pm2.list();
 
   const post = await reloadUnderLoad('POST');
-  // Known failure, cause outside this folder: a few POSTs get ECONNRESET on their first
-  // attempt within ~50 ms of pm2 stopping an old instance, and the web tier rightly does not
-  // replay a POST after a reset (RFC 9112 §9.3.1); GETs are replayed (above). Keeping the
-  // draining worker's idle sockets open (app-tier/worker.ts) did not remove them (tried on a
-  // patched copy of dist/); the likely race is node:cluster round-robin in pm2's daemon handing
-  // a new connection to the old instance as it closes its server. See the deploy report.
+  // POSTs cannot be replayed after a reset (RFC 9112 §9.3.1), so this holds only because the
+  // draining instance never closes a keep-alive connection under the proxy: it stops listening
+  // with net.Server's close (http.Server's also closes idle connections since Node 19), answers
+  // what still arrives with Connection: close during APP_DRAIN_GRACE_MS, and the proxy's FIFO
+  // pool rotates through every socket well within that grace.
   t.same(post.failures, { errors: 0, timeouts: 0, non2xx: 0, resets: 0 }, `POST: zero failed requests (status codes: ${JSON.stringify(post.result.status)})`, {
     webProblems: post.webProblems,
-    todo: 'POST reset while pm2 replaces an instance; not replayable by the proxy (see comment)',
   });
 
   const after = await pm2.list();

@@ -29,8 +29,11 @@ export function createUpstreamAgent(options: UpstreamAgentOptions): http.Agent {
     // node's Agent applies `timeout` to free sockets and destroys them when it fires; a socket
     // in use only gets a 'timeout' event, which nothing acts on (the proxy has its own timers).
     timeout: options.keepAliveIdleMs,
-    // Most recently used first: the socket least likely to have been closed by the server.
-    scheduling: 'lifo',
+    // Oldest first: under load every pooled socket carries requests in turn, so when an app
+    // worker drains (answering each with Connection: close) all of them are retired within its
+    // grace period instead of one idling at the bottom of a LIFO stack until the worker closes
+    // it under a request. The pool's idle timeout (30 s) stays below the app's keep-alive (65 s).
+    scheduling: 'fifo',
   });
 }
 
