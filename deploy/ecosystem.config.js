@@ -60,6 +60,9 @@ module.exports = {
       cwd: root,
       exec_mode: 'fork',
       instances: 1,
+      // main.js sends 'ready' once it listens, so `pm2 reload web` waits for the new process.
+      wait_ready: true,
+      listen_timeout: 15_000,
       kill_timeout: (Number(process.env.WEB_SHUTDOWN_TIMEOUT_MS) || 10_000) + 2_000,
       exp_backoff_restart_delay: 100,
       merge_logs: true,

@@ -128,6 +128,8 @@ async function runServer(config: WebConfig, logger: Logger, configFile: string |
     const host = where.address.includes(':') ? `[${where.address}]` : where.address;
     // The launcher and tests read the port (WEB_PORT=0) from this line.
     logger.info({ address: where.address, port: where.port, url: `http://${host}:${where.port}`, dynamic: config.dynamic, upstreams: config.upstreams, root: config.root }, 'listening');
+    // pm2 (wait_ready) and any other process manager with an IPC channel learn "listening" here.
+    process.send?.('ready');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'error';
     await web.close().catch(() => undefined);
