@@ -19,7 +19,7 @@ export const DEFAULTS = {
 
 /** issue 8: `--compare nginx` runs each nginx row beside the twotier row it is compared with. */
 export const COMPARE_SETS: Readonly<Record<string, readonly string[]>> = {
-  nginx: ['static-1k', 'nginx-static-1k', 'proxy-echo-w1', 'nginx-proxy-echo'],
+  nginx: ['static-1k', 'nginx-static-1k', 'static-100k', 'nginx-static-100k', 'proxy-echo-w1', 'nginx-proxy-echo'],
 };
 
 export const USAGE = `Usage: npm run bench -- [options]
@@ -31,7 +31,7 @@ export const USAGE = `Usage: npm run bench -- [options]
   --pipelining N          requests in flight per connection (default ${DEFAULTS.pipelining})   BENCH_PIPELINING
   --workers N             proxy-echo-w1 … wN (default: CPU count)           BENCH_WORKERS
   --scenarios a,b         only these scenarios                              BENCH_SCENARIOS
-  --compare nginx         static-1k and proxy-echo-w1 beside their nginx rows
+  --compare nginx         static-1k, static-100k, proxy-echo-w1 beside nginx rows
   --json FILE             also write the JSON result to FILE                BENCH_JSON
   --results-dir DIR       where <timestamp>.* and latest.* go (default ${DEFAULTS.resultsDir})  BENCH_RESULTS_DIR
   --no-pin                do not pin servers and load generator with taskset  BENCH_PIN=0

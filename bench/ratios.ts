@@ -53,6 +53,7 @@ function specs(names: readonly string[]): RatioSpec[] {
   }
   list.push(
     { label: 'twotier ÷ nginx, static 1 KiB', numerator: 'static-1k', denominator: 'nginx-static-1k', metric: 'rps', meaning: 'the web tier against nginx with one worker on the same file' },
+    { label: 'twotier ÷ nginx, static 100 KiB', numerator: 'static-100k', denominator: 'nginx-static-100k', metric: 'rps', meaning: 'the web tier against nginx with one worker on the same 100 KiB file' },
     { label: 'twotier ÷ nginx, proxy', numerator: 'proxy-echo-w1', denominator: 'nginx-proxy-echo', metric: 'rps', meaning: 'http-proxy against nginx proxy_pass to the same app worker' },
   );
   return list;

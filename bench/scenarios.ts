@@ -180,6 +180,7 @@ export function buildScenarios(maxWorkers: number): Scenario[] {
     webOnly('cgi-shell', 'web tier starting a shell script per request (CGI): /cgi-bin/hello.sh', '/cgi-bin/hello.sh', 'proxy', 'cgi'),
     proxied('articles-page', 'web tier → app tier, 1 worker: the SQLite-backed /articles/ HTML page', '/articles/', 1),
     nginxRow('nginx-static-1k', 'nginx, 1 worker: the same 1 KiB static file', `/${STATIC_FILES.small.name}`, false),
+    nginxRow('nginx-static-100k', 'nginx, 1 worker: the same 100 KiB static file', `/${STATIC_FILES.large.name}`, false),
     nginxRow('nginx-proxy-echo', 'nginx, 1 worker, proxy_pass with keep-alive → app tier with 1 worker: /api/echo', '/api/echo', true),
   );
   return scenarios;

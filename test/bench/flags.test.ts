@@ -24,7 +24,7 @@ t.test('defaults, quick, env and flags layer in that order', async (t) => {
 });
 
 t.test('--compare nginx adds each nginx row and its twotier counterpart', async (t) => {
-  t.same(parseBenchArgs(['--compare', 'nginx'], {}, 2).scenarios, ['static-1k', 'nginx-static-1k', 'proxy-echo-w1', 'nginx-proxy-echo']);
+  t.same(parseBenchArgs(['--compare', 'nginx'], {}, 2).scenarios, ['static-1k', 'nginx-static-1k', 'static-100k', 'nginx-static-100k', 'proxy-echo-w1', 'nginx-proxy-echo']);
   t.throws(() => parseBenchArgs(['--compare', 'apache'], {}, 2), BenchFlagError);
 });
 
@@ -42,7 +42,7 @@ t.test('scenario list: every row of issue 4, worker rows up to N, nginx rows las
   const names = buildScenarios(3).map((scenario) => scenario.name);
   t.same(names, [
     'static-1k', 'static-100k', 'direct-echo', 'proxy-echo-w1', 'proxy-echo-w2', 'proxy-echo-w3',
-    'embedded-echo', 'cgi-echo', 'cgi-shell', 'articles-page', 'nginx-static-1k', 'nginx-proxy-echo',
+    'embedded-echo', 'cgi-echo', 'cgi-shell', 'articles-page', 'nginx-static-1k', 'nginx-static-100k', 'nginx-proxy-echo',
   ]);
   t.same(selectScenarios(buildScenarios(2), ['cgi-echo', 'static-1k']).map((scenario) => scenario.name), ['static-1k', 'cgi-echo'], 'report order kept');
   t.throws(() => selectScenarios(buildScenarios(2), ['static-2k']), /unknown scenario static-2k \(known: static-1k/);

@@ -51,8 +51,8 @@ t.test('ratios come from rows of the same run; absent or skipped rows give null'
 t.test('markdown: header, one row per scenario, escaped cells, ratios, chart link', async (t) => {
   const markdown = renderMarkdown(result, { svgFile: 'latest.svg' });
   const tableRows = markdown.split('\n').filter((line) => line.startsWith('| ') && !line.startsWith('| ---'));
-  // Header rows of both tables + 11 scenarios + 10 ratios (7 fixed, 1 scaling, 2 nginx).
-  t.equal(tableRows.length, 2 + 11 + 10);
+  // Header rows of both tables + 11 scenarios + 11 ratios (7 fixed, 1 scaling, 3 nginx).
+  t.equal(tableRows.length, 2 + 11 + 11);
   for (const line of tableRows.slice(0, 12)) {
     t.equal(line.split(/(?<!\\)\|/).length - 2, 13, `13 cells: ${line}`);
   }
