@@ -114,3 +114,14 @@ t.test('results round-trip through files and a bad file names the field', async 
   writeFileSync(bad, JSON.stringify({ ...result, scenarios: [{ ...result.scenarios[0], rps: -1 }] }));
   t.throws(() => readResult(bad), /scenarios\.0\.rps/);
 });
+
+t.test('svg: nginx rows drawn grey with a legend; a latency under 1 ms reads "<1", not "0.0"', async (t) => {
+  const withNginx = { ...result, scenarios: [ok('static-1k', 20000), ok('nginx-static-1k', 40000)] };
+  const svg = renderSvg(withNginx);
+  t.same(checkWellFormed(svg), []);
+  t.equal((svg.match(/<rect [^>]*fill="#8a96a3"/g) ?? []).length, 2, 'the nginx bar and its legend swatch');
+  t.match(svg, />nginx</);
+  const fast = { ...withNginx, scenarios: withNginx.scenarios.map((row) => ({ ...row, latencyMs: { ...row.latencyMs, p50: 0 } })) };
+  t.match(renderSvg(fast), />&lt;1</);
+  t.notMatch(renderSvg(fast), />0\.0</);
+});
