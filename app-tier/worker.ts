@@ -65,9 +65,6 @@ export function createWorkerServer(options: WorkerServerOptions): WorkerServer {
   server.keepAliveTimeout = config.keepAliveTimeoutMs;
   server.headersTimeout = config.headersTimeoutMs;
   server.requestTimeout = config.requestTimeoutMs;
-  // A client that half-closes after sending its request (`nc -N`, some scripts) still gets
-  // its answer: node's default treats the FIN as an abort of the request in flight.
-  (server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
 
   function onRequest(req: IncomingMessage, res: ServerResponse): void {
     const startedAt = process.hrtime.bigint();

@@ -212,10 +212,6 @@ export function createWebServer(options: WebServerOptions): WebServer {
   }
 
   const server = createServer(serverOptions(limitOptions));
-  // A client that half-closes after sending its request (`nc -N`, shell scripts) still gets
-  // its answer: node's default treats the FIN as an abort of the request in flight, and the
-  // mission's "any client gets the same answer" includes a raw socket.
-  (server as typeof server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
   server.on('request', (req: IncomingMessage, res: ServerResponse) => onRequest(req, res, false));
   // RFC 9110 §10.1.1: a body over the limit is refused before 100 Continue invites it.
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => onRequest(req, res, true));

@@ -273,15 +273,6 @@ t.test('a keep-alive socket whose response was under way is closed when it ends,
   t.match(await text, /second\r\n0\r\n\r\n$/);
 });
 
-t.test('a client that half-closes after its request still gets the whole answer (nc -N style)', async (t) => {
-  const { address } = await start(t);
-  const socket = await rawConnect(address);
-  const reply = readAll(socket);
-  socket.end('GET /api/echo HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
-  const text = await reply;
-  t.match(text, /^HTTP\/1\.1 201 Created\r\n[^]*"target":"\/api\/echo"/);
-});
-
 t.test('on drain an idle keep-alive connection stays usable for the grace: its next request gets Connection: close', async (t) => {
   const { worker, address } = await start(t, { drainGraceMs: 2_000 });
   const socket = await rawConnect(address);
