@@ -50,7 +50,14 @@ export function buildProxy(config: WebConfig, logger: Logger): ProxyHandler {
   return createProxyHandler({ ...proxyOptions(config), logger: logger.child({ component: 'proxy' }) });
 }
 
-export function buildCgi(config: WebConfig, logger: Logger, onLocalRedirect: Dispatch): RequestHandler {
+/** Counters the operator metrics keep for the CGI gateway and the static file cache. */
+export interface HandlerHooks {
+  readonly onCgiSpawn: () => void;
+  readonly onCgiExit: (failed: boolean) => void;
+  readonly onStaticCacheLookup: (hit: boolean) => void;
+}
+
+export function buildCgi(config: WebConfig, logger: Logger, onLocalRedirect: Dispatch, hooks?: HandlerHooks): RequestHandler {
   return createCgiHandler({
     cgiDir: config.cgiDir,
     timeoutMs: config.cgiTimeoutMs,
@@ -60,11 +67,12 @@ export function buildCgi(config: WebConfig, logger: Logger, onLocalRedirect: Dis
     passEnv: { DATABASE_URL: config.databaseUrl },
     documentRoot: config.root,
     onLocalRedirect,
+    ...(hooks === undefined ? {} : { onSpawn: hooks.onCgiSpawn, onExit: hooks.onCgiExit }),
     logger: logger.child({ component: 'cgi' }),
   });
 }
 
-export function buildStatic(config: WebConfig, logger: Logger): RequestHandler {
+export function buildStatic(config: WebConfig, logger: Logger, hooks?: HandlerHooks): RequestHandler {
   return createStaticHandler({
     root: config.root,
     index: config.staticIndex,
@@ -79,6 +87,7 @@ export function buildStatic(config: WebConfig, logger: Logger): RequestHandler {
     cacheMaxBytes: config.staticCacheMaxBytes,
     cacheMaxFileBytes: config.staticCacheMaxFileBytes,
     statTtlMs: config.staticStatTtlMs,
+    ...(hooks === undefined ? {} : { onCacheLookup: hooks.onStaticCacheLookup }),
     logger: logger.child({ component: 'static' }),
   });
 }

@@ -23,7 +23,7 @@ import { createPeerAllow } from './peer-allow.js';
 import { handleReload, RELOAD_PATH, type OnReloadRequest } from './reload-endpoint.js';
 import { requestIdFor, stampHeaders } from './server-stamp.js';
 import { createHandlerDrain } from './server-drain.js';
-import { buildCgi, buildProxy, buildStatic, cgiKeysChanged, proxyKeysChanged, RESTART_KEYS, type Dispatch, type WebHandlers } from './server-handlers.js';
+import { buildCgi, buildProxy, buildStatic, cgiKeysChanged, proxyKeysChanged, RESTART_KEYS, type Dispatch, type HandlerHooks, type WebHandlers } from './server-handlers.js';
 
 export type { WebHandlers } from './server-handlers.js';
 
@@ -78,14 +78,20 @@ export function createWebServer(options: WebServerOptions): WebServer {
     else dispatch(decision, req, res, Object.assign(ctx, { pathname: decision.pathname, search: decision.search }));
   };
   if (given.app === undefined && config.dynamic === 'embedded') throw new Error('WEB_DYNAMIC=embedded needs the embedded handler (handlers.app)');
+  const metrics = createWebMetrics();
+  const hooks: HandlerHooks = {
+    onCgiSpawn: () => metrics.onCgiSpawn(),
+    onCgiExit: (failed) => metrics.onCgiExit(failed),
+    onStaticCacheLookup: (hit) => metrics.onStaticCacheLookup(hit),
+  };
   const handlers: { static: WebHandlers['static']; app: WebHandlers['app']; cgi: WebHandlers['cgi'] } = {
-    static: given.static ?? buildStatic(config, logger),
+    static: given.static ?? buildStatic(config, logger, hooks),
     // WEB_DYNAMIC=cgi sends the dynamic prefixes to the CGI gateway: no proxy, no health checks of an app tier that is not there.
     app: given.app ?? (config.dynamic === 'proxy' ? buildProxy(config, logger) : {
       handle: (_req, res, ctx) => sendError(res, ctx, new TwotierError('WEB_ERR_NOT_FOUND', 'no app tier in this mode')),
       close: async () => undefined,
     }),
-    cgi: given.cgi ?? buildCgi(config, logger, onLocalRedirect),
+    cgi: given.cgi ?? buildCgi(config, logger, onLocalRedirect, hooks),
   };
   const drain = createHandlerDrain(logger);
   let draining = false;
@@ -93,7 +99,6 @@ export function createWebServer(options: WebServerOptions): WebServer {
     ready: () => !draining && (config.dynamic !== 'proxy' || handlers.app.hasHealthyUpstream?.() !== false),
     reason: () => (draining ? 'draining' : 'no healthy upstream'),
   });
-  const metrics = createWebMetrics();
   // Live views: a reload swaps the proxy and the config under the operator's feet.
   const upstreams: UpstreamSource = {
     upstreamStates: () => (isUpstreamSource(handlers.app) ? handlers.app.upstreamStates() : []),
@@ -240,7 +245,7 @@ export function createWebServer(options: WebServerOptions): WebServer {
     }
     if (given.cgi === undefined && cgiKeysChanged(previous, config)) {
       const old = handlers.cgi;
-      handlers.cgi = buildCgi(config, logger, onLocalRedirect);
+      handlers.cgi = buildCgi(config, logger, onLocalRedirect, hooks);
       retiring.push(drain.retire(old, config.shutdownTimeoutMs));
     }
     // The old handlers finish their requests in the background; the reload itself is done.

@@ -72,4 +72,10 @@ t.test('static, proxy and cgi handlers built from config', async (t) => {
   const redirected = await get(port, '/cgi-bin/home');
   t.equal(redirected.status, 200);
   t.match(redirected.body, /<title>home<\/title>/, 'the local redirect is served by the static handler');
+
+  // The handlers report to the operator metrics: CGI processes started, static cache lookups.
+  const metrics = (await get(port, '/-/metrics')).body;
+  const sample = (name: string): number => Number(new RegExp(`^${name} (\\d+)`, 'm').exec(metrics)?.[1] ?? 'NaN');
+  t.equal(sample('twotier_web_cgi_processes_started_total'), 2, 'both CGI requests counted');
+  t.ok(Number(/^twotier_web_static_cache_lookups_total\{result="(?:hit|miss)"\} (\d+)/m.exec(metrics)?.[1] ?? 0) >= 1, 'static cache lookups counted');
 });
