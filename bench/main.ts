@@ -11,6 +11,7 @@ import { baseEnv } from './launcher.js';
 import { runBench } from './run.js';
 import { buildScenarios, selectScenarios } from './scenarios.js';
 import { writeResults } from './results-writer.js';
+import { renderTerminalSummary } from './report-markdown.js';
 import type { BenchFlags } from './result-schema.js';
 
 async function main(): Promise<number> {
@@ -58,6 +59,7 @@ async function main(): Promise<number> {
     mkdirSync(dirname(resolve(options.jsonFile)), { recursive: true });
     writeFileSync(resolve(options.jsonFile), `${JSON.stringify(result, null, 2)}\n`);
   }
+  process.stdout.write(`\n${renderTerminalSummary(result)}`);
   process.stderr.write(`results: ${written.run.json}\nreport:  ${written.latest.markdown}\n`);
   const failed = result.scenarios.filter((row) => row.status === 'failed');
   for (const row of failed) process.stderr.write(`failed: ${row.name}: ${row.reason ?? ''}\n`);

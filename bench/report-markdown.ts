@@ -84,3 +84,18 @@ export function renderMarkdown(result: BenchResult, options: MarkdownOptions = {
   lines.push('');
   return lines.join('\n');
 }
+
+/** The final summary a person sees in the terminal: one aligned row per scenario. */
+export function renderTerminalSummary(result: BenchResult): string {
+  const header = ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'non-2xx', 'peak RSS MiB', 'status'];
+  const rows = result.scenarios.map((scenario) =>
+    scenario.status === 'ok'
+      ? [scenario.name, formatNumber(scenario.rps), formatMs(scenario.latencyMs.p50), formatMs(scenario.latencyMs.p99), String(scenario.errors), String(scenario.non2xx), formatNumber(scenario.peakRssMiB, 1), 'ok']
+      : [scenario.name, '', '', '', '', '', '', `${scenario.status}: ${scenario.reason ?? ''}`],
+  );
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((cells) => (cells[column] ?? '').length)));
+  // Numbers right-aligned, names and status left-aligned, like a table in a terminal should be.
+  const line = (cells: readonly string[]): string =>
+    cells.map((text, column) => (column === 0 || column === cells.length - 1 ? text.padEnd(widths[column] ?? 0) : text.padStart(widths[column] ?? 0))).join('  ').trimEnd();
+  return [line(header), line(widths.map((width) => '-'.repeat(width))), ...rows.map(line)].join('\n') + '\n';
+}

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { computeRatios } from '../../bench/ratios.js';
-import { renderMarkdown } from '../../bench/report-markdown.js';
+import { renderMarkdown, renderTerminalSummary } from '../../bench/report-markdown.js';
 import { renderSvg } from '../../bench/report-svg.js';
 import { readResult, resultStamp, writeResults } from '../../bench/results-writer.js';
 import type { BenchResult, ScenarioResult } from '../../bench/result-schema.js';
@@ -124,4 +124,14 @@ t.test('svg: nginx rows drawn grey with a legend; a latency under 1 ms reads "<1
   const fast = { ...withNginx, scenarios: withNginx.scenarios.map((row) => ({ ...row, latencyMs: { ...row.latencyMs, p50: 0 } })) };
   t.match(renderSvg(fast), />&lt;1</);
   t.notMatch(renderSvg(fast), />0\.0</);
+});
+
+t.test('terminal summary: a header, a rule, one aligned row per scenario, skipped rows say why', async (t) => {
+  const lines = renderTerminalSummary(result).trimEnd().split('\n');
+  t.equal(lines.length, 2 + result.scenarios.length);
+  t.match(lines[0], /^scenario\s+req\/s\s+p50 ms\s+p99 ms\s+errors\s+non-2xx\s+peak RSS MiB\s+status$/);
+  t.match(lines[2], /^static-1k\s+20,000\s+1\.0\s+4\.0\s+0\s+0\s+80\.0\s+ok$/);
+  t.match(lines.find((line) => line.startsWith('nginx-static-1k')), /skipped: nginx is not on PATH$/);
+  const statusColumn = lines[0]?.indexOf('status');
+  t.ok(lines.slice(2).every((line) => line.slice(statusColumn).match(/^(ok|skipped)/)), 'the status column lines up');
 });
