@@ -60,8 +60,11 @@ export interface Exchange {
   readonly target: string;
   readonly framing: BodyFraming;
   readonly hasBody: boolean;
-  /** The request body through the limit counter (and the replay copy); undefined without a body. */
-  readonly body: Readable | undefined;
+  /**
+   * The request body through the limit counter (and the replay copy); undefined without a body.
+   * Replaced by the buffered copy once a small body has been read whole (body-buffer.ts).
+   */
+  body: Readable | undefined;
   readonly recorder: ReplayRecorder | undefined;
   /** The body a retry sends. */
   replayBody: Readable | undefined;

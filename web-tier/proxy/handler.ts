@@ -3,17 +3,19 @@
  * with every failure mode that http-proxy's issue tracker knows about neutralised. The request
  * meets these passes in order: body declared too large → 413; no healthy upstream → 503;
  * rewrite the header section at the edge; count (and, when small, copy) the body while it
- * streams; wait for an upstream slot (queue full or too long → 503); forward; retry when safe.
+ * streams; read a small body whole (body-buffer.ts); wait for an upstream slot (queue full or
+ * too long → 503); forward; retry when safe.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import httpProxy from 'http-proxy';
 import type { Logger } from '../../common/logger.js';
-import { bodyTooLargeError, createBodyLimit, declaredBodyTooLarge, DEFAULT_MAX_BODY_BYTES, requestHasBody } from '../body-limit.js';
+import { bodyTooLargeError, createBodyLimit, declaredBodyLength, declaredBodyTooLarge, DEFAULT_MAX_BODY_BYTES, requestHasBody } from '../body-limit.js';
 import type { RequestContext, RequestHandler } from '../context.js';
 import { sendError } from '../error-response.js';
 import { createAdmission, QUEUE_DEFAULTS } from './admission.js';
 import { createUpstreamAgent } from './agent.js';
+import { bufferBody, buffersBody, DEFAULT_BUFFER_BODY_BYTES } from './body-buffer.js';
 import { DEFAULT_MAX_REPLAY_BODY_BYTES, ReplayRecorder } from './body-replay.js';
 import { ClientAbortedError, errorCode, toUpstreamError, upstreamUnavailable } from './errors.js';
 import type { Exchange, Forwarder, ProxyEngine } from './exchange.js';
@@ -52,6 +54,11 @@ export interface ProxyOptions {
   retryIdempotentOnReset: boolean;
   /** Bodies up to this size are kept while they stream, so that a retry can resend them; larger → never retried. */
   maxReplayBodyBytes?: number;
+  /**
+   * Bodies up to this size (declared, or chunked ones that end within it) are read whole before the
+   * request waits for an upstream slot, so a slow client never holds one; larger bodies stream. 0 = off.
+   */
+  bufferBodyBytes?: number;
   retryBudget?: RetryBudgetOptions;
   /** Passive health (nginx max_fails / fail_timeout). */
   passiveHealth?: PassiveHealthOptions;
@@ -76,6 +83,7 @@ export const PROXY_DEFAULTS: ProxySettings = Object.freeze({
   trustedProxies: Object.freeze([]) as readonly string[],
   retryIdempotentOnReset: true,
   maxReplayBodyBytes: DEFAULT_MAX_REPLAY_BODY_BYTES,
+  bufferBodyBytes: DEFAULT_BUFFER_BODY_BYTES,
   retryBudget: RETRY_BUDGET_DEFAULTS,
   passiveHealth: PASSIVE_HEALTH_DEFAULTS,
   activeHealth: ACTIVE_HEALTH_DEFAULTS,
@@ -122,7 +130,7 @@ function checkOptions(options: ProxySettings): void {
   for (const key of positive) {
     if (!Number.isSafeInteger(options[key]) || options[key] < 1) throw new RangeError(`proxy option ${key} must be a positive integer, got ${options[key]}`);
   }
-  for (const key of ['maxBodyBytes', 'maxQueue', 'maxReplayBodyBytes'] as const) {
+  for (const key of ['maxBodyBytes', 'maxQueue', 'maxReplayBodyBytes', 'bufferBodyBytes'] as const) {
     if (!Number.isSafeInteger(options[key]) || options[key] < 0) throw new RangeError(`proxy option ${key} must be a non-negative integer, got ${options[key]}`);
   }
   if (options.engine !== 'http-proxy' && options.engine !== 'plain') throw new RangeError(`proxy option engine must be http-proxy or plain, got ${String(options.engine)}`);
@@ -251,7 +259,17 @@ export function createProxyHandler(options: ProxyOptions & { logger: Logger }): 
     exchanges.set(req, exchange);
     limited?.on('error', (error) => onBodyLimit(forwarder, exchange, error));
     res.once('close', () => onClientClose(forwarder, exchange));
-    admit(forwarder, exchange, undefined);
+    if (body === undefined || !buffersBody(declaredBodyLength(incoming), settings.bufferBodyBytes)) {
+      admit(forwarder, exchange, undefined);
+      return;
+    }
+    // A small body is read whole before the request takes a place in the queue: a slow body
+    // then holds this socket (until the server's requestTimeout), not an upstream slot. A body
+    // past the limit (413) or a client that leaves settles the exchange and it is never admitted.
+    bufferBody(body, settings.bufferBodyBytes, (buffered) => {
+      exchange.body = buffered;
+      if (!exchange.settled) admit(forwarder, exchange, undefined);
+    });
   }
 
   return {

@@ -26,7 +26,8 @@ t.test('a chunked body past the limit: 413, the connection closed, the upstream 
     req.on('end', () => res.end(String(bytes)));
     ended = new Promise((resolve) => res.once('close', () => resolve({ aborted: !res.writableFinished, bytes })));
   });
-  const front = await startFront(t, { upstreams: [upstream.url], maxBodyBytes: LIMIT });
+  // bufferBodyBytes 0: a streamed body (a small one is read whole first: request-buffering.test.ts).
+  const front = await startFront(t, { upstreams: [upstream.url], maxBodyBytes: LIMIT, bufferBodyBytes: 0 });
   const socket = net.connect(front.port, '127.0.0.1');
   const received: Buffer[] = [];
   socket.on('data', (chunk: Buffer) => received.push(chunk));
@@ -100,7 +101,8 @@ t.test('the body streams through: the app sees the first chunk before the client
     });
     req.on('end', () => res.end(Buffer.concat(chunks)));
   });
-  const front = await startFront(t, { upstreams: [upstream.url] });
+  // Buffering off: a body this small is otherwise read whole first (request-buffering.test.ts).
+  const front = await startFront(t, { upstreams: [upstream.url], bufferBodyBytes: 0 });
   const req = http.request({ host: '127.0.0.1', port: front.port, method: 'POST', path: '/api/stream', agent: false });
   req.write('first;');
   t.equal(await firstArrived, 'first;');
@@ -138,7 +140,8 @@ t.test('a client abort in the middle of a body reaches the upstream too', { time
     req.once('data', () => arrived(res));
     req.resume();
   });
-  const front = await startFront(t, { upstreams: [upstream.url], responseTimeoutMs: 20_000 });
+  // A body that streams (buffering off); one still being buffered never reaches the upstream.
+  const front = await startFront(t, { upstreams: [upstream.url], responseTimeoutMs: 20_000, bufferBodyBytes: 0 });
   const req = http.request({ host: '127.0.0.1', port: front.port, method: 'POST', path: '/api/upload', agent: false });
   req.on('error', () => undefined);
   req.write('part one');
