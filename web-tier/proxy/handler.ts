@@ -268,7 +268,14 @@ export function createProxyHandler(options: ProxyOptions & { logger: Logger }): 
     // past the limit (413) or a client that leaves settles the exchange and it is never admitted.
     bufferBody(body, settings.bufferBodyBytes, (buffered) => {
       exchange.body = buffered;
-      if (!exchange.settled) admit(forwarder, exchange, undefined);
+      if (exchange.settled) return;
+      if (closed) {
+        // Retired by a reload or closing while the body arrived: answered as a queued request would be.
+        exchange.settled = true;
+        sendError(res, ctx, upstreamUnavailable(1));
+        return;
+      }
+      admit(forwarder, exchange, undefined);
     });
   }
 

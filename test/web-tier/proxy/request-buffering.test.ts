@@ -153,6 +153,26 @@ t.test('a client that leaves while its small body is being read never reaches th
   t.equal(upstream.connections(), 1);
 });
 
+t.test('a proxy closed while a small body was being read answers 503 and sends nothing upstream', { timeout: 5000 }, async (t) => {
+  const upstream = await startUpstream(t, echo);
+  const front = await startFront(t, { upstreams: [upstream.url], activeHealth: false });
+  const firstBytes = new Promise<void>((resolve) => {
+    front.server.once('request', (req: http.IncomingMessage) => req.once('data', () => resolve()));
+  });
+  const socket = net.connect(front.port, '127.0.0.1');
+  const chunks: Buffer[] = [];
+  socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+  socket.on('error', () => undefined);
+  t.teardown(() => socket.destroy());
+  socket.write('POST /api/echo HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\nContent-Length: 10\r\n\r\n01234');
+  await firstBytes;
+  await front.handler.close();
+  socket.write('56789');
+  await once(socket, 'close');
+  t.match(Buffer.concat(chunks).toString('latin1'), /^HTTP\/1\.1 503 /);
+  t.equal(upstream.connections(), 0);
+});
+
 t.test('a small chunked body past the body limit: 413 while it is read, the upstream never contacted', async (t) => {
   const upstream = await startUpstream(t, echo);
   const front = await startFront(t, { upstreams: [upstream.url], maxBodyBytes: 1024, activeHealth: false });
