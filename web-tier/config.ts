@@ -91,6 +91,8 @@ const schema = z.object({
   proxyEngine: z.enum(['http-proxy', 'plain'], { error: 'must be http-proxy or plain' }),
   /** Request bodies up to this are kept while they stream so a retry can resend them. */
   proxyMaxReplayBodyBytes: fields.nonNegativeInt('a byte count (0 or more)'),
+  /** Request bodies up to this size are read whole before they take an upstream slot (slow-body defence); 0 = stream all. */
+  proxyBufferBodyBytes: fields.nonNegativeInt('a byte count (0 or more)'),
   /** Retries allowed as a percentage of requests over the budget window. */
   proxyRetryBudgetPercent: fields.nonNegativeInt('a percentage (0 or more)'),
   /** Retries always allowed per budget window, whatever the traffic. */
@@ -153,6 +155,7 @@ export const DEFAULTS: z.infer<typeof schema> = {
   proxyHealthIntervalMs: PROXY_DEFAULTS.activeHealth === false ? 0 : PROXY_DEFAULTS.activeHealth.intervalMs,
   proxyEngine: PROXY_DEFAULTS.engine,
   proxyMaxReplayBodyBytes: PROXY_DEFAULTS.maxReplayBodyBytes,
+  proxyBufferBodyBytes: PROXY_DEFAULTS.bufferBodyBytes,
   proxyRetryBudgetPercent: Math.round(PROXY_DEFAULTS.retryBudget.ratio * 100),
   proxyRetryBudgetMinPerWindow: PROXY_DEFAULTS.retryBudget.minPerWindow,
   proxyRetryBudgetWindowMs: PROXY_DEFAULTS.retryBudget.windowMs,
@@ -199,6 +202,7 @@ const ENV: Readonly<Record<string, EnvBinding>> = {
   WEB_PROXY_RETRY: { key: 'proxyRetryIdempotentOnReset', kind: 'bool' },
   WEB_PROXY_ENGINE: { key: 'proxyEngine', kind: 'string' },
   WEB_PROXY_MAX_REPLAY_BODY: { key: 'proxyMaxReplayBodyBytes', kind: 'int' },
+  WEB_PROXY_BUFFER_BODY: { key: 'proxyBufferBodyBytes', kind: 'int' },
   WEB_PROXY_RETRY_BUDGET_PERCENT: { key: 'proxyRetryBudgetPercent', kind: 'int' },
   WEB_PROXY_RETRY_BUDGET_MIN: { key: 'proxyRetryBudgetMinPerWindow', kind: 'int' },
   WEB_PROXY_RETRY_BUDGET_WINDOW_MS: { key: 'proxyRetryBudgetWindowMs', kind: 'int' },

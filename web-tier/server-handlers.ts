@@ -38,6 +38,7 @@ export function proxyOptions(config: WebConfig): ProxyOptions {
     trustedProxies: config.trustedProxies,
     retryIdempotentOnReset: config.proxyRetryIdempotentOnReset,
     maxReplayBodyBytes: config.proxyMaxReplayBodyBytes,
+    bufferBodyBytes: config.proxyBufferBodyBytes,
     retryBudget: { ratio: config.proxyRetryBudgetPercent / 100, minPerWindow: config.proxyRetryBudgetMinPerWindow, windowMs: config.proxyRetryBudgetWindowMs },
     passiveHealth: { maxFails: config.proxyMaxFails, failTimeoutMs: config.proxyFailTimeoutMs },
     activeHealth: config.proxyHealthIntervalMs === 0 || PROXY_DEFAULTS.activeHealth === false
