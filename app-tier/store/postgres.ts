@@ -6,35 +6,12 @@
  */
 import type pg from 'pg';
 import { openPostgresDatabase, isUnavailable, ARTICLE_WRITE_LOCK_KEY, type OpenPostgresOptions } from './postgres-schema.js';
+import { COLUMNS, MAX_SLUG_SUFFIX, toArticle, toPublished, type ArticleRow } from './rows.js';
 import { slugify, SLUG_MAX_LENGTH } from './slug.js';
 import { StoreConflictError, StoreUnavailableError, type ArchiveMonth, type Article, type ArticleInput, type ArticlePatch, type Store } from './types.js';
 
-interface ArticleRow {
-  id: number;
-  title: string;
-  slug: string;
-  body: string;
-  published: string;
-  created_at: string;
-  updated_at: string;
-}
-
 /** The part of pg.Pool and pg.PoolClient used here: both run a query. */
 type Queryable = Pick<pg.PoolClient, 'query'>;
-
-const COLUMNS = 'id, title, slug, body, published, created_at, updated_at';
-/** Bounds the search for a free derived slug (title-2, title-3, …), as in sqlite.ts. */
-const MAX_SLUG_SUFFIX = 1_000;
-
-function toArticle(row: ArticleRow): Article {
-  return { id: row.id, title: row.title, slug: row.slug, body: row.body, published: row.published, createdAt: row.created_at, updatedAt: row.updated_at };
-}
-
-function toPublished(value: string | undefined): Date {
-  const date = value === undefined ? new Date() : new Date(value);
-  if (Number.isNaN(date.getTime())) throw new RangeError(`published is not a valid date: ${JSON.stringify(value)}`);
-  return date;
-}
 
 function translate(error: unknown, closed: boolean): unknown {
   const code = (error as { code?: unknown }).code;

@@ -6,32 +6,9 @@
  */
 import type { Logger } from '../../common/logger.js';
 import { openSqliteDatabase, type SqliteDatabase } from './sqlite-schema.js';
+import { COLUMNS, MAX_SLUG_SUFFIX, toArticle, toPublished, type ArticleRow } from './rows.js';
 import { slugify, SLUG_MAX_LENGTH } from './slug.js';
 import { StoreConflictError, StoreUnavailableError, type ArchiveMonth, type Article, type ArticleInput, type ArticlePatch, type Store } from './types.js';
-
-interface ArticleRow {
-  id: number;
-  title: string;
-  slug: string;
-  body: string;
-  published: string;
-  created_at: string;
-  updated_at: string;
-}
-
-const COLUMNS = 'id, title, slug, body, published, created_at, updated_at';
-/** Bounds the search for a free derived slug (title-2, title-3, …). */
-const MAX_SLUG_SUFFIX = 1_000;
-
-function toArticle(row: ArticleRow): Article {
-  return { id: row.id, title: row.title, slug: row.slug, body: row.body, published: row.published, createdAt: row.created_at, updatedAt: row.updated_at };
-}
-
-function toPublished(value: string | undefined): Date {
-  const date = value === undefined ? new Date() : new Date(value);
-  if (Number.isNaN(date.getTime())) throw new RangeError(`published is not a valid date: ${JSON.stringify(value)}`);
-  return date;
-}
 
 /** Errors of the database itself (locked, disk, closed) become StoreUnavailableError → 503. */
 function translate(error: unknown): unknown {

@@ -1,0 +1,29 @@
+/**
+ * What both SQL backends share: the articles row as the database returns it, its mapping to
+ * the Store's Article, and the input checks that do not depend on the database.
+ */
+import type { Article } from './types.js';
+
+export interface ArticleRow {
+  id: number;
+  title: string;
+  slug: string;
+  body: string;
+  published: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export const COLUMNS = 'id, title, slug, body, published, created_at, updated_at';
+/** Bounds the search for a free derived slug (title-2, title-3, …). */
+export const MAX_SLUG_SUFFIX = 1_000;
+
+export function toArticle(row: ArticleRow): Article {
+  return { id: row.id, title: row.title, slug: row.slug, body: row.body, published: row.published, createdAt: row.created_at, updatedAt: row.updated_at };
+}
+
+export function toPublished(value: string | undefined): Date {
+  const date = value === undefined ? new Date() : new Date(value);
+  if (Number.isNaN(date.getTime())) throw new RangeError(`published is not a valid date: ${JSON.stringify(value)}`);
+  return date;
+}
