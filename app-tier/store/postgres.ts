@@ -6,8 +6,7 @@
  */
 import type pg from 'pg';
 import { openPostgresDatabase, isUnavailable, ARTICLE_WRITE_LOCK_KEY, type OpenPostgresOptions } from './postgres-schema.js';
-import { COLUMNS, MAX_SLUG_SUFFIX, toArticle, toPublished, type ArticleRow } from './rows.js';
-import { slugify, SLUG_MAX_LENGTH } from './slug.js';
+import { COLUMNS, derivedSlugs, toArticle, toPublished, type ArticleRow } from './rows.js';
 import { StoreConflictError, StoreUnavailableError, type ArchiveMonth, type Article, type ArticleInput, type ArticlePatch, type Store } from './types.js';
 
 /** The part of pg.Pool and pg.PoolClient used here: both run a query. */
@@ -79,10 +78,7 @@ export class PostgresStore implements Store {
     if (input.slug !== undefined) return input.slug;
     const year = published.getUTCFullYear();
     const month = published.getUTCMonth() + 1;
-    const base = slugify(input.title);
-    for (let n = 1; n <= MAX_SLUG_SUFFIX; n += 1) {
-      const suffix = n === 1 ? '' : `-${n}`;
-      const candidate = `${base.slice(0, SLUG_MAX_LENGTH - suffix.length)}${suffix}`;
+    for (const candidate of derivedSlugs(input.title)) {
       if (!(await this.#slugTaken(db, year, month, candidate, exceptId))) return candidate;
     }
     throw new StoreConflictError('slug', 'no free slug derived from this title in that month; give one');

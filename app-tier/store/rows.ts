@@ -2,6 +2,7 @@
  * What both SQL backends share: the articles row as the database returns it, its mapping to
  * the Store's Article, and the input checks that do not depend on the database.
  */
+import { slugify, SLUG_MAX_LENGTH } from './slug.js';
 import type { Article } from './types.js';
 
 export interface ArticleRow {
@@ -16,7 +17,7 @@ export interface ArticleRow {
 
 export const COLUMNS = 'id, title, slug, body, published, created_at, updated_at';
 /** Bounds the search for a free derived slug (title-2, title-3, …). */
-export const MAX_SLUG_SUFFIX = 1_000;
+const MAX_SLUG_SUFFIX = 1_000;
 
 export function toArticle(row: ArticleRow): Article {
   return { id: row.id, title: row.title, slug: row.slug, body: row.body, published: row.published, createdAt: row.created_at, updatedAt: row.updated_at };
@@ -26,4 +27,16 @@ export function toPublished(value: string | undefined): Date {
   const date = value === undefined ? new Date() : new Date(value);
   if (Number.isNaN(date.getTime())) throw new RangeError(`published is not a valid date: ${JSON.stringify(value)}`);
   return date;
+}
+
+/**
+ * Candidate slugs derived from a title, in order: `hello`, `hello-2`, … `hello-1000`, each cut
+ * to SLUG_MAX_LENGTH. Each backend takes the first one not taken in the month.
+ */
+export function* derivedSlugs(title: string): Generator<string> {
+  const base = slugify(title);
+  for (let n = 1; n <= MAX_SLUG_SUFFIX; n += 1) {
+    const suffix = n === 1 ? '' : `-${n}`;
+    yield `${base.slice(0, SLUG_MAX_LENGTH - suffix.length)}${suffix}`;
+  }
 }
