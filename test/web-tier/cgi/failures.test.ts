@@ -2,7 +2,7 @@ import t from 'tap';
 import { mkdirSync, symlinkSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { isDead, makeCgiDir, send, startCgiServer, writeScript, type LogLine } from './helpers.js';
+import { becomesDead, makeCgiDir, send, startCgiServer, writeScript, type LogLine } from './helpers.js';
 
 const OK = "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nok'\n";
 /** Starts a grandchild that would sleep far past any test, reports both pids on stderr, and waits. */
@@ -58,7 +58,7 @@ t.test('a script past the timeout → 504, its whole process group killed', asyn
   const finished = await sink.waitFor((line) => line.msg === 'cgi script finished');
   t.equal(finished['signal'], 'SIGKILL');
   t.equal(finished['timedOut'], true);
-  for (const pid of pids) t.ok(isDead(pid), `process ${pid} is gone`);
+  for (const pid of pids) t.ok(await becomesDead(pid), `process ${pid} is gone`);
 });
 
 t.test('a client that disconnects kills the script', async (t) => {
@@ -74,7 +74,7 @@ t.test('a client that disconnects kills the script', async (t) => {
   const finished = await sink.waitFor((line) => line.msg === 'cgi script finished');
   t.equal(finished['signal'], 'SIGKILL');
   t.equal(finished['timedOut'], false, 'killed long before its timeout');
-  for (const pid of pids) t.ok(isDead(pid), `process ${pid} is gone`);
+  for (const pid of pids) t.ok(await becomesDead(pid), `process ${pid} is gone`);
 });
 
 t.test('at the process cap one more request gets 503 with Retry-After', async (t) => {

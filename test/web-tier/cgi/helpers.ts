@@ -160,3 +160,17 @@ export function isDead(pid: number): boolean {
   const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
   return state === 'Z' || state === 'X';
 }
+
+/**
+ * A killed process closes its file descriptors before /proc shows it as a zombie, so "its
+ * pipes closed" can be seen a moment before "it is dead". No event tells a grandchild's death:
+ * poll /proc, bounded (2 s), and report what was last seen.
+ */
+export async function becomesDead(pid: number, timeoutMs = 2_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (!isDead(pid)) {
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return true;
+}
