@@ -1,6 +1,6 @@
 import t from 'tap';
 import { Agent } from 'node:http';
-import { isDead, makeCgiDir, send, startCgiServer, writeScript } from './helpers.js';
+import { becomesDead, makeCgiDir, send, startCgiServer, writeScript } from './helpers.js';
 
 t.test('a large body is streamed through whole (backpressure, no buffering limit)', async (t) => {
   const cgiDir = makeCgiDir(t);
@@ -54,7 +54,7 @@ t.test('close() kills the scripts still running', async (t) => {
   await handler.close();
   const reply = await pending;
   t.equal(reply.status, 502, 'the killed script gave no response');
-  for (const pid of pids) t.ok(isDead(pid), `process ${pid} is gone`);
+  for (const pid of pids) t.ok(await becomesDead(pid), `process ${pid} is gone`);
   const after = await send(base, '/cgi-bin/slow.sh');
   t.equal(after.status, 503, 'a closed gateway starts nothing');
 });
