@@ -161,10 +161,17 @@ export function createWorkerServer(options: WorkerServerOptions): WorkerServer {
       // net.Server's close, not http.Server's: since Node 19 the latter also closes every idle
       // keep-alive connection at once, under requests a proxy may be writing on them right now
       // (a POST reset that way cannot be replayed). Idle ones are closed after the grace below.
-      NetServer.prototype.close.call(server, () => {
+      // Done when every connection has ended AND the grace is over: a cluster primary may hand
+      // this worker one more connection just as it stops listening, and only a worker still
+      // alive can refuse it back to the primary (otherwise that connection hangs unanswered).
+      let pending = 2;
+      const settle = (): void => {
+        pending -= 1;
+        if (pending > 0) return;
         clearTimeout(timer);
         resolve();
-      });
+      };
+      NetServer.prototype.close.call(server, settle);
       // In-flight keep-alive responses that have not started get `Connection: close`, so the
       // client learns not to reuse the socket (RFC 9112 §9.6); idle sockets are closed now.
       for (const res of inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
@@ -174,6 +181,7 @@ export function createWorkerServer(options: WorkerServerOptions): WorkerServer {
       const endGrace = (): void => {
         graceOver = true;
         server.closeIdleConnections();
+        settle();
       };
       const graceMs = Math.min(config.drainGraceMs ?? 0, config.shutdownTimeoutMs);
       if (graceMs === 0) endGrace();
