@@ -57,14 +57,20 @@ function reject(code: ErrorCode, reason: string): Rejection {
  * app's router, and an ordinary target must reach the app byte-identical).
  */
 function normalisePercent(path: string): string {
+  if (!path.includes('%')) return path;
   return path.replace(/%([0-9A-Fa-f]{2})/g, (whole, hex: string) => {
     const char = String.fromCharCode(Number.parseInt(hex, 16));
     return UNRESERVED.test(char) ? char : whole;
   });
 }
 
+/** RFC 3986 pchar and "/", without "%": nothing in such a path decodes to anything else. */
+const PLAIN_PATH = /^[A-Za-z0-9\-._~!$&'()*+,;=:@/]*$/;
+
 /** Finds the first reason the path is unsafe to route, or undefined when it is fine. */
 function unsafePath(path: string): string | undefined {
+  // The common case, cheaply (issue 8): no escapes, and no segment that starts with a dot.
+  if (PLAIN_PATH.test(path) && !path.includes('/.')) return undefined;
   if (path.includes('\\')) return 'backslash in path';
   if (/%(?![0-9A-Fa-f]{2})/.test(path)) return 'malformed percent-encoding';
   for (const segment of path.split('/')) {

@@ -22,10 +22,38 @@ export interface RequestContext {
   servedBy: ServedBy;
   /** The upstream base URL that answered, for proxied requests. */
   upstream?: string;
+  /** metrics.ts's bookkeeping, so each request is counted in and out once. */
+  metricsStarted?: boolean;
+  metricsEnded?: boolean;
 }
 
 /** One handler per kind of request (static, proxy, cgi, embedded); `server.ts` picks exactly one. */
 export interface RequestHandler {
   handle(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): void;
   close(): Promise<void>;
+}
+
+/**
+ * The server's RequestContext. The request's child logger is made on first use: a request
+ * that logs nothing but its access line (nearly all of them) never pays for one.
+ */
+export class WebRequestContext implements RequestContext {
+  servedBy: ServedBy = 'web';
+  upstream?: string;
+  metricsStarted?: boolean;
+  metricsEnded?: boolean;
+  private child: Logger | undefined = undefined;
+
+  constructor(
+    readonly requestId: string,
+    readonly startedAt: bigint,
+    private readonly root: Logger,
+    public pathname: string,
+    public search: string,
+  ) {}
+
+  get logger(): Logger {
+    this.child ??= this.root.child({ reqId: this.requestId });
+    return this.child;
+  }
 }

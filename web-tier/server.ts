@@ -9,10 +9,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { join } from 'node:path';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from '../common/logger.js';
-import { attachAccessLog } from './access-log.js';
+import { accessLine } from './access-log.js';
 import { classify, type Decision } from './classify.js';
 import { packageRoot, type WebConfig } from './config.js';
-import type { RequestContext } from './context.js';
+import { WebRequestContext, type RequestContext } from './context.js';
 import { sendError, TwotierError } from './error-response.js';
 import { createHealthHandler } from './health.js';
 import { answerParserErrors, checkRequest, foreignAuthority, hasBody, serverOptions, type LimitOptions } from './limits.js';
@@ -21,7 +21,8 @@ import { createWebMetrics } from './operator/metrics.js';
 import type { UpstreamSource } from './operator/upstream-view.js';
 import { createPeerAllow } from './peer-allow.js';
 import { handleReload, RELOAD_PATH, type OnReloadRequest } from './reload-endpoint.js';
-import { requestIdFor, stampHeaders } from './server-stamp.js';
+import { requestIdFor } from './server-stamp.js';
+import { WebResponse, type ResponseSite } from './response.js';
 import { createHandlerDrain } from './server-drain.js';
 import { buildCgi, buildProxy, buildStatic, cgiKeysChanged, proxyKeysChanged, RESTART_KEYS, type Dispatch, type HandlerHooks, type WebHandlers } from './server-handlers.js';
 
@@ -95,6 +96,19 @@ export function createWebServer(options: WebServerOptions): WebServer {
   };
   const drain = createHandlerDrain(logger);
   let draining = false;
+  const site: ResponseSite = {
+    get draining() { return draining; },
+    finished(res) {
+      const ctx = res.ctx as RequestContext;
+      const bytes = res.req.method === 'HEAD' ? 0 : res.bodyBytes;
+      // Built only when it is written: at LOG_LEVEL=warn and above a request logs nothing.
+      if (logger.isLevelEnabled('info')) {
+        const ms = Number((process.hrtime.bigint() - ctx.startedAt) / 1000n) / 1000;
+        logger.info(accessLine(res.req, res, ctx, res.accessUrl, bytes, ms), 'request');
+      }
+      metrics.onRequestEnd(ctx, res, bytes);
+    },
+  };
   const health = createHealthHandler({
     ready: () => !draining && (config.dynamic !== 'proxy' || handlers.app.hasHealthyUpstream?.() !== false),
     reason: () => (draining ? 'draining' : 'no healthy upstream'),
@@ -154,28 +168,25 @@ export function createWebServer(options: WebServerOptions): WebServer {
     }
   }
 
-  function onRequest(req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): void {
+  function onRequest(req: IncomingMessage, res: WebResponse, expectsContinue: boolean): void {
     if (doomed.has(req.socket)) {
       req.socket.destroy();
       return;
     }
     const rawUrl = req.url ?? '';
     const decision = classify(req.method ?? '', rawUrl, { dynamicPrefixes: config.dynamicPrefixes });
-    const requestId = requestIdFor(req, trusted);
-    const ctx: RequestContext = {
-      requestId,
-      startedAt: process.hrtime.bigint(),
-      logger: logger.child({ reqId: requestId }),
-      pathname: decision.kind === 'reject'
+    const ctx = new WebRequestContext(
+      requestIdFor(req, trusted),
+      process.hrtime.bigint(),
+      logger,
+      decision.kind === 'reject'
         ? rawUrl.split('?')[0] ?? ''
         // WEB_DYNAMIC=cgi runs the app per request as the script cgi-bin/app, PATH_INFO = the path.
         : decision.kind === 'app' && config.dynamic === 'cgi' ? `/cgi-bin/app${decision.pathname}` : decision.pathname,
-      search: decision.kind === 'reject' ? '' : decision.search,
-      servedBy: 'web',
-    };
+      decision.kind === 'reject' ? '' : decision.search,
+    );
     metrics.onRequestStart(ctx);
-    attachAccessLog(req, res, ctx, rawUrl, metrics.onRequestEnd);
-    stampHeaders(res, ctx, () => draining);
+    res.track(ctx, site, rawUrl);
 
     const violation = checkRequest(req, limitOptions, decision.kind === 'reject' ? undefined : decision.authority);
     if (violation !== undefined) {
@@ -216,10 +227,10 @@ export function createWebServer(options: WebServerOptions): WebServer {
     }
   }
 
-  const server = createServer(serverOptions(limitOptions));
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => onRequest(req, res, false));
+  const server = createServer<typeof IncomingMessage, typeof WebResponse>({ ...serverOptions(limitOptions), ServerResponse: WebResponse });
+  server.on('request', (req: IncomingMessage, res: WebResponse) => onRequest(req, res, false));
   // RFC 9110 §10.1.1: a body over the limit is refused before 100 Continue invites it.
-  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => onRequest(req, res, true));
+  server.on('checkContinue', (req: IncomingMessage, res: WebResponse) => onRequest(req, res, true));
   answerParserErrors(server, logger, () => limitOptions);
 
   async function reload(next: WebConfig): Promise<ReloadResult> {

@@ -6,7 +6,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Registry, type Metric } from 'prom-client';
 import type { RequestContext, ServedBy } from '../context.js';
 import { readRetries, readStat, readUpstreams, type UpstreamSource } from './upstream-view.js';
 
@@ -74,8 +74,6 @@ export function methodLabel(method: string | undefined): string {
 export function createWebMetrics(options: { now?: () => number } = {}): WebMetrics {
   const now = options.now ?? Date.now;
   const registry = new Registry();
-  const started = new WeakSet<RequestContext>();
-  const ended = new WeakSet<RequestContext>();
   const listeners = new Set<(request: FinishedRequest) => void>();
   let upstreams: UpstreamSource | undefined;
   let active = 0;
@@ -95,19 +93,21 @@ export function createWebMetrics(options: { now?: () => number } = {}): WebMetri
     return delay;
   };
 
-  const requests = new Counter({
+  // Request counts and bytes are plain numbers on the hot path, handed to prom-client at scrape time.
+  const requestCounts = new Map<string, { readonly labels: { route: string; method: string; status: string }; count: number }>();
+  const bytesByRoute = new Map<string, number>();
+  new Counter({
     name: `${PREFIX}requests_total`,
     help: 'Requests answered, by route class (static, app, cgi, embedded, web), method and status (0: no response head was sent).',
     labelNames: ['route', 'method', 'status'] as const,
     registers: [registry],
+    collect() {
+      this.reset();
+      for (const { labels, count } of requestCounts.values()) this.inc(labels, count);
+    },
   });
-  const duration = new Histogram({
-    name: `${PREFIX}request_duration_seconds`,
-    help: 'Time from accepting a request to its response finishing, by route class.',
-    labelNames: ['route'] as const,
-    buckets: LATENCY_BUCKETS,
-    registers: [registry],
-  });
+  const duration = createRequestHistogram(`${PREFIX}request_duration_seconds`, 'Time from accepting a request to its response finishing, by route class.');
+  registry.registerMetric(duration.metric);
   new Gauge({
     name: `${PREFIX}requests_in_flight`,
     help: 'Requests accepted and not yet finished.',
@@ -116,11 +116,15 @@ export function createWebMetrics(options: { now?: () => number } = {}): WebMetri
       this.set(active);
     },
   });
-  const bytes = new Counter({
+  new Counter({
     name: `${PREFIX}response_bytes_total`,
     help: 'Response body bytes written, by route class (headers not counted).',
     labelNames: ['route'] as const,
     registers: [registry],
+    collect() {
+      this.reset();
+      for (const [route, count] of bytesByRoute) this.inc({ route }, count);
+    },
   });
   new Gauge({
     name: `${PREFIX}upstream_up`,
@@ -207,11 +211,18 @@ export function createWebMetrics(options: { now?: () => number } = {}): WebMetri
       this.set(cgiLive);
     },
   });
-  const cacheLookups = new Counter({
+  // Zero-valued series exist from the first scrape, so rate() has a starting point (Prometheus best practice).
+  const cacheLookups = { hit: 0, miss: 0 };
+  new Counter({
     name: `${PREFIX}static_cache_lookups_total`,
     help: 'Static body-cache lookups, by result (hit, miss).',
     labelNames: ['result'] as const,
     registers: [registry],
+    collect() {
+      this.reset();
+      this.inc({ result: 'hit' }, cacheLookups.hit);
+      this.inc({ result: 'miss' }, cacheLookups.miss);
+    },
   });
   new Gauge({
     name: `${PREFIX}event_loop_delay_seconds`,
@@ -233,32 +244,35 @@ export function createWebMetrics(options: { now?: () => number } = {}): WebMetri
       this.set(process.memoryUsage.rss());
     },
   });
-  // Zero-valued series exist from the first scrape, so rate() has a starting point (Prometheus best practice).
-  for (const result of ['hit', 'miss']) cacheLookups.inc({ result }, 0);
 
   return {
     registry,
     contentType: registry.contentType,
     onRequestStart(ctx) {
-      if (started.has(ctx)) return;
-      started.add(ctx);
+      if (ctx.metricsStarted === true) return;
+      ctx.metricsStarted = true;
       active += 1;
     },
     onRequestEnd(ctx, res, byteCount) {
       // Idempotent: 'finish' and 'close' may both report the same request.
-      if (ended.has(ctx)) return;
-      ended.add(ctx);
-      if (started.has(ctx)) active -= 1;
+      if (ctx.metricsEnded === true) return;
+      ctx.metricsEnded = true;
+      if (ctx.metricsStarted === true) active -= 1;
       const status = res.headersSent ? res.statusCode : 0;
       const seconds = Number(process.hrtime.bigint() - ctx.startedAt) / 1e9;
       const route = ctx.servedBy;
-      requests.inc({ route, method: methodLabel(res.req?.method), status: String(status) });
-      duration.observe({ route }, seconds);
-      bytes.inc({ route }, byteCount);
+      const method = methodLabel(res.req?.method);
+      const key = `${route} ${method} ${status}`;
+      const counted = requestCounts.get(key);
+      if (counted !== undefined) counted.count += 1;
+      else requestCounts.set(key, { labels: { route, method, status: String(status) }, count: 1 });
+      duration.observe(route, seconds);
+      bytesByRoute.set(route, (bytesByRoute.get(route) ?? 0) + byteCount);
+      if (listeners.size === 0) return;
       const finished: FinishedRequest = {
         requestId: ctx.requestId,
         route,
-        method: methodLabel(res.req?.method),
+        method,
         path: ctx.pathname,
         status,
         bytes: byteCount,
@@ -277,7 +291,8 @@ export function createWebMetrics(options: { now?: () => number } = {}): WebMetri
       if (failed) cgiFailed.inc();
     },
     onStaticCacheLookup(hit) {
-      cacheLookups.inc({ result: hit ? 'hit' : 'miss' });
+      if (hit) cacheLookups.hit += 1;
+      else cacheLookups.miss += 1;
     },
     watchUpstreams(source) {
       upstreams = source;
@@ -292,6 +307,58 @@ export function createWebMetrics(options: { now?: () => number } = {}): WebMetri
     close() {
       loop.disable();
       listeners.clear();
+    },
+  };
+}
+
+interface RouteLatency {
+  /** Observations per bucket (not cumulative); the last slot is +Inf. */
+  readonly counts: Float64Array;
+  sum: number;
+  count: number;
+}
+
+/**
+ * `request_duration_seconds` as prom-client would expose a Histogram, kept as plain arrays: an
+ * observation is a bucket search and three additions (prom-client's Histogram hashes its
+ * labels on every observe, a few percent of a static request's CPU — issue 8).
+ */
+function createRequestHistogram(name: string, help: string): { metric: Metric; observe(route: string, seconds: number): void } {
+  const routes = new Map<string, RouteLatency>();
+  const values = (): { labels: Record<string, string | number>; value: number; metricName: string }[] => {
+    const out: { labels: Record<string, string | number>; value: number; metricName: string }[] = [];
+    for (const [route, latency] of routes) {
+      let cumulative = 0;
+      latency.counts.forEach((count, index) => {
+        cumulative += count;
+        out.push({ labels: { le: LATENCY_BUCKETS[index] ?? '+Inf', route }, value: cumulative, metricName: `${name}_bucket` });
+      });
+      out.push({ labels: { route }, value: latency.sum, metricName: `${name}_sum` });
+      out.push({ labels: { route }, value: latency.count, metricName: `${name}_count` });
+    }
+    return out;
+  };
+  const metric = {
+    name,
+    help,
+    type: 'histogram',
+    aggregator: 'sum',
+    get: async () => ({ name, help, type: 'histogram', aggregator: 'sum', values: values() }),
+    reset: () => routes.clear(),
+  };
+  return {
+    metric: metric as unknown as Metric,
+    observe(route, seconds) {
+      let latency = routes.get(route);
+      if (latency === undefined) {
+        latency = { counts: new Float64Array(LATENCY_BUCKETS.length + 1), sum: 0, count: 0 };
+        routes.set(route, latency);
+      }
+      let index = 0;
+      while (index < LATENCY_BUCKETS.length && seconds > (LATENCY_BUCKETS[index] as number)) index += 1;
+      latency.counts[index] = (latency.counts[index] ?? 0) + 1;
+      latency.sum += seconds;
+      latency.count += 1;
     },
   };
 }

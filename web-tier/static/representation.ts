@@ -26,6 +26,12 @@ export interface Representation {
   readonly headers: Readonly<Record<string, string>>;
   /** RFC 9110 §15.4.5: a 304 repeats ETag, Cache-Control, Vary (and Last-Modified as a validator). */
   readonly notModifiedHeaders: Readonly<Record<string, string>>;
+  /**
+   * `headers` and `notModifiedHeaders` as flat [name, value, …] lists: node writes a list
+   * handed to writeHead straight out, without a setHeader per field (issue 8's fast path).
+   */
+  readonly headerList: readonly string[];
+  readonly notModifiedList: readonly string[];
 }
 
 /** Compiles the rules once at start-up; the returned function picks the first match. */
@@ -92,5 +98,7 @@ export function buildRepresentation(input: RepresentationInput): Representation 
     lastModifiedMs: file.lastModifiedMs,
     headers: Object.freeze(headers),
     notModifiedHeaders: Object.freeze(common),
+    headerList: Object.freeze(Object.entries(headers).flat()),
+    notModifiedList: Object.freeze(Object.entries(common).flat()),
   };
 }

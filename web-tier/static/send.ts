@@ -29,7 +29,7 @@ export function sendRepresentation(req: IncomingMessage, res: ServerResponse, ct
     return undefined;
   }
   if (outcome === 'not-modified') {
-    res.writeHead(304, rep.notModifiedHeaders);
+    res.writeHead(304, rep.notModifiedList as string[]);
     res.end();
     return undefined;
   }
@@ -46,12 +46,12 @@ export function sendRepresentation(req: IncomingMessage, res: ServerResponse, ct
   const start = range?.kind === 'partial' ? range.start : 0;
   const end = range?.kind === 'partial' ? range.end : size - 1;
   const status = range?.kind === 'partial' ? 206 : 200;
-  const headers = status === 200
-    ? rep.headers
+  const headers: Readonly<Record<string, string>> | readonly string[] = status === 200
+    ? rep.headerList
     : { ...rep.headers, 'Content-Length': String(end - start + 1), 'Content-Range': `bytes ${start}-${end}/${size}` };
 
   if (req.method === 'HEAD') {
-    res.writeHead(status, headers);
+    res.writeHead(status, headers as Record<string, string> | string[]);
     res.end();
     return undefined;
   }
@@ -71,8 +71,8 @@ export function sendRepresentation(req: IncomingMessage, res: ServerResponse, ct
   });
 }
 
-function writeBuffer(res: ServerResponse, status: number, headers: Readonly<Record<string, string>>, body: Buffer, start: number, end: number): void {
-  res.writeHead(status, headers);
+function writeBuffer(res: ServerResponse, status: number, headers: Readonly<Record<string, string>> | readonly string[], body: Buffer, start: number, end: number): void {
+  res.writeHead(status, headers as Record<string, string> | string[]);
   res.end(status === 200 ? body : body.subarray(start, end + 1));
 }
 
@@ -84,11 +84,11 @@ function writeBuffer(res: ServerResponse, status: number, headers: Readonly<Reco
  */
 function streamBody(
   res: ServerResponse, ctx: RequestContext, rep: Representation, start: number, end: number,
-  status: number, headers: Readonly<Record<string, string>>, options: SendOptions,
+  status: number, headers: Readonly<Record<string, string>> | readonly string[], options: SendOptions,
 ): void {
   const expected = end - start + 1;
   if (expected <= 0) {
-    res.writeHead(status, headers);
+    res.writeHead(status, headers as Record<string, string> | string[]);
     res.end();
     return;
   }
@@ -104,7 +104,7 @@ function streamBody(
     options.onVanished(res, ctx, rep);
   });
   stream.once('ready', () => {
-    res.writeHead(status, headers);
+    res.writeHead(status, headers as Record<string, string> | string[]);
     stream.once('end', () => {
       if (stream.bytesRead === expected) res.end();
       else res.destroy();
