@@ -45,6 +45,18 @@ function scanList(list: readonly unknown[]): ListScan {
   return found;
 }
 
+function mergeList(res: ServerResponse, list: readonly unknown[]): void {
+  const seen = new Set<string>();
+  for (let index = 0; index < list.length; index += 2) {
+    const name = list[index] as string;
+    const value = list[index + 1] as string | number | readonly string[];
+    const lower = name.toLowerCase();
+    if (seen.has(lower)) res.appendHeader(name, value as string | readonly string[]);
+    else res.setHeader(name, value);
+    seen.add(lower);
+  }
+}
+
 /** The value a header object gives `lowerName` (any case), or undefined. */
 function recordValue(headers: Record<string, unknown>, lowerName: string): unknown {
   for (const name of Object.keys(headers)) {
@@ -97,7 +109,13 @@ export class WebResponse<Request extends IncomingMessage = IncomingMessage> exte
         if (sent === undefined) list.push('X-Served-By', (sent = ctx.servedBy === 'app' ? 'web' : ctx.servedBy));
         if (!found.requestId && !this.hasHeader('x-request-id')) list.push('X-Request-Id', ctx.requestId);
         if (this.site?.draining === true && !found.connection) list.push('Connection', 'close');
-        if (typeof reason === 'string') headers = list;
+        if (this.getHeaderNames().length > 0) {
+          // Fields were set already: node would setHeader each pair, and a repeated field
+          // (Set-Cookie) would keep only its last value. Merge here: the list wins, repeats append.
+          mergeList(this, list);
+          if (typeof reason === 'string') headers = undefined;
+          else reason = undefined;
+        } else if (typeof reason === 'string') headers = list;
         else reason = list;
       } else {
         if (sent === undefined && given !== null && typeof given === 'object') sent = recordValue(given as Record<string, unknown>, 'x-served-by');

@@ -59,6 +59,8 @@ export interface Exchange {
   /** The request-target sent upstream, after the upstream's base path. */
   readonly target: string;
   readonly framing: BodyFraming;
+  /** The plain engine's request header section (headers.ts buildRequestHeaderList); http-proxy reads req.headers. */
+  readonly headerList: string[] | undefined;
   readonly hasBody: boolean;
   /**
    * The request body through the limit counter (and the replay copy); undefined without a body.

@@ -120,7 +120,11 @@ function dispatchPlain(forwarder: Forwarder, exchange: Exchange, agent: http.Age
   const { req } = exchange;
   let proxyReq: ClientRequest;
   try {
-    proxyReq = httpRequest({ host: upstream.hostname, port: upstream.port, method: req.method, path: upstream.basePath + exchange.target, headers: req.headers, agent });
+    // A header list is written as it is: node stores the head at once, path and framing included,
+    // and adds no Host of its own (an HTTP/1.0 client may have sent none: the upstream's, as node would).
+    const list = exchange.headerList;
+    const headers = list === undefined ? req.headers : req.headers.host === undefined ? [...list, 'Host', upstream.origin.slice('http://'.length)] : list;
+    proxyReq = httpRequest({ host: upstream.hostname, port: upstream.port, method: req.method, path: upstream.basePath + exchange.target, headers, agent });
   } catch (error) {
     fail(forwarder, exchange, error);
     return;
@@ -141,10 +145,13 @@ function dispatchPlain(forwarder: Forwarder, exchange: Exchange, agent: http.Age
 /** Runs before the request head is written: the last word on target and framing, and the timers. */
 function onUpstreamRequest(forwarder: Forwarder, exchange: Exchange, proxyReq: ClientRequest): void {
   exchange.proxyReq = proxyReq;
-  // http-proxy rebuilds the path with url.parse and a regex that collapses "//" and turns "\"
-  // into "/": the app must see the target as sent.
-  proxyReq.path = (exchange.upstream as Upstream).basePath + exchange.target;
-  restoreFraming(exchange.framing, proxyReq);
+  // A request made from a header list (plain engine) has its head stored already, exact.
+  if (!proxyReq.headersSent) {
+    // http-proxy rebuilds the path with url.parse and a regex that collapses "//" and turns "\"
+    // into "/": the app must see the target as sent.
+    proxyReq.path = (exchange.upstream as Upstream).basePath + exchange.target;
+    restoreFraming(exchange.framing, proxyReq);
+  }
   armTimeouts(forwarder.settings, exchange, proxyReq, (error) => fail(forwarder, exchange, error));
 }
 
@@ -191,9 +198,9 @@ export function onUpstreamResponse(forwarder: Forwarder, exchange: Exchange, pro
   exchange.settled = true;
   const { res, ctx } = exchange;
   try {
-    // A new header object: proxyRes.headers must keep Keep-Alive, whose timeout hint node's
-    // agent reads when it pools the socket again.
-    res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage, buildResponseHeaders(proxyRes.headers, ctx.requestId));
+    // A new list from the raw one: proxyRes.headers must keep Keep-Alive, whose timeout hint
+    // node's agent reads when it pools the socket again.
+    res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage, buildResponseHeaders(proxyRes.rawHeaders, ctx.requestId));
   } catch (error) {
     exchange.settled = false;
     proxyRes.destroy();

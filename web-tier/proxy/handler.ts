@@ -20,7 +20,7 @@ import { DEFAULT_MAX_REPLAY_BODY_BYTES, ReplayRecorder } from './body-replay.js'
 import { ClientAbortedError, errorCode, toUpstreamError, upstreamUnavailable } from './errors.js';
 import type { Exchange, Forwarder, ProxyEngine } from './exchange.js';
 import { admit, createForwarderAgent, fail, onBodyLimit, onClientClose, onUpstreamResponse } from './forward.js';
-import { bodyFraming, buildRequestHeaders, normalizeAddress } from './headers.js';
+import { bodyFraming, buildRequestHeaderList, buildRequestHeaders, normalizeAddress } from './headers.js';
 import { ACTIVE_HEALTH_DEFAULTS, createHealthChecker, type ActiveHealthOptions } from './health-check.js';
 import { createUpstreamPool, PASSIVE_HEALTH_DEFAULTS, type BalanceMethod, type PassiveHealthOptions, type UpstreamEntry, type UpstreamState } from './pool.js';
 import { createRetryBudget, RETRY_BUDGET_DEFAULTS, type RetryBudgetOptions } from './retry-budget.js';
@@ -230,8 +230,10 @@ export function createProxyHandler(options: ProxyOptions & { logger: Logger }): 
       requestId: ctx.requestId,
     };
     // http-proxy copies req.headers into the upstream request, so the edge's header section
-    // replaces it here (http-proxy's own passes mutate req.headers the same way).
-    req.headers = buildRequestHeaders(incoming, facts, trusted);
+    // replaces it here (http-proxy's own passes mutate req.headers the same way). The plain
+    // engine sends a flat list built from the raw headers instead.
+    const headerList = settings.engine === 'plain' ? buildRequestHeaderList(req.rawHeaders, facts, trusted) : undefined;
+    if (headerList === undefined) req.headers = buildRequestHeaders(incoming, facts, trusted);
 
     const limited = hasBody ? req.pipe(createBodyLimit(settings.maxBodyBytes)) : undefined;
     // Only a body that may be replayed is copied: retries on, and small enough to keep.
@@ -244,6 +246,7 @@ export function createProxyHandler(options: ProxyOptions & { logger: Logger }): 
       ticket: undefined,
       target: upstreamTarget(req.url, ctx),
       framing: bodyFraming(incoming),
+      headerList,
       hasBody,
       body,
       recorder,

@@ -2,7 +2,7 @@
  * The header passes of the proxy, in both directions. Pure functions over header objects, so
  * each rule is tested on its own.
  */
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import { isIP } from 'node:net';
 
 /**
@@ -119,10 +119,66 @@ export function buildRequestHeaders(incoming: IncomingHttpHeaders, facts: EdgeFa
   return outgoing;
 }
 
-/** The response header section sent back to the client. */
-export function buildResponseHeaders(upstream: IncomingHttpHeaders, requestId: string): OutgoingHttpHeaders {
-  const outgoing = withoutHopByHop(upstream);
-  outgoing['x-request-id'] = requestId;
-  outgoing['x-served-by'] = 'app';
-  return outgoing;
+/**
+ * The same request header section as buildRequestHeaders, as a flat [name, value, …] list read
+ * from the raw headers (names keep their case, repeated fields stay repeated): the plain engine
+ * hands it to http.request as is, which skips a setHeader and its checks per field (issue 8).
+ */
+export function buildRequestHeaderList(rawHeaders: readonly string[], facts: EdgeFacts, trustedProxies: ReadonlySet<string>): string[] {
+  let named: Set<string> | undefined;
+  let chunked = false;
+  let clientForwardedFor: string | undefined;
+  let clientVia: string | undefined;
+  const out: string[] = [];
+  for (let index = 0; index < rawHeaders.length; index += 2) {
+    const lower = (rawHeaders[index] as string).toLowerCase();
+    const value = rawHeaders[index + 1] as string;
+    if (lower === 'connection') {
+      named ??= new Set();
+      for (const option of connectionOptions(value)) named.add(option);
+    } else if (lower === 'transfer-encoding') chunked = true;
+    else if (lower === 'x-forwarded-for') clientForwardedFor = clientForwardedFor === undefined ? value : `${clientForwardedFor}, ${value}`;
+    else if (lower === 'via') clientVia = clientVia === undefined ? value : `${clientVia}, ${value}`;
+  }
+  for (let index = 0; index < rawHeaders.length; index += 2) {
+    const name = rawHeaders[index] as string;
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || DROPPED_REQUEST_FIELDS.has(lower) || lower === 'via' || named?.has(lower) === true) continue;
+    // RFC 9112 §6.3: Transfer-Encoding overrides Content-Length; the body keeps its chunked framing.
+    if (chunked && lower === 'content-length') continue;
+    out.push(name, rawHeaders[index + 1] as string);
+  }
+  if (chunked) out.push('transfer-encoding', 'chunked');
+  out.push('x-forwarded-for', forwardedFor(facts.peer, clientForwardedFor, trustedProxies), 'x-forwarded-proto', facts.proto);
+  if (facts.host !== undefined) out.push('x-forwarded-host', facts.host);
+  out.push('forwarded', forwardedHeader(facts), 'x-request-id', facts.requestId, 'via', clientVia === undefined ? VIA : `${clientVia}, ${VIA}`);
+  return out;
 }
+
+/**
+ * The response header section sent back to the client, as a flat [name, value, …] list straight
+ * from the upstream's raw headers (names keep their case, repeated fields such as Set-Cookie stay
+ * separate): node writes a list without a setHeader per field (issue 8). The upstream's own
+ * X-Request-Id and X-Served-By are replaced by the edge's.
+ */
+export function buildResponseHeaders(rawHeaders: readonly string[], requestId: string): string[] {
+  let named: Set<string> | undefined;
+  for (let index = 0; index < rawHeaders.length; index += 2) {
+    const name = rawHeaders[index] as string;
+    if (name.length === 10 && name.toLowerCase() === 'connection') {
+      named ??= new Set();
+      for (const option of connectionOptions(rawHeaders[index + 1])) named.add(option);
+    }
+  }
+  const out: string[] = [];
+  for (let index = 0; index < rawHeaders.length; index += 2) {
+    const name = rawHeaders[index] as string;
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || REPLACED_RESPONSE_FIELDS.has(lower) || named?.has(lower) === true) continue;
+    out.push(name, rawHeaders[index + 1] as string);
+  }
+  out.push('X-Request-Id', requestId, 'X-Served-By', 'app');
+  return out;
+}
+
+const REPLACED_RESPONSE_FIELDS: ReadonlySet<string> = new Set(['x-request-id', 'x-served-by']);

@@ -1,6 +1,6 @@
 import t from 'tap';
 import {
-  bodyFraming, buildRequestHeaders, buildResponseHeaders, connectionOptions, forwardedFor, forwardedHeader, normalizeAddress, withoutHopByHop,
+  bodyFraming, buildRequestHeaderList, buildRequestHeaders, buildResponseHeaders, connectionOptions, forwardedFor, forwardedHeader, normalizeAddress, withoutHopByHop,
 } from '../../../web-tier/proxy/headers.js';
 
 const facts = { peer: '192.0.2.10', proto: 'http' as const, host: 'site.example:8080', requestId: 'req-1' };
@@ -65,8 +65,29 @@ t.test('a chunked request stays chunked and loses any Content-Length (RFC 9112 Â
 });
 
 t.test('the response header section: hop-by-hop out, request id and X-Served-By in', async (t) => {
-  const upstream = { connection: 'keep-alive, X-Up', 'x-up': '1', 'keep-alive': 'timeout=5', 'content-length': '2', 'x-request-id': 'app-made', 'set-cookie': ['a=1', 'b=2'] };
+  const upstream = ['Connection', 'keep-alive, X-Up', 'X-Up', '1', 'Keep-Alive', 'timeout=5', 'Content-Length', '2', 'X-Request-Id', 'app-made', 'Set-Cookie', 'a=1', 'set-cookie', 'b=2', 'X-Served-By', 'web'];
+  const before = [...upstream];
   const out = buildResponseHeaders(upstream, 'req-1');
-  t.same(out, { 'content-length': '2', 'x-request-id': 'req-1', 'set-cookie': ['a=1', 'b=2'], 'x-served-by': 'app' });
-  t.equal(upstream['keep-alive'], 'timeout=5', 'the upstream headers are not mutated (node reads the Keep-Alive hint later)');
+  t.same(out, ['Content-Length', '2', 'Set-Cookie', 'a=1', 'set-cookie', 'b=2', 'X-Request-Id', 'req-1', 'X-Served-By', 'app']);
+  t.same(upstream, before, 'the upstream headers are not mutated (node reads the Keep-Alive hint later)');
+});
+
+t.test('the request header list says what the header object says, names in their case, repeats kept', async (t) => {
+  const raw = [
+    'Host', 'site.example:8080', 'X-Forwarded-For', '6.6.6.6', 'X-Forwarded-Proto', 'https', 'X-Forwarded-Host', 'evil',
+    'Forwarded', 'for=evil', 'X-Request-Id', 'spoofed', 'Proxy', 'http://evil', 'Expect', '100-continue', 'Via', '1.0 corp-proxy',
+    'Content-Length', '3', 'Accept', '*/*', 'Connection', 'keep-alive, X-Hop', 'X-Hop', 'gone', 'Keep-Alive', 'timeout=5',
+    'Cookie', 'a=1', 'Cookie', 'b=2',
+  ];
+  const out = buildRequestHeaderList(raw, facts, new Set());
+  t.same(out, [
+    'Host', 'site.example:8080', 'Content-Length', '3', 'Accept', '*/*', 'Cookie', 'a=1', 'Cookie', 'b=2',
+    'x-forwarded-for', '192.0.2.10', 'x-forwarded-proto', 'http', 'x-forwarded-host', 'site.example:8080',
+    'forwarded', 'for=192.0.2.10;host="site.example:8080";proto=http', 'x-request-id', 'req-1', 'via', '1.0 corp-proxy, 1.1 twotier-web',
+  ]);
+  const trusted = buildRequestHeaderList(['X-Forwarded-For', '6.6.6.6', 'x-forwarded-for', '7.7.7.7'], facts, new Set(['192.0.2.10']));
+  t.equal(trusted[trusted.indexOf('x-forwarded-for') + 1], '6.6.6.6, 7.7.7.7, 192.0.2.10', 'a trusted peer\'s chain is kept, then the peer');
+  const chunked = buildRequestHeaderList(['Transfer-Encoding', 'gzip, chunked', 'Content-Length', '5'], facts, new Set());
+  t.same(chunked.slice(0, 2), ['transfer-encoding', 'chunked']);
+  t.notOk(chunked.some((name) => name.toLowerCase() === 'content-length'));
 });
