@@ -6,7 +6,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
-import { Counter, Gauge, Registry, type Metric } from 'prom-client';
+import type { Metric, Registry } from 'prom-client';
 import type { RequestContext, ServedBy } from '../context.js';
 import { readRetries, readStat, readUpstreams, type UpstreamSource } from './upstream-view.js';
 
@@ -33,7 +33,6 @@ export interface EventLoopDelay {
 }
 
 export interface WebMetrics {
-  readonly registry: Registry;
   /** The Content-Type of `text()`: Prometheus text exposition format 0.0.4. */
   readonly contentType: string;
   /** server.ts: once, right after the RequestContext exists. */
@@ -58,6 +57,8 @@ export interface WebMetrics {
 }
 
 const PREFIX = 'twotier_web_';
+/** prom-client's Registry.PROMETHEUS_CONTENT_TYPE, known before prom-client is loaded. */
+export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 /** Methods outside this set share one label value, so a client cannot grow the series count. */
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -73,7 +74,6 @@ export function methodLabel(method: string | undefined): string {
 
 export function createWebMetrics(options: { now?: () => number } = {}): WebMetrics {
   const now = options.now ?? Date.now;
-  const registry = new Registry();
   const listeners = new Set<(request: FinishedRequest) => void>();
   let upstreams: UpstreamSource | undefined;
   let active = 0;
@@ -93,161 +93,182 @@ export function createWebMetrics(options: { now?: () => number } = {}): WebMetri
     return delay;
   };
 
-  // Request counts and bytes are plain numbers on the hot path, handed to prom-client at scrape time.
+  // Everything a request moves is a plain number here; prom-client (and its ~10 MiB) is loaded
+  // and handed these numbers only when /-/metrics is first scraped.
   const requestCounts = new Map<string, { readonly labels: { route: string; method: string; status: string }; count: number }>();
   const bytesByRoute = new Map<string, number>();
-  new Counter({
-    name: `${PREFIX}requests_total`,
-    help: 'Requests answered, by route class (static, app, cgi, embedded, web), method and status (0: no response head was sent).',
-    labelNames: ['route', 'method', 'status'] as const,
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const { labels, count } of requestCounts.values()) this.inc(labels, count);
-    },
-  });
   const duration = createRequestHistogram(`${PREFIX}request_duration_seconds`, 'Time from accepting a request to its response finishing, by route class.');
-  registry.registerMetric(duration.metric);
-  new Gauge({
-    name: `${PREFIX}requests_in_flight`,
-    help: 'Requests accepted and not yet finished.',
-    registers: [registry],
-    collect() {
-      this.set(active);
-    },
-  });
-  new Counter({
-    name: `${PREFIX}response_bytes_total`,
-    help: 'Response body bytes written, by route class (headers not counted).',
-    labelNames: ['route'] as const,
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const [route, count] of bytesByRoute) this.inc({ route }, count);
-    },
-  });
-  new Gauge({
-    name: `${PREFIX}upstream_up`,
-    help: 'Whether the proxy sends traffic to this app-tier upstream (1) or has taken it out of rotation (0).',
-    labelNames: ['upstream'] as const,
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const upstream of readUpstreams(upstreams)) this.set({ upstream: upstream.url }, upstream.healthy ? 1 : 0);
-    },
-  });
-  new Gauge({
-    name: `${PREFIX}upstream_latency_seconds`,
-    help: 'Smoothed (EWMA) response latency of each upstream, as the proxy measures it.',
-    labelNames: ['upstream'] as const,
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const upstream of readUpstreams(upstreams)) {
-        if (upstream.latencyMsEwma !== undefined) this.set({ upstream: upstream.url }, upstream.latencyMsEwma / 1000);
-      }
-    },
-  });
-  new Gauge({
-    name: `${PREFIX}upstream_active_requests`,
-    help: 'Requests currently forwarded to each upstream.',
-    labelNames: ['upstream'] as const,
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const upstream of readUpstreams(upstreams)) {
-        if (upstream.active !== undefined) this.set({ upstream: upstream.url }, upstream.active);
-      }
-    },
-  });
-  new Counter({
-    name: `${PREFIX}upstream_failures_total`,
-    help: 'Failed exchanges with each upstream (refused, reset, timeout), as the proxy counts them.',
-    labelNames: ['upstream'] as const,
-    registers: [registry],
-    collect() {
-      // The proxy keeps the running total; a counter can only be set by reset + inc.
-      this.reset();
-      for (const upstream of readUpstreams(upstreams)) {
-        if (upstream.failures !== undefined) this.inc({ upstream: upstream.url }, upstream.failures);
-      }
-    },
-  });
-  new Counter({
-    name: `${PREFIX}upstream_retries_total`,
-    help: 'Requests the proxy sent again to an upstream after a failure before any response byte.',
-    registers: [registry],
-    collect() {
-      this.reset();
-      const retries = readRetries(upstreams);
-      if (retries !== undefined) this.inc(retries);
-    },
-  });
-  new Counter({
-    name: `${PREFIX}proxy_rejected_total`,
-    help: 'Requests the proxy turned away or did not retry, by reason: queue_full and queue_timeout (503), retry_budget (a safe retry the budget refused).',
-    labelNames: ['reason'] as const,
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const [reason, key] of REJECTION_STATS) {
-        const value = readStat(upstreams, key);
-        if (value !== undefined) this.inc({ reason }, value);
-      }
-    },
-  });
   let cgiLive = 0;
-  const cgiStarted = new Counter({ name: `${PREFIX}cgi_processes_started_total`, help: 'CGI script processes spawned.', registers: [registry] });
-  const cgiFailed = new Counter({
-    name: `${PREFIX}cgi_processes_failed_total`,
-    help: 'CGI script processes that exited non-zero, were killed or timed out.',
-    registers: [registry],
-  });
-  new Gauge({
-    name: `${PREFIX}cgi_processes_live`,
-    help: 'CGI script processes running now.',
-    registers: [registry],
-    collect() {
-      this.set(cgiLive);
-    },
-  });
+  let cgiStartedCount = 0;
+  let cgiFailedCount = 0;
   // Zero-valued series exist from the first scrape, so rate() has a starting point (Prometheus best practice).
   const cacheLookups = { hit: 0, miss: 0 };
-  new Counter({
-    name: `${PREFIX}static_cache_lookups_total`,
-    help: 'Static body-cache lookups, by result (hit, miss).',
-    labelNames: ['result'] as const,
-    registers: [registry],
-    collect() {
-      this.reset();
-      this.inc({ result: 'hit' }, cacheLookups.hit);
-      this.inc({ result: 'miss' }, cacheLookups.miss);
-    },
-  });
-  new Gauge({
-    name: `${PREFIX}event_loop_delay_seconds`,
-    help: 'Event-loop delay over the last minute or so (perf_hooks.monitorEventLoopDelay), by statistic (mean, p99, max).',
-    labelNames: ['stat'] as const,
-    registers: [registry],
-    collect() {
-      const delay = eventLoopDelay();
-      this.set({ stat: 'mean' }, delay.meanMs / 1000);
-      this.set({ stat: 'p99' }, delay.p99Ms / 1000);
-      this.set({ stat: 'max' }, delay.maxMs / 1000);
-    },
-  });
-  new Gauge({
-    name: `${PREFIX}resident_memory_bytes`,
-    help: 'Resident set size of the web tier process.',
-    registers: [registry],
-    collect() {
-      this.set(process.memoryUsage.rss());
-    },
-  });
+
+  function register({ Counter, Gauge, Registry }: typeof import('prom-client')): Registry {
+    const registry = new Registry();
+    new Counter({
+      name: `${PREFIX}requests_total`,
+      help: 'Requests answered, by route class (static, app, cgi, embedded, web), method and status (0: no response head was sent).',
+      labelNames: ['route', 'method', 'status'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const { labels, count } of requestCounts.values()) this.inc(labels, count);
+      },
+    });
+    registry.registerMetric(duration.metric);
+    new Gauge({
+      name: `${PREFIX}requests_in_flight`,
+      help: 'Requests accepted and not yet finished.',
+      registers: [registry],
+      collect() {
+        this.set(active);
+      },
+    });
+    new Counter({
+      name: `${PREFIX}response_bytes_total`,
+      help: 'Response body bytes written, by route class (headers not counted).',
+      labelNames: ['route'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [route, count] of bytesByRoute) this.inc({ route }, count);
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}upstream_up`,
+      help: 'Whether the proxy sends traffic to this app-tier upstream (1) or has taken it out of rotation (0).',
+      labelNames: ['upstream'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const upstream of readUpstreams(upstreams)) this.set({ upstream: upstream.url }, upstream.healthy ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}upstream_latency_seconds`,
+      help: 'Smoothed (EWMA) response latency of each upstream, as the proxy measures it.',
+      labelNames: ['upstream'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const upstream of readUpstreams(upstreams)) {
+          if (upstream.latencyMsEwma !== undefined) this.set({ upstream: upstream.url }, upstream.latencyMsEwma / 1000);
+        }
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}upstream_active_requests`,
+      help: 'Requests currently forwarded to each upstream.',
+      labelNames: ['upstream'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const upstream of readUpstreams(upstreams)) {
+          if (upstream.active !== undefined) this.set({ upstream: upstream.url }, upstream.active);
+        }
+      },
+    });
+    new Counter({
+      name: `${PREFIX}upstream_failures_total`,
+      help: 'Failed exchanges with each upstream (refused, reset, timeout), as the proxy counts them.',
+      labelNames: ['upstream'] as const,
+      registers: [registry],
+      collect() {
+        // The proxy keeps the running total; a counter can only be set by reset + inc.
+        this.reset();
+        for (const upstream of readUpstreams(upstreams)) {
+          if (upstream.failures !== undefined) this.inc({ upstream: upstream.url }, upstream.failures);
+        }
+      },
+    });
+    new Counter({
+      name: `${PREFIX}upstream_retries_total`,
+      help: 'Requests the proxy sent again to an upstream after a failure before any response byte.',
+      registers: [registry],
+      collect() {
+        this.reset();
+        const retries = readRetries(upstreams);
+        if (retries !== undefined) this.inc(retries);
+      },
+    });
+    new Counter({
+      name: `${PREFIX}proxy_rejected_total`,
+      help: 'Requests the proxy turned away or did not retry, by reason: queue_full and queue_timeout (503), retry_budget (a safe retry the budget refused).',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [reason, key] of REJECTION_STATS) {
+          const value = readStat(upstreams, key);
+          if (value !== undefined) this.inc({ reason }, value);
+        }
+      },
+    });
+    new Counter({
+      name: `${PREFIX}cgi_processes_started_total`,
+      help: 'CGI script processes spawned.',
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(cgiStartedCount);
+      },
+    });
+    new Counter({
+      name: `${PREFIX}cgi_processes_failed_total`,
+      help: 'CGI script processes that exited non-zero, were killed or timed out.',
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(cgiFailedCount);
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}cgi_processes_live`,
+      help: 'CGI script processes running now.',
+      registers: [registry],
+      collect() {
+        this.set(cgiLive);
+      },
+    });
+    new Counter({
+      name: `${PREFIX}static_cache_lookups_total`,
+      help: 'Static body-cache lookups, by result (hit, miss).',
+      labelNames: ['result'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc({ result: 'hit' }, cacheLookups.hit);
+        this.inc({ result: 'miss' }, cacheLookups.miss);
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}event_loop_delay_seconds`,
+      help: 'Event-loop delay over the last minute or so (perf_hooks.monitorEventLoopDelay), by statistic (mean, p99, max).',
+      labelNames: ['stat'] as const,
+      registers: [registry],
+      collect() {
+        const delay = eventLoopDelay();
+        this.set({ stat: 'mean' }, delay.meanMs / 1000);
+        this.set({ stat: 'p99' }, delay.p99Ms / 1000);
+        this.set({ stat: 'max' }, delay.maxMs / 1000);
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}resident_memory_bytes`,
+      help: 'Resident set size of the web tier process.',
+      registers: [registry],
+      collect() {
+        this.set(process.memoryUsage.rss());
+      },
+    });
+
+    return registry;
+  }
+  let registry: Promise<Registry> | undefined;
 
   return {
-    registry,
-    contentType: registry.contentType,
+    contentType: PROMETHEUS_CONTENT_TYPE,
     onRequestStart(ctx) {
       if (ctx.metricsStarted === true) return;
       ctx.metricsStarted = true;
@@ -284,11 +305,11 @@ export function createWebMetrics(options: { now?: () => number } = {}): WebMetri
     },
     onCgiSpawn() {
       cgiLive += 1;
-      cgiStarted.inc();
+      cgiStartedCount += 1;
     },
     onCgiExit(failed) {
       cgiLive = Math.max(0, cgiLive - 1);
-      if (failed) cgiFailed.inc();
+      if (failed) cgiFailedCount += 1;
     },
     onStaticCacheLookup(hit) {
       if (hit) cacheLookups.hit += 1;
@@ -303,7 +324,7 @@ export function createWebMetrics(options: { now?: () => number } = {}): WebMetri
     },
     inFlight: () => active,
     eventLoopDelay,
-    text: () => registry.metrics(),
+    text: async () => (await (registry ??= import('prom-client').then(register))).metrics(),
     close() {
       loop.disable();
       listeners.clear();
