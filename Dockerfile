@@ -47,4 +47,4 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.HEALTH_PORT || process.env.WEB_PORT || 8080) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # node is PID 1's only child (compose sets init: true; `docker run --init` does the same):
 # signals reach it, zombies are reaped. Never `npm start` here: npm does not forward SIGTERM.
-CMD ["node", "dist/web-tier/main.js"]
+CMD ["node", "--max-semi-space-size=4", "--max-old-space-size=512", "dist/web-tier/main.js"]

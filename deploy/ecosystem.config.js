@@ -57,6 +57,8 @@ module.exports = {
     {
       name: 'web',
       script: join(root, 'dist', 'web-tier', 'main.js'),
+      // V8 heap flags (deploy/node-flags.json says why), the same for every launcher.
+      node_args: require('./node-flags.json').web,
       cwd: root,
       exec_mode: 'fork',
       instances: 1,

@@ -16,7 +16,7 @@
  * log line and hands the app's to the web tier as APP_UPSTREAMS.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -39,6 +39,11 @@ interface Tier {
 
 const distDir = dirname(dirname(fileURLToPath(import.meta.url)));
 const scripts = { app: join(distDir, 'app-tier', 'main.js'), web: join(distDir, 'web-tier', 'main.js') };
+/** V8 flags per tier (deploy/node-flags.json, shared with pm2, Docker and the benchmark). */
+const nodeFlags: Record<'app' | 'web', readonly string[]> = (() => {
+  const parsed = JSON.parse(readFileSync(join(dirname(distDir), 'deploy', 'node-flags.json'), 'utf8')) as { web?: string[]; app?: string[] };
+  return { app: parsed.app ?? [], web: parsed.web ?? [] };
+})();
 
 function say(message: string): void {
   process.stderr.write(`twotier: ${message}\n`);
@@ -63,7 +68,7 @@ function startTier(name: 'app' | 'web', env: NodeJS.ProcessEnv): Tier {
   // the web tier before the app tier (otherwise both get SIGINT at once and the web tier
   // may forward to an app that is already draining). The 'exit' hook below still kills them.
   // LOG_PRETTY=0: the children write JSON to us whatever the caller asked; we render.
-  const child = spawn(process.execPath, [scripts[name]], { env: { ...env, LOG_LEVEL: childLevel, LOG_PRETTY: '0' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn(process.execPath, [...nodeFlags[name], scripts[name]], { env: { ...env, LOG_LEVEL: childLevel, LOG_PRETTY: '0' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('exit', (code, signal) => resolve({ code, signal }));
   });

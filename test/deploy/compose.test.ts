@@ -12,6 +12,8 @@ import { ENV_VARS } from '../../web-tier/config.js';
 import { placements } from '../../deploy/start-options.mjs';
 import { ROOT } from '../helpers/pm2.js';
 
+const WEB_NODE_FLAGS = (JSON.parse(readFileSync(join(ROOT, 'deploy', 'node-flags.json'), 'utf8')) as { web: string[] }).web;
+
 interface Service {
   image?: string;
   build?: unknown;
@@ -78,7 +80,7 @@ t.test('docker-compose.yml: valid, multi-box shaped, env from the multi-box plac
     t.equal(service?.init, true, `${name}: init: true (an init as PID 1 forwards signals and reaps)`);
     t.notMatch((service?.command ?? []).join(' '), /npm/, `${name}: not started through npm (npm does not forward SIGTERM)`);
   }
-  t.same(web?.command, ['node', 'dist/web-tier/main.js']);
+  t.same(web?.command, ['node', ...WEB_NODE_FLAGS, 'dist/web-tier/main.js'], 'the web tier with the V8 flags of deploy/node-flags.json');
   for (const app of apps) t.same(app.command, ['node', 'dist/app-tier/main.js']);
 
   const webEnv = web?.environment ?? {};
@@ -116,7 +118,7 @@ t.test('Dockerfile: multi-stage, CI build commands, production deps only, non-ro
   }
   t.match(runtime, /^USER node$/m, 'runs as the node user');
   t.match(runtime, /^HEALTHCHECK .*\n?.*\/healthz/m, 'HEALTHCHECK on /healthz');
-  t.match(runtime, /^CMD \["node", "dist\/web-tier\/main\.js"\]$/m, 'node as the command, not npm start');
+  t.match(runtime, new RegExp(`^CMD ${JSON.stringify(['node', ...WEB_NODE_FLAGS, 'dist/web-tier/main.js']).replaceAll(',', ', ').replace(/[[\]]/g, '\\$&')}$`, 'm'), 'node (with deploy/node-flags.json) as the command, not npm start');
   t.notMatch(runtime, /npm (ci|install)/, 'no dependency install in the runtime stage');
   // Every folder a tier reads at run time as join(packageRoot(), 'a', 'b', …) must be in the image.
   const runtimePaths = new Set<string>();

@@ -45,6 +45,8 @@ t.test('ecosystem.config.js loads as CommonJS in this ESM package and describes 
   t.ok(load({ APP_SHUTDOWN_TIMEOUT_MS: '20000' }).find((a) => a.name === 'app')!.kill_timeout > 20_000, 'follows APP_SHUTDOWN_TIMEOUT_MS');
   t.ok(web.kill_timeout > WEB_DEFAULTS.shutdownTimeoutMs);
   t.equal(web.wait_ready, true, 'web too: main.js sends ready once it listens');
+  t.same(web['node_args'], require('../../deploy/node-flags.json').web, 'web runs with the V8 flags of deploy/node-flags.json');
+  t.ok((web['node_args'] as string[]).length > 0);
   for (const entry of [app, web]) {
     t.match(entry.script, /\/dist\/(app|web)-tier\/main\.js$/, `${entry.name} runs compiled JS`);
     t.equal(entry.env['LOG_PRETTY'], '0', 'pino JSON in pm2 logs');

@@ -5,9 +5,10 @@
  */
 import t from 'tap';
 import { request } from 'node:http';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ROOT } from '../helpers/pm2.js';
 import { alive, spawnEntry, START_MAIN, type JsonLine, type Teardown } from '../helpers/web-tier.js';
 
 function get(port: number, path: string): Promise<{ status: number; servedBy: string | undefined; body: string }> {
@@ -54,6 +55,9 @@ t.test('npm start: both tiers up on the ports they chose, requests cross both, S
   t.equal((JSON.parse(echo.body) as { url: string }).url, '/api/echo?via=start');
   // stdout carries whole JSON lines only: every line parsed.
   t.notOk(launcher.lines.some((line) => 'raw' in line), 'stdout is JSON lines');
+  // The web tier runs with the V8 flags of deploy/node-flags.json, as under pm2 and in Docker.
+  const webArgs = readFileSync(`/proc/${up.web.pid}/cmdline`, 'utf8').split('\0');
+  for (const flag of (JSON.parse(readFileSync(join(ROOT, 'deploy', 'node-flags.json'), 'utf8')) as { web: string[] }).web) t.ok(webArgs.includes(flag), `web tier started with ${flag}`);
   t.ok(launcher.lines.some((line) => (line['service'] ?? line['tier']) === 'web' && line['msg'] === 'listening'), 'the children\'s lines are forwarded');
 
   const pids = [...loggedPids(launcher.lines, 'app'), ...loggedPids(launcher.lines, 'web')];
