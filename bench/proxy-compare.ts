@@ -29,8 +29,8 @@ const VARIANTS: readonly { role: ServerRole | 'direct'; label: string }[] = [
   { role: 'direct', label: 'upstream alone (no proxy)' },
   { role: 'bare-http-proxy', label: 'bare http-proxy, default agent (new connection per request)' },
   { role: 'bare-http-proxy-keepalive', label: 'bare http-proxy, keep-alive agent' },
-  { role: 'twotier-http-proxy', label: 'twotier proxy, engine http-proxy (default)' },
-  { role: 'twotier-plain', label: 'twotier proxy, engine plain' },
+  { role: 'twotier-http-proxy', label: 'twotier proxy, engine http-proxy' },
+  { role: 'twotier-plain', label: 'twotier proxy, engine plain (default)' },
 ];
 
 function flag(name: string, fallback: number): number {

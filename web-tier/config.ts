@@ -87,7 +87,7 @@ const schema = z.object({
   proxyQueueTimeoutMs: fields.positiveInt('a number of milliseconds (1 or more)'),
   /** Active GET /readyz checks of each upstream every this often; 0 = passive health only. */
   proxyHealthIntervalMs: fields.nonNegativeInt('a number of milliseconds (0 = off)'),
-  /** http-proxy (default) or node's http.request with the same passes (issue 8 comparison). */
+  /** plain (default: node's http.request) or http-proxy, with the same passes (issue 8 comparison). */
   proxyEngine: z.enum(['http-proxy', 'plain'], { error: 'must be http-proxy or plain' }),
   /** Request bodies up to this are kept while they stream so a retry can resend them. */
   proxyMaxReplayBodyBytes: fields.nonNegativeInt('a byte count (0 or more)'),

@@ -13,7 +13,7 @@ import type { BodyFraming } from './headers.js';
 import type { Upstream, UpstreamPool } from './pool.js';
 import type { RetryBudget } from './retry-budget.js';
 
-/** http-proxy (the package the mission names) or node's own http.request with the same passes. */
+/** node's own http.request (plain, the default) or http-proxy (the package the mission names), with the same passes. */
 export type ProxyEngine = 'http-proxy' | 'plain';
 
 export interface ForwardSettings {

@@ -26,7 +26,7 @@ import { createUpstreamPool, PASSIVE_HEALTH_DEFAULTS, type BalanceMethod, type P
 import { createRetryBudget, RETRY_BUDGET_DEFAULTS, type RetryBudgetOptions } from './retry-budget.js';
 
 export interface ProxyOptions {
-  /** http-proxy (default) or the plain http.request path with the same behaviour (see README figures). */
+  /** plain (default: node's http.request) or http-proxy, with the same behaviour (web-tier/proxy/README.md has the figures). */
   engine?: ProxyEngine;
   /** Base URLs, e.g. ['http://127.0.0.1:3000'] (APP_UPSTREAMS); `http://h:p#weight=2` or `{ url, weight }` weighs one. */
   upstreams: readonly UpstreamEntry[];
@@ -70,7 +70,7 @@ export interface ProxyOptions {
 export type ProxySettings = Required<Omit<ProxyOptions, 'upstreams'>>;
 
 export const PROXY_DEFAULTS: ProxySettings = Object.freeze({
-  engine: 'http-proxy',
+  engine: 'plain',
   balance: 'round-robin',
   connectTimeoutMs: 5_000,
   responseTimeoutMs: 30_000,

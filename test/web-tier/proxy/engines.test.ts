@@ -1,15 +1,17 @@
 /**
- * The plain engine (node's http.request, no http-proxy) shares every pass but the dispatch: these
- * check the behaviours that dispatch touches. The whole proxy suite also passes with
- * `engine: 'plain'` as the default (checked when the engine was added).
+ * The two engines (plain: node's http.request, the default since issue 8; http-proxy) share every
+ * pass but the dispatch: these check, for each, the behaviours that dispatch touches. The whole
+ * proxy suite runs on the default engine and also passed with `engine: 'http-proxy'` as the
+ * default when the default changed.
  */
 import t from 'tap';
 import http from 'node:http';
+import { PROXY_DEFAULTS } from '../../../web-tier/proxy/handler.js';
 import { echo, echoed, refusedUrl, request, startFront, startUpstream } from './helpers.js';
 
-t.test('plain engine: target byte-identical, edge headers, body, response headers', async (t) => {
+for (const engine of ['plain', 'http-proxy'] as const) t.test(`${engine} engine: target byte-identical, edge headers, body, response headers`, async (t) => {
   const upstream = await startUpstream(t, echo);
-  const front = await startFront(t, { upstreams: [`${upstream.url}/base`], engine: 'plain' });
+  const front = await startFront(t, { upstreams: [`${upstream.url}/base`], engine });
   const reply = await request(front.port, { method: 'POST', path: '/api//a%2F..\\b?q="x"', body: 'hello', headers: { 'x-forwarded-for': '6.6.6.6', connection: 'x-drop', 'x-drop': '1' } });
   t.equal(reply.status, 200);
   const seen = echoed(reply);
@@ -25,17 +27,17 @@ t.test('plain engine: target byte-identical, edge headers, body, response header
   t.equal(upstream.connections(), 1, 'the keep-alive agent is used');
 });
 
-t.test('plain engine: refused POST retried elsewhere; response timeout 504; chunked body past the limit 413', { timeout: 5000 }, async (t) => {
+for (const engine of ['plain', 'http-proxy'] as const) t.test(`${engine} engine: refused POST retried elsewhere; response timeout 504; chunked body past the limit 413`, { timeout: 5000 }, async (t) => {
   const live = await startUpstream(t, echo);
-  const front = await startFront(t, { upstreams: [await refusedUrl(), live.url], engine: 'plain' });
+  const front = await startFront(t, { upstreams: [await refusedUrl(), live.url], engine });
   const reply = await request(front.port, { method: 'POST', body: 'again' });
   t.same([reply.status, echoed(reply).body], [200, 'again']);
 
   const stalled = await startUpstream(t, () => undefined);
-  const slow = await startFront(t, { upstreams: [stalled.url], engine: 'plain', responseTimeoutMs: 100 });
+  const slow = await startFront(t, { upstreams: [stalled.url], engine, responseTimeoutMs: 100 });
   t.equal((await request(slow.port)).status, 504);
 
-  const small = await startFront(t, { upstreams: [live.url], engine: 'plain', maxBodyBytes: 4 });
+  const small = await startFront(t, { upstreams: [live.url], engine, maxBodyBytes: 4 });
   const req = http.request({ host: '127.0.0.1', port: small.port, method: 'POST', path: '/api/x', agent: false });
   req.write('12345');
   req.end();
@@ -44,6 +46,7 @@ t.test('plain engine: refused POST retried elsewhere; response timeout 504; chun
   res.resume();
 });
 
-t.test('an unknown engine is refused at construction', async (t) => {
+t.test('plain is the default engine; an unknown engine is refused at construction', async (t) => {
+  t.equal(PROXY_DEFAULTS.engine, 'plain');
   await t.rejects(startFront(t, { upstreams: [], engine: 'fast' as 'plain' }), /engine/);
 });
