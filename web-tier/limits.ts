@@ -65,7 +65,9 @@ export function hostName(value: string): string {
 function countHeader(rawHeaders: readonly string[], name: string): number {
   let count = 0;
   for (let index = 0; index < rawHeaders.length; index += 2) {
-    if (rawHeaders[index]?.toLowerCase() === name) count += 1;
+    const field = rawHeaders[index] as string;
+    // Lower-cased only when the length matches: no string made per field (issue 8).
+    if (field.length === name.length && field.toLowerCase() === name) count += 1;
   }
   return count;
 }
@@ -73,7 +75,8 @@ function countHeader(rawHeaders: readonly string[], name: string): number {
 function headerBytes(rawHeaders: readonly string[]): number {
   let bytes = 0;
   // name ": " value CRLF
-  for (const part of rawHeaders) bytes += Buffer.byteLength(part, 'latin1') + 2;
+  // node's parser hands header bytes over as latin1 strings: one character per byte.
+  for (const part of rawHeaders) bytes += part.length + 2;
   return bytes;
 }
 
