@@ -4,7 +4,7 @@
  * servers and load generator to separate cores.
  */
 import { execFileSync } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
 import { cpus, platform, arch, totalmem, availableParallelism, loadavg } from 'node:os';
 import { basename, delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +21,40 @@ export function repoRoot(): string {
 
 export function distPath(...parts: string[]): string {
   return join(repoRoot(), 'dist', ...parts);
+}
+
+/** The V8 flags every launcher gives the web tier (npm start, pm2, Docker, the benchmark), relative to the repository root. */
+export const NODE_FLAGS_FILE = join('deploy', 'node-flags.json');
+
+/** `{ "web": ["--flag", …] }` → the web tier's flags; anything else is an error naming the file. */
+export function parseWebNodeFlags(text: string, file: string): string[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`${file}: not JSON (${(error as Error).message})`);
+  }
+  const web = parsed !== null && typeof parsed === 'object' ? (parsed as Record<string, unknown>)['web'] : undefined;
+  if (!Array.isArray(web) || !web.every((flag): flag is string => typeof flag === 'string' && flag.startsWith('--'))) {
+    throw new Error(`${file}: "web" must be a list of node flags such as ["--max-old-space-size=512"]`);
+  }
+  return [...web];
+}
+
+/**
+ * Read when a web tier starts, not copied: the benchmark measures the shipped configuration.
+ * A missing or malformed file fails the row (its reason names the file) rather than measuring
+ * a web tier the deployment would never run.
+ */
+export function webNodeFlags(root: string): string[] {
+  const file = join(root, NODE_FLAGS_FILE);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new Error(`cannot read the web tier's node flags from ${file}: ${(error as Error).message}`);
+  }
+  return parseWebNodeFlags(text, file);
 }
 
 /** The first executable `name` on PATH, or null (like `command -v`). */

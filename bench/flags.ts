@@ -17,9 +17,15 @@ export const DEFAULTS = {
   resultsDir: 'bench/results',
 } as const;
 
-/** issue 8: `--compare nginx` runs each nginx row beside the twotier row it is compared with. */
+/**
+ * issue 8: `--compare nginx` runs each reference row (nginx, sirv, the http-proxy engine) beside
+ * the twotier row it is compared with, and the web tier with WEB_WORKERS=1 and 2.
+ */
 export const COMPARE_SETS: Readonly<Record<string, readonly string[]>> = {
-  nginx: ['static-1k', 'nginx-static-1k', 'static-100k', 'nginx-static-100k', 'proxy-echo-w1', 'nginx-proxy-echo'],
+  nginx: [
+    'static-1k', 'nginx-static-1k', 'sirv-static-1k', 'static-100k', 'nginx-static-100k',
+    'proxy-echo-w1', 'proxy-echo-w1-http-proxy', 'nginx-proxy-echo', 'static-1k-web-w1', 'static-1k-web-w2',
+  ],
 };
 
 export const USAGE = `Usage: npm run bench -- [options]
@@ -31,7 +37,8 @@ export const USAGE = `Usage: npm run bench -- [options]
   --pipelining N          requests in flight per connection (default ${DEFAULTS.pipelining})   BENCH_PIPELINING
   --workers N             proxy-echo-w1 … wN (default: CPU count)           BENCH_WORKERS
   --scenarios a,b         only these scenarios                              BENCH_SCENARIOS
-  --compare nginx         static-1k, static-100k, proxy-echo-w1 beside nginx rows
+  --compare nginx         static-1k/100k beside nginx and sirv, proxy-echo-w1 beside
+                          nginx and the http-proxy engine, web tier WEB_WORKERS=1 and 2
   --json FILE             also write the JSON result to FILE                BENCH_JSON
   --results-dir DIR       where <timestamp>.* and latest.* go (default ${DEFAULTS.resultsDir})  BENCH_RESULTS_DIR
   --no-pin                do not pin servers and load generator with taskset  BENCH_PIN=0

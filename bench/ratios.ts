@@ -44,6 +44,7 @@ function specs(names: readonly string[]): RatioSpec[] {
     { label: 'embedded ÷ proxied', numerator: 'embedded-echo', denominator: 'proxy-echo-w1', metric: 'rps', meaning: 'the app inside the web tier against one worker behind the proxy' },
     { label: 'proxy hop', numerator: 'proxy-echo-w1', denominator: 'direct-echo', metric: 'rps', meaning: 'share of direct throughput left after the web tier hop (1 = free)' },
     { label: 'database page ÷ echo', numerator: 'articles-page', denominator: 'proxy-echo-w1', metric: 'rps', meaning: 'a rendered, SQLite-backed page against the bare echo, both through the proxy' },
+    { label: 'plain ÷ http-proxy engine', numerator: 'proxy-echo-w1', denominator: 'proxy-echo-w1-http-proxy', metric: 'rps', meaning: 'the web tier\'s plain proxy engine (node\'s http.request) against WEB_PROXY_ENGINE=http-proxy, same app worker behind' },
   ];
   const workerRows = names
     .map((name) => /^proxy-echo-w(\d+)$/.exec(name))
@@ -52,9 +53,11 @@ function specs(names: readonly string[]): RatioSpec[] {
     list.push({ label: `scaling w${match[1]} ÷ w1`, numerator: match[0], denominator: 'proxy-echo-w1', metric: 'rps', meaning: `throughput with ${match[1]} app workers against 1 (bounded by the cores left to the servers)` });
   }
   list.push(
+    { label: 'web tier w2 ÷ w1, static 1 KiB', numerator: 'static-1k-web-w2', denominator: 'static-1k-web-w1', metric: 'rps', meaning: 'WEB_WORKERS=2 against 1 on the same file, servers unpinned: bounded by the cores, shared with the load generator on a small machine' },
+    { label: 'twotier ÷ sirv, static 1 KiB', numerator: 'static-1k', denominator: 'sirv-static-1k', metric: 'rps', meaning: 'the web tier against sirv, a plain Node static server, on the same file (issue 8 target: ≥ 3×)' },
     { label: 'twotier ÷ nginx, static 1 KiB', numerator: 'static-1k', denominator: 'nginx-static-1k', metric: 'rps', meaning: 'the web tier against nginx with one worker on the same file' },
     { label: 'twotier ÷ nginx, static 100 KiB', numerator: 'static-100k', denominator: 'nginx-static-100k', metric: 'rps', meaning: 'the web tier against nginx with one worker on the same 100 KiB file' },
-    { label: 'twotier ÷ nginx, proxy', numerator: 'proxy-echo-w1', denominator: 'nginx-proxy-echo', metric: 'rps', meaning: 'http-proxy against nginx proxy_pass to the same app worker' },
+    { label: 'twotier ÷ nginx, proxy', numerator: 'proxy-echo-w1', denominator: 'nginx-proxy-echo', metric: 'rps', meaning: 'the web tier\'s proxy against nginx proxy_pass to the same app worker' },
   );
   return list;
 }

@@ -7,7 +7,8 @@ import { formatNumber } from './report-markdown.js';
 import type { BenchResult, ScenarioResult } from './result-schema.js';
 
 const WIDTH = 880;
-const LABEL_WIDTH = 170;
+/** Fits the longest row name (proxy-echo-w1-http-proxy) at 12 px. */
+const LABEL_WIDTH = 190;
 const VALUE_WIDTH = 110;
 const BAR_AREA = WIDTH - LABEL_WIDTH - VALUE_WIDTH - 20;
 const ROW = 22;
@@ -16,9 +17,16 @@ const PANEL_GAP = 46;
 const MARGIN = 12;
 const COLOURS = { rps: '#3b6ea5', nginx: '#8a96a3', p50: '#5aa36f', p99: '#d0803a', axis: '#888', text: '#222' } as const;
 
-/** nginx rows are the yardstick, not twotier: a grey bar tells them apart at a glance. */
+/** Servers that are not twotier, by row-name prefix: nginx and sirv rows. */
+const REFERENCES = ['nginx', 'sirv'] as const;
+
+function referenceOf(row: ScenarioResult): string | undefined {
+  return REFERENCES.find((name) => row.name.startsWith(`${name}-`));
+}
+
+/** nginx and sirv rows are the yardsticks, not twotier: a grey bar tells them apart at a glance. */
 function rpsColour(row: ScenarioResult): string {
-  return row.name.startsWith('nginx-') ? COLOURS.nginx : COLOURS.rps;
+  return referenceOf(row) === undefined ? COLOURS.rps : COLOURS.nginx;
 }
 
 /** autocannon reports whole milliseconds: a 0 means "under 1 ms", not "0.0". */
@@ -49,9 +57,10 @@ interface Panel {
 
 function throughputPanel(rows: readonly ScenarioResult[], top: number): Panel {
   const parts = [text(MARGIN, top + 14, 'Throughput (requests/s, higher is better)', 'font-weight="bold"')];
-  if (rows.some((row) => row.name.startsWith('nginx-') && row.status === 'ok')) {
+  const references = REFERENCES.filter((name) => rows.some((row) => row.status === 'ok' && referenceOf(row) === name));
+  if (references.length > 0) {
     parts.push(bar(LABEL_WIDTH + 300, top + 4, 12, 12, COLOURS.rps), text(LABEL_WIDTH + 318, top + 14, 'twotier'));
-    parts.push(bar(LABEL_WIDTH + 380, top + 4, 12, 12, COLOURS.nginx), text(LABEL_WIDTH + 398, top + 14, 'nginx'));
+    parts.push(bar(LABEL_WIDTH + 380, top + 4, 12, 12, COLOURS.nginx), text(LABEL_WIDTH + 398, top + 14, references.join(', ')));
   }
   const toWidth = scale(Math.max(0, ...rows.map((row) => row.rps)));
   rows.forEach((row, index) => {

@@ -1,13 +1,13 @@
 /**
  * The rows of the benchmark. Each scenario starts its own servers (logging silent, port 0),
  * names the URL to load, and stops them afterwards; the runner knows nothing about tiers.
- * nginx rows slot in beside the twotier rows they are compared with (issue 8).
+ * nginx and sirv rows slot in beside the twotier rows they are compared with (issue 8).
  */
 import { join } from 'node:path';
-import { distPath } from './environment.js';
+import { distPath, webNodeFlags } from './environment.js';
 import { launchServer, type LaunchedServer } from './launcher.js';
 import { startNginx } from './nginx.js';
-import { waitForWorkers } from './readiness.js';
+import { waitForWorkers, webProcessPid } from './readiness.js';
 
 export interface ScenarioContext {
   /** Working directory of the servers (the repository root). */
@@ -69,11 +69,24 @@ export async function startAppTier(ctx: ScenarioContext, workers: number, dbName
   return app;
 }
 
-export function startWebTier(ctx: ScenarioContext, dynamic: 'proxy' | 'embedded' | 'cgi', upstream: string, dbName: string): Promise<LaunchedServer> {
+export interface WebTierOptions {
+  /** Over the row's defaults: WEB_PROXY_ENGINE, WEB_WORKERS … */
+  readonly env?: Readonly<Record<string, string>>;
+  /** taskset CPU list instead of ctx.serverCpus; null: every CPU. */
+  readonly cpuList?: string | null;
+}
+
+/** `node <deploy/node-flags.json "web"> dist/web-tier/main.js`: the flags every launcher ships with. */
+export function webTierArgs(root: string): string[] {
+  return [...webNodeFlags(root), distPath('web-tier', 'main.js')];
+}
+
+export async function startWebTier(ctx: ScenarioContext, dynamic: 'proxy' | 'embedded' | 'cgi', upstream: string, dbName: string, options: WebTierOptions = {}): Promise<LaunchedServer> {
+  const extra = Object.entries(options.env ?? {}).map(([key, value]) => `${key}=${value}`);
   return launchServer({
-    name: `web tier (${dynamic})`,
+    name: `web tier (${[dynamic, ...extra].join(', ')})`,
     command: process.execPath,
-    args: [distPath('web-tier', 'main.js')],
+    args: webTierArgs(ctx.root),
     env: {
       ...ctx.serverEnv,
       WEB_HOST: '127.0.0.1',
@@ -83,10 +96,26 @@ export function startWebTier(ctx: ScenarioContext, dynamic: 'proxy' | 'embedded'
       WEB_DYNAMIC: dynamic,
       WEB_CGI_MAX_PROCESSES: String(Math.max(16, ctx.concurrency + 1)),
       DATABASE_URL: databaseUrl(ctx, dbName),
+      ...options.env,
     },
     cwd: ctx.root,
-    cpuList: ctx.serverCpus,
+    cpuList: options.cpuList === undefined ? ctx.serverCpus : options.cpuList,
   });
+}
+
+/**
+ * WEB_WORKERS=N: the primary listens as soon as its first worker does, so the row waits until N
+ * distinct worker pids have answered /-/status.json over fresh connections (bounded: 20 s).
+ */
+export async function startClusteredWebTier(ctx: ScenarioContext, workers: number, dbName: string, cpuList: string | null): Promise<LaunchedServer> {
+  const web = await startWebTier(ctx, 'proxy', NO_UPSTREAM, dbName, { env: { WEB_WORKERS: String(workers) }, cpuList });
+  try {
+    await waitForWorkers({ port: web.port, workers, path: '/-/status.json', pidOf: webProcessPid, what: 'web tier workers' });
+  } catch (error) {
+    await web.close();
+    throw error;
+  }
+  return web;
 }
 
 /** Stops servers front to back, so the web tier never sees its upstream vanish mid-request. */
@@ -126,14 +155,47 @@ function webOnly(name: string, description: string, path: string, dynamic: 'prox
   };
 }
 
-function proxied(name: string, description: string, path: string, workers: number): Scenario {
+function proxied(name: string, description: string, path: string, workers: number, web: WebTierOptions = {}): Scenario {
   return {
     name,
     description,
     skipReason: always,
     start: async (ctx) => {
-      const servers = await chain(startAppTier(ctx, workers, name), (app) => startWebTier(ctx, 'proxy', `http://127.0.0.1:${app.port}`, name));
+      const servers = await chain(startAppTier(ctx, workers, name), (app) => startWebTier(ctx, 'proxy', `http://127.0.0.1:${app.port}`, name, web));
       return running(`http://127.0.0.1:${(servers[0] as LaunchedServer).port}${path}`, 'app', servers);
+    },
+  };
+}
+
+/** The web tier alone with WEB_WORKERS=N, its processes on every CPU (not ctx.serverCpus). */
+function webWorkersRow(name: string, description: string, path: string, workers: number): Scenario {
+  return {
+    name,
+    description,
+    skipReason: always,
+    start: async (ctx) => {
+      const web = await startClusteredWebTier(ctx, workers, name, null);
+      return running(`http://127.0.0.1:${web.port}${path}`, 'static', [web]);
+    },
+  };
+}
+
+/** sirv (bench/sirv-server.ts) on the same web root, pinned like every other server. */
+function sirvRow(name: string, description: string, path: string): Scenario {
+  return {
+    name,
+    description,
+    skipReason: always,
+    start: async (ctx) => {
+      const sirv = await launchServer({
+        name: 'sirv',
+        command: process.execPath,
+        args: [distPath('bench', 'sirv-server.js'), ctx.webRoot],
+        env: { ...ctx.serverEnv, NODE_ENV: 'production' },
+        cwd: ctx.root,
+        cpuList: ctx.serverCpus,
+      });
+      return running(`http://127.0.0.1:${sirv.port}${path}`, null, [sirv]);
     },
   };
 }
@@ -156,11 +218,17 @@ function nginxRow(name: string, description: string, path: string, withApp: bool
   };
 }
 
-/** Every scenario, in report order; proxy-echo-w1 … wN for N = maxWorkers. */
+/** Unpinned rows say so: their figures include sharing cores with the load generator. */
+const UNPINNED = 'not pinned: the web tier\'s processes may run on every CPU, including the load generator\'s (on 2 cores they share one with it)';
+
+/** Every scenario, in report order; proxy-echo-w1 … wN for N = maxWorkers; reference rows (sirv, nginx) last. */
 export function buildScenarios(maxWorkers: number): Scenario[] {
+  const small = `/${STATIC_FILES.small.name}`;
   const scenarios: Scenario[] = [
-    webOnly('static-1k', 'web tier: a 1 KiB static file', `/${STATIC_FILES.small.name}`, 'proxy', 'static'),
+    webOnly('static-1k', 'web tier: a 1 KiB static file', small, 'proxy', 'static'),
     webOnly('static-100k', 'web tier: a 100 KiB static file', `/${STATIC_FILES.large.name}`, 'proxy', 'static'),
+    webWorkersRow('static-1k-web-w1', `web tier alone, WEB_WORKERS=1 (one process): the 1 KiB static file; ${UNPINNED}`, small, 1),
+    webWorkersRow('static-1k-web-w2', `web tier alone, WEB_WORKERS=2 (a primary and 2 workers sharing the port, like nginx worker_processes 2): the 1 KiB static file; ${UNPINNED}`, small, 2),
     {
       name: 'direct-echo',
       description: 'app tier alone, 1 worker: /api/echo with no web tier in front',
@@ -172,14 +240,16 @@ export function buildScenarios(maxWorkers: number): Scenario[] {
     },
   ];
   for (let workers = 1; workers <= maxWorkers; workers += 1) {
-    scenarios.push(proxied(`proxy-echo-w${workers}`, `web tier → app tier with ${workers} worker${workers === 1 ? '' : 's'}: /api/echo through http-proxy`, '/api/echo', workers));
+    scenarios.push(proxied(`proxy-echo-w${workers}`, `web tier → app tier with ${workers} worker${workers === 1 ? '' : 's'}: /api/echo through the proxy (plain engine)`, '/api/echo', workers));
   }
   scenarios.push(
+    proxied('proxy-echo-w1-http-proxy', 'web tier → app tier with 1 worker: /api/echo through the proxy with WEB_PROXY_ENGINE=http-proxy (the http-proxy library instead of the plain engine)', '/api/echo', 1, { env: { WEB_PROXY_ENGINE: 'http-proxy' } }),
     webOnly('embedded-echo', 'web tier running the app in its own process: /api/echo', '/api/echo', 'embedded', 'embedded'),
     webOnly('cgi-echo', 'web tier starting the app per request (CGI): /cgi-bin/app/api/echo', '/cgi-bin/app/api/echo', 'proxy', 'cgi'),
     webOnly('cgi-shell', 'web tier starting a shell script per request (CGI): /cgi-bin/hello.sh', '/cgi-bin/hello.sh', 'proxy', 'cgi'),
     proxied('articles-page', 'web tier → app tier, 1 worker: the SQLite-backed /articles/ HTML page', '/articles/', 1),
-    nginxRow('nginx-static-1k', 'nginx, 1 worker: the same 1 KiB static file', `/${STATIC_FILES.small.name}`, false),
+    sirvRow('sirv-static-1k', 'sirv (Node static server; ETag on, production mode): the same 1 KiB static file', small),
+    nginxRow('nginx-static-1k', 'nginx, 1 worker: the same 1 KiB static file', small, false),
     nginxRow('nginx-static-100k', 'nginx, 1 worker: the same 100 KiB static file', `/${STATIC_FILES.large.name}`, false),
     nginxRow('nginx-proxy-echo', 'nginx, 1 worker, proxy_pass with keep-alive → app tier with 1 worker: /api/echo', '/api/echo', true),
   );

@@ -23,8 +23,17 @@ t.test('defaults, quick, env and flags layer in that order', async (t) => {
   t.same(parseBenchArgs(['--no-pin', '--workers', '3', '--pipelining', '4', '--warmup', '0'], {}, 2), { ...parseBenchArgs([], {}, 2), pin: false, maxWorkers: 3, pipelining: 4, warmupSec: 0 });
 });
 
-t.test('--compare nginx adds each nginx row and its twotier counterpart', async (t) => {
-  t.same(parseBenchArgs(['--compare', 'nginx'], {}, 2).scenarios, ['static-1k', 'nginx-static-1k', 'static-100k', 'nginx-static-100k', 'proxy-echo-w1', 'nginx-proxy-echo']);
+t.test('--compare nginx adds each reference row (nginx, sirv, http-proxy engine), its twotier counterpart and WEB_WORKERS 1 and 2', async (t) => {
+  const compared = parseBenchArgs(['--compare', 'nginx'], {}, 2).scenarios;
+  t.same(compared, [
+    'static-1k', 'nginx-static-1k', 'sirv-static-1k', 'static-100k', 'nginx-static-100k',
+    'proxy-echo-w1', 'proxy-echo-w1-http-proxy', 'nginx-proxy-echo', 'static-1k-web-w1', 'static-1k-web-w2',
+  ]);
+  t.same(selectScenarios(buildScenarios(2), compared).map((scenario) => scenario.name), [
+    'static-1k', 'static-100k', 'static-1k-web-w1', 'static-1k-web-w2', 'proxy-echo-w1', 'proxy-echo-w1-http-proxy',
+    'sirv-static-1k', 'nginx-static-1k', 'nginx-static-100k', 'nginx-proxy-echo',
+  ], 'every name is a row, run in report order');
+  t.same(parseBenchArgs(['--compare', 'nginx', '--scenarios', 'cgi-echo'], {}, 2).scenarios.slice(0, 2), ['cgi-echo', 'static-1k'], 'added to --scenarios');
   t.throws(() => parseBenchArgs(['--compare', 'apache'], {}, 2), BenchFlagError);
 });
 
@@ -38,12 +47,14 @@ t.test('bad flags are named', async (t) => {
   t.throws(() => parseBenchArgs(['stray'], {}, 2), /unexpected argument/);
 });
 
-t.test('scenario list: every row of issue 4, worker rows up to N, nginx rows last', async (t) => {
+t.test('scenario list: every row of issues 4 and 8, worker rows up to N, reference rows (sirv, nginx) last', async (t) => {
   const names = buildScenarios(3).map((scenario) => scenario.name);
   t.same(names, [
-    'static-1k', 'static-100k', 'direct-echo', 'proxy-echo-w1', 'proxy-echo-w2', 'proxy-echo-w3',
-    'embedded-echo', 'cgi-echo', 'cgi-shell', 'articles-page', 'nginx-static-1k', 'nginx-static-100k', 'nginx-proxy-echo',
+    'static-1k', 'static-100k', 'static-1k-web-w1', 'static-1k-web-w2', 'direct-echo', 'proxy-echo-w1', 'proxy-echo-w2', 'proxy-echo-w3',
+    'proxy-echo-w1-http-proxy', 'embedded-echo', 'cgi-echo', 'cgi-shell', 'articles-page',
+    'sirv-static-1k', 'nginx-static-1k', 'nginx-static-100k', 'nginx-proxy-echo',
   ]);
+  t.notOk(buildScenarios(3).some((scenario) => /http-proxy/.test(scenario.description) && /^proxy-echo-w\d+$/.test(scenario.name)), 'proxy-echo-wN rows do not claim http-proxy');
   t.same(selectScenarios(buildScenarios(2), ['cgi-echo', 'static-1k']).map((scenario) => scenario.name), ['static-1k', 'cgi-echo'], 'report order kept');
   t.throws(() => selectScenarios(buildScenarios(2), ['static-2k']), /unknown scenario static-2k \(known: static-1k/);
   const nginx = buildScenarios(1).find((scenario) => scenario.name === 'nginx-static-1k');

@@ -48,11 +48,36 @@ t.test('ratios come from rows of the same run; absent or skipped rows give null'
   t.notOk(ratios.has('scaling w1 ÷ w1'));
 });
 
+t.test('issue 8 ratios: sirv, the http-proxy engine, WEB_WORKERS 2 ÷ 1, from a fake run', async (t) => {
+  const run = {
+    scenarios: [
+      ok('static-1k', 30000), ok('static-1k-web-w1', 20000), ok('static-1k-web-w2', 34000), ok('proxy-echo-w1', 6000),
+      ok('proxy-echo-w1-http-proxy', 4000), ok('sirv-static-1k', 10000), ok('nginx-static-1k', 60000), ok('nginx-proxy-echo', 7500),
+    ],
+  };
+  const ratios = new Map(computeRatios(run).map((ratio) => [ratio.label, ratio]));
+  t.match(ratios.get('twotier ÷ sirv, static 1 KiB'), { numerator: 'static-1k', denominator: 'sirv-static-1k', metric: 'rps', value: 3 });
+  t.match(ratios.get('twotier ÷ sirv, static 1 KiB')?.meaning, /≥ 3×/, 'the issue 8 target is named');
+  t.match(ratios.get('plain ÷ http-proxy engine'), { numerator: 'proxy-echo-w1', denominator: 'proxy-echo-w1-http-proxy', metric: 'rps', value: 1.5 });
+  t.match(ratios.get('web tier w2 ÷ w1, static 1 KiB'), { numerator: 'static-1k-web-w2', denominator: 'static-1k-web-w1', metric: 'rps', value: 1.7 });
+  t.equal(ratios.get('twotier ÷ nginx, static 1 KiB')?.value, 0.5);
+  t.equal(ratios.get('twotier ÷ nginx, proxy')?.value, 0.8);
+  t.notMatch(ratios.get('twotier ÷ nginx, proxy')?.meaning, /http-proxy/, 'the nginx proxy ratio names no engine');
+  t.notOk([...ratios.keys()].some((label) => label.includes('http-proxy ÷ w1')), 'the http-proxy row is not a scaling row');
+  const failedSirv = computeRatios({ scenarios: [ok('static-1k', 30000), { ...ok('sirv-static-1k', 0), status: 'failed', reason: 'x' }] });
+  t.equal(failedSirv.find((ratio) => ratio.label === 'twotier ÷ sirv, static 1 KiB')?.value, null, 'a failed side gives null');
+  const markdown = renderMarkdown({ ...result, scenarios: run.scenarios });
+  t.match(markdown, /\| twotier ÷ sirv, static 1 KiB \| static-1k ÷ sirv-static-1k \(req\/s\) \| 3\.00× \|/);
+  t.match(markdown, /\| plain ÷ http-proxy engine \| proxy-echo-w1 ÷ proxy-echo-w1-http-proxy \(req\/s\) \| 1\.50× \|/);
+  t.match(markdown, /\| web tier w2 ÷ w1, static 1 KiB \| static-1k-web-w2 ÷ static-1k-web-w1 \(req\/s\) \| 1\.70× \|/);
+  t.match(renderTerminalSummary({ ...result, scenarios: run.scenarios }), /^proxy-echo-w1-http-proxy\s+4,000\s/m);
+});
+
 t.test('markdown: header, one row per scenario, escaped cells, ratios, chart link', async (t) => {
   const markdown = renderMarkdown(result, { svgFile: 'latest.svg' });
   const tableRows = markdown.split('\n').filter((line) => line.startsWith('| ') && !line.startsWith('| ---'));
-  // Header rows of both tables + 11 scenarios + 11 ratios (7 fixed, 1 scaling, 3 nginx).
-  t.equal(tableRows.length, 2 + 11 + 11);
+  // Header rows of both tables + 11 scenarios + 14 ratios (8 fixed, 1 scaling, web w2 ÷ w1, sirv, 3 nginx).
+  t.equal(tableRows.length, 2 + 11 + 14);
   for (const line of tableRows.slice(0, 12)) {
     t.equal(line.split(/(?<!\\)\|/).length - 2, 13, `13 cells: ${line}`);
   }
@@ -124,6 +149,11 @@ t.test('svg: nginx rows drawn grey with a legend; a latency under 1 ms reads "<1
   const fast = { ...withNginx, scenarios: withNginx.scenarios.map((row) => ({ ...row, latencyMs: { ...row.latencyMs, p50: 0 } })) };
   t.match(renderSvg(fast), />&lt;1</);
   t.notMatch(renderSvg(fast), />0\.0</);
+  const withSirv = renderSvg({ ...result, scenarios: [ok('static-1k', 20000), ok('sirv-static-1k', 9000), ok('nginx-static-1k', 40000)] });
+  t.same(checkWellFormed(withSirv), []);
+  t.equal((withSirv.match(/<rect [^>]*fill="#8a96a3"/g) ?? []).length, 3, 'sirv is drawn grey too, like nginx');
+  t.match(withSirv, />nginx, sirv</, 'the legend names both references');
+  t.match(renderSvg({ ...result, scenarios: [ok('static-1k', 20000), ok('sirv-static-1k', 9000)] }), />sirv</);
 });
 
 t.test('terminal summary: a header, a rule, one aligned row per scenario, skipped rows say why', async (t) => {
