@@ -11,6 +11,11 @@ export function formatNumber(value: number, digits = 0): string {
   return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
+/** An issue 8 target, a floor the ratio should reach: "≥ 0.6×", "≥ 3×". */
+export function formatTarget(target: number): string {
+  return `≥ ${target.toLocaleString('en-US', { maximumFractionDigits: 2 })}×`;
+}
+
 function formatMs(value: number): string {
   return value < 10 ? formatNumber(value, 1) : formatNumber(value, 0);
 }
@@ -70,13 +75,14 @@ export function renderMarkdown(result: BenchResult, options: MarkdownOptions = {
     '',
     '## Ratios',
     '',
-    '| Ratio | Rows | Value | What it says |',
-    '| --- | --- | ---: | --- |',
+    '| Ratio | Rows | Value | Target | What it says |',
+    '| --- | --- | ---: | ---: | --- |',
   ];
   for (const ratio of computeRatios(result)) {
     const metric = ratio.metric === 'rps' ? 'req/s' : ratio.metric === 'peakRssMiB' ? 'peak RSS' : 'CPU ms/req';
     const value = ratio.value === null ? 'n/a' : `${formatNumber(ratio.value, ratio.value < 10 ? 2 : 1)}×`;
-    lines.push(`| ${cell(ratio.label)} | ${cell(`${ratio.numerator} ÷ ${ratio.denominator} (${metric})`)} | ${value} | ${cell(ratio.meaning)} |`);
+    const target = ratio.target === undefined ? '' : ` ${formatTarget(ratio.target)}`;
+    lines.push(`| ${cell(ratio.label)} | ${cell(`${ratio.numerator} ÷ ${ratio.denominator} (${metric})`)} | ${value} |${target} | ${cell(ratio.meaning)} |`);
   }
   if (options.svgFile !== undefined) {
     lines.push('', `![Throughput and latency per scenario](${options.svgFile})`);

@@ -73,6 +73,24 @@ t.test('issue 8 ratios: sirv, the http-proxy engine, WEB_WORKERS 2 ÷ 1, from a 
   t.match(renderTerminalSummary({ ...result, scenarios: run.scenarios }), /^proxy-echo-w1-http-proxy\s+4,000\s/m);
 });
 
+t.test('issue 8 targets sit beside the ratio definitions and reach the markdown', async (t) => {
+  const ratios = new Map(computeRatios(result).map((ratio) => [ratio.label, ratio]));
+  t.equal(ratios.get('twotier ÷ nginx, static 1 KiB')?.target, 0.6);
+  t.equal(ratios.get('twotier ÷ sirv, static 1 KiB')?.target, 3);
+  t.equal(ratios.get('twotier ÷ nginx, static 100 KiB')?.target, 0.5);
+  t.equal(ratios.get('twotier ÷ nginx, proxy')?.target, 1);
+  t.ok(ratios.has('plain ÷ http-proxy engine'));
+  t.notOk('target' in (ratios.get('plain ÷ http-proxy engine') ?? {}), 'the engine ratio has no target');
+  t.notOk('target' in (ratios.get('proxy hop') ?? {}), 'nor do the other ratios');
+  const markdown = renderMarkdown({ ...result, scenarios: [ok('static-1k', 30000), ok('nginx-static-1k', 60000), ok('proxy-echo-w1', 5000), ok('direct-echo', 10000)] });
+  t.match(markdown, /^\| Ratio \| Rows \| Value \| Target \| What it says \|$/m);
+  t.match(markdown, /^\| twotier ÷ nginx, static 1 KiB \| static-1k ÷ nginx-static-1k \(req\/s\) \| 0\.50× \| ≥ 0\.6× \| the web tier/m);
+  t.match(markdown, /^\| twotier ÷ nginx, proxy \| proxy-echo-w1 ÷ nginx-proxy-echo \(req\/s\) \| n\/a \| ≥ 1× \| /m);
+  t.match(markdown, /^\| proxy hop \| proxy-echo-w1 ÷ direct-echo \(req\/s\) \| 0\.50× \| \| share of/m, 'no target: an empty cell');
+  const ratioRows = markdown.split('\n').filter((line) => line.includes(' ÷ ') && line.startsWith('| '));
+  t.ok(ratioRows.length > 0 && ratioRows.every((line) => line.split(/(?<!\\)\|/).length - 2 === 5), 'every ratio row has 5 cells');
+});
+
 t.test('markdown: header, one row per scenario, escaped cells, ratios, chart link', async (t) => {
   const markdown = renderMarkdown(result, { svgFile: 'latest.svg' });
   const tableRows = markdown.split('\n').filter((line) => line.startsWith('| ') && !line.startsWith('| ---'));
@@ -154,6 +172,55 @@ t.test('svg: nginx rows drawn grey with a legend; a latency under 1 ms reads "<1
   t.equal((withSirv.match(/<rect [^>]*fill="#8a96a3"/g) ?? []).length, 3, 'sirv is drawn grey too, like nginx');
   t.match(withSirv, />nginx, sirv</, 'the legend names both references');
   t.match(renderSvg({ ...result, scenarios: [ok('static-1k', 20000), ok('sirv-static-1k', 9000)] }), />sirv</);
+});
+
+const RATIO_PANEL_TITLE = 'Ratios against the references (issue 8 targets)';
+
+/** The ratio panel's rows, in order: bar rects (height 14), target ticks (2 px lines past the legend's) and value labels. */
+function ratioPanelOf(svg: string): { bars: { end: number; fill: string }[]; ticks: number[]; values: string[] } | undefined {
+  const start = svg.indexOf(RATIO_PANEL_TITLE);
+  if (start < 0) return undefined;
+  const panel = svg.slice(start);
+  const bars = [...panel.matchAll(/<rect x="([\d.]+)" y="[\d.]+" width="([\d.]+)" height="14" fill="(#[0-9a-f]{6})"\/>/g)].map((m) => ({ end: Number(m[1]) + Number(m[2]), fill: m[3] ?? '' }));
+  const ticks = [...panel.matchAll(/<line x1="([\d.]+)" y1="[\d.]+" x2="[\d.]+" y2="[\d.]+" stroke="#222" stroke-width="2"\/>/g)].map((m) => Number(m[1])).slice(1);
+  // Values carry decimals ("0.62×"); the parity line's "1×" does not.
+  const values = [...panel.matchAll(/>([\d,]+\.\d+×(?: · [a-z ]+)?)</g)].map((m) => m[1] ?? '');
+  return { bars, ticks, values };
+}
+
+t.test('svg: the ratio panel draws met and below-target bars, a tick at each target, and leaves out what the run lacks', async (t) => {
+  const full = {
+    ...result,
+    scenarios: [
+      ok('static-1k', 30000), ok('static-100k', 12000), ok('proxy-echo-w1', 6000), ok('proxy-echo-w1-http-proxy', 4000),
+      ok('sirv-static-1k', 10000), ok('nginx-static-1k', 60000), ok('nginx-static-100k', 14000), ok('nginx-proxy-echo', 7500),
+    ],
+  };
+  const svg = renderSvg(full);
+  t.same(checkWellFormed(svg), []);
+  t.match(svg, />Ratios against the references \(issue 8 targets\)</, 'the panel is there');
+  const panel = ratioPanelOf(svg);
+  if (panel === undefined) return;
+  const labels = [...svg.slice(svg.indexOf(RATIO_PANEL_TITLE)).matchAll(/text-anchor="end">([^<]+)</g)].map((m) => m[1]);
+  t.same(labels, ['twotier ÷ sirv, static 1 KiB', 'twotier ÷ nginx, static 1 KiB', 'twotier ÷ nginx, static 100 KiB', 'twotier ÷ nginx, proxy', 'plain ÷ http-proxy engine'], 'targeted ratios first, then the engine ratio');
+  t.same(panel.values, ['3.00× · met', '0.50× · below target', '0.86× · met', '0.80× · below target', '1.50×']);
+  t.same(panel.bars.map((b) => b.fill), ['#1b9e77', '#d55e00', '#1b9e77', '#d55e00', '#7a6fa0'], 'met green, below vermillion, untargeted purple');
+  t.equal(panel.ticks.length, 4, 'a target tick per targeted ratio, none for the engine ratio');
+  // Met bars reach their tick (sirv: exactly 3 = the target), below-target bars stop short of it.
+  panel.ticks.forEach((tick, index) => {
+    const reached = (panel.bars[index]?.end ?? 0) >= tick - 0.1;
+    t.equal(reached, panel.bars[index]?.fill === '#1b9e77', `row ${index}: bar end against the tick at ${tick}`);
+  });
+  for (const label of ['≥ 3×', '≥ 0.6×', '≥ 0.5×', '≥ 1×']) t.match(svg, new RegExp(`font-size="10">${label}<`), `tick label ${label}`);
+  const height = (text: string): number => Number(/height="(\d+)"/.exec(text)?.[1]);
+  const withoutRatios = renderSvg({ ...full, scenarios: full.scenarios.filter((row) => !/^(nginx|sirv)-|http-proxy/.test(row.name)) });
+  t.notMatch(withoutRatios, /Ratios against the references/, 'no reference rows: no panel');
+  t.ok(height(withoutRatios) < height(svg), 'and no room kept for it');
+  t.notMatch(renderSvg(result), /Ratios against the references/, 'skipped nginx rows count as absent');
+  const noNginx = renderSvg({ ...full, scenarios: full.scenarios.filter((row) => !row.name.startsWith('nginx-')) });
+  t.same(checkWellFormed(noNginx), []);
+  t.same(ratioPanelOf(noNginx)?.values, ['3.00× · met', '1.50×'], 'without nginx only the sirv and engine rows are drawn');
+  t.notMatch(noNginx.slice(noNginx.indexOf(RATIO_PANEL_TITLE)), /÷ nginx/);
 });
 
 t.test('terminal summary: a header, a rule, one aligned row per scenario, skipped rows say why', async (t) => {
