@@ -69,6 +69,19 @@ export const benchResultSchema = z.object({
   flags: benchFlagsSchema,
   pinning: pinningSchema,
   scenarios: z.array(scenarioResultSchema),
+  /**
+   * The ratios between rows (ratios.ts), written with the run so a script reads them without
+   * recomputing; the reports compute them again from `scenarios`. Absent in runs written before.
+   */
+  ratios: z.array(z.object({
+    label: z.string(),
+    numerator: z.string(),
+    denominator: z.string(),
+    metric: z.enum(['rps', 'peakRssMiB', 'cpuMsPerRequest']),
+    value: z.number().nullable(),
+    meaning: z.string(),
+    target: z.number().optional(),
+  })).optional(),
 });
 
 export type LatencyMs = z.infer<typeof latencySchema>;

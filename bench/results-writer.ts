@@ -1,6 +1,7 @@
 /** Writes a run as `<timestamp>.{json,md,svg}` and `latest.{json,md,svg}`, and reads one back. */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { computeRatios } from './ratios.js';
 import { renderMarkdown } from './report-markdown.js';
 import { renderSvg } from './report-svg.js';
 import { benchResultSchema, type BenchResult } from './result-schema.js';
@@ -20,7 +21,8 @@ export interface WrittenFiles {
 export function writeReportFiles(result: BenchResult, dir: string, base: string, withJson = true): WrittenFiles {
   mkdirSync(dir, { recursive: true });
   const files = { json: join(dir, `${base}.json`), markdown: join(dir, `${base}.md`), svg: join(dir, `${base}.svg`) };
-  if (withJson) writeFileSync(files.json, `${JSON.stringify(result, null, 2)}\n`);
+  // The ratios go into the JSON too (issue 8: "writes the ratios to the bench JSON and report").
+  if (withJson) writeFileSync(files.json, `${JSON.stringify({ ...result, ratios: computeRatios(result) }, null, 2)}\n`);
   writeFileSync(files.markdown, renderMarkdown(result, { svgFile: `${base}.svg` }));
   writeFileSync(files.svg, renderSvg(result));
   return files;

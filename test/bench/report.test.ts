@@ -150,7 +150,11 @@ t.test('results round-trip through files and a bad file names the field', async 
   t.equal(resultStamp(result.startedAt), '2026-11-25T11-42-01Z');
   const written = writeResults(result, dir);
   t.equal(written.run.json, join(dir, '2026-11-25T11-42-01Z.json'));
-  t.same(readResult(written.latest.json), result);
+  const read = readResult(written.latest.json);
+  const { ratios, ...rest } = read;
+  t.same(rest, result, 'the run as it was');
+  t.same(ratios, JSON.parse(JSON.stringify(computeRatios(result))), 'with its ratios written beside it');
+  t.ok(ratios?.some((ratio) => ratio.value !== null), 'ratios with values');
   t.match(readFileSync(written.latest.markdown, 'utf8'), /\(latest\.svg\)/);
   t.match(readFileSync(written.run.markdown, 'utf8'), /\(2026-11-25T11-42-01Z\.svg\)/);
   const bad = join(dir, 'bad.json');
