@@ -4,26 +4,18 @@
  * WEB_WORKERS=N answers from N processes and passes signals on, LOG_PRETTY=1 is readable.
  */
 import t from 'tap';
-import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { Agent, createServer, request } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startUpstream } from '../helpers/upstream.js';
 import { alive, spawnEntry, WEB_MAIN, type Teardown } from '../helpers/web-tier.js';
 
 async function upstream(t: Teardown, name: string): Promise<string> {
-  const server = createServer((req, res) => {
+  return (await startUpstream(t, (req, res) => {
     req.resume();
     res.end(name);
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  t.teardown(() => {
-    server.closeAllConnections();
-    server.close();
-  });
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  })).url;
 }
 
 function get(port: number, path: string, agent: Agent | false = false): Promise<{ status: number; body: string; id: string; localPort: number }> {

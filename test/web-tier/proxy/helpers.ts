@@ -5,52 +5,15 @@
  */
 import { randomUUID } from 'node:crypto';
 import http, { type IncomingHttpHeaders, type RequestListener } from 'node:http';
-import net, { type AddressInfo } from 'node:net';
+import net from 'node:net';
 import { once } from 'node:events';
 import { Writable } from 'node:stream';
 import { createLogger, type Logger } from '../../../common/logger.js';
+import { closeServer, listen, type Teardown } from '../../helpers/upstream.js';
 import type { RequestContext } from '../../../web-tier/context.js';
 import { createProxyHandler, PROXY_DEFAULTS, type ProxyHandler, type ProxyOptions } from '../../../web-tier/proxy/handler.js';
 
-/** The slice of a tap Test these helpers use. */
-export interface Teardown {
-  teardown(fn: () => unknown): void;
-}
-
-export async function listen(server: net.Server): Promise<number> {
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return (server.address() as AddressInfo).port;
-}
-
-function closeServer(server: http.Server | net.Server): Promise<void> {
-  if ('closeAllConnections' in server) server.closeAllConnections();
-  return new Promise((resolve) => server.close(() => resolve()));
-}
-
-export interface Upstream {
-  readonly url: string;
-  readonly port: number;
-  readonly server: http.Server;
-  /** TCP connections the upstream accepted so far. */
-  connections(): number;
-  /** Connections open right now. */
-  readonly open: Set<net.Socket>;
-}
-
-export async function startUpstream(t: Teardown, listener: RequestListener): Promise<Upstream> {
-  const server = http.createServer(listener);
-  let accepted = 0;
-  const open = new Set<net.Socket>();
-  server.on('connection', (socket) => {
-    accepted += 1;
-    open.add(socket);
-    socket.once('close', () => open.delete(socket));
-  });
-  const port = await listen(server);
-  t.teardown(() => closeServer(server));
-  return { url: `http://127.0.0.1:${port}`, port, server, connections: () => accepted, open };
-}
+export { listen, startUpstream, type Teardown, type Upstream } from '../../helpers/upstream.js';
 
 /** A base URL nobody listens on: a port that was bound, then closed (connect → ECONNREFUSED). */
 export async function refusedUrl(): Promise<string> {

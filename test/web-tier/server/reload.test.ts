@@ -4,13 +4,12 @@
  * keep-alive client connection carries on.
  */
 import t from 'tap';
-import { once } from 'node:events';
-import { Agent, createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { Agent, request, type IncomingMessage, type ServerResponse } from 'node:http';
+import { startUpstream } from '../../helpers/upstream.js';
 import { createFakeHandler, startWeb, type Teardown } from '../../helpers/web-tier.js';
 
 async function upstream(t: Teardown, name: string, onSlow?: (res: ServerResponse) => void): Promise<string> {
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  return (await startUpstream(t, (req: IncomingMessage, res: ServerResponse) => {
     req.resume();
     if (req.url === '/readyz') {
       res.end('ready');
@@ -22,14 +21,7 @@ async function upstream(t: Teardown, name: string, onSlow?: (res: ServerResponse
     }
     res.writeHead(200, { 'Content-Type': 'text/plain' });
     res.end(name);
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  t.teardown(() => {
-    server.closeAllConnections();
-    server.close();
-  });
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  })).url;
 }
 
 function fetchText(port: number, path: string, agent: Agent, init: { method?: string; body?: string } = {}): Promise<{ status: number; body: string; localPort: number }> {
