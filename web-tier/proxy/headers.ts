@@ -23,9 +23,13 @@ const DROPPED_REQUEST_FIELDS: ReadonlySet<string> = new Set([
   'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded', 'x-request-id',
 ]);
 
+/** The usual Connection values name no field beyond the hop-by-hop ones: nothing to parse. */
+const PLAIN_CONNECTION = /^\s*(keep-alive|close)\s*$/i;
+
 /** The field names a Connection header lists (RFC 9110 §7.6.1), lower-case. */
 export function connectionOptions(value: string | string[] | undefined): string[] {
   if (value === undefined) return [];
+  if (typeof value === 'string' && PLAIN_CONNECTION.test(value)) return [value.trim().toLowerCase()];
   const joined = Array.isArray(value) ? value.join(',') : value;
   return joined.split(',').map((token) => token.trim().toLowerCase()).filter((token) => token.length > 0);
 }
@@ -81,8 +85,23 @@ export interface EdgeFacts {
   readonly requestId: string;
 }
 
-/** RFC 7239 `Forwarded` for this hop: for, host, proto. */
+/** Recent `Forwarded` values: the same peer, host and proto come back on every request of a connection. */
+const forwardedMemo = new Map<string, string>();
+const FORWARDED_MEMO_ENTRIES = 1024;
+
+/** RFC 7239 `Forwarded` for this hop: for, host, proto (remembered for the last ~1000 combinations). */
 export function forwardedHeader(facts: EdgeFacts): string {
+  const key = `${facts.peer} ${facts.host ?? ''} ${facts.proto} ${facts.host === undefined ? 0 : 1}`;
+  let value = forwardedMemo.get(key);
+  if (value === undefined) {
+    value = renderForwarded(facts);
+    if (forwardedMemo.size >= FORWARDED_MEMO_ENTRIES) forwardedMemo.clear();
+    forwardedMemo.set(key, value);
+  }
+  return value;
+}
+
+function renderForwarded(facts: EdgeFacts): string {
   const node = isIP(facts.peer) === 6 ? `[${facts.peer}]` : facts.peer;
   const parts = [`for=${forwardedParameter(node)}`];
   if (facts.host !== undefined) parts.push(`host=${forwardedParameter(facts.host)}`);
