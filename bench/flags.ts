@@ -24,7 +24,7 @@ export const DEFAULTS = {
 export const COMPARE_SETS: Readonly<Record<string, readonly string[]>> = {
   nginx: [
     'static-1k', 'nginx-static-1k', 'sirv-static-1k', 'static-100k', 'nginx-static-100k',
-    'proxy-echo-w1', 'proxy-echo-w1-http-proxy', 'nginx-proxy-echo', 'static-1k-web-w1', 'static-1k-web-w2',
+    'proxy-echo-w1', 'proxy-echo-w1-http-proxy', 'nginx-proxy-echo', 'nginx-proxy-echo-edge', 'static-1k-web-w1', 'static-1k-web-w2',
   ],
 };
 

@@ -10,7 +10,7 @@ import { createProgress } from './progress.js';
 import { baseEnv } from './launcher.js';
 import { runBench } from './run.js';
 import { buildScenarios, selectScenarios } from './scenarios.js';
-import { writeResults } from './results-writer.js';
+import { resultJson, writeResults } from './results-writer.js';
 import { renderTerminalSummary } from './report-markdown.js';
 import type { BenchFlags } from './result-schema.js';
 
@@ -57,7 +57,7 @@ async function main(): Promise<number> {
   const written = writeResults(result, resolve(root, options.resultsDir));
   if (options.jsonFile !== null) {
     mkdirSync(dirname(resolve(options.jsonFile)), { recursive: true });
-    writeFileSync(resolve(options.jsonFile), `${JSON.stringify(result, null, 2)}\n`);
+    writeFileSync(resolve(options.jsonFile), resultJson(result));
   }
   process.stdout.write(`\n${renderTerminalSummary(result)}`);
   process.stderr.write(`results: ${written.run.json}\nreport:  ${written.latest.markdown}\n`);

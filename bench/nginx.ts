@@ -14,6 +14,11 @@ export interface NginxConfigOptions {
   /** App tier port for /api/ and /articles/, or null for a static-only config. */
   readonly upstreamPort: number | null;
   readonly prefix: string;
+  /**
+   * Set the edge headers the web tier sets on every forwarded request (X-Forwarded-For/-Proto/-Host,
+   * Forwarded, X-Request-Id, Via), as a production nginx in front of an app would: the like-for-like row.
+   */
+  readonly edgeHeaders?: boolean;
 }
 
 /** A config as close to the web tier's job as nginx allows: 1 worker, no logs, keep-alive upstream. */
@@ -29,7 +34,13 @@ export function renderNginxConfig(options: NginxConfigOptions): string {
       # nginx speaks HTTP/1.0 upstream and closes by default; keep-alive needs both lines.
       proxy_http_version 1.1;
       proxy_set_header Connection "";
-      proxy_set_header Host $host;
+      proxy_set_header Host $host;${options.edgeHeaders === true ? `
+      proxy_set_header X-Forwarded-For $remote_addr;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Forwarded-Host $http_host;
+      proxy_set_header Forwarded "for=$remote_addr;host=\\"$http_host\\";proto=$scheme";
+      proxy_set_header X-Request-Id $request_id;
+      proxy_set_header Via "1.1 nginx";` : ''}
     }`;
   return `worker_processes 1;
 daemon off;
@@ -91,6 +102,7 @@ export interface StartNginxOptions {
   readonly workDir: string;
   readonly webRoot: string;
   readonly upstreamPort: number | null;
+  readonly edgeHeaders?: boolean;
   readonly cpuList: string | null;
   readonly env: Readonly<Record<string, string>>;
 }
@@ -99,7 +111,7 @@ export async function startNginx(options: StartNginxOptions): Promise<LaunchedSe
   mkdirSync(options.workDir, { recursive: true });
   const port = await freePort();
   const file = join(options.workDir, 'nginx.conf');
-  writeFileSync(file, renderNginxConfig({ port, webRoot: options.webRoot, upstreamPort: options.upstreamPort, prefix: options.workDir }));
+  writeFileSync(file, renderNginxConfig({ port, webRoot: options.webRoot, upstreamPort: options.upstreamPort, prefix: options.workDir, edgeHeaders: options.edgeHeaders === true }));
   return launchServer({
     name: 'nginx',
     command: options.nginxPath,

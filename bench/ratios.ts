@@ -62,6 +62,7 @@ function specs(names: readonly string[]): RatioSpec[] {
     { label: 'twotier ÷ nginx, static 1 KiB', numerator: 'static-1k', denominator: 'nginx-static-1k', metric: 'rps', meaning: 'the web tier against nginx with one worker on the same file', target: 0.6 },
     { label: 'twotier ÷ nginx, static 100 KiB', numerator: 'static-100k', denominator: 'nginx-static-100k', metric: 'rps', meaning: 'the web tier against nginx with one worker on the same 100 KiB file', target: 0.5 },
     { label: 'twotier ÷ nginx, proxy', numerator: 'proxy-echo-w1', denominator: 'nginx-proxy-echo', metric: 'rps', meaning: 'the web tier\'s proxy against nginx proxy_pass to the same app worker', target: 1 },
+    { label: 'twotier ÷ nginx, proxy, same edge headers', numerator: 'proxy-echo-w1', denominator: 'nginx-proxy-echo-edge', metric: 'rps', meaning: 'the same, with nginx also setting the X-Forwarded-*, Forwarded, X-Request-Id and Via headers the web tier sets (like for like)', target: 1 },
   );
   return list;
 }

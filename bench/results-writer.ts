@@ -17,12 +17,16 @@ export interface WrittenFiles {
   readonly svg: string;
 }
 
+/** The JSON text of a run: the result, and its ratios (issue 8: "writes the ratios to the bench JSON and report"). */
+export function resultJson(result: BenchResult): string {
+  return `${JSON.stringify({ ...result, ratios: computeRatios(result) }, null, 2)}\n`;
+}
+
 /** Writes `<base>.json` (unless `withJson` is false), `<base>.md` and `<base>.svg` into `dir`. */
 export function writeReportFiles(result: BenchResult, dir: string, base: string, withJson = true): WrittenFiles {
   mkdirSync(dir, { recursive: true });
   const files = { json: join(dir, `${base}.json`), markdown: join(dir, `${base}.md`), svg: join(dir, `${base}.svg`) };
-  // The ratios go into the JSON too (issue 8: "writes the ratios to the bench JSON and report").
-  if (withJson) writeFileSync(files.json, `${JSON.stringify({ ...result, ratios: computeRatios(result) }, null, 2)}\n`);
+  if (withJson) writeFileSync(files.json, resultJson(result));
   writeFileSync(files.markdown, renderMarkdown(result, { svgFile: `${base}.svg` }));
   writeFileSync(files.svg, renderSvg(result));
   return files;

@@ -200,7 +200,7 @@ function sirvRow(name: string, description: string, path: string): Scenario {
   };
 }
 
-function nginxRow(name: string, description: string, path: string, withApp: boolean): Scenario {
+function nginxRow(name: string, description: string, path: string, withApp: boolean, edgeHeaders = false): Scenario {
   return {
     name,
     description,
@@ -212,7 +212,7 @@ function nginxRow(name: string, description: string, path: string, withApp: bool
         return running(`http://127.0.0.1:${nginx.port}${path}`, null, [nginx]);
       }
       const servers = await chain(startAppTier(ctx, 1, name), (app) =>
-        startNginx({ nginxPath, workDir: join(ctx.workDir, name), webRoot: ctx.webRoot, upstreamPort: app.port, cpuList: ctx.serverCpus, env: ctx.serverEnv }));
+        startNginx({ nginxPath, workDir: join(ctx.workDir, name), webRoot: ctx.webRoot, upstreamPort: app.port, edgeHeaders, cpuList: ctx.serverCpus, env: ctx.serverEnv }));
       return running(`http://127.0.0.1:${(servers[0] as LaunchedServer).port}${path}`, null, servers);
     },
   };
@@ -252,6 +252,7 @@ export function buildScenarios(maxWorkers: number): Scenario[] {
     nginxRow('nginx-static-1k', 'nginx, 1 worker: the same 1 KiB static file', small, false),
     nginxRow('nginx-static-100k', 'nginx, 1 worker: the same 100 KiB static file', `/${STATIC_FILES.large.name}`, false),
     nginxRow('nginx-proxy-echo', 'nginx, 1 worker, proxy_pass with keep-alive → app tier with 1 worker: /api/echo', '/api/echo', true),
+    nginxRow('nginx-proxy-echo-edge', 'nginx as nginx-proxy-echo, also setting the edge headers the web tier sets (X-Forwarded-For/-Proto/-Host, Forwarded, X-Request-Id, Via): /api/echo', '/api/echo', true, true),
   );
   return scenarios;
 }

@@ -70,11 +70,12 @@ t.test('bench --quick runs every scenario to a valid JSON and report', { skip: e
   t.ok(files.includes('latest.json') && files.includes('latest.md') && files.includes('latest.svg'));
   t.equal(files.filter((file) => /^\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ\.(json|md|svg)$/.test(file)).length, 3, 'timestamped files beside latest.*');
   t.same(JSON.parse(readFileSync(join(dir, 'results', 'latest.json'), 'utf8')), result, '--json copy equals latest.json');
+  t.ok(result.ratios?.some((ratio) => ratio.label === 'proxy hop' && ratio.value !== null), 'the JSON carries the ratios');
   const markdown = readFileSync(join(dir, 'results', 'latest.md'), 'utf8');
   t.match(markdown, /\| proxy hop \| proxy-echo-w1 ÷ direct-echo/);
   for (const label of ['twotier ÷ sirv, static 1 KiB', 'plain ÷ http-proxy engine', 'web tier w2 ÷ w1, static 1 KiB']) {
     t.match(markdown, new RegExp(`\\| ${label} \\| [^|]+ \\| \\d[\\d,.]*× \\|`), `${label}: a value from this run`);
   }
   t.ok((byName.get('static-1k-web-w2')?.peakProcesses ?? 0) >= 3, 'WEB_WORKERS=2: primary and both workers sampled');
-  t.match(stderr, new RegExp(`\\[${expected.length}/${expected.length}\\] nginx-proxy-echo`), 'progress names scenario k/n');
+  t.match(stderr, new RegExp(`\\[${expected.length}/${expected.length}\\] nginx-proxy-echo-edge`), 'progress names scenario k/n');
 });

@@ -27,11 +27,11 @@ t.test('--compare nginx adds each reference row (nginx, sirv, http-proxy engine)
   const compared = parseBenchArgs(['--compare', 'nginx'], {}, 2).scenarios;
   t.same(compared, [
     'static-1k', 'nginx-static-1k', 'sirv-static-1k', 'static-100k', 'nginx-static-100k',
-    'proxy-echo-w1', 'proxy-echo-w1-http-proxy', 'nginx-proxy-echo', 'static-1k-web-w1', 'static-1k-web-w2',
+    'proxy-echo-w1', 'proxy-echo-w1-http-proxy', 'nginx-proxy-echo', 'nginx-proxy-echo-edge', 'static-1k-web-w1', 'static-1k-web-w2',
   ]);
   t.same(selectScenarios(buildScenarios(2), compared).map((scenario) => scenario.name), [
     'static-1k', 'static-100k', 'static-1k-web-w1', 'static-1k-web-w2', 'proxy-echo-w1', 'proxy-echo-w1-http-proxy',
-    'sirv-static-1k', 'nginx-static-1k', 'nginx-static-100k', 'nginx-proxy-echo',
+    'sirv-static-1k', 'nginx-static-1k', 'nginx-static-100k', 'nginx-proxy-echo', 'nginx-proxy-echo-edge',
   ], 'every name is a row, run in report order');
   t.same(parseBenchArgs(['--compare', 'nginx', '--scenarios', 'cgi-echo'], {}, 2).scenarios.slice(0, 2), ['cgi-echo', 'static-1k'], 'added to --scenarios');
   t.throws(() => parseBenchArgs(['--compare', 'apache'], {}, 2), BenchFlagError);
@@ -52,7 +52,7 @@ t.test('scenario list: every row of issues 4 and 8, worker rows up to N, referen
   t.same(names, [
     'static-1k', 'static-100k', 'static-1k-web-w1', 'static-1k-web-w2', 'direct-echo', 'proxy-echo-w1', 'proxy-echo-w2', 'proxy-echo-w3',
     'proxy-echo-w1-http-proxy', 'embedded-echo', 'cgi-echo', 'cgi-shell', 'articles-page',
-    'sirv-static-1k', 'nginx-static-1k', 'nginx-static-100k', 'nginx-proxy-echo',
+    'sirv-static-1k', 'nginx-static-1k', 'nginx-static-100k', 'nginx-proxy-echo', 'nginx-proxy-echo-edge',
   ]);
   t.notOk(buildScenarios(3).some((scenario) => /http-proxy/.test(scenario.description) && /^proxy-echo-w\d+$/.test(scenario.name)), 'proxy-echo-wN rows do not claim http-proxy');
   t.same(selectScenarios(buildScenarios(2), ['cgi-echo', 'static-1k']).map((scenario) => scenario.name), ['static-1k', 'cgi-echo'], 'report order kept');

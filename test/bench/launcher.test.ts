@@ -77,4 +77,9 @@ t.test('the nginx reference config: one worker, the same docroot, keep-alive ups
   t.match(config, /server 127\.0\.0\.1:3001;\s+keepalive \d+;/);
   t.match(config, /proxy_http_version 1\.1;/);
   t.notMatch(renderNginxConfig({ port: 1, webRoot: '/w', upstreamPort: null, prefix: '/p' }), /upstream|proxy_pass/);
+  t.notMatch(config, /X-Forwarded-For|X-Request-Id/, 'the bare row sets no edge headers');
+  const edge = renderNginxConfig({ port: 18080, webRoot: '/srv/www', upstreamPort: 3001, prefix: '/tmp/n', edgeHeaders: true });
+  for (const header of ['X-Forwarded-For', 'X-Forwarded-Proto', 'X-Forwarded-Host', 'Forwarded', 'X-Request-Id', 'Via']) {
+    t.match(edge, new RegExp(`proxy_set_header ${header} `), `the edge row sets ${header}, as the web tier does`);
+  }
 });
