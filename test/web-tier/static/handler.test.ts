@@ -1,6 +1,7 @@
 import t from 'tap';
-import { mkdirSync, readFileSync, truncateSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
-import { Agent, request as httpRequest } from 'node:http';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, truncateSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { Agent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { Writable } from 'node:stream';
@@ -263,6 +264,38 @@ t.test('changed files are seen after the stat TTL; cached bodies never go stale'
   t.equal(after.body.toString(), 'changed and longer content\n');
   t.not(after.headers['etag'], before.headers['etag']);
   t.equal((await get(port, '/hello.txt', { headers: { 'If-None-Match': String(before.headers['etag']) } })).status, 200);
+});
+
+/** How many of this process's descriptors are open on `path` (the static handler runs in-process here). */
+function openDescriptors(path: string): number {
+  let count = 0;
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      if (readlinkSync(`/proc/self/fd/${fd}`) === path) count += 1;
+    } catch {
+      // Closed between the listing and the read.
+    }
+  }
+  return count;
+}
+
+t.test('a client that leaves mid-stream: the file is closed, not held open behind it', { skip: existsSync('/proc/self/fd') ? false : 'needs /proc' }, async (t) => {
+  const { root } = makeFixtureRoot(t);
+  const path = join(root, 'huge.bin');
+  // Far more than the socket buffers hold, so the read stream is still open when the client stops reading.
+  writeFileSync(path, Buffer.alloc(32 * 1024 * 1024, 7));
+  const { port } = await startStatic(t, { root });
+  const req = httpRequest({ host: '127.0.0.1', port, path: '/huge.bin', agent: false });
+  req.on('error', () => undefined);
+  req.end();
+  const [res] = (await once(req, 'response')) as [IncomingMessage];
+  await once(res, 'data');
+  res.pause();
+  t.equal(openDescriptors(path), 1, 'the file is open while it streams');
+  req.destroy();
+  const deadline = Date.now() + 3_000;
+  while (openDescriptors(path) > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  t.equal(openDescriptors(path), 0, 'closed once the client left');
 });
 
 t.test('a file that shrinks mid-stream cuts the connection instead of ending short but "complete"', async (t) => {
