@@ -50,10 +50,20 @@ export function serverOptions(options: LimitOptions) {
 // RFC 3986 §3.2.2 host (IP-literal | IPv4 | reg-name) and an optional port.
 const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|\[v[0-9A-Fa-f]+\.[A-Za-z0-9\-._~!$&'()*+,;=:]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]+)(?::\d{0,5})?$/;
 
+/** Host values already found valid: the same few arrive on every request (bounded; invalid ones are never kept). */
+const validHosts = new Set<string>();
+const VALID_HOSTS_KEPT = 256;
+
 export function isValidHost(value: string): boolean {
+  if (validHosts.has(value)) return true;
   if (!HOST.test(value)) return false;
   const port = /:(\d+)$/.exec(value.startsWith('[') ? value.slice(value.indexOf(']')) : value);
-  return port === null || Number(port[1]) <= 65535;
+  const valid = port === null || Number(port[1]) <= 65535;
+  if (valid) {
+    if (validHosts.size >= VALID_HOSTS_KEPT) validHosts.clear();
+    validHosts.add(value);
+  }
+  return valid;
 }
 
 /** The host part of host[:port], lower-case (names are case-insensitive, RFC 3986 §3.2.2). */

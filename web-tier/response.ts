@@ -99,17 +99,20 @@ export class WebResponse<Request extends IncomingMessage = IncomingMessage> exte
   override writeHead(statusCode: number, reason?: any, headers?: any): this {
     const ctx = this.ctx;
     if (ctx !== undefined && !this.headersSent) {
-      let sent: unknown = this.getHeader('x-served-by');
+      let sent: unknown;
       const given: unknown = typeof reason === 'string' ? headers : reason;
       if (Array.isArray(given) && (given.length === 0 || typeof given[0] === 'string')) {
         const found = scanList(given);
-        // A new list: the caller's may be a frozen, precomputed one.
-        const list = (given as unknown[]).slice();
-        if (sent === undefined) sent = found.servedBy;
-        if (sent === undefined) list.push('X-Served-By', (sent = ctx.servedBy === 'app' ? 'web' : ctx.servedBy));
-        if (!found.requestId && !this.hasHeader('x-request-id')) list.push('X-Request-Id', ctx.requestId);
-        if (this.site?.draining === true && !found.connection) list.push('Connection', 'close');
-        if (this.getHeaderNames().length > 0) {
+        // Fields set before (setHeader) are rare on this path: look them up only when there are any.
+        const preset = this.getHeaderNames().length > 0;
+        sent = found.servedBy ?? (preset ? this.getHeader('x-served-by') : undefined);
+        const stamps: unknown[] = [];
+        if (sent === undefined) stamps.push('X-Served-By', (sent = ctx.servedBy === 'app' ? 'web' : ctx.servedBy));
+        if (!found.requestId && !(preset && this.hasHeader('x-request-id'))) stamps.push('X-Request-Id', ctx.requestId);
+        if (this.site?.draining === true && !found.connection) stamps.push('Connection', 'close');
+        // A new list (the caller's may be a frozen, precomputed one); node only reads it.
+        const list = stamps.length === 0 ? given : (given as unknown[]).concat(stamps);
+        if (preset) {
           // Fields were set already: node would setHeader each pair, and a repeated field
           // (Set-Cookie) would keep only its last value. Merge here: the list wins, repeats append.
           mergeList(this, list);
@@ -118,6 +121,7 @@ export class WebResponse<Request extends IncomingMessage = IncomingMessage> exte
         } else if (typeof reason === 'string') headers = list;
         else reason = list;
       } else {
+        sent = this.getHeader('x-served-by');
         if (sent === undefined && given !== null && typeof given === 'object') sent = recordValue(given as Record<string, unknown>, 'x-served-by');
         if (sent === undefined) this.setHeader('X-Served-By', (sent = ctx.servedBy === 'app' ? 'web' : ctx.servedBy));
         if (!this.hasHeader('x-request-id')) this.setHeader('X-Request-Id', ctx.requestId);

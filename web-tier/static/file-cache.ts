@@ -37,6 +37,8 @@ export function createFileCache(options: FileCacheOptions): FileCache {
   const held = new Map<string, Held>();
   const loading = new Map<string, Promise<Buffer | undefined>>();
   let bytes = 0;
+  /** The path `get` moved to the end of `held` last: a hot file is not moved again on every request. */
+  let lastUsed: string | undefined;
 
   function drop(path: string): void {
     const entry = held.get(path);
@@ -59,6 +61,7 @@ export function createFileCache(options: FileCacheOptions): FileCache {
     if (body.length !== file.size) return undefined;
     drop(file.path);
     held.set(file.path, { version: file.etagCore, body });
+    lastUsed = file.path;
     bytes += body.length;
     // Map iteration order is insertion order: the first keys are the least recently used.
     for (const path of held.keys()) {
@@ -76,8 +79,12 @@ export function createFileCache(options: FileCacheOptions): FileCache {
         drop(file.path);
         return undefined;
       }
-      held.delete(file.path);
-      held.set(file.path, entry);
+      // Least recently used order: move it to the end, unless it is already the last one used.
+      if (lastUsed !== file.path) {
+        held.delete(file.path);
+        held.set(file.path, entry);
+        lastUsed = file.path;
+      }
       return entry.body;
     },
     load(file) {
