@@ -19,9 +19,10 @@ const DROPPED_REQUEST_FIELDS: ReadonlySet<string> = new Set([
   'proxy',
   // The web tier already answered the 100-continue (RFC 9110 §10.1.1); the app reads the body as it streams.
   'expect',
-  // Set below from what the edge saw, never taken from the client (http-proxy#250).
-  'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded', 'x-request-id',
+  // Set below from what the edge saw, never taken from the client (http-proxy#250); Via is appended to.
+  'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded', 'x-request-id', 'via',
 ]);
+const DROPPED_CHUNKED_REQUEST_FIELDS: ReadonlySet<string> = new Set([...DROPPED_REQUEST_FIELDS, 'content-length']);
 
 /** The usual Connection values name no field beyond the hop-by-hop ones: nothing to parse. */
 const PLAIN_CONNECTION = /^\s*(keep-alive|close)\s*$/i;
@@ -36,18 +37,32 @@ export function connectionOptions(value: string | string[] | undefined): string[
 
 const HOP_BY_HOP = new Set(HOP_BY_HOP_FIELDS);
 
+/** The fields a raw list's Connection header names (RFC 9110 §7.6.1), lower-case; undefined without one. */
+function connectionNamed(raw: readonly string[]): Set<string> | undefined {
+  let named: Set<string> | undefined;
+  for (let index = 0; index < raw.length; index += 2) {
+    const name = raw[index] as string;
+    if (name.length === 10 && name.toLowerCase() === 'connection') {
+      named ??= new Set();
+      for (const option of connectionOptions(raw[index + 1])) named.add(option);
+    }
+  }
+  return named;
+}
+
 /**
- * A copy without hop-by-hop fields and without every field that Connection names: one pass over
- * the fields, and the Connection list parsed only when there is one (issue 8: no per-request
- * work that can be done once).
+ * A raw [name, value, …] list (names in their case, repeated fields kept) without hop-by-hop
+ * fields, without every field that Connection names, and without `alsoDrop` (lower-case names):
+ * the one filter both directions use.
  */
-export function withoutHopByHop(headers: IncomingHttpHeaders, alsoDrop?: ReadonlySet<string>): IncomingHttpHeaders {
-  const named = headers.connection === undefined ? undefined : new Set(connectionOptions(headers.connection));
-  const kept: IncomingHttpHeaders = {};
-  for (const name in headers) {
-    const value = headers[name];
-    if (value === undefined || HOP_BY_HOP.has(name) || alsoDrop?.has(name) === true || named?.has(name) === true) continue;
-    kept[name] = value;
+export function withoutHopByHop(raw: readonly string[], alsoDrop?: ReadonlySet<string>): string[] {
+  const named = connectionNamed(raw);
+  const kept: string[] = [];
+  for (let index = 0; index < raw.length; index += 2) {
+    const name = raw[index] as string;
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || alsoDrop?.has(lower) === true || named?.has(lower) === true) continue;
+    kept.push(name, raw[index + 1] as string);
   }
   return kept;
 }
@@ -121,21 +136,26 @@ export function bodyFraming(headers: IncomingHttpHeaders): BodyFraming {
 
 export const VIA = '1.1 twotier-web';
 
-/** The request header section sent to the app tier. */
+/**
+ * The request header section sent to the app tier as a header object (the http-proxy engine copies
+ * req.headers): buildRequestHeaderList's fields, names lower-case, a repeated field as an array.
+ */
 export function buildRequestHeaders(incoming: IncomingHttpHeaders, facts: EdgeFacts, trustedProxies: ReadonlySet<string>): IncomingHttpHeaders {
-  const outgoing = withoutHopByHop(incoming, DROPPED_REQUEST_FIELDS);
-  if (bodyFraming(incoming) === 'chunked') {
-    delete outgoing['content-length'];
-    outgoing['transfer-encoding'] = 'chunked';
+  const raw: string[] = [];
+  for (const name in incoming) {
+    const value = incoming[name];
+    if (Array.isArray(value)) for (const one of value) raw.push(name, one);
+    else if (value !== undefined) raw.push(name, value);
   }
-  outgoing['x-forwarded-for'] = forwardedFor(facts.peer, incoming['x-forwarded-for'], trustedProxies);
-  outgoing['x-forwarded-proto'] = facts.proto;
-  if (facts.host !== undefined) outgoing['x-forwarded-host'] = facts.host;
-  outgoing['forwarded'] = forwardedHeader(facts);
-  outgoing['x-request-id'] = facts.requestId;
-  // RFC 9110 §7.6.3: a gateway MUST add Via to each request it forwards inbound.
-  outgoing['via'] = incoming.via === undefined ? VIA : `${incoming.via}, ${VIA}`;
-  return outgoing;
+  const list = buildRequestHeaderList(raw, facts, trustedProxies);
+  const outgoing: Record<string, string | string[]> = {};
+  for (let index = 0; index < list.length; index += 2) {
+    const name = (list[index] as string).toLowerCase();
+    const value = list[index + 1] as string;
+    const previous = outgoing[name];
+    outgoing[name] = previous === undefined ? value : [...(Array.isArray(previous) ? previous : [previous]), value];
+  }
+  return outgoing as IncomingHttpHeaders;
 }
 
 /**
@@ -144,29 +164,18 @@ export function buildRequestHeaders(incoming: IncomingHttpHeaders, facts: EdgeFa
  * hands it to http.request as is, which skips a setHeader and its checks per field (issue 8).
  */
 export function buildRequestHeaderList(rawHeaders: readonly string[], facts: EdgeFacts, trustedProxies: ReadonlySet<string>): string[] {
-  let named: Set<string> | undefined;
   let chunked = false;
   let clientForwardedFor: string | undefined;
   let clientVia: string | undefined;
-  const out: string[] = [];
   for (let index = 0; index < rawHeaders.length; index += 2) {
     const lower = (rawHeaders[index] as string).toLowerCase();
     const value = rawHeaders[index + 1] as string;
-    if (lower === 'connection') {
-      named ??= new Set();
-      for (const option of connectionOptions(value)) named.add(option);
-    } else if (lower === 'transfer-encoding') chunked = true;
+    if (lower === 'transfer-encoding') chunked = true;
     else if (lower === 'x-forwarded-for') clientForwardedFor = clientForwardedFor === undefined ? value : `${clientForwardedFor}, ${value}`;
     else if (lower === 'via') clientVia = clientVia === undefined ? value : `${clientVia}, ${value}`;
   }
-  for (let index = 0; index < rawHeaders.length; index += 2) {
-    const name = rawHeaders[index] as string;
-    const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || DROPPED_REQUEST_FIELDS.has(lower) || lower === 'via' || named?.has(lower) === true) continue;
-    // RFC 9112 §6.3: Transfer-Encoding overrides Content-Length; the body keeps its chunked framing.
-    if (chunked && lower === 'content-length') continue;
-    out.push(name, rawHeaders[index + 1] as string);
-  }
+  // RFC 9112 §6.3: Transfer-Encoding overrides Content-Length; the body keeps its chunked framing.
+  const out = withoutHopByHop(rawHeaders, chunked ? DROPPED_CHUNKED_REQUEST_FIELDS : DROPPED_REQUEST_FIELDS);
   if (chunked) out.push('transfer-encoding', 'chunked');
   out.push('x-forwarded-for', forwardedFor(facts.peer, clientForwardedFor, trustedProxies), 'x-forwarded-proto', facts.proto);
   if (facts.host !== undefined) out.push('x-forwarded-host', facts.host);
@@ -181,21 +190,7 @@ export function buildRequestHeaderList(rawHeaders: readonly string[], facts: Edg
  * X-Request-Id and X-Served-By are replaced by the edge's.
  */
 export function buildResponseHeaders(rawHeaders: readonly string[], requestId: string): string[] {
-  let named: Set<string> | undefined;
-  for (let index = 0; index < rawHeaders.length; index += 2) {
-    const name = rawHeaders[index] as string;
-    if (name.length === 10 && name.toLowerCase() === 'connection') {
-      named ??= new Set();
-      for (const option of connectionOptions(rawHeaders[index + 1])) named.add(option);
-    }
-  }
-  const out: string[] = [];
-  for (let index = 0; index < rawHeaders.length; index += 2) {
-    const name = rawHeaders[index] as string;
-    const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || REPLACED_RESPONSE_FIELDS.has(lower) || named?.has(lower) === true) continue;
-    out.push(name, rawHeaders[index + 1] as string);
-  }
+  const out = withoutHopByHop(rawHeaders, REPLACED_RESPONSE_FIELDS);
   out.push('X-Request-Id', requestId, 'X-Served-By', 'app');
   return out;
 }
