@@ -4,11 +4,10 @@
  * the upstream URL given as the second argument. Reports its port over IPC.
  */
 import http, { type RequestListener } from 'node:http';
-import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import httpProxy from 'http-proxy';
 import { createLogger } from '../common/logger.js';
-import type { RequestContext } from '../web-tier/context.js';
+import { contextForTarget } from '../web-tier/context.js';
 import { createProxyHandler, PROXY_DEFAULTS } from '../web-tier/proxy/handler.js';
 
 export type ServerRole = 'upstream' | 'twotier-http-proxy' | 'twotier-plain' | 'bare-http-proxy' | 'bare-http-proxy-keepalive';
@@ -28,18 +27,7 @@ function twotierListener(upstream: string, engine: 'http-proxy' | 'plain'): Requ
   const logger = createLogger({ tier: 'web', level: 'silent' });
   const handler = createProxyHandler({ ...PROXY_DEFAULTS, upstreams: [upstream], engine, activeHealth: false, logger });
   return (req, res) => {
-    const target = req.url ?? '/';
-    const queryAt = target.indexOf('?');
-    const requestId = randomUUID();
-    const ctx: RequestContext = {
-      requestId,
-      startedAt: process.hrtime.bigint(),
-      logger: logger.child({ reqId: requestId }),
-      pathname: queryAt === -1 ? target : target.slice(0, queryAt),
-      search: queryAt === -1 ? '' : target.slice(queryAt),
-      servedBy: 'web',
-    };
-    handler.handle(req, res, ctx);
+    handler.handle(req, res, contextForTarget(req.url ?? '/', logger));
   };
 }
 

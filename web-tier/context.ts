@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../common/logger.js';
 
@@ -56,4 +57,13 @@ export class WebRequestContext implements RequestContext {
     this.child ??= this.root.child({ reqId: this.requestId });
     return this.child;
   }
+}
+
+/**
+ * A context for a request-target taken as it came (no classify.ts): for harnesses that run one
+ * handler without server.ts (the tests' stand-in servers, bench/proxy-compare).
+ */
+export function contextForTarget(target: string, logger: Logger, requestId: string = randomUUID()): WebRequestContext {
+  const queryAt = target.indexOf('?');
+  return new WebRequestContext(requestId, process.hrtime.bigint(), logger, queryAt === -1 ? target : target.slice(0, queryAt), queryAt === -1 ? '' : target.slice(queryAt));
 }

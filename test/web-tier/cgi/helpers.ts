@@ -10,10 +10,9 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { randomUUID } from 'node:crypto';
 import type { Test } from 'tap';
 import { createLogger } from '../../../common/logger.js';
-import type { RequestContext, RequestHandler } from '../../../web-tier/context.js';
+import { contextForTarget, type RequestHandler } from '../../../web-tier/context.js';
 import { CGI_DEFAULTS, createCgiHandler, type CgiOptions } from '../../../web-tier/cgi/handler.js';
 
 export interface LogLine {
@@ -86,18 +85,7 @@ export async function startCgiServer(t: Test, options: Partial<CgiOptions> & { c
   const logger = createLogger({ tier: 'web', level: 'debug', destination: sink });
   const handler = createCgiHandler({ ...CGI_DEFAULTS, passEnv: {}, documentRoot: '/srv/www', ...options, logger });
   const server = createServer((req, res) => {
-    const url = req.url ?? '/';
-    const question = url.indexOf('?');
-    const requestId = randomUUID();
-    const ctx: RequestContext = {
-      requestId,
-      startedAt: process.hrtime.bigint(),
-      logger: logger.child({ reqId: requestId }),
-      pathname: question === -1 ? url : url.slice(0, question),
-      search: question === -1 ? '' : url.slice(question),
-      servedBy: 'web',
-    };
-    handler.handle(req, res, ctx);
+    handler.handle(req, res, contextForTarget(req.url ?? '/', logger));
   });
   server.listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', resolve));

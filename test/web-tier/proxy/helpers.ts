@@ -3,14 +3,13 @@
  * the handler (server.ts's job in the real tier), upstream stubs, and clients. Everything on
  * port 0 at 127.0.0.1, torn down by the test that started it.
  */
-import { randomUUID } from 'node:crypto';
 import http, { type IncomingHttpHeaders, type RequestListener } from 'node:http';
 import net from 'node:net';
 import { once } from 'node:events';
 import { Writable } from 'node:stream';
 import { createLogger, type Logger } from '../../../common/logger.js';
 import { closeServer, listen, type Teardown } from '../../helpers/upstream.js';
-import type { RequestContext } from '../../../web-tier/context.js';
+import { contextForTarget, type RequestContext } from '../../../web-tier/context.js';
 import { createProxyHandler, PROXY_DEFAULTS, type ProxyHandler, type ProxyOptions } from '../../../web-tier/proxy/handler.js';
 
 export { listen, startUpstream, type Teardown, type Upstream } from '../../helpers/upstream.js';
@@ -68,17 +67,7 @@ export async function startFront(t: Teardown, options: Partial<ProxyOptions> & {
   const handler = createProxyHandler({ ...PROXY_DEFAULTS, ...options, logger });
   const contexts: RequestContext[] = [];
   const server = http.createServer((req, res) => {
-    const target = req.url ?? '/';
-    const queryAt = target.indexOf('?');
-    const requestId = randomUUID();
-    const ctx: RequestContext = {
-      requestId,
-      startedAt: process.hrtime.bigint(),
-      logger: logger.child({ reqId: requestId }),
-      pathname: queryAt === -1 ? target : target.slice(0, queryAt),
-      search: queryAt === -1 ? '' : target.slice(queryAt),
-      servedBy: 'web',
-    };
+    const ctx = contextForTarget(req.url ?? '/', logger);
     contexts.push(ctx);
     handler.handle(req, res, ctx);
   });

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createLogger, type Logger } from '../../../common/logger.js';
-import type { RequestContext, RequestHandler } from '../../../web-tier/context.js';
+import { contextForTarget, type RequestContext, type RequestHandler } from '../../../web-tier/context.js';
 import { createStaticHandler, STATIC_DEFAULTS, type StaticOptions } from '../../../web-tier/static/handler.js';
 
 export const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'fixtures', 'static');
@@ -61,17 +61,8 @@ export async function startStatic(t: Tap, options: Partial<StaticOptions> & { ro
   const contexts: RequestContext[] = [];
   let counter = 0;
   const server: Server = createServer((req, res) => {
-    const url = req.url ?? '/';
-    const query = url.indexOf('?');
     counter += 1;
-    const ctx: RequestContext = {
-      requestId: `req-${counter}`,
-      startedAt: process.hrtime.bigint(),
-      logger,
-      pathname: query === -1 ? url : url.slice(0, query),
-      search: query === -1 ? '' : url.slice(query),
-      servedBy: 'web',
-    };
+    const ctx = contextForTarget(req.url ?? '/', logger, `req-${counter}`);
     contexts.push(ctx);
     handler.handle(req, res, ctx);
   });
