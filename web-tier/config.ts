@@ -53,6 +53,14 @@ const schema = z.object({
   maxUrlBytes: fields.positiveInt('a byte count (1 or more)'),
   /** Header section without the request line (node's default maxHeaderSize, 16 KiB) → 431 above it. */
   maxHeaderBytes: fields.positiveInt('a byte count (1 or more)'),
+  /** Header fields in one request (Apache LimitRequestFields 100) → 431 above it; never truncated. */
+  maxHeaderFields: fields.positiveInt('a number of header fields (1 or more)').max(10_000, 'must be a number of header fields (1 to 10000)'),
+  /** After an early error answer, read and discard what the client still sends for at most this long (nginx lingering_time). */
+  lingeringTimeMs: fields.nonNegativeInt('a number of milliseconds (0 = close at once)'),
+  /** … and stop when nothing arrived for this long (nginx lingering_timeout). */
+  lingeringTimeoutMs: fields.positiveInt('a number of milliseconds (1 or more)'),
+  /** … and stop after this many discarded bytes. */
+  lingeringMaxBytes: fields.nonNegativeInt('a byte count (0 or more)'),
   /** Whole header section must arrive within this (slowloris). */
   headersTimeoutMs: fields.positiveInt('a number of milliseconds (1 or more)'),
   /** Whole request, body included, must arrive within this. */
@@ -132,6 +140,10 @@ export const DEFAULTS: z.infer<typeof schema> = {
   serverNames: [],
   maxUrlBytes: 8 * 1024,
   maxHeaderBytes: 16 * 1024,
+  maxHeaderFields: 100,
+  lingeringTimeMs: 30_000,
+  lingeringTimeoutMs: 5_000,
+  lingeringMaxBytes: 8 * MiB,
   headersTimeoutMs: 20_000,
   requestTimeoutMs: 120_000,
   keepAliveTimeoutMs: 5_000,
@@ -184,6 +196,10 @@ const ENV: Readonly<Record<string, EnvBinding>> = {
   WEB_SERVER_NAMES: { key: 'serverNames', kind: 'list' },
   WEB_MAX_URL_BYTES: { key: 'maxUrlBytes', kind: 'int' },
   WEB_MAX_HEADER_BYTES: { key: 'maxHeaderBytes', kind: 'int' },
+  WEB_MAX_HEADER_FIELDS: { key: 'maxHeaderFields', kind: 'int' },
+  WEB_LINGERING_TIME_MS: { key: 'lingeringTimeMs', kind: 'int' },
+  WEB_LINGERING_TIMEOUT_MS: { key: 'lingeringTimeoutMs', kind: 'int' },
+  WEB_LINGERING_MAX_BYTES: { key: 'lingeringMaxBytes', kind: 'int' },
   WEB_HEADERS_TIMEOUT_MS: { key: 'headersTimeoutMs', kind: 'int' },
   WEB_REQUEST_TIMEOUT_MS: { key: 'requestTimeoutMs', kind: 'int' },
   WEB_KEEP_ALIVE_TIMEOUT_MS: { key: 'keepAliveTimeoutMs', kind: 'int' },

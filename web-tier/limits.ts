@@ -3,19 +3,19 @@
  * rejects most framing attacks on its own: CL + TE together, duplicate or list-valued or
  * invalid Content-Length, a Transfer-Encoding whose final coding is not chunked, obs-fold,
  * bad header tokens, bare CR/LF, bad or overflowing chunk sizes. Those surface as
- * `clientError` and are answered by `clientErrorResponse`. What it lets through, and is
- * checked here on the parsed request, is listed in `checkRequest`.
+ * `clientError` and are answered by parser-errors.ts with the status `clientErrorStatus`
+ * names. What it lets through, and is checked here on the parsed request, is listed in
+ * `checkRequest`.
  */
-import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, Server } from 'node:http';
-import type { Socket } from 'node:net';
+import type { IncomingMessage } from 'node:http';
 import type { ErrorCode } from '../common/errors.js';
-import type { Logger } from '../common/logger.js';
 
 export interface LimitOptions {
   readonly maxBodyBytes: number;
   readonly maxUrlBytes: number;
   readonly maxHeaderBytes: number;
+  /** Header fields in one request (Apache LimitRequestFields) → 431 above it. */
+  readonly maxHeaderFields: number;
   /** Host names served; another → 421. Empty = any valid Host. */
   readonly serverNames?: readonly string[];
   readonly headersTimeoutMs: number;
@@ -41,10 +41,27 @@ export function serverOptions(options: LimitOptions) {
     headersTimeout: options.headersTimeoutMs,
     requestTimeout: options.requestTimeoutMs,
     keepAliveTimeout: options.keepAliveTimeoutMs,
-    // Node only looks for expired headers/request timers this often (default 30 s), so a
-    // slowloris connection would live up to that long past headersTimeout.
-    connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(options.headersTimeoutMs / 4))),
+    connectionsCheckingInterval: checkingIntervalMs(options.headersTimeoutMs),
   } as const;
+}
+
+/**
+ * Node looks for expired headersTimeout/requestTimeout only every `connectionsCheckingInterval`
+ * ms (default 30 s: https://nodejs.org/docs/latest-v20.x/api/http.html#httpcreateserveroptions-requestlistener),
+ * so a slowloris connection lives up to that long past headersTimeout. A quarter of the
+ * timeout, at most 250 ms, keeps the cut within a second of the timeout even when a busy
+ * event loop runs the check late; the check walks only connections with a request in progress.
+ */
+export function checkingIntervalMs(headersTimeoutMs: number): number {
+  return Math.max(50, Math.min(250, Math.floor(headersTimeoutMs / 4)));
+}
+
+/**
+ * node:http's maxHeadersCount (default 2000) keeps the first N fields and drops the rest
+ * silently. One more than the limit is kept, so `checkRequest` sees that there were too many.
+ */
+export function maxHeadersCountFor(options: Pick<LimitOptions, 'maxHeaderFields'>): number {
+  return options.maxHeaderFields + 1;
 }
 
 // RFC 3986 §3.2.2 host (IP-literal | IPv4 | reg-name) and an optional port.
@@ -108,6 +125,8 @@ export function checkRequest(req: IncomingMessage, options: LimitOptions, author
   }
   if ((req.url ?? '').length > options.maxUrlBytes) return { code: 'WEB_ERR_URI_TOO_LONG', reason: 'request-target too long' };
   if (headerBytes(req.rawHeaders) > options.maxHeaderBytes) return { code: 'WEB_ERR_HEADERS_TOO_LARGE', reason: 'header section too large' };
+  // Refused, never truncated: the app must not see a partial header set (RFC 9110 §15.5.32 431).
+  if (req.rawHeaders.length / 2 > options.maxHeaderFields) return { code: 'WEB_ERR_HEADERS_TOO_LARGE', reason: 'too many header fields' };
 
   // RFC 9112 §3.2: exactly one Host in HTTP/1.1; node keeps the first of several silently.
   const hosts = countHeader(req.rawHeaders, 'host');
@@ -150,9 +169,34 @@ export function hasBody(req: IncomingMessage): boolean {
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
-interface ClientErrorLike extends Error {
+export interface ClientErrorLike extends Error {
   code?: string;
   rawPacket?: Buffer;
+  /** Where in rawPacket the parser stopped. */
+  bytesParsed?: number;
+}
+
+/** RFC 9110 §5.6.2 token (tchar+), the grammar of a method. */
+const TOKEN = "[!#$%&'*+\\-.^_`|~0-9A-Za-z]+";
+/** RFC 9112 §3: request-line = method SP request-target SP HTTP-version (CR before LF). */
+const REQUEST_LINE = new RegExp(`^${TOKEN} [^\\s]+ HTTP/\\d\\.\\d\\r?$`);
+/** A line cut off by the end of the packet: judged by its method, the part the parser failed in. */
+const PARTIAL_LINE = new RegExp(`^${TOKEN}(?: [^\\r\\n]*)?$`);
+
+/**
+ * RFC 9112 §3: 501 only for a request line that matches the grammar with a method this server
+ * does not implement; anything else is 400. The failing line starts after the last LF before
+ * the error offset (the packet may hold requests already answered; a method has no LF in it).
+ * Without the packet there is nothing to judge: 501, as before.
+ */
+function isWellFormedRequestLine(error: ClientErrorLike): boolean {
+  const packet = error.rawPacket;
+  if (packet === undefined) return true;
+  const at = Math.min(error.bytesParsed ?? 0, packet.length);
+  const start = at === 0 ? 0 : packet.lastIndexOf(0x0a, at - 1) + 1;
+  const end = packet.indexOf(0x0a, start);
+  const line = packet.toString('latin1', start, end === -1 ? packet.length : end);
+  return end === -1 ? PARTIAL_LINE.test(line) : REQUEST_LINE.test(line);
 }
 
 /** Maps a node parser error to the status that names it; undefined = just drop the socket. */
@@ -171,7 +215,10 @@ export function clientErrorStatus(error: ClientErrorLike, options: Pick<LimitOpt
         : { status: 431, code: 'WEB_ERR_HEADERS_TOO_LARGE' };
     }
     case 'HPE_INVALID_METHOD':
-      return { status: 501, code: 'WEB_ERR_NOT_IMPLEMENTED' };
+      // llhttp says this both for an unknown method and for bytes that are no request line.
+      return isWellFormedRequestLine(error)
+        ? { status: 501, code: 'WEB_ERR_NOT_IMPLEMENTED' }
+        : { status: 400, code: 'WEB_ERR_BAD_REQUEST' };
     case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
       return { status: 413, code: 'WEB_ERR_BODY_TOO_LARGE' };
     case 'ERR_HTTP_REQUEST_TIMEOUT':
@@ -180,38 +227,6 @@ export function clientErrorStatus(error: ClientErrorLike, options: Pick<LimitOpt
     default:
       return { status: 400, code: 'WEB_ERR_BAD_REQUEST' };
   }
-}
-
-const REASON: Readonly<Record<number, string>> = {
-  400: 'Bad Request', 408: 'Request Timeout', 413: 'Content Too Large', 414: 'URI Too Long',
-  431: 'Request Header Fields Too Large', 501: 'Not Implemented', 505: 'HTTP Version Not Supported',
-};
-
-/**
- * Writes a complete raw response on a socket the parser gave up on, then closes it. Not when
- * a response on it has already begun (a bad chunk arriving while the request is answered):
- * bytes must not be interleaved with that answer, so then the socket is just destroyed.
- */
-export function writeRawError(socket: Socket, status: number, code: string, requestId: string): void {
-  const inProgress = (socket as Socket & { _httpMessage?: { headersSent?: boolean } | null })._httpMessage;
-  if (!socket.writable || inProgress?.headersSent === true) {
-    socket.destroy();
-    return;
-  }
-  const reason = REASON[status] ?? 'Bad Request';
-  const body = `${JSON.stringify({ error: { status, code, message: reason, requestId } })}\n`;
-  socket.end(
-    `HTTP/1.1 ${status} ${reason}\r\n` +
-      'Content-Type: application/json; charset=utf-8\r\n' +
-      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
-      'Cache-Control: no-store\r\n' +
-      'X-Served-By: web\r\n' +
-      `X-Request-Id: ${requestId}\r\n` +
-      'Connection: close\r\n\r\n' +
-      body,
-  );
-  // end() flushes first; destroy anyway if the peer never reads (bounded).
-  setTimeout(() => socket.destroy(), 1_000).unref();
 }
 
 /**
@@ -224,28 +239,4 @@ export function foreignAuthority(authority: string, host: string | undefined, lo
   if (host !== undefined && isValidHost(host) && hostName(host) === named) return false;
   const local = (localAddress ?? '').replace(/^::ffff:/, '');
   return !(named === local || named === `[${local}]`);
-}
-
-/**
- * What never becomes a request: CONNECT (this server tunnels nothing) and what node's parser
- * rejects. Each gets a raw answer and one access-log line of its own, with a fresh request id.
- */
-export function answerParserErrors(server: Server, logger: Logger, limits: () => Pick<LimitOptions, 'maxUrlBytes'>): void {
-  const accessLine = (requestId: string, fields: Record<string, unknown>): void =>
-    logger.child({ reqId: requestId }).info({ bytes: 0, ms: 0, tier: 'web', servedBy: 'web', ...fields }, 'request');
-  server.on('connect', (req: IncomingMessage, socket: Socket) => {
-    const requestId = randomUUID();
-    accessLine(requestId, { method: req.method, url: req.url, status: 501 });
-    writeRawError(socket, 501, 'WEB_ERR_NOT_IMPLEMENTED', requestId);
-  });
-  server.on('clientError', (error: ClientErrorLike, socket: Socket) => {
-    const mapped = clientErrorStatus(error, limits());
-    if (mapped === undefined) {
-      socket.destroy();
-      return;
-    }
-    const requestId = randomUUID();
-    accessLine(requestId, { method: '', url: '', status: mapped.status, parseError: error.code });
-    writeRawError(socket, mapped.status, mapped.code, requestId);
-  });
 }

@@ -15,7 +15,9 @@ import { packageRoot, type WebConfig } from './config.js';
 import { WebRequestContext, type RequestContext } from './context.js';
 import { sendError, TwotierError } from './error-response.js';
 import { createHealthHandler } from './health.js';
-import { answerParserErrors, checkRequest, foreignAuthority, hasBody, serverOptions, type LimitOptions } from './limits.js';
+import { checkRequest, foreignAuthority, hasBody, maxHeadersCountFor, serverOptions, type LimitOptions } from './limits.js';
+import { lingerInsteadOfClose, type LingerOptions } from './lingering-close.js';
+import { answerParserErrors } from './parser-errors.js';
 import { createOperatorHandler } from './operator/handler.js';
 import { createWebMetrics } from './operator/metrics.js';
 import type { UpstreamSource } from './operator/upstream-view.js';
@@ -56,10 +58,17 @@ const SERVER_ALLOW = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
 
 function limitsOf(config: WebConfig): LimitOptions {
   return {
-    maxBodyBytes: config.maxBodyBytes, maxUrlBytes: config.maxUrlBytes, maxHeaderBytes: config.maxHeaderBytes, serverNames: config.serverNames,
+    maxBodyBytes: config.maxBodyBytes, maxUrlBytes: config.maxUrlBytes, maxHeaderBytes: config.maxHeaderBytes, maxHeaderFields: config.maxHeaderFields, serverNames: config.serverNames,
     headersTimeoutMs: config.headersTimeoutMs, requestTimeoutMs: config.requestTimeoutMs, keepAliveTimeoutMs: config.keepAliveTimeoutMs,
   };
 }
+
+function lingerOf(config: WebConfig): LingerOptions {
+  return { lingeringTimeMs: config.lingeringTimeMs, lingeringTimeoutMs: config.lingeringTimeoutMs, lingeringMaxBytes: config.lingeringMaxBytes };
+}
+
+/** Requests a refused connection may still carry (never answered) before it is cut: each costs node a req/res pair. */
+const MAX_IGNORED_AFTER_REFUSAL = 16;
 
 function isUpstreamSource(handler: unknown): handler is UpstreamSource {
   return typeof (handler as Partial<UpstreamSource>).upstreamStates === 'function';
@@ -126,12 +135,14 @@ export function createWebServer(options: WebServerOptions): WebServer {
     benchResultsDir: join(packageRoot(), 'bench', 'results'),
     isAllowedPeer: (address) => allowPeer(address),
   });
-  /** Sockets whose framing can no longer be trusted: nothing more is answered on them. */
-  const doomed = new WeakSet<Socket>();
+  /** Sockets whose framing can no longer be trusted: nothing more is answered on them (value: requests ignored since). */
+  const doomed = new WeakMap<Socket, number>();
 
   function refuse(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, error: TwotierError): void {
-    // What follows this request on the socket cannot be framed reliably: answer, then close.
-    doomed.add(req.socket);
+    // What follows this request on the socket cannot be framed reliably: answer, then close,
+    // lingering: the client may still be sending the body (nginx lingering_close).
+    doomed.set(req.socket, 0);
+    lingerInsteadOfClose(req.socket, () => lingerOf(config));
     res.once('finish', () => req.socket.destroySoon());
     sendError(res, ctx, error, { close: true });
   }
@@ -169,10 +180,15 @@ export function createWebServer(options: WebServerOptions): WebServer {
   }
 
   function onRequest(req: IncomingMessage, res: WebResponse, expectsContinue: boolean): void {
-    if (doomed.has(req.socket)) {
-      req.socket.destroy();
+    const ignored = doomed.get(req.socket);
+    if (ignored !== undefined) {
+      // Bytes after a refused request are not trusted as requests: never answered, never counted.
+      doomed.set(req.socket, ignored + 1);
+      if (ignored + 1 > MAX_IGNORED_AFTER_REFUSAL) req.socket.destroy();
+      else req.resume();
       return;
     }
+    parserErrors.onRequest(req, res);
     const rawUrl = req.url ?? '';
     const decision = classify(req.method ?? '', rawUrl, { dynamicPrefixes: config.dynamicPrefixes });
     const ctx = new WebRequestContext(
@@ -212,7 +228,10 @@ export function createWebServer(options: WebServerOptions): WebServer {
     }
     const consumesBody = decision.kind === 'app' || decision.kind === 'cgi';
     // The body is not read here; draining an unbounded chunked body to keep the connection would cost more than a reconnect.
-    if (!consumesBody && hasBody(req)) res.setHeader('Connection', 'close');
+    if (!consumesBody && hasBody(req)) {
+      res.setHeader('Connection', 'close');
+      lingerInsteadOfClose(req.socket, () => lingerOf(config));
+    }
     // No protocol is ever switched to (the proxy drops Upgrade), but node's parser stops
     // reading after an Upgrade request: what follows it would wait forever. Close instead.
     if (req.headers.upgrade !== undefined) res.setHeader('Connection', 'close');
@@ -231,7 +250,8 @@ export function createWebServer(options: WebServerOptions): WebServer {
   server.on('request', (req: IncomingMessage, res: WebResponse) => onRequest(req, res, false));
   // RFC 9110 §10.1.1: a body over the limit is refused before 100 Continue invites it.
   server.on('checkContinue', (req: IncomingMessage, res: WebResponse) => onRequest(req, res, true));
-  answerParserErrors(server, logger, () => limitOptions);
+  server.maxHeadersCount = maxHeadersCountFor(limitOptions);
+  const parserErrors = answerParserErrors(server, { logger, limits: () => limitOptions, linger: () => lingerOf(config) });
 
   async function reload(next: WebConfig): Promise<ReloadResult> {
     const previous = config;
@@ -245,6 +265,7 @@ export function createWebServer(options: WebServerOptions): WebServer {
     server.headersTimeout = settings.headersTimeout;
     server.requestTimeout = settings.requestTimeout;
     server.keepAliveTimeout = settings.keepAliveTimeout;
+    server.maxHeadersCount = maxHeadersCountFor(limitOptions);
     // maxHeaderSize is fixed per server by node: a bigger maxUrlBytes/maxHeaderBytes needs a restart.
     trusted = new Set(config.trustedProxies);
     allowPeer = createPeerAllow(config.operatorAllow);

@@ -4,7 +4,7 @@ import { checkRequest, clientErrorStatus, hostName, isValidHost } from '../../we
 import { rawExchange } from '../helpers/raw-http.js';
 import { fakeHandlers, startWeb } from '../helpers/web-tier.js';
 
-const LIMITS = { maxBodyBytes: 100, maxUrlBytes: 64, maxHeaderBytes: 512, headersTimeoutMs: 1_000, requestTimeoutMs: 2_000, keepAliveTimeoutMs: 1_000 };
+const LIMITS = { maxBodyBytes: 100, maxUrlBytes: 64, maxHeaderBytes: 512, maxHeaderFields: 100, headersTimeoutMs: 1_000, requestTimeoutMs: 2_000, keepAliveTimeoutMs: 1_000 };
 
 function fakeRequest(fields: Partial<IncomingMessage> & { rawHeaders?: string[] }): IncomingMessage {
   const rawHeaders = fields.rawHeaders ?? ['Host', 'a'];

@@ -1,0 +1,92 @@
+/**
+ * nginx's lingering close (`lingering_close`, `lingering_time`, `lingering_timeout`): after an
+ * early error response (413, 431, 414, 400 …) the client may still be sending its request. A
+ * socket closed with unread bytes, or one that receives bytes after close, answers with RST,
+ * and the client's kernel then throws away the response it has not read yet: the client sees
+ * "connection reset" instead of the 413. So the write side is shut (FIN after the response),
+ * and what the client still sends is read and discarded, for a bounded time and byte count,
+ * before the socket is closed. RFC 9112 §9.6: "a server … SHOULD … not fully close the
+ * connection until … the client has received the final response".
+ */
+import type { Socket } from 'node:net';
+
+export interface LingerOptions {
+  /** The whole linger, from the FIN on (nginx lingering_time, 30 s); 0 = close at once. */
+  readonly lingeringTimeMs: number;
+  /** Closed when nothing arrives for this long (nginx lingering_timeout, 5 s). */
+  readonly lingeringTimeoutMs: number;
+  /** Closed once this many bytes were read and discarded. */
+  readonly lingeringMaxBytes: number;
+}
+
+interface Lingering {
+  /** Requests parsed on the socket after its error answer: never answered, counted to bound them. */
+  ignored: number;
+}
+
+const lingering = new WeakMap<Socket, Lingering>();
+/** Pipelined requests a lingering socket may still carry before it is cut (each costs node a req/res pair). */
+const MAX_IGNORED_REQUESTS = 16;
+
+export function isLingering(socket: Socket): boolean {
+  return lingering.has(socket);
+}
+
+/**
+ * A request node parsed on a socket that is lingering: never answered. False once too many
+ * arrived, and then the socket is cut (a flood of pipelined requests is not "a body in flight").
+ */
+export function ignoreOnLingering(socket: Socket): boolean {
+  const state = lingering.get(socket);
+  if (state === undefined) return false;
+  state.ignored += 1;
+  if (state.ignored > MAX_IGNORED_REQUESTS) socket.destroy();
+  return true;
+}
+
+/** Ends the write side now (after what is queued) and reads and discards, bounded, before destroying. */
+export function lingeringClose(socket: Socket, options: LingerOptions): void {
+  if (lingering.has(socket) || socket.destroyed) return;
+  lingering.set(socket, { ignored: 0 });
+  // Node's keep-alive timer would destroy the socket under the linger; the bounds below replace it.
+  socket.setTimeout(0);
+  if (socket.writable) socket.end();
+  if (options.lingeringTimeMs === 0 || socket.readableEnded) {
+    // Nothing to linger for: close once the answer is flushed (net's destroySoon).
+    if (socket.writableFinished) socket.destroy();
+    else socket.once('finish', () => socket.destroy());
+    return;
+  }
+  const started = Date.now();
+  const startBytes = socket.bytesRead;
+  let seenBytes = startBytes;
+  let lastProgress = started;
+  // Node's parser reads the socket itself (no 'data' events), so progress is seen in bytesRead.
+  const every = Math.max(10, Math.min(250, Math.floor(options.lingeringTimeoutMs / 4)));
+  const timer = setInterval(() => {
+    const now = Date.now();
+    if (socket.bytesRead !== seenBytes) {
+      seenBytes = socket.bytesRead;
+      lastProgress = now;
+    }
+    if (now - started >= options.lingeringTimeMs || now - lastProgress >= options.lingeringTimeoutMs || seenBytes - startBytes > options.lingeringMaxBytes) {
+      socket.destroy();
+    }
+  }, every);
+  timer.unref();
+  socket.once('close', () => clearInterval(timer));
+  // The client closed its side: it has everything it will read.
+  socket.once('end', () => socket.destroy());
+  socket.on('error', () => socket.destroy());
+  // Node may have paused reading (pipelined backpressure); the rest must be read to be discarded.
+  if (socket.isPaused()) socket.resume();
+}
+
+/**
+ * Makes node's own close of this socket (http's `destroySoon` after a `Connection: close`
+ * response) a lingering one. Set on the socket instance only, for connections refused early.
+ */
+export function lingerInsteadOfClose(socket: Socket, options: () => LingerOptions): void {
+  if (lingering.has(socket)) return;
+  socket.destroySoon = () => lingeringClose(socket, options());
+}
