@@ -18,6 +18,8 @@ export const ERROR_CATALOGUE = {
   WEB_ERR_URI_TOO_LONG: 414,
   WEB_ERR_RANGE_NOT_SATISFIABLE: 416,
   WEB_ERR_MISDIRECTED: 421,
+  // RFC 6585 §4: a client over its per-client request rate (peer-guard.ts), with Retry-After.
+  WEB_ERR_TOO_MANY_REQUESTS: 429,
   WEB_ERR_HEADERS_TOO_LARGE: 431,
   WEB_ERR_INTERNAL: 500,
   WEB_ERR_NOT_IMPLEMENTED: 501,

@@ -13,6 +13,7 @@ import { CGI_DEFAULTS } from './cgi/handler.js';
 import { PROXY_DEFAULTS } from './proxy/handler.js';
 import { ACTIVE_HEALTH_DEFAULTS } from './proxy/health-check.js';
 import { parseCidr } from './peer-allow.js';
+import { PEER_LIMIT_DEFAULTS } from './peer-limits.js';
 import { STATIC_DEFAULTS } from './static/handler.js';
 
 const MiB = 1024 * 1024;
@@ -115,6 +116,14 @@ const schema = z.object({
   proxyHealthPath: z.string({ error: 'must be a path such as /readyz' }).regex(/^\/[^\s?#]*$/, 'must be a path such as /readyz'),
   /** Peers allowed on the operator endpoints (/-/…): IP addresses or CIDR blocks. Loopback only by default. */
   operatorAllow: z.array(z.string().refine((value) => parseCidr(value) !== undefined, 'must be an IP address or CIDR block such as 10.0.0.0/8'), { error: 'must be a list of IP addresses or CIDR blocks' }),
+  /** Open connections per client address (closed at accept above it; like nginx limit_conn); 0 = no cap. Trusted proxies exempt. */
+  peerMaxConnections: fields.nonNegativeInt('a count of connections (0 = no cap)'),
+  /** Requests per second per client, token bucket (nginx limit_req, nodelay) → 429 + Retry-After; 0 = off. */
+  peerRatePerSec: fields.nonNegativeInt('a number of requests per second (0 = off)'),
+  /** Requests a client may make at once before the rate applies (the bucket size). */
+  peerRateBurst: fields.positiveInt('a number of requests (1 or more)'),
+  /** Clients whose rate is remembered at most; the least recently seen are forgotten first. */
+  peerRateMaxEntries: fields.positiveInt('a count (1 or more)'),
   /** Web server processes (nginx worker_processes); 1 = no cluster. */
   workers: fields.positiveInt('a number of processes (1 or more)').max(64, 'must be a number of processes (1 to 64)'),
   /** CGI scripts; relative → against the package root. */
@@ -176,6 +185,10 @@ export const DEFAULTS: z.infer<typeof schema> = {
   proxyHealthTimeoutMs: ACTIVE_HEALTH_DEFAULTS.timeoutMs,
   proxyHealthPath: ACTIVE_HEALTH_DEFAULTS.path,
   operatorAllow: ['127.0.0.0/8', '::1/128'],
+  peerMaxConnections: PEER_LIMIT_DEFAULTS.maxConnectionsPerPeer,
+  peerRatePerSec: PEER_LIMIT_DEFAULTS.ratePerSec,
+  peerRateBurst: PEER_LIMIT_DEFAULTS.rateBurst,
+  peerRateMaxEntries: PEER_LIMIT_DEFAULTS.maxRateEntries,
   workers: 1,
   cgiDir: 'web-tier/cgi-bin',
   cgiTimeoutMs: CGI_DEFAULTS.timeoutMs,
@@ -227,6 +240,10 @@ const ENV: Readonly<Record<string, EnvBinding>> = {
   WEB_PROXY_HEALTH_TIMEOUT_MS: { key: 'proxyHealthTimeoutMs', kind: 'int' },
   WEB_PROXY_HEALTH_PATH: { key: 'proxyHealthPath', kind: 'string' },
   WEB_OPERATOR_ALLOW: { key: 'operatorAllow', kind: 'list' },
+  WEB_PEER_MAX_CONNECTIONS: { key: 'peerMaxConnections', kind: 'int' },
+  WEB_PEER_RATE_PER_SEC: { key: 'peerRatePerSec', kind: 'int' },
+  WEB_PEER_RATE_BURST: { key: 'peerRateBurst', kind: 'int' },
+  WEB_PEER_RATE_MAX_ENTRIES: { key: 'peerRateMaxEntries', kind: 'int' },
   WEB_WORKERS: { key: 'workers', kind: 'int' },
   WEB_STATIC_INDEX: { key: 'staticIndex', kind: 'string' },
   WEB_STATIC_CACHE_MAX_BYTES: { key: 'staticCacheMaxBytes', kind: 'int' },

@@ -22,6 +22,7 @@ import { createOperatorHandler } from './operator/handler.js';
 import { createWebMetrics } from './operator/metrics.js';
 import type { UpstreamSource } from './operator/upstream-view.js';
 import { createPeerAllow } from './peer-allow.js';
+import { createPeerGuard, peerLimitSettings } from './peer-guard.js';
 import { handleReload, RELOAD_PATH, type OnReloadRequest } from './reload-endpoint.js';
 import { requestIdFor } from './server-stamp.js';
 import { WebResponse, type ResponseSite } from './response.js';
@@ -89,6 +90,9 @@ export function createWebServer(options: WebServerOptions): WebServer {
   };
   if (given.app === undefined && config.dynamic === 'embedded') throw new Error('WEB_DYNAMIC=embedded needs the embedded handler (handlers.app)');
   const metrics = createWebMetrics();
+  // Per-client limits (nginx limit_conn / limit_req): a connection cap at accept, a request rate below.
+  const peerGuard = createPeerGuard({ settings: peerLimitSettings(config), trustedProxies: config.trustedProxies, logger });
+  metrics.watchPeerLimits(peerGuard);
   const hooks: HandlerHooks = {
     onCgiSpawn: () => metrics.onCgiSpawn(),
     onCgiExit: (failed) => metrics.onCgiExit(failed),
@@ -215,6 +219,16 @@ export function createWebServer(options: WebServerOptions): WebServer {
       sendError(res, ctx, new TwotierError(decision.code, decision.reason));
       return;
     }
+    // Health probes are never rate-limited (a 429 would take this server out of rotation), nor
+    // the operator endpoints (WEB_OPERATOR_ALLOW peers only; a scraper must not be told 429).
+    const retryAfter = decision.kind === 'health' || decision.kind === 'operator' ? undefined : peerGuard.retryAfter(req);
+    if (retryAfter !== undefined) {
+      const limited = new TwotierError('WEB_ERR_TOO_MANY_REQUESTS', 'client over its request rate', { headers: { 'Retry-After': String(retryAfter) } });
+      // An unread body leaves the rest of the connection unframed: answer and close (refuse).
+      if (hasBody(req)) refuse(req, res, ctx, limited);
+      else sendError(res, ctx, limited);
+      return;
+    }
     if (decision.authority !== undefined) {
       if (config.serverNames.length === 0 && foreignAuthority(decision.authority, req.headers.host, req.socket.localAddress)) {
         ctx.logger.info({ code: 'WEB_ERR_MISDIRECTED', authority: decision.authority }, 'request refused: absolute-form for another host (not an open proxy)');
@@ -248,6 +262,7 @@ export function createWebServer(options: WebServerOptions): WebServer {
 
   const server = createServer<typeof IncomingMessage, typeof WebResponse>({ ...serverOptions(limitOptions), ServerResponse: WebResponse });
   server.on('request', (req: IncomingMessage, res: WebResponse) => onRequest(req, res, false));
+  server.on('connection', (socket: Socket) => peerGuard.onConnection(socket));
   // RFC 9110 §10.1.1: a body over the limit is refused before 100 Continue invites it.
   server.on('checkContinue', (req: IncomingMessage, res: WebResponse) => onRequest(req, res, true));
   server.maxHeadersCount = maxHeadersCountFor(limitOptions);
@@ -269,6 +284,7 @@ export function createWebServer(options: WebServerOptions): WebServer {
     // maxHeaderSize is fixed per server by node: a bigger maxUrlBytes/maxHeaderBytes needs a restart.
     trusted = new Set(config.trustedProxies);
     allowPeer = createPeerAllow(config.operatorAllow);
+    peerGuard.configure(peerLimitSettings(config), config.trustedProxies);
     const retiring: Promise<void>[] = [];
     if (given.app === undefined && config.dynamic === 'proxy' && proxyKeysChanged(previous, config)) {
       const old = handlers.app;

@@ -8,6 +8,7 @@ import type { ServerResponse } from 'node:http';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import type { Metric, Registry } from 'prom-client';
 import type { RequestContext, ServedBy } from '../context.js';
+import type { PeerLimitStats } from '../peer-guard.js';
 import { readRetries, readStat, readUpstreams, type UpstreamSource } from './upstream-view.js';
 
 /** What onRequestEnd saw, handed to listeners (the status page's traffic window and error list). */
@@ -47,6 +48,10 @@ export interface WebMetrics {
   onStaticCacheLookup(hit: boolean): void;
   /** Where upstream health, latency, failures and retries are read at scrape time (the proxy handler). */
   watchUpstreams(source: UpstreamSource | undefined): void;
+  /** server.ts: the per-client limits (peer-guard.ts), read at scrape time and by the status page. */
+  watchPeerLimits(source: { stats(): PeerLimitStats } | undefined): void;
+  /** Their numbers now; null when nothing is watched. */
+  peerLimits(): PeerLimitStats | null;
   /** Listeners for every finished request (the status page's rate window and recent errors). */
   onFinished(listener: (request: FinishedRequest) => void): () => void;
   inFlight(): number;
@@ -76,6 +81,7 @@ export function createWebMetrics(options: { now?: () => number } = {}): WebMetri
   const now = options.now ?? Date.now;
   const listeners = new Set<(request: FinishedRequest) => void>();
   let upstreams: UpstreamSource | undefined;
+  let peerLimits: { stats(): PeerLimitStats } | undefined;
   let active = 0;
 
   const loop: IntervalHistogram = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
@@ -206,6 +212,29 @@ export function createWebMetrics(options: { now?: () => number } = {}): WebMetri
       },
     });
     new Counter({
+      name: `${PREFIX}limited_total`,
+      help: 'Per-client limits applied, by reason: connections (closed at accept, peer at WEB_PEER_MAX_CONNECTIONS), rate (429, client over WEB_PEER_RATE_PER_SEC).',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        const stats = peerLimits?.stats();
+        this.inc({ reason: 'connections' }, stats?.refusedConnections ?? 0);
+        this.inc({ reason: 'rate' }, stats?.limitedRequests ?? 0);
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}peer_table_entries`,
+      help: 'Entries in the per-client tables: connections (peers with an open connection), rate (clients with a token bucket; bounded by WEB_PEER_RATE_MAX_ENTRIES).',
+      labelNames: ['table'] as const,
+      registers: [registry],
+      collect() {
+        const stats = peerLimits?.stats();
+        this.set({ table: 'connections' }, stats?.peersConnected ?? 0);
+        this.set({ table: 'rate' }, stats?.rateEntries ?? 0);
+      },
+    });
+    new Counter({
       name: `${PREFIX}cgi_processes_started_total`,
       help: 'CGI script processes spawned.',
       registers: [registry],
@@ -318,6 +347,10 @@ export function createWebMetrics(options: { now?: () => number } = {}): WebMetri
     watchUpstreams(source) {
       upstreams = source;
     },
+    watchPeerLimits(source) {
+      peerLimits = source;
+    },
+    peerLimits: () => peerLimits?.stats() ?? null,
     onFinished(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);

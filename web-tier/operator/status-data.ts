@@ -4,6 +4,7 @@
  * documented in README.md; fields only ever get added.
  */
 import type { WebConfig } from '../config.js';
+import type { PeerLimitStats } from '../peer-guard.js';
 import { createWorkerFetcher, type WorkerFetcherOptions, type WorkersReport } from './app-workers.js';
 import { createBenchReader, type BenchSummary } from './bench-summary.js';
 import type { EventLoopDelay, WebMetrics } from './metrics.js';
@@ -39,6 +40,8 @@ export interface StatusSnapshot {
   traffic: TrafficSnapshot;
   recentErrors: readonly RecentError[];
   bench: BenchSummary | { error: string } | null;
+  /** Per-client limits: settings, what they refused, table sizes (null when the server keeps none). */
+  limits: PeerLimitStats | null;
 }
 
 export interface StatusSourceOptions {
@@ -105,6 +108,7 @@ export function createStatusSource(options: StatusSourceOptions): StatusSource {
         traffic: traffic.snapshot(),
         recentErrors: recentErrors.list(),
         bench: latestBench,
+        limits: options.metrics.peerLimits(),
       };
     },
     close() {

@@ -140,11 +140,29 @@ function renderBench(bench) {
   ])), 'the bench result has no rows', 5);
 }
 
+function renderLimits(limits) {
+  if (!limits) {
+    fill('limits', [], 'not reported by this server', 7);
+    return;
+  }
+  const busiest = limits.busiestPeer;
+  fill('limits', [row([
+    limits.maxConnectionsPerPeer > 0 ? limits.maxConnectionsPerPeer : 'off',
+    `${limits.openConnections} (${limits.peersConnected})`,
+    limits.refusedConnections,
+    limits.ratePerSec > 0 ? `${limits.ratePerSec}/s · ${limits.rateBurst}` : 'off',
+    el('td', limits.limitedRequests, limits.limitedRequests > 0 ? 'status-5xx' : undefined),
+    `${limits.rateEntries} (${limits.rateEntriesEvicted})`,
+    busiest ? `${busiest.address}: ${busiest.connections}` : '–',
+  ])], '', 7);
+}
+
 function render(status) {
   renderHeader(status);
   renderTraffic(status.traffic);
   renderUpstreams(status.upstreams);
   renderErrors(status.recentErrors);
+  renderLimits(status.limits);
   renderBench(status.bench);
   document.body.dataset.updated = status.generatedAt;
 }
