@@ -39,6 +39,8 @@ const schema = z.object({
   faultRoutes: z.boolean({ error: 'must be true or false' }),
   /** How long an idle keep-alive socket is kept open (node's server.keepAliveTimeout). */
   keepAliveTimeoutMs: fields.positiveInt('a positive number of milliseconds'),
+  /** Header fields in one request (Apache LimitRequestFields) → 431 above it, never truncated (node's maxHeadersCount cut). */
+  maxHeaderFields: fields.positiveInt('a positive number of header fields').max(10_000, 'must be a number of header fields (1 to 10000)'),
   /** How long a client may take to send the request head (server.headersTimeout); > keepAliveTimeoutMs. */
   headersTimeoutMs: fields.positiveInt('a positive number of milliseconds'),
   /** How long a client may take to send the whole request (server.requestTimeout); 0 = unbounded. */
@@ -86,6 +88,8 @@ export const DEFAULTS: AppConfig = Object.freeze({
   databaseUrl: 'sqlite:./data/twotier.db',
   logLevel: 'info',
   faultRoutes: false,
+  // Above the web tier's 100 (WEB_MAX_HEADER_FIELDS): the proxy adds its own fields (X-Forwarded-*, Forwarded, Via, X-Request-Id).
+  maxHeaderFields: 120,
   keepAliveTimeoutMs: 65_000,
   headersTimeoutMs: 66_000,
   requestTimeoutMs: 300_000,
@@ -108,6 +112,7 @@ export const ENV_BINDINGS: Readonly<Record<string, EnvBinding>> = Object.freeze(
   APP_FAULT_ROUTES: { key: 'faultRoutes', kind: 'bool' },
   APP_KEEP_ALIVE_TIMEOUT_MS: { key: 'keepAliveTimeoutMs', kind: 'int' },
   APP_HEADERS_TIMEOUT_MS: { key: 'headersTimeoutMs', kind: 'int' },
+  APP_MAX_HEADER_FIELDS: { key: 'maxHeaderFields', kind: 'int' },
   APP_REQUEST_TIMEOUT_MS: { key: 'requestTimeoutMs', kind: 'int' },
   APP_SHUTDOWN_TIMEOUT_MS: { key: 'shutdownTimeoutMs', kind: 'int' },
   APP_DRAIN_GRACE_MS: { key: 'drainGraceMs', kind: 'int' },

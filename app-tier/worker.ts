@@ -17,7 +17,7 @@ import type { OperatorEndpoints } from './operator.js';
 export type WorkerState = 'starting' | 'ready' | 'draining';
 
 export interface WorkerServerOptions {
-  readonly config: Pick<AppConfig, 'host' | 'port' | 'keepAliveTimeoutMs' | 'headersTimeoutMs' | 'requestTimeoutMs' | 'shutdownTimeoutMs'> & Partial<Pick<AppConfig, 'drainGraceMs'>>;
+  readonly config: Pick<AppConfig, 'host' | 'port' | 'keepAliveTimeoutMs' | 'headersTimeoutMs' | 'requestTimeoutMs' | 'shutdownTimeoutMs'> & Partial<Pick<AppConfig, 'drainGraceMs' | 'maxHeaderFields'>>;
   readonly logger: Logger;
   readonly app: Application;
   /** Request counters, latency, bytes; none recorded when absent. */
@@ -44,6 +44,9 @@ function requestIdOf(req: IncomingMessage): string {
   return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
 }
 
+/** When the config does not say: Apache's LimitRequestFields. */
+const DEFAULT_MAX_HEADER_FIELDS = 100;
+
 function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
   const body = JSON.stringify(value);
   res.writeHead(status, { ...headers, 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
@@ -65,6 +68,10 @@ export function createWorkerServer(options: WorkerServerOptions): WorkerServer {
   server.keepAliveTimeout = config.keepAliveTimeoutMs;
   server.headersTimeout = config.headersTimeoutMs;
   server.requestTimeout = config.requestTimeoutMs;
+  const maxHeaderFields = config.maxHeaderFields ?? DEFAULT_MAX_HEADER_FIELDS;
+  // node keeps the first maxHeadersCount fields (default 2000) and drops the rest silently; one
+  // more than the limit is kept so that too many is seen and refused, never truncated.
+  server.maxHeadersCount = maxHeaderFields + 1;
 
   function onRequest(req: IncomingMessage, res: ServerResponse): void {
     const startedAt = process.hrtime.bigint();
@@ -94,6 +101,13 @@ export function createWorkerServer(options: WorkerServerOptions): WorkerServer {
       if (state === 'draining' && graceOver) setImmediate(() => server.closeIdleConnections());
     });
 
+    if (req.rawHeaders.length / 2 > maxHeaderFields) {
+      // RFC 6585 §5: 431; the application never sees a truncated header set.
+      res.setHeader('Connection', 'close');
+      sendJson(res, 431, { error: { code: 'APP_ERR_HEADERS_TOO_LARGE', message: 'Request Header Fields Too Large', requestId: reqId } });
+      req.resume();
+      return;
+    }
     if (path === '/healthz' || path === '/readyz') {
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         sendJson(res, 405, { error: { code: 'APP_ERR_METHOD_NOT_ALLOWED' } }, { Allow: 'GET, HEAD' });

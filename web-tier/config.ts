@@ -152,7 +152,7 @@ export const DEFAULTS: z.infer<typeof schema> = {
   maxHeaderFields: 100,
   lingeringTimeMs: 30_000,
   lingeringTimeoutMs: 5_000,
-  lingeringMaxBytes: 8 * MiB,
+  lingeringMaxBytes: 64 * MiB,
   headersTimeoutMs: 20_000,
   requestTimeoutMs: 120_000,
   keepAliveTimeoutMs: 5_000,

@@ -19,10 +19,28 @@ const DROPPED_REQUEST_FIELDS: ReadonlySet<string> = new Set([
   'proxy',
   // The web tier already answered the 100-continue (RFC 9110 §10.1.1); the app reads the body as it streams.
   'expect',
+  // RFC 9112 §6: the framing of the forwarded message is the web tier's, written again below from
+  // what node's parser validated; the client's own fields never reach the app.
+  'content-length', 'transfer-encoding',
   // Set below from what the edge saw, never taken from the client (http-proxy#250); Via is appended to.
-  'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded', 'x-request-id', 'via',
+  'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded', 'x-request-id', 'via', 'x-real-ip',
 ]);
-const DROPPED_CHUNKED_REQUEST_FIELDS: ReadonlySet<string> = new Set([...DROPPED_REQUEST_FIELDS, 'content-length']);
+
+/**
+ * Fields a client's Connection header may not remove in the request direction: the framing and
+ * Host (RFC 9112 §6, §3.2), and every field the edge sets itself. RFC 9110 §7.6.1 lets a sender
+ * name fields as hop-by-hop, but a proxy that obeyed `Connection: content-length` would forward
+ * the body without its framing and the app would read it as the next request on the pooled
+ * connection (issue 12: request smuggling). Such tokens are ignored; the request is served.
+ */
+const CONNECTION_MAY_NOT_NAME: ReadonlySet<string> = new Set([
+  'content-length', 'transfer-encoding', 'host', 'forwarded', 'x-request-id', 'via', 'x-real-ip',
+]);
+
+/** Whether a request's Connection may name this (lower-case) field; `x-forwarded-*` never. */
+export function connectionMayName(field: string): boolean {
+  return !CONNECTION_MAY_NOT_NAME.has(field) && !field.startsWith('x-forwarded-');
+}
 
 /** The usual Connection values name no field beyond the hop-by-hop ones: nothing to parse. */
 const PLAIN_CONNECTION = /^\s*(keep-alive|close)\s*$/i;
@@ -37,14 +55,17 @@ export function connectionOptions(value: string | string[] | undefined): string[
 
 const HOP_BY_HOP = new Set(HOP_BY_HOP_FIELDS);
 
-/** The fields a raw list's Connection header names (RFC 9110 §7.6.1), lower-case; undefined without one. */
-function connectionNamed(raw: readonly string[]): Set<string> | undefined {
+/**
+ * The fields a raw list's Connection header names (RFC 9110 §7.6.1), lower-case, without those
+ * `mayName` refuses; undefined without one.
+ */
+function connectionNamed(raw: readonly string[], mayName: ((field: string) => boolean) | undefined): Set<string> | undefined {
   let named: Set<string> | undefined;
   for (let index = 0; index < raw.length; index += 2) {
     const name = raw[index] as string;
     if (name.length === 10 && name.toLowerCase() === 'connection') {
       named ??= new Set();
-      for (const option of connectionOptions(raw[index + 1])) named.add(option);
+      for (const option of connectionOptions(raw[index + 1])) if (mayName === undefined || mayName(option)) named.add(option);
     }
   }
   return named;
@@ -52,11 +73,11 @@ function connectionNamed(raw: readonly string[]): Set<string> | undefined {
 
 /**
  * A raw [name, value, …] list (names in their case, repeated fields kept) without hop-by-hop
- * fields, without every field that Connection names, and without `alsoDrop` (lower-case names):
- * the one filter both directions use.
+ * fields, without every field that Connection names (those `mayName` allows, when given), and
+ * without `alsoDrop` (lower-case names): the one filter both directions use.
  */
-export function withoutHopByHop(raw: readonly string[], alsoDrop?: ReadonlySet<string>): string[] {
-  const named = connectionNamed(raw);
+export function withoutHopByHop(raw: readonly string[], alsoDrop?: ReadonlySet<string>, mayName?: (field: string) => boolean): string[] {
+  const named = connectionNamed(raw, mayName);
   const kept: string[] = [];
   for (let index = 0; index < raw.length; index += 2) {
     const name = raw[index] as string;
@@ -134,6 +155,77 @@ export function bodyFraming(headers: IncomingHttpHeaders): BodyFraming {
   return 'none';
 }
 
+/** The framing of the forwarded request, with the length for 'length'. */
+export type RequestFraming = { readonly kind: 'none' } | { readonly kind: 'chunked' } | { readonly kind: 'length'; readonly length: number };
+
+const NO_BODY: RequestFraming = Object.freeze({ kind: 'none' });
+const CHUNKED: RequestFraming = Object.freeze({ kind: 'chunked' });
+
+/**
+ * How the web tier frames the request it forwards (RFC 9112 §6), read from the raw header section
+ * node's parser accepted (llhttp in strict mode refuses CL + TE together, a repeated or invalid
+ * Content-Length, and a Transfer-Encoding that does not end in chunked): chunked when the client's
+ * body came chunked, its declared length otherwise, nothing without a body. Never derived from
+ * what Connection says, and a body on any method (GET, HEAD, DELETE, OPTIONS included) is framed.
+ */
+export function requestFraming(rawHeaders: readonly string[]): RequestFraming {
+  let length: string | undefined;
+  for (let index = 0; index < rawHeaders.length; index += 2) {
+    const name = rawHeaders[index] as string;
+    if (name.length === 17 && name.toLowerCase() === 'transfer-encoding') return CHUNKED;
+    if (name.length === 14 && name.toLowerCase() === 'content-length') {
+      // Node would have refused a second one; a proxy that picked one of two would be the smuggling.
+      if (length !== undefined) throw new RangeError('request has more than one Content-Length');
+      length = (rawHeaders[index + 1] as string).trim();
+    }
+  }
+  if (length === undefined) return NO_BODY;
+  if (!/^\d{1,16}$/.test(length)) throw new RangeError('request Content-Length is not a length');
+  return { kind: 'length', length: Number(length) };
+}
+
+/** The framing fields the web tier writes for `framing` (lower-case names). */
+export function framingFields(framing: RequestFraming): string[] {
+  if (framing.kind === 'chunked') return ['transfer-encoding', 'chunked'];
+  if (framing.kind === 'length') return ['content-length', String(framing.length)];
+  return [];
+}
+
+/** The first element of a comma-separated value, trimmed and lower-case. */
+function firstElement(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const comma = value.indexOf(',');
+  return (comma === -1 ? value : value.slice(0, comma)).trim().toLowerCase();
+}
+
+const FORWARDED_PROTO = /(?:^|;)\s*proto\s*=\s*"?(https?)"?\s*(?:;|$)/i;
+
+/**
+ * The scheme of the original request. From a trusted proxy (WEB_TRUSTED_PROXIES, which may
+ * terminate TLS in front of the web tier), the one it reports: its X-Forwarded-Proto, else the
+ * proto of the first element of its Forwarded (RFC 7239 §5.4), when that is http or https. From
+ * anyone else, the scheme of the connection the request came on: a client cannot claim https.
+ */
+export function originalProto(facts: EdgeFacts, clientProto: string | undefined, clientForwarded: string | undefined, trustedProxies: ReadonlySet<string>): 'http' | 'https' {
+  if (!trustedProxies.has(facts.peer)) return facts.proto;
+  const claimed = firstElement(clientProto) ?? FORWARDED_PROTO.exec(firstElement(clientForwarded) ?? '')?.[1]?.toLowerCase();
+  return claimed === 'http' || claimed === 'https' ? claimed : facts.proto;
+}
+
+/**
+ * X-Real-IP: the client's address as the edge knows it, like X-Forwarded-For. A client's own value
+ * is never taken; a trusted proxy's is (its X-Real-IP when that is one IP address, else the last
+ * address of its X-Forwarded-For: the one that connected to it), otherwise the peer.
+ */
+export function realIp(peer: string, clientRealIp: string | undefined, clientForwardedFor: string | undefined, trustedProxies: ReadonlySet<string>): string {
+  if (!trustedProxies.has(peer)) return peer;
+  const claimed = clientRealIp?.trim();
+  if (claimed !== undefined && isIP(claimed) !== 0) return normalizeAddress(claimed);
+  const last = clientForwardedFor?.slice(clientForwardedFor.lastIndexOf(',') + 1).trim();
+  if (last !== undefined && isIP(last) !== 0) return normalizeAddress(last);
+  return peer;
+}
+
 export const VIA = '1.1 twotier-web';
 
 /**
@@ -162,25 +254,58 @@ export function buildRequestHeaders(incoming: IncomingHttpHeaders, facts: EdgeFa
  * The same request header section as buildRequestHeaders, as a flat [name, value, …] list read
  * from the raw headers (names keep their case, repeated fields stay repeated): the plain engine
  * hands it to http.request as is, which skips a setHeader and its checks per field (issue 8).
+ * The client's hop-by-hop fields, framing and edge fields go; the web tier's framing
+ * (requestFraming) and edge fields are appended.
  */
 export function buildRequestHeaderList(rawHeaders: readonly string[], facts: EdgeFacts, trustedProxies: ReadonlySet<string>): string[] {
-  let chunked = false;
   let clientForwardedFor: string | undefined;
   let clientVia: string | undefined;
+  let clientProto: string | undefined;
+  let clientForwarded: string | undefined;
+  let clientRealIp: string | undefined;
+  let otherForwardedFields = false;
   for (let index = 0; index < rawHeaders.length; index += 2) {
-    const lower = (rawHeaders[index] as string).toLowerCase();
+    const name = rawHeaders[index] as string;
+    // Only names that may be an edge field are lower-cased: no string made per field (issue 8).
+    const first = name.charCodeAt(0) | 0x20;
+    if (first !== 0x78 && first !== 0x76 && first !== 0x66) continue; // x, v, f
+    const lower = name.toLowerCase();
     const value = rawHeaders[index + 1] as string;
-    if (lower === 'transfer-encoding') chunked = true;
-    else if (lower === 'x-forwarded-for') clientForwardedFor = clientForwardedFor === undefined ? value : `${clientForwardedFor}, ${value}`;
+    if (lower === 'x-forwarded-for') clientForwardedFor = clientForwardedFor === undefined ? value : `${clientForwardedFor}, ${value}`;
     else if (lower === 'via') clientVia = clientVia === undefined ? value : `${clientVia}, ${value}`;
+    else if (lower === 'x-forwarded-proto') clientProto = clientProto === undefined ? value : `${clientProto}, ${value}`;
+    else if (lower === 'forwarded') clientForwarded = clientForwarded === undefined ? value : `${clientForwarded}, ${value}`;
+    else if (lower === 'x-real-ip') clientRealIp = clientRealIp === undefined ? value : `${clientRealIp}, ${value}`;
+    else if (lower.startsWith('x-forwarded-')) otherForwardedFields = true;
   }
-  // RFC 9112 §6.3: Transfer-Encoding overrides Content-Length; the body keeps its chunked framing.
-  const out = withoutHopByHop(rawHeaders, chunked ? DROPPED_CHUNKED_REQUEST_FIELDS : DROPPED_REQUEST_FIELDS);
-  if (chunked) out.push('transfer-encoding', 'chunked');
-  out.push('x-forwarded-for', forwardedFor(facts.peer, clientForwardedFor, trustedProxies), 'x-forwarded-proto', facts.proto);
+  const trusted = trustedProxies.has(facts.peer);
+  let out = withoutHopByHop(rawHeaders, DROPPED_REQUEST_FIELDS, connectionMayName);
+  // X-Forwarded-Port, -Prefix, -Ssl, -Scheme…: frameworks read them as the edge's word; only a
+  // trusted proxy may say them.
+  if (otherForwardedFields && !trusted) out = withoutPrefixed(out, 'x-forwarded-');
+  out.push(...framingFields(requestFraming(rawHeaders)));
+  const proto = originalProto(facts, clientProto, clientForwarded, trustedProxies);
+  const forwarded = forwardedHeader(proto === facts.proto ? facts : { ...facts, proto });
+  out.push('x-forwarded-for', forwardedFor(facts.peer, clientForwardedFor, trustedProxies), 'x-forwarded-proto', proto);
   if (facts.host !== undefined) out.push('x-forwarded-host', facts.host);
-  out.push('forwarded', forwardedHeader(facts), 'x-request-id', facts.requestId, 'via', clientVia === undefined ? VIA : `${clientVia}, ${VIA}`);
+  out.push(
+    // RFC 7239 §4: a trusted proxy's elements are kept, this hop's appended (like X-Forwarded-For).
+    'forwarded', trusted && clientForwarded !== undefined && clientForwarded.trim() !== '' ? `${clientForwarded}, ${forwarded}` : forwarded,
+    'x-real-ip', realIp(facts.peer, clientRealIp, clientForwardedFor, trustedProxies),
+    'x-request-id', facts.requestId,
+    'via', clientVia === undefined ? VIA : `${clientVia}, ${VIA}`,
+  );
   return out;
+}
+
+/** `list` without the fields whose lower-case name starts with `prefix`. */
+function withoutPrefixed(list: readonly string[], prefix: string): string[] {
+  const kept: string[] = [];
+  for (let index = 0; index < list.length; index += 2) {
+    const name = list[index] as string;
+    if (!name.toLowerCase().startsWith(prefix)) kept.push(name, list[index + 1] as string);
+  }
+  return kept;
 }
 
 /**
