@@ -1,19 +1,38 @@
 /**
  * The request inspector: shows the request exactly as the application received it, after it
- * crossed the web tier, and which worker process and local address answered.
+ * crossed the web tier, and which worker process and local address answered. Credentials are
+ * the exception: they are shown as having arrived, with their size, never their value.
  */
+import type { AppHeaders } from '../../../common/app-interface.js';
 import type { View } from '../context.js';
 import { json } from '../responses.js';
 
 // Not fatal: the inspector shows any body; invalid UTF-8 becomes U+FFFD and bodyLength keeps the true size.
 const lenientUtf8 = new TextDecoder('utf-8');
 
+/**
+ * Issue 12.6: echoing these would hand any same-origin script an HttpOnly cookie or a bearer
+ * token, which is why TRACE is refused (cross-site tracing); the echo must not reopen it.
+ */
+const CREDENTIAL_FIELDS: ReadonlySet<string> = new Set(['authorization', 'proxy-authorization', 'cookie']);
+
+/** Octets as received: node decodes field values as latin1, one character per octet. */
+function redacted(value: string): string {
+  return `[redacted, ${Buffer.byteLength(value, 'latin1')} bytes]`;
+}
+
+function shownHeaders(headers: AppHeaders): AppHeaders {
+  const shown: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) shown[name] = CREDENTIAL_FIELDS.has(name) ? redacted(value) : value;
+  return shown;
+}
+
 export const echo: View = async ({ request, deps }) =>
   json(200, {
     method: request.method,
     url: request.target,
     httpVersion: request.httpVersion,
-    headers: request.headers,
+    headers: shownHeaders(request.headers),
     body: lenientUtf8.decode(request.body),
     bodyLength: request.body.byteLength,
     worker: { pid: deps.workerPid, address: request.localAddress, port: request.localPort },

@@ -51,3 +51,23 @@ t.test('/api/echoes is not the echo', async (t) => {
   const { send } = harness(t);
   t.equal((await send('/api/echoes')).status, 404);
 });
+
+t.test('credentials are shown as arrived, never their values (issue 12.6: an HttpOnly cookie must not be readable by script)', async (t) => {
+  const { send } = harness(t);
+  const secrets = { authorization: 'Bearer tok-SECRET-1', cookie: 'sid=SECRET-2; csrf=SECRET-3', 'proxy-authorization': 'Basic U0VDUkVULTQ=' };
+  const res = await send('/api/echo', { method: 'POST', headers: { ...secrets, 'x-custom': 'kept', accept: '*/*' }, body: 'body stays' });
+  t.equal(res.status, 200);
+  t.notMatch(res.text, /SECRET|U0VDUkVULTQ/, 'no credential value is reflected');
+  const echo = res.json();
+  t.same(echo.headers, {
+    host: 'app.test',
+    authorization: '[redacted, 19 bytes]',
+    cookie: '[redacted, 27 bytes]',
+    'proxy-authorization': '[redacted, 18 bytes]',
+    'x-custom': 'kept',
+    accept: '*/*',
+  });
+  t.equal(echo.body, 'body stays', 'the rest of the inspector is unchanged');
+  const empty = await send('/api/echo', { headers: { cookie: '' } });
+  t.equal(empty.json().headers.cookie, '[redacted, 0 bytes]', 'an empty field still shows that it arrived');
+});
