@@ -11,6 +11,7 @@
 import cluster from 'node:cluster';
 import { resolve } from 'node:path';
 import { ConfigError, parseFlags } from '../common/config.js';
+import { ListenError, listenFailedMessage, probeListen } from '../common/listen-error.js';
 import { createLogger, prettyWanted, type Logger } from '../common/logger.js';
 import { createApp } from './app/create-app.js';
 import { loadConfig, type AppConfig } from './config.js';
@@ -54,6 +55,11 @@ function onShutdownSignal(logger: Logger, stop: () => Promise<void>): void {
 }
 
 async function runPrimary(config: AppConfig, logger: Logger): Promise<void> {
+  try {
+    await probeListen(config.host, config.port);
+  } catch (error) {
+    fail(`${(error as Error).message}; set APP_HOST/APP_PORT`);
+  }
   // Migrate and seed once here, before any worker starts: a bad DATABASE_URL path fails now,
   // in one line, instead of as a crash loop of workers.
   try {
@@ -106,7 +112,7 @@ async function runPrimary(config: AppConfig, logger: Logger): Promise<void> {
   } catch (error) {
     logger.fatal({ err: error }, 'app tier failed to start');
     await supervisor.close();
-    fail((error as Error).message);
+    fail(error instanceof ListenError ? `${error.message}; set APP_HOST/APP_PORT` : (error as Error).message);
   }
 }
 
@@ -158,7 +164,19 @@ async function runWorker(config: AppConfig, logger: Logger, role: WorkerRole): P
     metrics.close();
     await app.close();
   });
-  const where = await server.listen();
+  let where: { address: string; port: number };
+  try {
+    where = await server.listen();
+  } catch (error) {
+    const errno = (error as NodeJS.ErrnoException).code ?? 'error';
+    if (role.primaryPid !== undefined && process.send !== undefined) {
+      // Our primary prints the one line for the whole tier and gives up: every worker would
+      // fail the same way, and a restart cannot free the port.
+      process.send(listenFailedMessage(errno, config.host, config.port), undefined, undefined, () => process.exit(1));
+      return;
+    }
+    fail(`${new ListenError(errno, config.host, config.port).message}; set APP_HOST/APP_PORT`);
+  }
   logger.info({ address: where.address, port: where.port, primaryPid: role.primaryPid ?? null }, 'worker listening');
   // pm2 (wait_ready) learns "listening" from this message; our primary from cluster's 'listening'.
   process.send?.('ready');

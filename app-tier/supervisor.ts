@@ -6,6 +6,7 @@
  * accepts connections and hands them to the workers.
  */
 import type { Cluster, Worker } from 'node:cluster';
+import { isListenFailed, ListenError } from '../common/listen-error.js';
 import type { Logger } from '../common/logger.js';
 import type { AppConfig } from './config.js';
 
@@ -31,9 +32,10 @@ export interface SupervisorOptions {
 
 export interface Supervisor {
   /**
-   * Forks the workers; resolves once all of them listen, with the shared address. Rejects when
-   * workers keep dying before any has listened (port taken, store unreachable): a start-up
-   * failure, not something to retry for ever.
+   * Forks the workers; resolves once all of them listen, with the shared address. Rejects with
+   * a ListenError as soon as a worker reports that it cannot bind, and with an Error when
+   * workers keep dying before they listen (MAX_START_FAILURES in a row, whatever their uptime):
+   * a start-up failure, not something to retry for ever.
    */
   start(): Promise<ListeningAddress>;
   /**
@@ -48,7 +50,7 @@ export interface Supervisor {
   close(): Promise<void>;
 }
 
-/** Consecutive quick deaths before the first listen that make start() give up. */
+/** Consecutive failed starts (a death before listening, or within minUptimeMs) that make start() give up. */
 const MAX_START_FAILURES = 5;
 
 /** Room for a worker to close its store and exit after its own shutdownTimeoutMs. */
@@ -69,6 +71,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
   let address: ListeningAddress | undefined;
   let onAllListening: ((value: ListeningAddress) => void) | undefined;
   let onStartFailed: ((error: Error) => void) | undefined;
+  let startFailed = false;
 
   if (options.exec !== undefined || options.execArgv !== undefined) {
     cluster.setupPrimary({
@@ -95,23 +98,40 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     }
   }
 
+  /** start() gives up: nothing is replaced any more; the caller closes what is left. */
+  function failStart(error: Error): void {
+    onStartFailed?.(error);
+    onStartFailed = undefined;
+    onAllListening = undefined;
+    startFailed = true;
+  }
+
+  function onMessage(_worker: Worker, message: unknown): void {
+    // Not checked against forkedAt: the worker's 'exit' may be handled before its last message.
+    if (!isListenFailed(message) || onStartFailed === undefined) return;
+    failStart(new ListenError(message.errno, message.host, message.port));
+  }
+
   function onExit(worker: Worker, code: number | null, signal: string | null): void {
     const started = forkedAt.get(worker);
     if (started === undefined) return;
+    const listened = listening.has(worker);
     forkedAt.delete(worker);
     listening.delete(worker);
-    if (retiring.delete(worker) || trial.delete(worker) || stopping) return;
+    if (retiring.delete(worker) || trial.delete(worker) || stopping || startFailed) return;
     const uptimeMs = Date.now() - started;
     let delayMs = 0;
-    if (uptimeMs < config.minUptimeMs) {
+    // gunicorn's "Worker failed to boot": a worker that dies before it ever listened failed to
+    // start, however long that took. Counting only deaths within minUptimeMs let a loaded box
+    // (where node alone takes over a second to start) crash-loop for ever without back-off.
+    if (!listened || uptimeMs < config.minUptimeMs) {
       quickFailures += 1;
       delayMs = Math.min(config.restartDelayMs * 2 ** (quickFailures - 1), config.maxRestartDelayMs);
     } else {
       quickFailures = 0;
     }
-    if (address === undefined && quickFailures >= MAX_START_FAILURES && onStartFailed !== undefined) {
-      onStartFailed(new Error(`workers exit at start-up (${quickFailures} in a row, last exit code ${code ?? signal ?? 'unknown'}); see the worker log lines above`));
-      onStartFailed = undefined;
+    if (quickFailures >= MAX_START_FAILURES && onStartFailed !== undefined) {
+      failStart(new Error(`workers exit at start-up (${quickFailures} in a row, last exit code ${code ?? signal ?? 'unknown'}); see the worker log lines above`));
       return;
     }
     logger.warn({ workerPid: worker.process.pid, code, signal, uptimeMs, restartInMs: delayMs }, 'worker died; replacing it');
@@ -127,6 +147,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
   function start(): Promise<ListeningAddress> {
     cluster.on('listening', onListening);
     cluster.on('exit', onExit);
+    cluster.on('message', onMessage);
     const ready = new Promise<ListeningAddress>((resolve, reject) => {
       onAllListening = resolve;
       onStartFailed = reject;
@@ -187,6 +208,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
         clearTimeout(killTimer);
         cluster.off('listening', onListening);
         cluster.off('exit', onExit);
+        cluster.off('message', onMessage);
         cluster.off('exit', check);
         resolve();
       };

@@ -6,6 +6,7 @@
  * stop) to every worker, and is done when the last worker has exited.
  */
 import type { Cluster, Worker } from 'node:cluster';
+import { isListenFailed, ListenError } from '../common/listen-error.js';
 import type { Logger } from '../common/logger.js';
 
 /** What a worker sends its primary to have every worker reload (POST /-/reload reaches one worker). */
@@ -64,14 +65,21 @@ export function createWebCluster(options: WebClusterOptions): WebCluster {
     });
     return new Promise((resolve, reject) => {
       worker.once('listening', () => resolve());
-      worker.once('exit', (code) => reject(new Error(`web worker exited with code ${String(code)} before listening`)));
+      worker.once('exit', (code) => {
+        const fail = (): void => reject(new Error(`web worker exited with code ${String(code)} before listening`));
+        // Its last message (a listen failure) is read before the channel's end: wait for that.
+        if (worker.isConnected()) worker.once('disconnect', fail);
+        else fail();
+      });
     });
   }
 
   function reload(): void {
     for (const { worker } of live.values()) worker.process.kill('SIGHUP');
   }
+  let onListenFailed: ((error: ListenError) => void) | undefined;
   cluster.on('message', (_worker: Worker, message: unknown) => {
+    if (isListenFailed(message)) onListenFailed?.(new ListenError(message.errno, message.host, message.port));
     if (isReloadAll(message) && !stopping) {
       logger.info({ workers: [...live.values()].map(({ worker }) => worker.process.pid) }, 'config reload requested by a worker: SIGHUP to every worker');
       reload();
@@ -80,7 +88,13 @@ export function createWebCluster(options: WebClusterOptions): WebCluster {
 
   return {
     async start() {
-      await Promise.all(Array.from({ length: options.workers }, () => fork()));
+      // A worker that cannot bind fails the start at once (no restart frees the port).
+      const listenFailed = new Promise<never>((_resolve, reject) => (onListenFailed = reject));
+      try {
+        await Promise.race([Promise.all(Array.from({ length: options.workers }, () => fork())), listenFailed]);
+      } finally {
+        onListenFailed = undefined;
+      }
     },
     reload,
     close(signal: NodeJS.Signals = 'SIGTERM') {

@@ -8,6 +8,7 @@
  */
 import cluster from 'node:cluster';
 import { ConfigError, parseFlags } from '../common/config.js';
+import { ListenError, listenFailedMessage, probeListen } from '../common/listen-error.js';
 import { createLogger, prettyWanted, type Logger } from '../common/logger.js';
 import { createWebCluster, RELOAD_ALL_MESSAGE } from './cluster.js';
 import { loadConfig, type WebConfig } from './config.js';
@@ -58,11 +59,16 @@ async function runPrimary(config: WebConfig, logger: Logger): Promise<void> {
     web.reload();
   });
   try {
+    await probeListen(config.host, config.port);
+  } catch (error) {
+    fail(`${(error as Error).message}; set WEB_HOST/WEB_PORT`);
+  }
+  try {
     await web.start();
   } catch (error) {
     logger.error({ err: error }, 'web workers failed to start');
     await web.close('SIGKILL');
-    fail(`web workers failed to start: ${(error as Error).message}`);
+    fail(error instanceof ListenError ? `${error.message}; set WEB_HOST/WEB_PORT` : `web workers failed to start: ${(error as Error).message}`);
   }
   logger.info({ workers: web.pids() }, 'web cluster ready');
 }
@@ -133,7 +139,12 @@ async function runServer(config: WebConfig, logger: Logger, configFile: string |
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'error';
     await web.close().catch(() => undefined);
-    fail(`cannot listen on ${config.host}:${config.port} (${code}); set WEB_HOST/WEB_PORT`);
+    if (cluster.isWorker && process.send !== undefined) {
+      // The primary prints the one line for all workers and stops forking (common/listen-error.ts).
+      process.send(listenFailedMessage(code, config.host, config.port), undefined, undefined, () => process.exit(1));
+      return;
+    }
+    fail(`${new ListenError(code, config.host, config.port).message}; set WEB_HOST/WEB_PORT`);
   }
 }
 

@@ -1,12 +1,14 @@
 import t, { type Test } from 'tap';
 import cluster, { type Worker } from 'node:cluster';
 import { once } from 'node:events';
+import { createServer } from 'node:net';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { PassThrough } from 'node:stream';
 import { join } from 'node:path';
 import { createLogger } from '../../common/logger.js';
 import { createSupervisor, type Supervisor } from '../../app-tier/supervisor.js';
+import { ListenError } from '../../common/listen-error.js';
 import { APP_MAIN, send } from '../helpers/app-tier.js';
 
 const logger = createLogger({ tier: 'app', level: 'silent' });
@@ -17,12 +19,21 @@ const FIXTURE = `
 import { createServer } from 'node:http';
 import { existsSync } from 'node:fs';
 if (process.env.FIXTURE_MODE === 'crash') process.exit(3);
+if (process.env.FIXTURE_MODE === 'slow-crash') setTimeout(() => process.exit(3), 300);
+if (process.env.FIXTURE_MODE === 'taken') {
+  const port = Number(process.env.TAKEN_PORT);
+  const taken = createServer();
+  // What app-tier/main.ts does when its listen fails under our primary.
+  taken.on('error', (error) => process.send({ twotier: 'listen-failed', errno: error.code, host: '127.0.0.1', port }, undefined, undefined, () => process.exit(1)));
+  taken.listen(port, '127.0.0.1');
+} else if (process.env.FIXTURE_MODE !== 'slow-crash') {
 if (process.env.CRASH_MARKER && existsSync(process.env.CRASH_MARKER)) process.exit(4);
 const server = createServer((req, res) => res.end(String(process.pid)));
 server.listen(0, '127.0.0.1');
 process.on('SIGTERM', () => {
   if (process.env.FIXTURE_MODE !== 'stubborn') server.close(() => process.exit(0));
 });
+}
 `;
 
 function fixture(t: Test): string {
@@ -65,6 +76,43 @@ t.test('workers that die at once are replaced with a growing back-off, then star
   }
   t.same(supervisor.pids(), [], 'nothing left running');
   t.same(restarts, ['crash', 'crash', 'crash', 'crash'], 'each replacement fork is reported as a crash restart');
+});
+
+/** Settles with `promise`, or rejects after `ms` (a supervisor that retries for ever). */
+function within<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_resolve, reject) => (timer = setTimeout(() => reject(new Error(`not settled within ${ms} ms`)), ms)));
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+t.test('a worker that dies before it ever listened is a failed start, however long it lived', async (t) => {
+  let forks = 0;
+  const onFork = (): void => void (forks += 1);
+  cluster.on('fork', onFork);
+  t.teardown(() => void cluster.off('fork', onFork));
+  // Each worker lives 300 ms and more (node's start-up on a loaded box), far past minUptimeMs:
+  // counting only deaths within minUptimeMs, the old supervisor replaced them for ever.
+  const supervisor = supervise(t, { exec: fixture(t), env: { FIXTURE_MODE: 'slow-crash' }, config: { workers: 1, minUptimeMs: 50, restartDelayMs: 10 } });
+  await t.rejects(within(supervisor.start(), 60_000), /workers exit at start-up \(5 in a row, last exit code 3\)/);
+  t.equal(forks, 5, 'the start-up budget, then no more forks');
+});
+
+t.test('a worker that cannot bind ends start() at once with a ListenError naming the address', async (t) => {
+  const holder = createServer();
+  holder.listen(0, '127.0.0.1');
+  await once(holder, 'listening');
+  t.teardown(() => new Promise<void>((resolve) => holder.close(() => resolve())));
+  const port = (holder.address() as { port: number }).port;
+  let forks = 0;
+  const onFork = (): void => void (forks += 1);
+  cluster.on('fork', onFork);
+  t.teardown(() => void cluster.off('fork', onFork));
+  const supervisor = supervise(t, { exec: fixture(t), env: { FIXTURE_MODE: 'taken', TAKEN_PORT: String(port) }, config: { workers: 2 } });
+  const error = await within(supervisor.start(), 30_000).then(() => undefined, (failure: unknown) => failure);
+  t.type(error, ListenError);
+  t.match(error, { errno: 'EADDRINUSE', host: '127.0.0.1', port, message: `cannot listen on 127.0.0.1:${port} (EADDRINUSE)` });
+  await supervisor.close();
+  t.equal(forks, 2, 'no replacement forks after a failed bind');
 });
 
 t.test('close() sends SIGTERM, and SIGKILL to a worker that will not exit', async (t) => {
