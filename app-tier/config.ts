@@ -7,6 +7,7 @@ import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { buildConfig, ConfigError, fields, readConfigFile, type Env, type EnvBinding } from '../common/config.js';
+import { OPERATOR_HOST_ENTRY } from '../common/operator-host.js';
 import { DATABASE_URL_EXPECTED, parseDatabaseUrl } from './store/database-url.js';
 
 const databaseUrl = z.string({ error: `must be ${DATABASE_URL_EXPECTED}` }).superRefine((value, ctx) => {
@@ -65,6 +66,12 @@ const schema = z.object({
    */
   operatorAllow: z.array(addressOrCidr, { error: 'must be a list of IP addresses or CIDR blocks' }),
   /**
+   * Host names the operator endpoints answer besides loopback names and IP literals (any other
+   * Host → 421: DNS rebinding, see common/operator-host.ts), e.g. the name the web box uses in
+   * APP_UPSTREAMS when that is not an IP address.
+   */
+  operatorHosts: z.array(z.string().regex(OPERATOR_HOST_ENTRY, 'must be a host name without port (e.g. app1.internal)'), { error: 'must be a list of host names' }),
+  /**
    * Where the cluster primary writes its pid (for `npm run reload`), relative to the working
    * directory; removed on exit.
    */
@@ -99,6 +106,7 @@ export const DEFAULTS: AppConfig = Object.freeze({
   restartDelayMs: 100,
   maxRestartDelayMs: 30_000,
   operatorAllow: [],
+  operatorHosts: [],
   pidFile: './data/app-tier.pid',
 });
 
@@ -117,6 +125,7 @@ export const ENV_BINDINGS: Readonly<Record<string, EnvBinding>> = Object.freeze(
   APP_SHUTDOWN_TIMEOUT_MS: { key: 'shutdownTimeoutMs', kind: 'int' },
   APP_DRAIN_GRACE_MS: { key: 'drainGraceMs', kind: 'int' },
   APP_OPERATOR_ALLOW: { key: 'operatorAllow', kind: 'list' },
+  APP_OPERATOR_HOSTS: { key: 'operatorHosts', kind: 'list' },
   APP_PID_FILE: { key: 'pidFile', kind: 'string' },
 });
 

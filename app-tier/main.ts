@@ -151,7 +151,7 @@ async function runWorker(config: AppConfig, logger: Logger, role: WorkerRole): P
     logger,
     app,
     metrics,
-    operator: createOperatorEndpoints({ allow: config.operatorAllow, source }),
+    operator: createOperatorEndpoints({ allow: config.operatorAllow, hosts: config.operatorHosts, source }),
     routeOf: createRouteNamer({ faultRoutes: config.faultRoutes }),
   });
   const server = worker;

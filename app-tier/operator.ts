@@ -2,12 +2,16 @@
  * The app tier's operator endpoints, answered by the worker adapter before the application:
  * GET /metrics (Prometheus text) and GET /-/workers (JSON summary of the workers). Only
  * loopback and `operatorAllow` peers get them, and never through a proxy; everyone else gets
- * a 404, so the paths look like any other unknown address.
+ * a 404, so the paths look like any other unknown address. An allowed peer must also name this
+ * box in Host (a loopback name, an IP literal or one of `operatorHosts`, see
+ * common/operator-host.ts); any other Host gets 421, as on the web tier, so a page on a
+ * DNS-rebinding name in a browser on the box cannot read them.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../common/logger.js';
 import { METRICS_CONTENT_TYPE, type OperatorSource } from './metrics-cluster.js';
 import { createOperatorAccess } from './operator-access.js';
+import { createOperatorHostCheck } from '../common/operator-host.js';
 import { ERROR_CATALOGUE, type ErrorCode } from '../common/errors.js';
 
 export const OPERATOR_ROUTES: Readonly<Record<string, 'metrics' | 'workers'>> = Object.freeze({ '/metrics': 'metrics', '/-/workers': 'workers' });
@@ -21,6 +25,8 @@ export interface OperatorEndpoints {
 export interface OperatorEndpointsOptions {
   /** Addresses / CIDR blocks allowed besides loopback (config.operatorAllow). */
   readonly allow: readonly string[];
+  /** Host names answered besides loopback names and IP literals (config.operatorHosts). */
+  readonly hosts?: readonly string[];
   readonly source: OperatorSource;
 }
 
@@ -35,6 +41,7 @@ function sendError(res: ServerResponse, code: ErrorCode, message: string, header
 
 export function createOperatorEndpoints(options: OperatorEndpointsOptions): OperatorEndpoints {
   const allowed = createOperatorAccess(options.allow);
+  const hostAllowed = createOperatorHostCheck(options.hosts ?? []);
   return {
     match(path) {
       return OPERATOR_ROUTES[path];
@@ -44,6 +51,12 @@ export function createOperatorEndpoints(options: OperatorEndpointsOptions): Oper
       if (!allowed({ remoteAddress: req.socket.remoteAddress, headers: req.headers })) {
         log.warn({ peer: req.socket.remoteAddress, route }, 'operator endpoint refused (not loopback or APP_OPERATOR_ALLOW)');
         sendError(res, 'APP_ERR_NOT_FOUND', 'there is nothing at this address');
+        return;
+      }
+      if (!hostAllowed(req.headers.host)) {
+        // RFC 9110 §15.5.20: the request names an origin these endpoints do not answer for.
+        log.warn({ peer: req.socket.remoteAddress, host: req.headers.host, route }, 'operator endpoint refused: Host is not a loopback name, an IP address or in APP_OPERATOR_HOSTS');
+        sendError(res, 'APP_ERR_MISDIRECTED', 'operator endpoints answer a loopback name, an IP address or APP_OPERATOR_HOSTS as Host');
         return;
       }
       if (req.method !== 'GET' && req.method !== 'HEAD') {

@@ -39,6 +39,8 @@ export const ERROR_CATALOGUE = {
   APP_ERR_FORBIDDEN: 403,
   APP_ERR_NOT_FOUND: 404,
   APP_ERR_METHOD_NOT_ALLOWED: 405,
+  // RFC 9110 §15.5.20: an operator endpoint asked for under a Host it does not answer (DNS rebinding).
+  APP_ERR_MISDIRECTED: 421,
   APP_ERR_UNSUPPORTED_MEDIA_TYPE: 415,
   APP_ERR_INTERNAL: 500,
   APP_ERR_STORE_UNAVAILABLE: 503,

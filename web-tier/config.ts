@@ -13,6 +13,7 @@ import { CGI_DEFAULTS } from './cgi/handler.js';
 import { PROXY_DEFAULTS } from './proxy/handler.js';
 import { ACTIVE_HEALTH_DEFAULTS } from './proxy/health-check.js';
 import { parseCidr } from './peer-allow.js';
+import { OPERATOR_HOST_ENTRY } from '../common/operator-host.js';
 import { PEER_LIMIT_DEFAULTS } from './peer-limits.js';
 import { STATIC_DEFAULTS } from './static/handler.js';
 
@@ -116,6 +117,8 @@ const schema = z.object({
   proxyHealthPath: z.string({ error: 'must be a path such as /readyz' }).regex(/^\/[^\s?#]*$/, 'must be a path such as /readyz'),
   /** Peers allowed on the operator endpoints (/-/…): IP addresses or CIDR blocks. Loopback only by default. */
   operatorAllow: z.array(z.string().refine((value) => parseCidr(value) !== undefined, 'must be an IP address or CIDR block such as 10.0.0.0/8'), { error: 'must be a list of IP addresses or CIDR blocks' }),
+  /** Host names the operator endpoints answer besides loopback names and IP literals; any other Host → 421 (DNS rebinding, common/operator-host.ts). */
+  operatorHosts: z.array(z.string().regex(OPERATOR_HOST_ENTRY, 'must be a host name without port (e.g. ops.example.net)'), { error: 'must be a list of host names' }),
   /** Open connections per client address (closed at accept above it; like nginx limit_conn); 0 = no cap. Trusted proxies exempt. */
   peerMaxConnections: fields.nonNegativeInt('a count of connections (0 = no cap)'),
   /** Requests per second per client, token bucket (nginx limit_req, nodelay) → 429 + Retry-After; 0 = off. */
@@ -185,6 +188,7 @@ export const DEFAULTS: z.infer<typeof schema> = {
   proxyHealthTimeoutMs: ACTIVE_HEALTH_DEFAULTS.timeoutMs,
   proxyHealthPath: ACTIVE_HEALTH_DEFAULTS.path,
   operatorAllow: ['127.0.0.0/8', '::1/128'],
+  operatorHosts: [],
   peerMaxConnections: PEER_LIMIT_DEFAULTS.maxConnectionsPerPeer,
   peerRatePerSec: PEER_LIMIT_DEFAULTS.ratePerSec,
   peerRateBurst: PEER_LIMIT_DEFAULTS.rateBurst,
@@ -240,6 +244,7 @@ const ENV: Readonly<Record<string, EnvBinding>> = {
   WEB_PROXY_HEALTH_TIMEOUT_MS: { key: 'proxyHealthTimeoutMs', kind: 'int' },
   WEB_PROXY_HEALTH_PATH: { key: 'proxyHealthPath', kind: 'string' },
   WEB_OPERATOR_ALLOW: { key: 'operatorAllow', kind: 'list' },
+  WEB_OPERATOR_HOSTS: { key: 'operatorHosts', kind: 'list' },
   WEB_PEER_MAX_CONNECTIONS: { key: 'peerMaxConnections', kind: 'int' },
   WEB_PEER_RATE_PER_SEC: { key: 'peerRatePerSec', kind: 'int' },
   WEB_PEER_RATE_BURST: { key: 'peerRateBurst', kind: 'int' },

@@ -1,8 +1,10 @@
 /**
  * `POST /-/reload`: the operator's button for what SIGHUP does (re-read and apply the config).
- * Reached only by peers in operatorAllow (server.ts checks first). It also needs the header
- * `X-Twotier-Reload: 1`: a custom header makes a browser send a CORS preflight, which this
- * server never approves, so a web page cannot trigger a reload through a visitor's browser.
+ * Reached only by peers in operatorAllow under an operator Host (server.ts checks both first:
+ * the Host check stops a page on a DNS-rebinding name, which is same-origin and so needs no
+ * preflight). It also needs the header `X-Twotier-Reload: 1`: a custom header makes a browser
+ * send a CORS preflight, which this server never approves, so a page of another origin cannot
+ * trigger a reload through a visitor's browser.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestContext } from './context.js';

@@ -22,6 +22,7 @@ import { createOperatorHandler } from './operator/handler.js';
 import { createWebMetrics } from './operator/metrics.js';
 import type { UpstreamSource } from './operator/upstream-view.js';
 import { createPeerAllow } from './peer-allow.js';
+import { createOperatorHostCheck } from '../common/operator-host.js';
 import { createPeerGuard, peerLimitSettings } from './peer-guard.js';
 import { handleReload, RELOAD_PATH, type OnReloadRequest } from './reload-endpoint.js';
 import { requestIdFor } from './server-stamp.js';
@@ -82,6 +83,7 @@ export function createWebServer(options: WebServerOptions): WebServer {
   let limitOptions = limitsOf(config);
   let trusted = new Set(config.trustedProxies);
   let allowPeer = createPeerAllow(config.operatorAllow);
+  let allowHost = createOperatorHostCheck(config.operatorHosts);
   const onLocalRedirect: Dispatch = (req, res, ctx) => {
     // A CGI local redirect (RFC 3875 §6.2.2) is served as if the new path had been requested.
     const decision = classify(req.method ?? 'GET', `${ctx.pathname}${ctx.search}`, { dynamicPrefixes: config.dynamicPrefixes });
@@ -138,6 +140,7 @@ export function createWebServer(options: WebServerOptions): WebServer {
     ...(isUpstreamSource(handlers.app) ? { proxy: upstreams } : {}),
     benchResultsDir: join(packageRoot(), 'bench', 'results'),
     isAllowedPeer: (address) => allowPeer(address),
+    isAllowedHost: (host) => allowHost(host),
   });
   /** Sockets whose framing can no longer be trusted: nothing more is answered on them (value: requests ignored since). */
   const doomed = new WeakMap<Socket, number>();
@@ -160,6 +163,12 @@ export function createWebServer(options: WebServerOptions): WebServer {
         if (!allowPeer(req.socket.remoteAddress ?? '')) {
           ctx.logger.info({ peer: req.socket.remoteAddress, code: 'WEB_ERR_FORBIDDEN' }, 'operator endpoint refused (WEB_OPERATOR_ALLOW)');
           sendError(res, ctx, new TwotierError('WEB_ERR_FORBIDDEN', 'peer not in operatorAllow'));
+          return;
+        }
+        if (!allowHost(req.headers.host)) {
+          // DNS rebinding: a browser on an allowed peer, sent here by a page on the attacker's name.
+          ctx.logger.info({ host: req.headers.host, code: 'WEB_ERR_MISDIRECTED' }, 'operator endpoint refused (Host not loopback, an IP address or WEB_OPERATOR_HOSTS)');
+          sendError(res, ctx, new TwotierError('WEB_ERR_MISDIRECTED', 'Host is not an operator name'));
           return;
         }
         if (decision.pathname === RELOAD_PATH) handleReload(req, res, ctx, options.onReloadRequest);
@@ -284,6 +293,7 @@ export function createWebServer(options: WebServerOptions): WebServer {
     // maxHeaderSize is fixed per server by node: a bigger maxUrlBytes/maxHeaderBytes needs a restart.
     trusted = new Set(config.trustedProxies);
     allowPeer = createPeerAllow(config.operatorAllow);
+    allowHost = createOperatorHostCheck(config.operatorHosts);
     peerGuard.configure(peerLimitSettings(config), config.trustedProxies);
     const retiring: Promise<void>[] = [];
     if (given.app === undefined && config.dynamic === 'proxy' && proxyKeysChanged(previous, config)) {

@@ -3,6 +3,9 @@
  * style JSON) for the status page. Each answer is cached briefly and concurrent askers share one
  * request, so an open status page costs each upstream one small request every `cacheMs`, however
  * many browsers watch it. A slow or absent endpoint costs at most `timeoutMs` and shows as an error.
+ * The request's Host is the upstream URL's authority: the app tier answers it when that is an
+ * IP address or a loopback name, and a name only when the app box lists it in APP_OPERATOR_HOSTS
+ * (DNS rebinding, common/operator-host.ts); a 421 says so on the status page.
  */
 import { request } from 'node:http';
 
@@ -85,7 +88,9 @@ function fetchJson(url: URL, timeoutMs: number, signal: AbortSignal): Promise<un
     req.once('response', (res) => {
       if (res.statusCode !== 200) {
         res.resume();
-        reject(new Error(`HTTP ${res.statusCode ?? 0}`));
+        reject(new Error(res.statusCode === 421
+          ? `HTTP 421: the app tier does not answer Host ${url.hostname}; list it in the app box's APP_OPERATOR_HOSTS`
+          : `HTTP ${res.statusCode ?? 0}`));
         return;
       }
       const chunks: Buffer[] = [];

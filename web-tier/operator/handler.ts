@@ -5,7 +5,10 @@
  *   /-/status.json      the same data for scripts
  *   /-/status/events    Server-Sent Events carrying that data every second
  * They show upstream addresses, pids and request ids, so only loopback peers are answered
- * unless `isAllowedPeer` says otherwise (server.ts also checks before dispatching here).
+ * unless `isAllowedPeer` says otherwise, and only under a Host that names this box (a loopback
+ * name, an IP literal or WEB_OPERATOR_HOSTS: `isAllowedHost`, common/operator-host.ts), so a
+ * page on a DNS-rebinding name cannot read them through a browser on an allowed peer (421).
+ * server.ts checks both before dispatching here (and before /-/reload).
  */
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -14,6 +17,7 @@ import type { Logger } from '../../common/logger.js';
 import { packageRoot } from '../config.js';
 import type { RequestContext, RequestHandler } from '../context.js';
 import { sendError, TwotierError } from '../error-response.js';
+import { isOperatorHost } from '../../common/operator-host.js';
 import type { WorkerFetcherOptions } from './app-workers.js';
 import type { WebMetrics } from './metrics.js';
 import { createStatusEvents } from './status-events.js';
@@ -34,6 +38,8 @@ export interface OperatorOptions {
   benchResultsDir?: string;
   /** Default: loopback peers only (127.0.0.0/8, ::1). */
   isAllowedPeer?: (address: string) => boolean;
+  /** Default: loopback names and IP literals only (no WEB_OPERATOR_HOSTS). */
+  isAllowedHost?: (host: string | undefined) => boolean;
   /** SSE push interval; 1000 ms by default. */
   eventsIntervalMs?: number;
   /** Open /-/status/events streams at most (each holds a socket); 32 by default. */
@@ -89,6 +95,7 @@ function send(req: IncomingMessage, res: ServerResponse, type: string, body: str
 export function createOperatorHandler(options: OperatorOptions): OperatorHandler {
   const { logger, metrics } = options;
   const allowed = options.isAllowedPeer ?? isLoopback;
+  const allowedHost = options.isAllowedHost ?? isOperatorHost;
   const assets = loadAssets(options.pageDir ?? join(packageRoot(), 'web-tier', 'operator', 'page'));
   metrics.watchUpstreams(options.proxy);
   const status = createStatusSource({
@@ -116,6 +123,12 @@ export function createOperatorHandler(options: OperatorOptions): OperatorHandler
     if (!allowed(req.socket.remoteAddress ?? '')) {
       ctx.logger.info({ peer: req.socket.remoteAddress }, 'operator endpoint refused to a non-loopback peer');
       sendError(res, ctx, new TwotierError('WEB_ERR_FORBIDDEN', 'operator endpoints are loopback-only'));
+      return;
+    }
+    if (!allowedHost(req.headers.host)) {
+      // RFC 9110 §15.5.20: this Host is not one the operator endpoints answer for (DNS rebinding).
+      ctx.logger.info({ host: req.headers.host }, 'operator endpoint refused: Host is not an operator name');
+      sendError(res, ctx, new TwotierError('WEB_ERR_MISDIRECTED', 'Host is not an operator name'));
       return;
     }
     if (req.method === 'OPTIONS') {

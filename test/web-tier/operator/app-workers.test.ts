@@ -61,3 +61,19 @@ t.test('parsing is forgiving about extra fields and strict about types', async (
   t.equal(workersUrl('http://10.0.0.2:3000').href, 'http://10.0.0.2:3000/-/workers');
   t.equal(workersUrl('http://10.0.0.2:3000/app/').href, 'http://10.0.0.2:3000/app/-/workers', 'the base path is kept, as the proxy keeps it');
 });
+
+t.test('the request names the upstream as Host; a 421 (Host not an operator name on the app box) says what to set', async (t) => {
+  const hosts: (string | undefined)[] = [];
+  const misdirected = createServer((req, res) => {
+    hosts.push(req.headers.host);
+    res.writeHead(421, { 'Content-Type': 'application/json' });
+    res.end('{"error":{"code":"APP_ERR_MISDIRECTED"}}');
+  });
+  const url = await listen(t, misdirected);
+  const fetcher = createWorkerFetcher({ timeoutMs: 5_000 });
+  t.teardown(() => fetcher.close());
+  const report = await fetcher.workersOf(url);
+  t.equal(report.ok, false);
+  t.match(report, { error: /^HTTP 421: .*127\.0\.0\.1.*APP_OPERATOR_HOSTS/ });
+  t.same(hosts, [new URL(url).host], 'Host is the upstream URL\'s authority (an IP literal here, which the app tier accepts)');
+});

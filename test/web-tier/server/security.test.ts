@@ -13,11 +13,11 @@ t.test('operator endpoints: loopback by default, metrics move; WEB_OPERATOR_ALLO
   const handlers = fakeHandlers();
   const { port, log } = await startWeb(t, { handlers });
   await rawExchange(port, 'GET /index.html HTTP/1.1\r\nHost: a\r\n\r\n', { responses: 1 });
-  const metrics = await rawExchange(port, 'GET /-/metrics HTTP/1.1\r\nHost: a\r\n\r\n', { responses: 1 });
+  const metrics = await rawExchange(port, 'GET /-/metrics HTTP/1.1\r\nHost: localhost\r\n\r\n', { responses: 1 });
   t.equal(metrics.responses[0]?.status, 200, 'a loopback peer gets the metrics');
   t.equal(metrics.responses[0]?.headers['x-served-by'], 'web');
   t.match(metrics.responses[0]?.body, /twotier_web_requests_total\{route="static",method="GET",status="200"\} 1\b/, 'the static request was counted');
-  const status = await rawExchange(port, 'GET /-/status.json HTTP/1.1\r\nHost: a\r\n\r\n', { responses: 1 });
+  const status = await rawExchange(port, 'GET /-/status.json HTTP/1.1\r\nHost: localhost\r\n\r\n', { responses: 1 });
   t.equal(status.responses[0]?.status, 200);
   t.match(JSON.parse(status.responses[0]?.body ?? '{}'), { web: { dynamic: 'proxy', pid: process.pid } });
   t.equal(handlers.static.calls.length, 1, '/-/… never reaches the static handler');
@@ -25,7 +25,7 @@ t.test('operator endpoints: loopback by default, metrics move; WEB_OPERATOR_ALLO
   t.match(lines[1], { url: '/-/metrics', tier: 'web', status: 200 });
 
   const closed = await startWeb(t, { handlers: fakeHandlers(), env: { WEB_OPERATOR_ALLOW: '10.0.0.0/8, 192.168.1.7' } });
-  const refused = await rawExchange(closed.port, 'GET /-/metrics HTTP/1.1\r\nHost: a\r\nAccept: application/json\r\n\r\n', { responses: 1 });
+  const refused = await rawExchange(closed.port, 'GET /-/metrics HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\n\r\n', { responses: 1 });
   t.equal(refused.responses[0]?.status, 403, 'a peer outside the list (here loopback itself) is refused');
   t.match(JSON.parse(refused.responses[0]?.body ?? '{}'), { error: { code: 'WEB_ERR_FORBIDDEN' } });
   t.notMatch(refused.responses[0]?.body, /twotier_web/, 'nothing of the metrics leaks');
@@ -90,7 +90,7 @@ t.test('LOG_PRETTY: 1 forces readable lines, 0 forces JSON, unset follows the TT
 
 t.test('POST /-/reload: allowed peers, POST with X-Twotier-Reload: 1 only; answers with the outcome', async (t) => {
   const none = await startWeb(t, { handlers: fakeHandlers() });
-  const absent = await rawExchange(none.port, 'POST /-/reload HTTP/1.1\r\nHost: a\r\nX-Twotier-Reload: 1\r\nContent-Length: 0\r\n\r\n', { responses: 1 });
+  const absent = await rawExchange(none.port, 'POST /-/reload HTTP/1.1\r\nHost: localhost\r\nX-Twotier-Reload: 1\r\nContent-Length: 0\r\n\r\n', { responses: 1 });
   t.equal(absent.responses[0]?.status, 404, 'no entry point, no reload');
 
   let calls = 0;
@@ -103,7 +103,7 @@ t.test('POST /-/reload: allowed peers, POST with X-Twotier-Reload: 1 only; answe
     },
   });
   const send = (head: string): Promise<import('../../helpers/raw-http.js').RawExchange> =>
-    rawExchange(port, `${head}Host: a\r\nAccept: application/json\r\nContent-Length: 0\r\n\r\n`, { responses: 1 });
+    rawExchange(port, `${head}Host: localhost\r\nAccept: application/json\r\nContent-Length: 0\r\n\r\n`, { responses: 1 });
   const viaGet = await send('GET /-/reload HTTP/1.1\r\n');
   t.equal(viaGet.responses[0]?.status, 405);
   t.equal(viaGet.responses[0]?.headers['allow'], 'POST');
@@ -120,6 +120,6 @@ t.test('POST /-/reload: allowed peers, POST with X-Twotier-Reload: 1 only; answe
   t.equal(calls, 2);
 
   const closed = await startWeb(t, { handlers: fakeHandlers(), env: { WEB_OPERATOR_ALLOW: '10.0.0.0/8' }, onReloadRequest: async () => ({ ok: true, forwarded: true }) });
-  const refused = await rawExchange(closed.port, 'POST /-/reload HTTP/1.1\r\nHost: a\r\nX-Twotier-Reload: 1\r\nContent-Length: 0\r\n\r\n', { responses: 1 });
+  const refused = await rawExchange(closed.port, 'POST /-/reload HTTP/1.1\r\nHost: localhost\r\nX-Twotier-Reload: 1\r\nContent-Length: 0\r\n\r\n', { responses: 1 });
   t.equal(refused.responses[0]?.status, 403, 'a peer outside operatorAllow cannot reload');
 });
