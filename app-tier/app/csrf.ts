@@ -10,6 +10,7 @@
  * keeps tokens from repeating in responses (as Django's per-form masking does against BREACH).
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { AppHeaders } from '../../common/app-interface.js';
 
 export const CSRF_COOKIE = 'csrftoken';
 export const CSRF_FIELD = 'csrf_token';
@@ -22,6 +23,18 @@ const COOKIE_MAX_AGE_S = 365 * 24 * 60 * 60;
 
 const COOKIE_VALUE = /^[A-Za-z0-9_-]{43}$/;
 const TOKEN = /^([0-9a-z]{1,12})\.([A-Za-z0-9_-]{16})\.([A-Za-z0-9_-]{43})$/;
+
+/**
+ * Whether the browser's request was https, so the cookie must be `Secure` (RFC 6265 §4.1.2.5):
+ * the app tier sits behind the web tier, which terminates the client's connection and always
+ * writes X-Forwarded-Proto itself, one value: the scheme of that connection, or the one a
+ * proxy in WEB_TRUSTED_PROXIES reports (web-tier/proxy/headers.ts originalProto). A client's
+ * own value never gets through it. Anything but exactly `https` counts as http.
+ */
+export function requestWasHttps(headers: AppHeaders): boolean {
+  const proto = headers['x-forwarded-proto'];
+  return proto !== undefined && proto.trim().toLowerCase() === 'https';
+}
 
 export type CsrfFailure = 'missing-cookie' | 'missing-token' | 'malformed-token' | 'bad-signature' | 'expired';
 

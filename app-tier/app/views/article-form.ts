@@ -8,7 +8,7 @@ import type { AppResponse } from '../../../common/app-interface.js';
 import { TwotierError } from '../../../common/errors.js';
 import { requireBearer } from '../auth.js';
 import type { ViewContext, View } from '../context.js';
-import { CSRF_COOKIE, CSRF_FIELD } from '../csrf.js';
+import { CSRF_COOKIE, CSRF_FIELD, requestWasHttps } from '../csrf.js';
 import { parseCookies, readForm } from '../request-body.js';
 import { html, redirect } from '../responses.js';
 import { isStoreConflict } from '../error-response.js';
@@ -34,8 +34,8 @@ async function renderForm(ctx: ViewContext, status: number, state: FormState, ex
     askToken: ctx.deps.appToken !== undefined && ctx.deps.appToken !== '',
     ...state,
   });
-  // Behind a TLS-terminating web tier the cookie must be Secure too.
-  const secure = ctx.request.headers['x-forwarded-proto'] === 'https';
+  // Behind a TLS-terminating web tier (or a trusted proxy in front of it) the cookie must be Secure too.
+  const secure = requestWasHttps(ctx.request.headers);
   const headers: Record<string, string> = {
     ...extraHeaders,
     // The page holds a one-off token: never cache it, and never share it between cookies.

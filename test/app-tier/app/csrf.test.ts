@@ -1,5 +1,5 @@
 import t from 'tap';
-import { CSRF_MAX_AGE_MS, createCsrf } from '../../../app-tier/app/csrf.js';
+import { CSRF_MAX_AGE_MS, createCsrf, requestWasHttps } from '../../../app-tier/app/csrf.js';
 
 t.test('a token verifies with its cookie and secret only', async (t) => {
   const csrf = createCsrf({ secret: 'a'.repeat(64) });
@@ -28,4 +28,15 @@ t.test('tokens expire, and a token from the future beyond clock skew is refused'
   t.equal(csrf.check(cookie, token), 'expired');
   now = Date.UTC(2026, 0, 1) - 60 * 60 * 1000;
   t.equal(csrf.check(cookie, token), 'expired');
+});
+
+t.test('the cookie is Secure when the web tier says the request was https (issue 12.6)', async (t) => {
+  const csrf = createCsrf({ secret: 's' });
+  t.match(csrf.setCookie('v', true), /; Secure$/);
+  t.notMatch(csrf.setCookie('v', false), /Secure/);
+  t.equal(requestWasHttps({ 'x-forwarded-proto': 'https' }), true);
+  t.equal(requestWasHttps({ 'x-forwarded-proto': ' HTTPS ' }), true);
+  t.equal(requestWasHttps({ 'x-forwarded-proto': 'http' }), false);
+  t.equal(requestWasHttps({ 'x-forwarded-proto': 'https, http' }), false, 'the web tier writes one value; anything else is not its word');
+  t.equal(requestWasHttps({}), false);
 });
