@@ -6,6 +6,7 @@
  * the per-request wrappers this replaces were a tenth of a static request's CPU).
  */
 import { ServerResponse, type IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import type { RequestContext, ServedBy } from './context.js';
 
 /** What the server shares with all its responses. */
@@ -68,7 +69,36 @@ function recordValue(headers: Record<string, unknown>, lowerName: string): unkno
 const SERVED_BY: ReadonlySet<string> = new Set<ServedBy>(['web', 'static', 'app', 'cgi', 'embedded']);
 
 function onClose(this: WebResponse): void {
+  // Once per response: a queued response closed by onSocketClose could hear a second 'close'.
+  if (this.accounted) return;
+  this.accounted = true;
   this.site?.finished(this);
+}
+
+/**
+ * Responses node holds back behind the one on the wire (pipelining), per connection. Node
+ * closes the response it is writing when the connection goes, but never the queued ones: no
+ * 'close', so no access line, an in-flight gauge that never comes down, and handlers (the
+ * proxy's upstream request, a CGI child, a file stream) that never learn the client left.
+ */
+const queuedBySocket = new WeakMap<Socket, Set<WebResponse>>();
+
+function onSocketClose(this: Socket): void {
+  const queued = queuedBySocket.get(this);
+  queuedBySocket.delete(this);
+  if (queued === undefined) return;
+  for (const res of queued) {
+    // Attached since: node closes it itself (its own 'close' listener on the socket).
+    if (res.socket !== null || res.accounted) continue;
+    // What node's own close does for the response on the wire: destroyed, then 'close'.
+    res.destroyed = true;
+    res.emit('close');
+  }
+}
+
+function onQueuedClose(this: WebResponse): void {
+  const socket = this.req.socket as Socket | null;
+  if (socket !== null) queuedBySocket.get(socket)?.delete(this);
 }
 
 export class WebResponse<Request extends IncomingMessage = IncomingMessage> extends ServerResponse<Request> {
@@ -79,6 +109,8 @@ export class WebResponse<Request extends IncomingMessage = IncomingMessage> exte
   bodyBytes = 0;
   /** The request-target as received, for the access line (handlers may rewrite req.url). */
   accessUrl = '';
+  /** Reported to the site already (once per response). */
+  accounted = false;
 
   track(ctx: RequestContext, site: ResponseSite, accessUrl: string): void {
     this.ctx = ctx;
@@ -86,6 +118,19 @@ export class WebResponse<Request extends IncomingMessage = IncomingMessage> exte
     this.accessUrl = accessUrl;
     // 'close' follows 'finish' on every response, and comes alone when the connection is cut first.
     this.on('close', onClose);
+    // Not on the wire yet: a pipelined request behind another. Closed by onSocketClose if the
+    // connection goes before node gets to it (a request not pipelined costs nothing here).
+    const socket = this.req.socket as Socket | null;
+    if (this.socket === null && socket !== null) {
+      let queued = queuedBySocket.get(socket);
+      if (queued === undefined) {
+        queued = new Set();
+        queuedBySocket.set(socket, queued);
+        socket.once('close', onSocketClose);
+      }
+      queued.add(this);
+      this.once('close', onQueuedClose);
+    }
   }
 
   /**
