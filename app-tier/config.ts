@@ -8,6 +8,8 @@ import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { buildConfig, ConfigError, fields, readConfigFile, type Env, type EnvBinding } from '../common/config.js';
 import { OPERATOR_HOST_ENTRY } from '../common/operator-host.js';
+import { DEFAULT_MAX_REQUEST_BODY_BYTES } from './app/request-body.js';
+import { DEFAULT_MAX_ARTICLE_BODY_BYTES } from './app/validation.js';
 import { DATABASE_URL_EXPECTED, parseDatabaseUrl } from './store/database-url.js';
 
 const databaseUrl = z.string({ error: `must be ${DATABASE_URL_EXPECTED}` }).superRefine((value, ctx) => {
@@ -38,6 +40,10 @@ const schema = z.object({
   logLevel: fields.logLevel(),
   /** Adds GET /api/_fault/throw (for the 500 tests). Off unless asked for. */
   faultRoutes: z.boolean({ error: 'must be true or false' }),
+  /** The largest article body, in bytes of UTF-8: more is 400 naming `body` (API and form alike). */
+  maxArticleBodyBytes: fields.positiveInt('a positive number of bytes'),
+  /** The largest request body the app parses, in bytes: more is 413 (RFC 9110 §15.5.14). */
+  maxRequestBodyBytes: fields.positiveInt('a positive number of bytes'),
   /** How long an idle keep-alive socket is kept open (node's server.keepAliveTimeout). */
   keepAliveTimeoutMs: fields.positiveInt('a positive number of milliseconds'),
   /** Header fields in one request (Apache LimitRequestFields) → 431 above it, never truncated (node's maxHeadersCount cut). */
@@ -95,6 +101,8 @@ export const DEFAULTS: AppConfig = Object.freeze({
   databaseUrl: 'sqlite:./data/twotier.db',
   logLevel: 'info',
   faultRoutes: false,
+  maxArticleBodyBytes: DEFAULT_MAX_ARTICLE_BODY_BYTES,
+  maxRequestBodyBytes: DEFAULT_MAX_REQUEST_BODY_BYTES,
   // Above the web tier's 100 (WEB_MAX_HEADER_FIELDS): the proxy adds its own fields (X-Forwarded-*, Forwarded, Via, X-Request-Id).
   maxHeaderFields: 120,
   keepAliveTimeoutMs: 65_000,
@@ -118,6 +126,8 @@ export const ENV_BINDINGS: Readonly<Record<string, EnvBinding>> = Object.freeze(
   DATABASE_URL: { key: 'databaseUrl', kind: 'string' },
   LOG_LEVEL: { key: 'logLevel', kind: 'string' },
   APP_FAULT_ROUTES: { key: 'faultRoutes', kind: 'bool' },
+  APP_MAX_ARTICLE_BODY_BYTES: { key: 'maxArticleBodyBytes', kind: 'int' },
+  APP_MAX_REQUEST_BODY_BYTES: { key: 'maxRequestBodyBytes', kind: 'int' },
   APP_KEEP_ALIVE_TIMEOUT_MS: { key: 'keepAliveTimeoutMs', kind: 'int' },
   APP_HEADERS_TIMEOUT_MS: { key: 'headersTimeoutMs', kind: 'int' },
   APP_MAX_HEADER_FIELDS: { key: 'maxHeaderFields', kind: 'int' },
@@ -136,6 +146,10 @@ export function loadConfig(file: string | undefined, env: Env): AppConfig {
   if (config.headersTimeoutMs <= config.keepAliveTimeoutMs) {
     const key = env['APP_HEADERS_TIMEOUT_MS'] === undefined ? 'headersTimeoutMs' : 'APP_HEADERS_TIMEOUT_MS';
     throw new ConfigError(key, `${key}: must be greater than keepAliveTimeoutMs (${config.keepAliveTimeoutMs}), got ${config.headersTimeoutMs}`);
+  }
+  if (config.maxRequestBodyBytes < config.maxArticleBodyBytes) {
+    const key = env['APP_MAX_REQUEST_BODY_BYTES'] === undefined ? 'maxRequestBodyBytes' : 'APP_MAX_REQUEST_BODY_BYTES';
+    throw new ConfigError(key, `${key}: must be at least maxArticleBodyBytes (${config.maxArticleBodyBytes}), or no article of the largest size could be sent, got ${config.maxRequestBodyBytes}`);
   }
   if (config.maxRestartDelayMs < config.restartDelayMs) {
     throw new ConfigError('maxRestartDelayMs', `maxRestartDelayMs: must be at least restartDelayMs (${config.restartDelayMs}), got ${config.maxRestartDelayMs}`);

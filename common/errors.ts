@@ -41,6 +41,8 @@ export const ERROR_CATALOGUE = {
   APP_ERR_METHOD_NOT_ALLOWED: 405,
   // RFC 9110 §15.5.20: an operator endpoint asked for under a Host it does not answer (DNS rebinding).
   APP_ERR_MISDIRECTED: 421,
+  // RFC 9110 §15.5.14 Content Too Large: a request body over maxRequestBodyBytes.
+  APP_ERR_BODY_TOO_LARGE: 413,
   APP_ERR_UNSUPPORTED_MEDIA_TYPE: 415,
   APP_ERR_INTERNAL: 500,
   APP_ERR_STORE_UNAVAILABLE: 503,

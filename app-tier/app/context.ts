@@ -11,6 +11,8 @@ export interface AppDeps {
   /** Bearer token required for article writes; undefined when writes are open. */
   readonly appToken: string | undefined;
   readonly workerPid: number;
+  /** The largest article body in bytes of UTF-8 (validation.ts); more is 400 on `body`. */
+  readonly maxArticleBodyBytes: number;
   /** The CSRF signer, created from the store's shared secret on first use. */
   csrf(): Promise<Csrf>;
   /** Path of a named route (see routes.ts). */

@@ -14,8 +14,10 @@ import type { Store } from '../store/types.js';
 import type { AppDeps } from './context.js';
 import { createCsrf, type Csrf } from './csrf.js';
 import { errorResponse, internalErrorResponse, toTwotierError } from './error-response.js';
+import { assertBodyWithin, DEFAULT_MAX_REQUEST_BODY_BYTES } from './request-body.js';
 import { finalise, noContent, redirect } from './responses.js';
 import { appRoutes } from './routes.js';
+import { DEFAULT_MAX_ARTICLE_BODY_BYTES } from './validation.js';
 
 export interface CreateAppOptions {
   store: Store;
@@ -26,6 +28,10 @@ export interface CreateAppOptions {
   faultRoutes?: boolean;
   /** What the echo reports as worker.pid; process.pid by default. */
   worker?: { pid: number } | undefined;
+  /** APP_MAX_ARTICLE_BODY_BYTES: the largest article body (UTF-8 bytes); DEFAULT_MAX_ARTICLE_BODY_BYTES (64 KiB) by default. */
+  maxArticleBodyBytes?: number | undefined;
+  /** APP_MAX_REQUEST_BODY_BYTES: a larger request body is 413; DEFAULT_MAX_REQUEST_BODY_BYTES (1 MiB) by default. */
+  maxRequestBodyBytes?: number | undefined;
 }
 
 /** The store setting that holds the CSRF signing secret, shared by every process. */
@@ -34,6 +40,8 @@ export const CSRF_SECRET_SETTING = 'csrf-secret';
 export function createApp(options: CreateAppOptions): Application {
   const { store, logger } = options;
   const router = createRouter(appRoutes({ faultRoutes: options.faultRoutes === true }));
+  // Defaults here, so every adapter (worker, CGI, embedded) gets the same bounds unasked.
+  const maxRequestBodyBytes = options.maxRequestBodyBytes ?? DEFAULT_MAX_REQUEST_BODY_BYTES;
 
   let csrf: Promise<Csrf> | undefined;
   const deps: AppDeps = {
@@ -41,6 +49,7 @@ export function createApp(options: CreateAppOptions): Application {
     logger,
     appToken: options.appToken,
     workerPid: options.worker?.pid ?? process.pid,
+    maxArticleBodyBytes: options.maxArticleBodyBytes ?? DEFAULT_MAX_ARTICLE_BODY_BYTES,
     csrf() {
       if (csrf === undefined) {
         const loading = store
@@ -58,6 +67,7 @@ export function createApp(options: CreateAppOptions): Application {
   };
 
   async function dispatch(request: AppRequest): Promise<AppResponse> {
+    assertBodyWithin(request.body, maxRequestBodyBytes);
     const resolution = router.resolve(request.method, request.target);
     switch (resolution.kind) {
       case 'match':

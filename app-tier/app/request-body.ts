@@ -29,6 +29,24 @@ export function parseMediaType(value: string | undefined): MediaType | null {
   return { type, parameters };
 }
 
+/**
+ * The default largest request body the application parses, in bytes (APP_MAX_REQUEST_BODY_BYTES);
+ * the web tier's own limit (WEB_MAX_BODY) has the same default. Room for a maximal article body
+ * even when JSON escapes every byte of it (`\u00XX`, 6 bytes each, is 384 KiB at 64 KiB).
+ */
+export const DEFAULT_MAX_REQUEST_BODY_BYTES = 1024 * 1024;
+
+/**
+ * Refuses a body over the limit before anything parses it (RFC 9110 §15.5.14, 413 Content Too
+ * Large). The app tier may be reached without the web tier in front (a multi-box placement's
+ * app port, CGI, a web tier configured with a larger WEB_MAX_BODY): its own bound holds anyway.
+ */
+export function assertBodyWithin(body: Uint8Array, maxBytes: number): void {
+  if (body.byteLength > maxBytes) {
+    throw new TwotierError('APP_ERR_BODY_TOO_LARGE', `the request body is ${body.byteLength} bytes; the limit is ${maxBytes}`);
+  }
+}
+
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 function decodeUtf8(body: Uint8Array, what: string): string {

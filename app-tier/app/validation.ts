@@ -6,6 +6,18 @@ import type { ArticleInput, ArticlePatch } from '../store/types.js';
 import { SLUG_MAX_LENGTH } from '../store/slug.js';
 
 export const TITLE_MAX_LENGTH = 200;
+/**
+ * The default largest article body, in bytes of UTF-8 (APP_MAX_ARTICLE_BODY_BYTES). A body is
+ * read whole by its detail page and API URL only, so this bounds what one request loads.
+ */
+export const DEFAULT_MAX_ARTICLE_BODY_BYTES = 64 * 1024;
+
+export interface ValidationLimits {
+  /** The largest body, in bytes of UTF-8; more is a validation error on `body` (400). */
+  readonly maxBodyBytes: number;
+}
+
+const DEFAULT_LIMITS: ValidationLimits = { maxBodyBytes: DEFAULT_MAX_ARTICLE_BODY_BYTES };
 /** The router's `slug` converter alphabet, so every slug can appear in a detail URL. */
 export const SLUG_PATTERN = /^[-a-zA-Z0-9_]+$/;
 
@@ -52,9 +64,9 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 /**
  * Validates a create/replace (`full`: title and body required) or a patch (every field optional).
  */
-export function validateArticle(raw: unknown, mode: 'full'): Validated<ArticleInput>;
-export function validateArticle(raw: unknown, mode: 'partial'): Validated<ArticlePatch>;
-export function validateArticle(raw: unknown, mode: 'full' | 'partial'): Validated<ArticleInput | ArticlePatch> {
+export function validateArticle(raw: unknown, mode: 'full', limits?: ValidationLimits): Validated<ArticleInput>;
+export function validateArticle(raw: unknown, mode: 'partial', limits?: ValidationLimits): Validated<ArticlePatch>;
+export function validateArticle(raw: unknown, mode: 'full' | 'partial', limits: ValidationLimits = DEFAULT_LIMITS): Validated<ArticleInput | ArticlePatch> {
   if (!isPlainObject(raw)) return { ok: false, errors: [{ field: '', message: 'the body must be a JSON object' }] };
   const errors: FieldError[] = [];
   const known: readonly string[] = FIELDS;
@@ -93,7 +105,11 @@ export function validateArticle(raw: unknown, mode: 'full' | 'partial'): Validat
   } else if (typeof body !== 'string') {
     errors.push({ field: 'body', message: 'body must be a string' });
   } else {
-    out.body = body;
+    const bytes = Buffer.byteLength(body, 'utf8');
+    // 400 like every other field rule (the title's 200 characters), not 413: the request as a
+    // whole is within what the app reads (maxRequestBodyBytes); this field's value is refused.
+    if (bytes > limits.maxBodyBytes) errors.push({ field: 'body', message: `body must be at most ${limits.maxBodyBytes} bytes of UTF-8, got ${bytes}` });
+    else out.body = body;
   }
 
   const published = raw['published'];

@@ -6,8 +6,18 @@
  */
 import type pg from 'pg';
 import { openPostgresDatabase, isUnavailable, ARTICLE_WRITE_LOCK_KEY, type OpenPostgresOptions } from './postgres-schema.js';
-import { COLUMNS, derivedSlugs, toArticle, toPublished, type ArticleRow } from './rows.js';
-import { StoreConflictError, StoreUnavailableError, type ArchiveMonth, type Article, type ArticleInput, type ArticlePatch, type Store } from './types.js';
+import { COLUMNS, HEAD_COLUMNS, SUMMARY_COLUMNS, derivedSlugs, toArticle, toHead, toPublished, toSummary, type ArticleRow, type HeadRow, type SummaryRow } from './rows.js';
+import {
+  StoreConflictError,
+  StoreUnavailableError,
+  type ArchiveMonth,
+  type Article,
+  type ArticleHead,
+  type ArticleInput,
+  type ArticlePatch,
+  type ArticleSummary,
+  type Store,
+} from './types.js';
 
 /** The part of pg.Pool and pg.PoolClient used here: both run a query. */
 type Queryable = Pick<pg.PoolClient, 'query'>;
@@ -84,9 +94,9 @@ export class PostgresStore implements Store {
     throw new StoreConflictError('slug', 'no free slug derived from this title in that month; give one');
   }
 
-  listArticles(options: { limit: number; offset: number }): Promise<Article[]> {
+  listArticles(options: { limit: number; offset: number }): Promise<ArticleSummary[]> {
     return this.#call(async (db) =>
-      (await db.query<ArticleRow>(`SELECT ${COLUMNS} FROM articles ORDER BY published DESC, id DESC LIMIT $1 OFFSET $2`, [options.limit, options.offset])).rows.map(toArticle),
+      (await db.query<SummaryRow>(`SELECT ${SUMMARY_COLUMNS} FROM articles ORDER BY published DESC, id DESC LIMIT $1 OFFSET $2`, [options.limit, options.offset])).rows.map(toSummary),
     );
   }
 
@@ -102,12 +112,12 @@ export class PostgresStore implements Store {
     });
   }
 
-  listArticlesByDate(year: number, month?: number): Promise<Article[]> {
+  listArticlesByDate(year: number, month?: number): Promise<ArticleHead[]> {
     return this.#call(async (db) => {
       const result = month === undefined
-        ? await db.query<ArticleRow>(`SELECT ${COLUMNS} FROM articles WHERE published_year = $1 ORDER BY published DESC, id DESC`, [year])
-        : await db.query<ArticleRow>(`SELECT ${COLUMNS} FROM articles WHERE published_year = $1 AND published_month = $2 ORDER BY published DESC, id DESC`, [year, month]);
-      return result.rows.map(toArticle);
+        ? await db.query<HeadRow>(`SELECT ${HEAD_COLUMNS} FROM articles WHERE published_year = $1 ORDER BY published DESC, id DESC`, [year])
+        : await db.query<HeadRow>(`SELECT ${HEAD_COLUMNS} FROM articles WHERE published_year = $1 AND published_month = $2 ORDER BY published DESC, id DESC`, [year, month]);
+      return result.rows.map(toHead);
     });
   }
 

@@ -3,7 +3,7 @@
  * the Store's Article, and the input checks that do not depend on the database.
  */
 import { slugify, SLUG_MAX_LENGTH } from './slug.js';
-import type { Article } from './types.js';
+import { EXCERPT_CHARACTERS, type Article, type ArticleHead, type ArticleSummary } from './types.js';
 
 export interface ArticleRow {
   id: number;
@@ -15,12 +15,28 @@ export interface ArticleRow {
   updated_at: string;
 }
 
+export type HeadRow = Omit<ArticleRow, 'body'>;
+export type SummaryRow = HeadRow & { excerpt: string };
+
 export const COLUMNS = 'id, title, slug, body, published, created_at, updated_at';
+/** The list queries name their columns without `body`: a list never loads a body into the process. */
+export const HEAD_COLUMNS = 'id, title, slug, published, created_at, updated_at';
+// substr counts characters (code points) in SQLite and Postgres alike, so an excerpt never
+// splits a UTF-8 sequence; the database cuts it, so only the excerpt crosses into the process.
+export const SUMMARY_COLUMNS = `${HEAD_COLUMNS}, substr(body, 1, ${EXCERPT_CHARACTERS}) AS excerpt`;
 /** Bounds the search for a free derived slug (title-2, title-3, …). */
 const MAX_SLUG_SUFFIX = 1_000;
 
 export function toArticle(row: ArticleRow): Article {
   return { id: row.id, title: row.title, slug: row.slug, body: row.body, published: row.published, createdAt: row.created_at, updatedAt: row.updated_at };
+}
+
+export function toHead(row: HeadRow): ArticleHead {
+  return { id: row.id, title: row.title, slug: row.slug, published: row.published, createdAt: row.created_at, updatedAt: row.updated_at };
+}
+
+export function toSummary(row: SummaryRow): ArticleSummary {
+  return { id: row.id, title: row.title, slug: row.slug, excerpt: row.excerpt, published: row.published, createdAt: row.created_at, updatedAt: row.updated_at };
 }
 
 export function toPublished(value: string | undefined): Date {

@@ -6,8 +6,18 @@
  */
 import type { Logger } from '../../common/logger.js';
 import { openSqliteDatabase, type SqliteDatabase } from './sqlite-schema.js';
-import { COLUMNS, derivedSlugs, toArticle, toPublished, type ArticleRow } from './rows.js';
-import { StoreConflictError, StoreUnavailableError, type ArchiveMonth, type Article, type ArticleInput, type ArticlePatch, type Store } from './types.js';
+import { COLUMNS, HEAD_COLUMNS, SUMMARY_COLUMNS, derivedSlugs, toArticle, toHead, toPublished, toSummary, type ArticleRow, type HeadRow, type SummaryRow } from './rows.js';
+import {
+  StoreConflictError,
+  StoreUnavailableError,
+  type ArchiveMonth,
+  type Article,
+  type ArticleHead,
+  type ArticleInput,
+  type ArticlePatch,
+  type ArticleSummary,
+  type Store,
+} from './types.js';
 
 /** Errors of the database itself (locked, disk, closed) become StoreUnavailableError → 503. */
 function translate(error: unknown): unknown {
@@ -62,9 +72,9 @@ export class SqliteStore implements Store {
     throw new StoreConflictError('slug', 'no free slug derived from this title in that month; give one');
   }
 
-  listArticles(options: { limit: number; offset: number }): Promise<Article[]> {
+  listArticles(options: { limit: number; offset: number }): Promise<ArticleSummary[]> {
     return this.#call(() =>
-      (this.#db.prepare(`SELECT ${COLUMNS} FROM articles ORDER BY published DESC, id DESC LIMIT ? OFFSET ?`).all(options.limit, options.offset) as ArticleRow[]).map(toArticle),
+      (this.#db.prepare(`SELECT ${SUMMARY_COLUMNS} FROM articles ORDER BY published DESC, id DESC LIMIT ? OFFSET ?`).all(options.limit, options.offset) as SummaryRow[]).map(toSummary),
     );
   }
 
@@ -79,12 +89,12 @@ export class SqliteStore implements Store {
     });
   }
 
-  listArticlesByDate(year: number, month?: number): Promise<Article[]> {
+  listArticlesByDate(year: number, month?: number): Promise<ArticleHead[]> {
     return this.#call(() => {
       const rows = month === undefined
-        ? this.#db.prepare(`SELECT ${COLUMNS} FROM articles WHERE published_year = ? ORDER BY published DESC, id DESC`).all(year)
-        : this.#db.prepare(`SELECT ${COLUMNS} FROM articles WHERE published_year = ? AND published_month = ? ORDER BY published DESC, id DESC`).all(year, month);
-      return (rows as ArticleRow[]).map(toArticle);
+        ? this.#db.prepare(`SELECT ${HEAD_COLUMNS} FROM articles WHERE published_year = ? ORDER BY published DESC, id DESC`).all(year)
+        : this.#db.prepare(`SELECT ${HEAD_COLUMNS} FROM articles WHERE published_year = ? AND published_month = ? ORDER BY published DESC, id DESC`).all(year, month);
+      return (rows as HeadRow[]).map(toHead);
     });
   }
 

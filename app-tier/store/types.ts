@@ -15,6 +15,21 @@ export interface Article {
   readonly updatedAt: string;
 }
 
+/**
+ * An article without its body: what the archive pages show (title, link, date). Lists load
+ * this, never the body, so a list's size grows with its length and not with its bodies
+ * (issue 12.6: 100 articles of ~1 MB made one list answer 102 MB and a worker 1.6 GB).
+ */
+export type ArticleHead = Omit<Article, 'body'>;
+
+/** The body's first characters that a list item carries instead of the body. */
+export const EXCERPT_CHARACTERS = 200;
+
+/** A list item: the head and a bounded excerpt (the first EXCERPT_CHARACTERS code points of the body). */
+export interface ArticleSummary extends ArticleHead {
+  readonly excerpt: string;
+}
+
 /** What a create or full replace supplies. The slug is derived from the title when absent. */
 export interface ArticleInput {
   readonly title: string;
@@ -33,12 +48,12 @@ export interface ArchiveMonth {
 }
 
 export interface Store {
-  /** Newest first (published desc, id desc). */
-  listArticles(options: { limit: number; offset: number }): Promise<Article[]>;
+  /** Newest first (published desc, id desc); summaries, never bodies (getArticle reads one whole). */
+  listArticles(options: { limit: number; offset: number }): Promise<ArticleSummary[]>;
   countArticles(): Promise<number>;
   getArticle(id: number): Promise<Article | null>;
-  /** Articles published in a year (and month, when given), newest first. */
-  listArticlesByDate(year: number, month?: number): Promise<Article[]>;
+  /** Articles published in a year (and month, when given), newest first; heads only, never bodies. */
+  listArticlesByDate(year: number, month?: number): Promise<ArticleHead[]>;
   getArticleBySlug(year: number, month: number, slug: string): Promise<Article | null>;
   /** Months that have articles, newest first, with counts. */
   archive(): Promise<ArchiveMonth[]>;

@@ -2,14 +2,17 @@
  * An in-memory Store for application tests: the same contract as the SQLite store
  * (app-tier/store/types.ts), including per-month slug uniqueness (an explicit slug conflicts, a
  * derived one takes a free suffix like the SQLite store's), newest-first ordering,
- * settings created once, and StoreConflictError. `failWith` makes every call reject, to test
+ * settings created once, lists without bodies (summaries and heads), and StoreConflictError. `failWith` makes every call reject, to test
  * how the application maps store failures (e.g. StoreUnavailableError → 503).
  */
 import { SLUG_MAX_LENGTH, slugify } from '../../app-tier/store/slug.js';
 import {
+  EXCERPT_CHARACTERS,
   StoreConflictError,
   type ArchiveMonth,
   type Article,
+  type ArticleHead,
+  type ArticleSummary,
   type ArticleInput,
   type ArticlePatch,
   type Store,
@@ -35,6 +38,19 @@ const MAX_SLUG_SUFFIX = 100;
 
 function monthKey(published: string): string {
   return published.slice(0, 7);
+}
+
+/** The SQL stores' head: every field but the body. */
+function headOf(article: Article): ArticleHead {
+  const { body: _body, ...head } = article;
+  return head;
+}
+
+/** The SQL stores' summary: `substr(body, 1, EXCERPT_CHARACTERS)` counts code points. */
+function summaryOf(article: Article): ArticleSummary {
+  // Two UTF-16 units per code point at most: cut before spreading a long body into an array.
+  const excerpt = [...article.body.slice(0, 2 * EXCERPT_CHARACTERS)].slice(0, EXCERPT_CHARACTERS).join('');
+  return { ...headOf(article), excerpt };
 }
 
 function newestFirst(a: Article, b: Article): number {
@@ -88,7 +104,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
     settings,
     async listArticles({ limit, offset }) {
       guard();
-      return [...articles.values()].sort(newestFirst).slice(offset, offset + limit);
+      return [...articles.values()].sort(newestFirst).slice(offset, offset + limit).map(summaryOf);
     },
     async countArticles() {
       guard();
@@ -101,7 +117,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
     async listArticlesByDate(year, month) {
       guard();
       const prefix = month === undefined ? `${String(year).padStart(4, '0')}-` : `${String(year).padStart(4, '0')}-${String(month).padStart(2, '0')}`;
-      return [...articles.values()].filter((article) => article.published.startsWith(prefix)).sort(newestFirst);
+      return [...articles.values()].filter((article) => article.published.startsWith(prefix)).sort(newestFirst).map(headOf);
     },
     async getArticleBySlug(year, month, slug) {
       guard();

@@ -1,5 +1,5 @@
 /** The article pages: archive index, year, month, detail. Values are escaped by `html`. */
-import type { ArchiveMonth, Article } from '../../store/types.js';
+import type { ArchiveMonth, Article, ArticleHead } from '../../store/types.js';
 import { html, type SafeHtml } from './html.js';
 
 const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
@@ -13,18 +13,19 @@ export function pad2(value: number): string {
 }
 
 /** The calendar fields of an article's publication date (UTC, as the archive URLs use). */
-export function publishedParts(article: Article): { year: number; month: number } {
+export function publishedParts(article: Pick<Article, 'published'>): { year: number; month: number } {
   const date = new Date(article.published);
   return { year: date.getUTCFullYear(), month: date.getUTCMonth() + 1 };
 }
 
-export type LinkTo = (article: Article) => string;
+export type LinkTo = (article: ArticleHead) => string;
 
-function dateOf(article: Article): SafeHtml {
+function dateOf(article: Pick<Article, 'published'>): SafeHtml {
   return html`<time datetime="${article.published}">${article.published.slice(0, 10)}</time>`;
 }
 
-function articleList(articles: readonly Article[], linkTo: LinkTo): SafeHtml {
+/** Lists show heads only (title, link, date): the archive pages never load a body. */
+function articleList(articles: readonly ArticleHead[], linkTo: LinkTo): SafeHtml {
   return html`<ul class="article-list">
 ${articles.map((article) => html`<li><a href="${linkTo(article)}">${article.title}</a> ${dateOf(article)}</li>
 `)}</ul>`;
@@ -32,7 +33,7 @@ ${articles.map((article) => html`<li><a href="${linkTo(article)}">${article.titl
 
 export interface ArchiveIndexOptions {
   readonly months: readonly ArchiveMonth[];
-  readonly latest: readonly Article[];
+  readonly latest: readonly ArticleHead[];
   readonly linkTo: LinkTo;
   readonly yearUrl: (year: number) => string;
   readonly monthUrl: (year: number, month: number) => string;
@@ -57,7 +58,7 @@ ${articleList(options.latest, options.linkTo)}
 </section>`;
 }
 
-export function yearArchive(year: number, articles: readonly Article[], linkTo: LinkTo, monthUrl: (month: number) => string): SafeHtml {
+export function yearArchive(year: number, articles: readonly ArticleHead[], linkTo: LinkTo, monthUrl: (month: number) => string): SafeHtml {
   const months = [...new Set(articles.map((article) => publishedParts(article).month))];
   return html`<h1>${year}</h1>
 ${months.map((month) => html`<h2><a href="${monthUrl(month)}">${monthName(month)}</a></h2>
@@ -65,7 +66,7 @@ ${articleList(articles.filter((article) => publishedParts(article).month === mon
 `)}<p><a href="/articles/">All years</a></p>`;
 }
 
-export function monthArchive(year: number, month: number, articles: readonly Article[], linkTo: LinkTo, yearUrl: string): SafeHtml {
+export function monthArchive(year: number, month: number, articles: readonly ArticleHead[], linkTo: LinkTo, yearUrl: string): SafeHtml {
   return html`<h1>${monthName(month)} ${year}</h1>
 ${articleList(articles, linkTo)}
 <p><a href="${yearUrl}">All of ${year}</a></p>`;

@@ -66,7 +66,8 @@ export const submitArticleForm: View = async (ctx) => {
     return renderForm(ctx, 401, { values, errors: [{ field: 'token', message: error.message }] }, { ...error.headers });
   }
 
-  const result = validateArticle(values, 'full');
+  // The same rules as the JSON API, the body maximum included: 400 with the form and its errors.
+  const result = validateArticle(values, 'full', { maxBodyBytes: ctx.deps.maxArticleBodyBytes });
   if (!result.ok) return renderForm(ctx, 400, { values, errors: result.errors });
 
   let created;

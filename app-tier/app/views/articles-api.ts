@@ -4,12 +4,12 @@
  * DELETE removes (204). Writes need the bearer token when APP_TOKEN is set.
  */
 import { TwotierError } from '../../../common/errors.js';
-import type { Article } from '../../store/types.js';
+import type { Article, ArticleSummary } from '../../store/types.js';
 import { requireBearer } from '../auth.js';
 import type { View, ViewContext } from '../context.js';
 import { readJson } from '../request-body.js';
 import { json, noContent } from '../responses.js';
-import { validateArticle, type Validated } from '../validation.js';
+import { validateArticle, type Validated, type ValidationLimits } from '../validation.js';
 
 export const LIST_DEFAULT_LIMIT = 20;
 export const LIST_MAX_LIMIT = 100;
@@ -32,6 +32,10 @@ function unwrap<T>(result: Validated<T>): T {
   throw new TwotierError('APP_ERR_VALIDATION', first?.message ?? 'invalid article', first?.field ? { field: first.field } : {});
 }
 
+function limits(ctx: ViewContext): ValidationLimits {
+  return { maxBodyBytes: ctx.deps.maxArticleBodyBytes };
+}
+
 function articleId(ctx: ViewContext): number {
   return ctx.params['id'] as number;
 }
@@ -45,16 +49,26 @@ function found(article: Article | null, id: number): Article {
   return article;
 }
 
+/**
+ * A list item is a summary: every field of the article but `body`, an `excerpt` (its first
+ * EXCERPT_CHARACTERS characters) and the `url` that reads the whole article. A list of 100 is
+ * then tens of KiB whatever the bodies weigh (issue 12.6: with bodies it was 102 MB).
+ */
+function listItem(ctx: ViewContext, summary: ArticleSummary): Record<string, unknown> {
+  const { id, title, slug, excerpt, published, createdAt, updatedAt } = summary;
+  return { id, title, slug, excerpt, published, createdAt, updatedAt, url: ctx.deps.reverse('api-article', { id }) };
+}
+
 export const listArticles: View = async (ctx) => {
   const limit = queryInt(ctx, 'limit', LIST_DEFAULT_LIMIT, 1, LIST_MAX_LIMIT);
   const offset = queryInt(ctx, 'offset', 0, 0, LIST_MAX_OFFSET);
-  const [articles, total] = await Promise.all([ctx.deps.store.listArticles({ limit, offset }), ctx.deps.store.countArticles()]);
-  return json(200, { articles, total, limit, offset });
+  const [summaries, total] = await Promise.all([ctx.deps.store.listArticles({ limit, offset }), ctx.deps.store.countArticles()]);
+  return json(200, { articles: summaries.map((summary) => listItem(ctx, summary)), total, limit, offset });
 };
 
 export const createArticle: View = async (ctx) => {
   requireBearer(ctx.request.headers, ctx.deps.appToken);
-  const input = unwrap(validateArticle(readJson(ctx.request.headers, ctx.request.body), 'full'));
+  const input = unwrap(validateArticle(readJson(ctx.request.headers, ctx.request.body), 'full', limits(ctx)));
   const article = await ctx.deps.store.createArticle(input);
   const location = ctx.deps.reverse('api-article', { id: article.id });
   // RFC 9110 §15.3.2: 201 with Location naming the new resource.
@@ -69,14 +83,14 @@ export const getArticle: View = async (ctx) => {
 export const replaceArticle: View = async (ctx) => {
   requireBearer(ctx.request.headers, ctx.deps.appToken);
   const id = articleId(ctx);
-  const input = unwrap(validateArticle(readJson(ctx.request.headers, ctx.request.body), 'full'));
+  const input = unwrap(validateArticle(readJson(ctx.request.headers, ctx.request.body), 'full', limits(ctx)));
   return json(200, found(await ctx.deps.store.replaceArticle(id, input), id));
 };
 
 export const patchArticle: View = async (ctx) => {
   requireBearer(ctx.request.headers, ctx.deps.appToken);
   const id = articleId(ctx);
-  const patch = unwrap(validateArticle(readJson(ctx.request.headers, ctx.request.body), 'partial'));
+  const patch = unwrap(validateArticle(readJson(ctx.request.headers, ctx.request.body), 'partial', limits(ctx)));
   return json(200, found(await ctx.deps.store.patchArticle(id, patch), id));
 };
 

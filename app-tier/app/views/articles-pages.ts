@@ -1,6 +1,6 @@
 /** The server-rendered archive: index by year and month, a year, a month, one article. */
 import { TwotierError } from '../../../common/errors.js';
-import type { Article } from '../../store/types.js';
+import type { ArticleHead } from '../../store/types.js';
 import type { AppDeps, View } from '../context.js';
 import { html as htmlResponse } from '../responses.js';
 import { archiveIndex, articleDetail, monthArchive, monthName, pad2, publishedParts, yearArchive } from '../templates/articles.js';
@@ -27,7 +27,7 @@ function monthParam(value: unknown): number {
 
 function links(deps: AppDeps) {
   return {
-    article: (article: Article): string => {
+    article: (article: ArticleHead): string => {
       const { year, month } = publishedParts(article);
       return deps.reverse('article-detail', { year, month: pad2(month), slug: article.slug });
     },

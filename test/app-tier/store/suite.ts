@@ -7,6 +7,7 @@ import type { Test } from 'tap';
 import { createLogger } from '../../../common/logger.js';
 import { openStore, StoreConflictError, type Store } from '../../../app-tier/store/index.js';
 import { SEED_ARTICLES } from '../../../app-tier/store/seed.js';
+import { EXCERPT_CHARACTERS } from '../../../app-tier/store/types.js';
 
 export const logger = createLogger({ tier: 'app', level: 'silent' });
 
@@ -100,6 +101,24 @@ export function storeSuite(t: Test, backend: StoreBackend): void {
     t.same((await store.listArticlesByDate(2003)).map((a) => a.published.slice(0, 10)), ['2003-07-04', '2003-05-20', '2003-05-01']);
     t.same((await store.listArticlesByDate(2003, 5)).map((a) => a.published.slice(0, 10)), ['2003-05-20', '2003-05-01']);
     t.same(await store.listArticlesByDate(1999), []);
+  });
+
+  t.test('lists never load a body: summaries with a bounded excerpt, heads by date', async (t) => {
+    const store = await open(t, await backend.freshUrl(t, 'summaries'));
+    // Multi-byte characters first: the excerpt is cut in characters, never inside one.
+    const body = `${'é😀'.repeat(60)}${'x'.repeat(200_000)}`;
+    const large = await store.createArticle({ title: 'Large', body, published: '2003-05-01T00:00:00Z' });
+    const small = await store.createArticle({ title: 'Small', body: 'Tiny.', published: '2003-05-02T00:00:00Z' });
+    const { body: _largeBody, ...largeHead } = large;
+    const { body: _smallBody, ...smallHead } = small;
+    t.same(await store.listArticles({ limit: 10, offset: 0 }), [
+      { ...smallHead, excerpt: 'Tiny.' },
+      { ...largeHead, excerpt: `${'é😀'.repeat(60)}${'x'.repeat(EXCERPT_CHARACTERS - 120)}` },
+    ], 'every field but body, and the first EXCERPT_CHARACTERS characters');
+    for (const summary of await store.listArticles({ limit: 10, offset: 0 })) t.notOk('body' in summary, 'no body in a list item');
+    t.same(await store.listArticlesByDate(2003), [smallHead, largeHead], 'by year: heads');
+    t.same(await store.listArticlesByDate(2003, 5), [smallHead, largeHead], 'by month: heads');
+    t.equal((await store.getArticle(large.id))?.body, body, 'the whole body is read by id');
   });
 
   t.test('settings are created once and kept', async (t) => {
