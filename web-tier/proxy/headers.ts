@@ -4,6 +4,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { isIP } from 'node:net';
+import { rateClient } from '../peer-limits.js';
 
 /**
  * Hop-by-hop fields (RFC 9110 §7.6.1, plus the legacy Keep-Alive and Proxy-Connection). Trailer
@@ -213,16 +214,17 @@ export function originalProto(facts: EdgeFacts, clientProto: string | undefined,
 }
 
 /**
- * X-Real-IP: the client's address as the edge knows it, like X-Forwarded-For. A client's own value
- * is never taken; a trusted proxy's is (its X-Real-IP when that is one IP address, else the last
- * address of its X-Forwarded-For: the one that connected to it), otherwise the peer.
+ * X-Real-IP: the client's address as the edge knows it, the same one the per-client limits count
+ * (peer-limits.ts rateClient). A client's own value is never taken. From a trusted proxy: the last
+ * X-Forwarded-For address that is not a trusted proxy (nginx `real_ip_recursive on`), else its
+ * X-Real-IP when that is one IP address, else the peer (the proxy's own request).
  */
 export function realIp(peer: string, clientRealIp: string | undefined, clientForwardedFor: string | undefined, trustedProxies: ReadonlySet<string>): string {
   if (!trustedProxies.has(peer)) return peer;
+  const forwarded = rateClient(peer, clientForwardedFor, trustedProxies);
+  if (forwarded !== undefined) return forwarded;
   const claimed = clientRealIp?.trim();
   if (claimed !== undefined && isIP(claimed) !== 0) return normalizeAddress(claimed);
-  const last = clientForwardedFor?.slice(clientForwardedFor.lastIndexOf(',') + 1).trim();
-  if (last !== undefined && isIP(last) !== 0) return normalizeAddress(last);
   return peer;
 }
 

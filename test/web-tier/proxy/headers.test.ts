@@ -127,9 +127,10 @@ t.test('the forwarded framing is the web tier\'s: from what node parsed, never f
 t.test('X-Real-IP is the edge\'s: the peer, or what a trusted proxy reports (issue 12.6)', async (t) => {
   const trusted = new Set(['10.0.0.1']);
   t.equal(realIp('192.0.2.10', '6.6.6.6', '6.6.6.6', trusted), '192.0.2.10', 'a client cannot name itself');
-  t.equal(realIp('10.0.0.1', '203.0.113.5', undefined, trusted), '203.0.113.5');
-  t.equal(realIp('10.0.0.1', undefined, '198.51.100.1, 203.0.113.5', trusted), '203.0.113.5', 'else the last X-Forwarded-For hop');
-  t.equal(realIp('10.0.0.1', 'not-an-ip', 'junk', trusted), '10.0.0.1');
+  t.equal(realIp('10.0.0.1', '203.0.113.5', undefined, trusted), '203.0.113.5', 'a trusted proxy\'s X-Real-IP without X-Forwarded-For');
+  t.equal(realIp('10.0.0.1', undefined, '198.51.100.1, 203.0.113.5', trusted), '203.0.113.5', 'the last X-Forwarded-For hop');
+  t.equal(realIp('10.0.0.1', '198.51.100.9', '203.0.113.5, 10.0.0.2', new Set(['10.0.0.1', '10.0.0.2'])), '203.0.113.5', 'the last address that is not a trusted proxy, as the per-client limits count');
+  t.equal(realIp('10.0.0.1', 'not-an-ip', undefined, trusted), '10.0.0.1');
   t.equal(realIp('10.0.0.1', '::ffff:203.0.113.5', undefined, trusted), '203.0.113.5');
   const list = buildRequestHeaderList(['X-Real-IP', '6.6.6.6', 'x-real-ip', '7.7.7.7'], facts, new Set());
   t.same(list.filter((name) => name.toLowerCase() === 'x-real-ip').length, 1);
