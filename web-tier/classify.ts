@@ -37,6 +37,12 @@ export type Decision = Route | Rejection;
 export interface ClassifyOptions {
   /** Path prefixes served by the app, each starting and ending with "/", e.g. ["/api/", "/articles/"]. */
   readonly dynamicPrefixes: readonly string[];
+  /**
+   * Whether /cgi-bin/ goes to the CGI gateway (config cgiEnabled). Absent or false: it is an
+   * ordinary path like any other (static, 404 unless such a file exists), so a gateway the
+   * operator did not turn on can never run a script (issue 12: cgi-bin/app bypassed APP_TOKEN).
+   */
+  readonly cgi?: boolean;
 }
 
 export const HEALTH_PATHS: readonly string[] = ['/healthz', '/readyz'];
@@ -134,7 +140,7 @@ export function classify(method: string, rawTarget: string, options: ClassifyOpt
     authority === undefined ? { kind, pathname: normal, search, target } : { kind, pathname: normal, search, target, authority };
   if (HEALTH_PATHS.includes(normal)) return route('health');
   if (normal.startsWith(OPERATOR_PREFIX)) return route('operator');
-  if (normal.startsWith(CGI_PREFIX) || normal === CGI_PREFIX.slice(0, -1)) return route('cgi');
+  if (options.cgi === true && (normal.startsWith(CGI_PREFIX) || normal === CGI_PREFIX.slice(0, -1))) return route('cgi');
   if (options.dynamicPrefixes.some((prefix) => matchesPrefix(normal, prefix))) return route('app');
   return route('static');
 }

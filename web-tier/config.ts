@@ -129,12 +129,22 @@ const schema = z.object({
   peerRateMaxEntries: fields.positiveInt('a count (1 or more)'),
   /** Web server processes (nginx worker_processes); 1 = no cluster. */
   workers: fields.positiveInt('a number of processes (1 or more)').max(64, 'must be a number of processes (1 to 64)'),
+  /**
+   * The CGI gateway (/cgi-bin/NAME runs a program per request). Off by default: off, /cgi-bin/ is
+   * an ordinary static path and no script ever runs. WEB_DYNAMIC=cgi turns it on too (cgiEnabled).
+   */
+  cgi: z.boolean({ error: 'must be true or false' }),
   /** CGI scripts; relative → against the package root. */
   cgiDir: z.string({ error: 'must be a directory path' }).min(1, 'must be a directory path'),
   cgiTimeoutMs: fields.positiveInt('a number of milliseconds (1 or more)'),
   cgiMaxProcesses: fields.positiveInt('a positive integer'),
   /** Handed to the app in embedded mode and to cgi-bin/app (never the whole server env). */
   databaseUrl: z.string({ error: 'must be a database URL such as sqlite:./data/twotier.db' }).min(1, 'must be a database URL'),
+  /**
+   * APP_TOKEN, the app tier's write token, for the app run here: handed to the embedded app's
+   * factory and to cgi-bin/app only (never to other scripts, never derived from a request).
+   */
+  appToken: z.string({ error: 'must be a non-empty string' }).min(1, 'must be a non-empty string').optional(),
 });
 
 export type WebConfig = Readonly<z.infer<typeof schema>>;
@@ -194,6 +204,7 @@ export const DEFAULTS: z.infer<typeof schema> = {
   peerRateBurst: PEER_LIMIT_DEFAULTS.rateBurst,
   peerRateMaxEntries: PEER_LIMIT_DEFAULTS.maxRateEntries,
   workers: 1,
+  cgi: false,
   cgiDir: 'web-tier/cgi-bin',
   cgiTimeoutMs: CGI_DEFAULTS.timeoutMs,
   cgiMaxProcesses: CGI_DEFAULTS.maxProcesses,
@@ -254,11 +265,19 @@ const ENV: Readonly<Record<string, EnvBinding>> = {
   WEB_STATIC_CACHE_MAX_BYTES: { key: 'staticCacheMaxBytes', kind: 'int' },
   WEB_STATIC_CACHE_MAX_FILE_BYTES: { key: 'staticCacheMaxFileBytes', kind: 'int' },
   WEB_STATIC_STAT_TTL_MS: { key: 'staticStatTtlMs', kind: 'int' },
+  WEB_CGI: { key: 'cgi', kind: 'bool' },
   WEB_CGI_DIR: { key: 'cgiDir', kind: 'string' },
   WEB_CGI_TIMEOUT_MS: { key: 'cgiTimeoutMs', kind: 'int' },
   WEB_CGI_MAX_PROCESSES: { key: 'cgiMaxProcesses', kind: 'int' },
   DATABASE_URL: { key: 'databaseUrl', kind: 'string' },
+  // The same variable as the app tier's: one APP_TOKEN protects writes in all three modes.
+  APP_TOKEN: { key: 'appToken', kind: 'string' },
 };
+
+/** Whether /cgi-bin/ runs scripts: WEB_CGI=on, or WEB_DYNAMIC=cgi (which needs the gateway for the app). */
+export function cgiEnabled(config: Pick<WebConfig, 'cgi' | 'dynamic'>): boolean {
+  return config.cgi || config.dynamic === 'cgi';
+}
 
 /** Names of the environment variables `loadConfig` reads, for README and `--help`. */
 export const ENV_VARS: readonly string[] = Object.keys(ENV);

@@ -10,6 +10,9 @@ import type { AppResponse, Application } from '../common/app-interface.js';
 import { TwotierError, isTwotierError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { toAppRequest, writeAppResponse } from '../common/node-adapter.js';
+import { createApp } from '../app-tier/app/create-app.js';
+import { openStore } from '../app-tier/store/index.js';
+import type { WebConfig } from './config.js';
 import type { RequestContext, RequestHandler } from './context.js';
 import { sendError } from './error-response.js';
 
@@ -46,6 +49,18 @@ async function serve(app: Application, req: IncomingMessage, res: ServerResponse
     ctx.logger.error({ err: error }, 'embedded response failed while writing');
     sendError(res, ctx, toClientError(error));
   }
+}
+
+/**
+ * WEB_DYNAMIC=embedded's handler from the web tier's config: the store DATABASE_URL names and the
+ * application built with the same APP_TOKEN the app tier enforces (config.appToken, read from the
+ * one APP_TOKEN variable), so embedded writes without it answer 401 exactly as the app tier does.
+ * main.ts imports this module only in embedded mode: the other modes never open the database here.
+ */
+export async function createEmbeddedApp(config: Pick<WebConfig, 'databaseUrl' | 'appToken'>, logger: Logger): Promise<RequestHandler> {
+  const store = await openStore(config.databaseUrl, { logger });
+  const app = createApp({ store, logger: logger.child({ component: 'app' }), appToken: config.appToken });
+  return createEmbeddedHandler({ app, logger: logger.child({ component: 'embedded' }) });
 }
 
 export function createEmbeddedHandler(options: EmbeddedHandlerOptions): RequestHandler {

@@ -25,17 +25,9 @@ function fail(message: string): never {
 async function embeddedHandlers(config: WebConfig, logger: Logger): Promise<Partial<WebHandlers>> {
   if (config.dynamic !== 'embedded') return {};
   // Loaded only in embedded mode: the proxy and CGI modes never open the database here.
-  const [{ openStore }, { createApp }, { createEmbeddedHandler }] = await Promise.all([
-    import('../app-tier/store/index.js'),
-    import('../app-tier/app/create-app.js'),
-    import('./embedded.js'),
-  ]);
-  const store = await openStore(config.databaseUrl, { logger });
-  // The same write protection as the app tier: APP_TOKEN is read here, in the entry point, and
-  // handed to the application only (it is never part of the logged config).
-  const appToken = process.env['APP_TOKEN'];
-  const app = createApp({ store, logger: logger.child({ component: 'app' }), appToken: appToken === '' ? undefined : appToken });
-  return { app: createEmbeddedHandler({ app, logger: logger.child({ component: 'embedded' }) }) };
+  const { createEmbeddedApp } = await import('./embedded.js');
+  // config.appToken is APP_TOKEN, the app tier's own variable: the same write protection here.
+  return { app: await createEmbeddedApp(config, logger) };
 }
 
 function readConfig(configFile: string | undefined): WebConfig {

@@ -4,8 +4,9 @@
  * gateway from a new config the same way.
  */
 import type { Logger } from '../common/logger.js';
-import type { WebConfig } from './config.js';
+import { cgiEnabled, type WebConfig } from './config.js';
 import type { RequestContext, RequestHandler } from './context.js';
+import { sendError, TwotierError } from './error-response.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createCgiHandler } from './cgi/handler.js';
 import { createProxyHandler, PROXY_DEFAULTS, type ProxyHandler, type ProxyOptions } from './proxy/handler.js';
@@ -58,14 +59,37 @@ export interface HandlerHooks {
   readonly onStaticCacheLookup: (hit: boolean) => void;
 }
 
+/** The script that runs the application (web-tier/cgi-bin/app → dist/app-tier/cgi-main.js). */
+export const APP_SCRIPT = 'app';
+
+/**
+ * What cgi-bin/app alone gets from the server's config: the database (a postgres:// URL may carry
+ * its password) and the write token, so the app run as CGI enforces what the app tier enforces.
+ */
+export function appScriptEnv(config: WebConfig): Record<string, string> {
+  return { DATABASE_URL: config.databaseUrl, ...(config.appToken === undefined ? {} : { APP_TOKEN: config.appToken }) };
+}
+
+/** Answers 404 without running anything: the gateway when WEB_CGI is off (classify never routes here then). */
+const CGI_OFF: RequestHandler = {
+  handle: (_req, res, ctx) => sendError(res, ctx, new TwotierError('WEB_ERR_NOT_FOUND', 'the CGI gateway is off (WEB_CGI)')),
+  close: async () => undefined,
+};
+
 export function buildCgi(config: WebConfig, logger: Logger, onLocalRedirect: Dispatch, hooks?: HandlerHooks): RequestHandler {
+  if (!cgiEnabled(config)) return CGI_OFF;
+  if (config.appToken === undefined) {
+    // Not an error (the teaching setup runs without a token), but the operator should know.
+    logger.warn({ component: 'cgi', script: `/cgi-bin/${APP_SCRIPT}` }, 'CGI gateway on and no APP_TOKEN: writes through cgi-bin/app are not authenticated (set APP_TOKEN as for the app tier)');
+  }
   return createCgiHandler({
     cgiDir: config.cgiDir,
     timeoutMs: config.cgiTimeoutMs,
     maxProcesses: config.cgiMaxProcesses,
     maxBodyBytes: config.maxBodyBytes,
     serverSoftware: 'twotier',
-    passEnv: { DATABASE_URL: config.databaseUrl },
+    passEnv: {},
+    scriptEnv: { [APP_SCRIPT]: appScriptEnv(config) },
     documentRoot: config.root,
     onLocalRedirect,
     ...(hooks === undefined ? {} : { onSpawn: hooks.onCgiSpawn, onExit: hooks.onCgiExit }),
@@ -104,6 +128,7 @@ export function cgiKeysChanged(before: WebConfig, after: WebConfig): boolean {
 
 /** Keys read once at start-up: a reload that changes one of them says a restart is needed (logLevel is applied by main). */
 export const RESTART_KEYS: readonly (keyof WebConfig)[] = [
-  'host', 'port', 'root', 'dynamic', 'dynamicPrefixes', 'workers', 'cgiDir', 'databaseUrl', 'staticIndex', 'listingDirs',
+  // cgi and appToken: the gateway and the embedded app are built once with them.
+  'host', 'port', 'root', 'dynamic', 'dynamicPrefixes', 'workers', 'cgi', 'cgiDir', 'databaseUrl', 'appToken', 'staticIndex', 'listingDirs',
   'cacheControl', 'followOutsideSymlinks', 'staticCacheMaxBytes', 'staticCacheMaxFileBytes', 'staticStatTtlMs',
 ];

@@ -11,7 +11,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from '../common/logger.js';
 import { accessLine } from './access-log.js';
 import { classify, type Decision } from './classify.js';
-import { packageRoot, type WebConfig } from './config.js';
+import { cgiEnabled, packageRoot, type WebConfig } from './config.js';
 import { WebRequestContext, type RequestContext } from './context.js';
 import { sendError, TwotierError } from './error-response.js';
 import { createHealthHandler } from './health.js';
@@ -86,7 +86,7 @@ export function createWebServer(options: WebServerOptions): WebServer {
   let allowHost = createOperatorHostCheck(config.operatorHosts);
   const onLocalRedirect: Dispatch = (req, res, ctx) => {
     // A CGI local redirect (RFC 3875 §6.2.2) is served as if the new path had been requested.
-    const decision = classify(req.method ?? 'GET', `${ctx.pathname}${ctx.search}`, { dynamicPrefixes: config.dynamicPrefixes });
+    const decision = classify(req.method ?? 'GET', `${ctx.pathname}${ctx.search}`, { dynamicPrefixes: config.dynamicPrefixes, cgi: cgiEnabled(config) });
     if (decision.kind === 'reject' || decision.kind === 'cgi' || decision.kind === 'operator') sendError(res, ctx, new TwotierError('WEB_ERR_NOT_FOUND', 'bad local redirect'));
     else dispatch(decision, req, res, Object.assign(ctx, { pathname: decision.pathname, search: decision.search }));
   };
@@ -203,7 +203,7 @@ export function createWebServer(options: WebServerOptions): WebServer {
     }
     parserErrors.onRequest(req, res);
     const rawUrl = req.url ?? '';
-    const decision = classify(req.method ?? '', rawUrl, { dynamicPrefixes: config.dynamicPrefixes });
+    const decision = classify(req.method ?? '', rawUrl, { dynamicPrefixes: config.dynamicPrefixes, cgi: cgiEnabled(config) });
     const ctx = new WebRequestContext(
       requestIdFor(req, trusted),
       process.hrtime.bigint(),

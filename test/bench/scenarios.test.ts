@@ -139,3 +139,12 @@ t.test('sirv-static-1k: the same file, an ETag, 304 on a match', needsBuild, asy
   t.equal(again.status, 304);
   t.equal(environment(running.pids[0] as number)['NODE_ENV'], 'production');
 });
+
+t.test('cgi-shell and cgi-echo: the CGI gateway is off by default (issue 12), so the rows turn it on', needsBuild, async (t) => {
+  const running = await start(t, 'cgi-shell');
+  t.equal(environment(running.pids[0] as number)['WEB_CGI'], 'on');
+  const answer = await fresh(running.url);
+  t.equal(answer.status, 200);
+  t.equal(answer.headers['x-served-by'], 'cgi', 'a script ran');
+  t.match(buildScenarios(1).find((row) => row.name === 'cgi-echo')?.description, /WEB_CGI=on/);
+});

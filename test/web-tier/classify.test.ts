@@ -1,7 +1,8 @@
 import t from 'tap';
 import { classify, type Decision } from '../../web-tier/classify.js';
 
-const options = { dynamicPrefixes: ['/api/', '/articles/'] };
+// The gateway on (WEB_CGI=on): these tests tell every kind apart; the off case has its own test.
+const options = { dynamicPrefixes: ['/api/', '/articles/'], cgi: true };
 const kind = (target: string, method = 'GET'): string => classify(method, target, options).kind;
 const rejected = (decision: Decision): boolean => decision.kind === 'reject';
 
@@ -23,6 +24,16 @@ t.test('health, static, app and cgi are told apart', async (t) => {
   t.equal(kind('/-/status.json?x=1'), 'operator');
   t.equal(kind('/%2D/metrics'), 'operator', 'an encoded "-" cannot slip past to the static files');
   t.equal(kind('/-'), 'static', 'only the /-/ prefix');
+});
+
+t.test('with the CGI gateway off (the default) /cgi-bin/ is an ordinary static path (issue 12)', async (t) => {
+  for (const off of [{ dynamicPrefixes: ['/api/'] }, { dynamicPrefixes: ['/api/'], cgi: false }]) {
+    t.match(classify('GET', '/cgi-bin/app/api/articles/', off), { kind: 'static', pathname: '/cgi-bin/app/api/articles/' });
+    t.equal(classify('POST', '/cgi-bin/hello.sh', off).kind, 'static');
+    t.equal(classify('GET', '/%63gi-bin/app/api/echo', off).kind, 'static', 'an encoded name is no way round it');
+    t.equal(classify('GET', '/cgi-bin', off).kind, 'static');
+  }
+  t.equal(classify('GET', '/cgi-bin/app/api/echo', { dynamicPrefixes: ['/cgi-bin/'] }).kind, 'app', 'an operator\'s own dynamic prefix still wins');
 });
 
 t.test('the query is split off and the path is kept encoded', async (t) => {

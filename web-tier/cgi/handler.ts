@@ -32,8 +32,14 @@ export interface CgiOptions {
   maxBodyBytes: number;
   /** SERVER_SOFTWARE, e.g. 'twotier'. */
   serverSoftware: string;
-  /** The only environment given to children besides PATH and the meta-variables (e.g. DATABASE_URL). */
+  /** Environment given to every script besides PATH and the meta-variables: nothing secret belongs here. */
   passEnv: Readonly<Record<string, string>>;
+  /**
+   * Environment for one named script only (key: the NAME in /cgi-bin/NAME), over passEnv: how
+   * cgi-bin/app gets DATABASE_URL and APP_TOKEN from the server's own config while hello.sh, or
+   * a script that prints its environment, sees neither. Never filled from a request.
+   */
+  scriptEnv?: Readonly<Record<string, Readonly<Record<string, string>>>>;
   /** Where PATH_TRANSLATED points into; default <package root>/web-tier/public. */
   documentRoot?: string;
   /**
@@ -50,7 +56,7 @@ export interface CgiOptions {
   onExit?: (failed: boolean) => void;
 }
 
-export const CGI_DEFAULTS: Readonly<Omit<CgiOptions, 'cgiDir' | 'passEnv' | 'documentRoot' | 'onLocalRedirect' | 'onSpawn' | 'onExit'>> = Object.freeze({
+export const CGI_DEFAULTS: Readonly<Omit<CgiOptions, 'cgiDir' | 'passEnv' | 'scriptEnv' | 'documentRoot' | 'onLocalRedirect' | 'onSpawn' | 'onExit'>> = Object.freeze({
   timeoutMs: 30_000,
   maxProcesses: 32,
   maxBodyBytes: 1_048_576,
@@ -81,6 +87,13 @@ function splitLocation(location: string): { pathname: string; search: string } {
 
 export function createCgiHandler(options: CgiOptions & { logger: Logger }): RequestHandler {
   const documentRoot = options.documentRoot ?? defaultDocumentRoot();
+  const scriptEnv = options.scriptEnv ?? {};
+
+  function envFor(script: ResolvedScript): Readonly<Record<string, string>> {
+    const name = script.scriptName.slice(CGI_PREFIX.length);
+    // hasOwn: a script called `constructor` or `__proto__` must not pick up Object.prototype.
+    return Object.hasOwn(scriptEnv, name) ? { ...options.passEnv, ...scriptEnv[name] } : options.passEnv;
+  }
   const live = new Set<ScriptRun>();
   const inFlight = new Set<Promise<void>>();
   let closing = false;
@@ -107,7 +120,7 @@ export function createCgiHandler(options: CgiOptions & { logger: Logger }): Requ
       scriptPath: target.script.scriptPath,
       // RFC 3875 §7.2: the script runs in the directory that holds it.
       cwd: dirname(target.script.scriptPath),
-      env: buildChildEnv(meta, options.passEnv),
+      env: buildChildEnv(meta, envFor(target.script)),
       timeoutMs: options.timeoutMs,
       logger: ctx.logger,
       maxStderrBytes: MAX_STDERR_BYTES,

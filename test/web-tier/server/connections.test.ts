@@ -8,7 +8,8 @@ t.test('keep-alive + pipelining: static, dynamic, 404 and health mixed on one co
   const handlers = fakeHandlers();
   // The app answers slowly: a later, faster static answer must still wait its turn.
   const app = createFakeHandler('app', { healthy: () => true, delayMs: 50 });
-  const { port } = await startWeb(t, { handlers: { ...handlers, app } });
+  // WEB_CGI=on: the CGI gateway is off by default (issue 12) and one of these requests is for it.
+  const { port } = await startWeb(t, { handlers: { ...handlers, app }, env: { WEB_CGI: 'on' } });
   const requests = [
     `GET /api/echo?n=1 HTTP/1.1\r\n${H}\r\n`,
     `GET /index.html HTTP/1.1\r\n${H}\r\n`,

@@ -47,7 +47,8 @@ t.test('static, proxy and cgi handlers built from config', async (t) => {
   const upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
 
   const { port } = await startWeb(t, {
-    env: { WEB_ROOT: root, WEB_CGI_DIR: cgiDir, APP_UPSTREAMS: upstreamUrl },
+    // WEB_CGI=on: the gateway is off by default (issue 12); this test is about the handler built from config.
+    env: { WEB_ROOT: root, WEB_CGI: 'on', WEB_CGI_DIR: cgiDir, APP_UPSTREAMS: upstreamUrl },
     config: { cacheControl: [{ pattern: '\\.[0-9a-f]{8}\\.js$', value: 'public, max-age=31536000, immutable' }, { value: 'no-cache' }] },
   });
 

@@ -24,7 +24,8 @@ function get(port: number, path: string, init: { method?: string; headers?: Reco
 
 t.test('each kind of path reaches exactly one handler, and the response says which', async (t) => {
   const handlers = fakeHandlers();
-  const { port } = await startWeb(t, { handlers });
+  // The CGI gateway is off by default (issue 12): this test routes to it, so it turns it on.
+  const { port } = await startWeb(t, { handlers, env: { WEB_CGI: 'on' } });
   const home = await get(port, '/');
   t.equal(home.status, 200);
   t.equal(home.headers['x-served-by'], 'static');
@@ -44,6 +45,15 @@ t.test('each kind of path reaches exactly one handler, and the response says whi
   t.same(handlers.static.calls.map((call) => call.pathname), ['/']);
   t.same(handlers.app.calls.map((call) => call.url), ['/api/echo?x=1', '/articles/2003/']);
   t.same(handlers.cgi.calls.map((call) => call.pathname), ['/cgi-bin/hello.sh/extra']);
+});
+
+t.test('CGI off by default: /cgi-bin/ goes to the static handler, never to the gateway', async (t) => {
+  const handlers = fakeHandlers();
+  const { port } = await startWeb(t, { handlers });
+  const cgi = await get(port, '/cgi-bin/app/api/articles/', { method: 'POST', body: '{}' });
+  t.equal(cgi.headers['x-served-by'], 'static');
+  t.equal(handlers.cgi.calls.length, 0, 'the gateway saw nothing');
+  t.same(handlers.static.calls.map((call) => call.pathname), ['/cgi-bin/app/api/articles/']);
 });
 
 t.test('traversal out of a dynamic prefix is refused before routing', async (t) => {

@@ -1,0 +1,188 @@
+/**
+ * Issue 12 item 2: the three ways of running the application give the same answers. One table
+ * of requests (reads, writes with and without APP_TOKEN, a wrong token, CSRF form posts, bad
+ * input, an unknown id, a wrong method) goes through the built web tier in front of the real
+ * app tier (proxy), with the app embedded (WEB_DYNAMIC=embedded), as CGI for the dynamic
+ * prefixes (WEB_DYNAMIC=cgi) and as /cgi-bin/app in proxy mode with WEB_CGI=on. Each mode has
+ * its own freshly seeded database and APP_TOKEN set once, in the environment of both tiers,
+ * the way `npm start` hands the caller's environment to each. The statuses and the
+ * WWW-Authenticate challenges must be the same in every mode.
+ *
+ * And with the CGI gateway off (the default), /cgi-bin/app/… is an ordinary static path: 404,
+ * and nothing is written to the database the app tier uses.
+ */
+import t, { type Test } from 'tap';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { send, startAppTier, type Reply } from '../helpers/app-tier.js';
+import { spawnEntry, WEB_MAIN } from '../helpers/web-tier.js';
+
+const TOKEN = 'three-modes-Secret-1';
+
+// Two CGI modes start a node process per request (about 60 of them): on a loaded 2-core box that
+// takes minutes, more than the package's 180 s per file.
+t.setTimeout(600_000);
+
+interface Mode {
+  readonly name: string;
+  /** Prepended to every path of the table (the /cgi-bin/app row reaches the app under SCRIPT_NAME). */
+  readonly prefix: string;
+  start(t: Test): Promise<string>;
+}
+
+function tempDir(t: Test, name: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `twotier-3modes-${name}-`));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+async function startWebTier(t: Test, env: Record<string, string>): Promise<string> {
+  const web = spawnEntry(t, WEB_MAIN, { WEB_HOST: '127.0.0.1', WEB_PORT: '0', LOG_LEVEL: 'info', WEB_CGI_TIMEOUT_MS: '30000', ...env });
+  const listening = await web.waitForLine((line) => line['msg'] === 'listening', 30_000);
+  return `http://127.0.0.1:${listening['port'] as number}`;
+}
+
+async function startProxy(t: Test, webEnv: Record<string, string> = {}): Promise<{ web: string; dataDir: string }> {
+  const app = await startAppTier(t, { workers: 1, env: { APP_TOKEN: TOKEN } });
+  // The web tier names the app tier's database too (as the placements do), so a CGI run would write to it.
+  const web = await startWebTier(t, { APP_UPSTREAMS: app.url, APP_TOKEN: TOKEN, DATABASE_URL: `sqlite:${join(app.dataDir, 'twotier.db')}`, ...webEnv });
+  return { web, dataDir: app.dataDir };
+}
+
+const MODES: readonly Mode[] = [
+  { name: 'proxy', prefix: '', start: async (t) => (await startProxy(t)).web },
+  {
+    name: 'embedded',
+    prefix: '',
+    start: (t) => startWebTier(t, { WEB_DYNAMIC: 'embedded', APP_UPSTREAMS: '', APP_TOKEN: TOKEN, DATABASE_URL: `sqlite:${join(tempDir(t, 'embedded'), 'twotier.db')}` }),
+  },
+  {
+    name: 'cgi',
+    prefix: '',
+    start: (t) => startWebTier(t, { WEB_DYNAMIC: 'cgi', APP_UPSTREAMS: '', APP_TOKEN: TOKEN, DATABASE_URL: `sqlite:${join(tempDir(t, 'cgi'), 'twotier.db')}`, NODE: process.execPath }),
+  },
+  {
+    name: 'cgi-bin (proxy mode, WEB_CGI=on)',
+    prefix: '/cgi-bin/app',
+    start: async (t) => (await startProxy(t, { WEB_CGI: 'on' })).web,
+  },
+];
+
+/** What one row sends; `form` rows first fetch the form for a CSRF cookie and token. */
+interface Row {
+  readonly name: string;
+  readonly method: string;
+  readonly path: string;
+  readonly headers?: Record<string, string>;
+  readonly body?: string;
+  /** A form post: `csrf` says whether the cookie and the form's token go with it. */
+  readonly form?: { readonly csrf: boolean; readonly fields: Record<string, string> };
+  readonly status: number;
+  /** The challenge a 401 carries (RFC 6750 §3), exactly. */
+  readonly challenge?: string;
+}
+
+const JSON_TYPE = { 'Content-Type': 'application/json', Accept: 'application/json' };
+const bearer = (token: string): Record<string, string> => ({ Authorization: `Bearer ${token}` });
+const article = JSON.stringify({ title: 'Same in every mode', body: 'Three ways, one answer.', published: '2003-05-17T10:00:00.000Z' });
+const BARE = 'Bearer realm="twotier"';
+const INVALID = 'Bearer realm="twotier", error="invalid_token"';
+
+const TABLE: readonly Row[] = [
+  { name: 'list', method: 'GET', path: '/api/articles/', headers: { Accept: 'application/json' }, status: 200 },
+  { name: 'read one', method: 'GET', path: '/api/articles/1/', headers: { Accept: 'application/json' }, status: 200 },
+  { name: 'unknown id', method: 'GET', path: '/api/articles/999999/', headers: { Accept: 'application/json' }, status: 404 },
+  { name: 'create without a token', method: 'POST', path: '/api/articles/', headers: JSON_TYPE, body: article, status: 401, challenge: BARE },
+  { name: 'create with a wrong token', method: 'POST', path: '/api/articles/', headers: { ...JSON_TYPE, ...bearer('not-the-token') }, body: article, status: 401, challenge: INVALID },
+  { name: 'create with a token in a header the app does not read', method: 'POST', path: '/api/articles/', headers: { ...JSON_TYPE, 'App-Token': TOKEN }, body: article, status: 401, challenge: BARE },
+  { name: 'create with the token', method: 'POST', path: '/api/articles/', headers: { ...JSON_TYPE, ...bearer(TOKEN) }, body: article, status: 201 },
+  { name: 'create, malformed JSON', method: 'POST', path: '/api/articles/', headers: { ...JSON_TYPE, ...bearer(TOKEN) }, body: '{"title":', status: 400 },
+  { name: 'create, invalid article', method: 'POST', path: '/api/articles/', headers: { ...JSON_TYPE, ...bearer(TOKEN) }, body: JSON.stringify({ title: '' }), status: 400 },
+  { name: 'create, not JSON', method: 'POST', path: '/api/articles/', headers: { 'Content-Type': 'text/plain', Accept: 'application/json', ...bearer(TOKEN) }, body: 'hello', status: 415 },
+  { name: 'replace an unknown id', method: 'PUT', path: '/api/articles/999999/', headers: { ...JSON_TYPE, ...bearer(TOKEN) }, body: article, status: 404 },
+  { name: 'patch without a token', method: 'PATCH', path: '/api/articles/1/', headers: JSON_TYPE, body: JSON.stringify({ title: 'Changed' }), status: 401, challenge: BARE },
+  { name: 'delete without a token', method: 'DELETE', path: '/api/articles/1/', headers: { Accept: 'application/json' }, status: 401, challenge: BARE },
+  { name: 'delete with a wrong token', method: 'DELETE', path: '/api/articles/1/', headers: { Accept: 'application/json', ...bearer('x') }, status: 401, challenge: INVALID },
+  { name: 'still there', method: 'GET', path: '/api/articles/1/', headers: { Accept: 'application/json' }, status: 200 },
+  { name: 'delete with the token', method: 'DELETE', path: '/api/articles/1/', headers: { Accept: 'application/json', ...bearer(TOKEN) }, status: 204 },
+  { name: 'gone', method: 'GET', path: '/api/articles/1/', headers: { Accept: 'application/json' }, status: 404 },
+  { name: 'delete an unknown id', method: 'DELETE', path: '/api/articles/999999/', headers: { Accept: 'application/json', ...bearer(TOKEN) }, status: 404 },
+  { name: 'method not allowed', method: 'DELETE', path: '/api/articles/', headers: { Accept: 'application/json', ...bearer(TOKEN) }, status: 405 },
+  { name: 'the form', method: 'GET', path: '/articles/new/', status: 200 },
+  { name: 'form post without CSRF cookie and token', method: 'POST', path: '/articles/', form: { csrf: false, fields: { title: 'Form', body: 'x', token: TOKEN } }, status: 403 },
+  { name: 'form post with CSRF, no write token', method: 'POST', path: '/articles/', form: { csrf: true, fields: { title: 'Form', body: 'x' } }, status: 401, challenge: BARE },
+  { name: 'form post with CSRF, wrong write token', method: 'POST', path: '/articles/', form: { csrf: true, fields: { title: 'Form', body: 'x', token: 'wrong' } }, status: 401, challenge: INVALID },
+  { name: 'form post with CSRF and the write token', method: 'POST', path: '/articles/', form: { csrf: true, fields: { title: 'Form', body: 'x', published: '2003-05-17', token: TOKEN } }, status: 303 },
+  { name: 'form post, not a form body', method: 'POST', path: '/articles/', headers: { 'Content-Type': 'text/plain' }, body: 'title=x', status: 415 },
+];
+
+/** GET the form: the CSRF cookie it sets and the token it carries. */
+async function csrfPair(base: string): Promise<{ cookie: string; token: string }> {
+  const page = await send(`${base}/articles/new/`);
+  const setCookie = page.headers['set-cookie']?.[0] ?? '';
+  const cookie = /^(csrftoken=[^;]+)/.exec(setCookie)?.[1];
+  const token = /name="csrf_token" value="([^"]+)"/.exec(page.text)?.[1];
+  if (page.status !== 200 || cookie === undefined || token === undefined) throw new Error(`no CSRF cookie/token from the form (${page.status})`);
+  return { cookie, token };
+}
+
+async function sendRow(base: string, mode: Mode, row: Row): Promise<Reply> {
+  const url = `${base}${mode.prefix}${row.path}`;
+  if (row.form === undefined) {
+    return send(url, { method: row.method, ...(row.headers === undefined ? {} : { headers: row.headers }), ...(row.body === undefined ? {} : { body: row.body }) });
+  }
+  const fields = new URLSearchParams(row.form.fields);
+  const headers: Record<string, string> = { 'Content-Type': 'application/x-www-form-urlencoded' };
+  if (row.form.csrf) {
+    const pair = await csrfPair(`${base}${mode.prefix}`);
+    headers['Cookie'] = pair.cookie;
+    fields.set('csrf_token', pair.token);
+  }
+  return send(url, { method: row.method, headers, body: fields.toString() });
+}
+
+interface Outcome {
+  readonly status: number;
+  readonly challenge: string | undefined;
+}
+
+const expected: Outcome[] = TABLE.map((row) => ({ status: row.status, challenge: row.challenge }));
+const seen = new Map<string, Outcome[]>();
+
+for (const mode of MODES) {
+  t.test(`${mode.name}: the table`, async (t) => {
+    const base = await mode.start(t);
+    const outcomes: Outcome[] = [];
+    for (const row of TABLE) {
+      const reply = await sendRow(base, mode, row);
+      const outcome = { status: reply.status, challenge: reply.headers['www-authenticate'] };
+      outcomes.push(outcome);
+      t.same(outcome, { status: row.status, challenge: row.challenge }, `${mode.name}: ${row.method} ${row.path} ${row.name}`);
+    }
+    seen.set(mode.name, outcomes);
+  });
+}
+
+t.test('every mode answered the whole table the same way', async (t) => {
+  t.equal(seen.size, MODES.length, 'every mode ran');
+  for (const [name, outcomes] of seen) t.same(outcomes, expected, name);
+});
+
+t.test('CGI off (the default): /cgi-bin/app is a static path, 404, and nothing is written', async (t) => {
+  const { web } = await startProxy(t);
+  const count = async (): Promise<number> => (await send(`${web}/api/articles/`, { headers: { Accept: 'application/json' } })).json<{ total: number }>().total;
+  const before = await count();
+  const listed = await send(`${web}/cgi-bin/app/api/articles/`, { headers: { Accept: 'application/json' } });
+  t.equal(listed.status, 404, 'GET /cgi-bin/app/api/articles/ → 404');
+  t.equal(listed.headers['x-served-by'], 'static', 'answered as a static path');
+  // A write to a static path is 405 (Allow: GET, HEAD, OPTIONS), as for any other static path.
+  const created = await send(`${web}/cgi-bin/app/api/articles/`, { method: 'POST', headers: JSON_TYPE, body: article });
+  t.equal(created.status, 405, 'POST /cgi-bin/app/api/articles/ → 405 from the static handler');
+  t.equal(created.headers['x-served-by'], 'static', 'no script ran');
+  t.equal(await count(), before, 'no article was created in the database the app tier uses');
+  const deleted = await send(`${web}/cgi-bin/app/api/articles/1/`, { method: 'DELETE' });
+  t.equal(deleted.status, 405, 'DELETE /cgi-bin/app/api/articles/1/ → 405 from the static handler');
+  t.equal((await send(`${web}/cgi-bin/hello.sh`)).status, 404, 'no script at all runs');
+    t.equal((await send(`${web}/api/articles/1/`, { headers: { Accept: 'application/json' } })).status, 200, 'article 1 is still there');
+});
