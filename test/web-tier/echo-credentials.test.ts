@@ -3,7 +3,11 @@
  * running the application) shows that Authorization, Cookie and Proxy-Authorization arrived,
  * never their values: a same-origin script must not read an HttpOnly cookie through it.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
 import { createLogger } from '../../common/logger.js';
 import { DEFAULTS } from '../../app-tier/config.js';
 import { createApp } from '../../app-tier/app/create-app.js';
@@ -11,7 +15,8 @@ import { createWorkerServer } from '../../app-tier/worker.js';
 import { createMemoryStore } from '../helpers/memory-store.js';
 import { startWeb } from '../helpers/web-tier.js';
 
-t.test('through the web tier, the echo redacts credentials and keeps everything else', async (t) => {
+/** A real app-tier worker running the application, on port 0; its base URL. */
+async function startAppWorker(t: Test): Promise<string> {
   const logger = createLogger({ tier: 'app', level: 'silent' });
   const application = createApp({ store: createMemoryStore(), logger });
   const worker = createWorkerServer({ config: { ...DEFAULTS, port: 0 }, logger, app: application });
@@ -20,7 +25,11 @@ t.test('through the web tier, the echo redacts credentials and keeps everything 
     await worker.close();
     await application.close();
   });
-  const { origin } = await startWeb(t, { env: { APP_UPSTREAMS: `http://127.0.0.1:${address.port}`, WEB_PROXY_HEALTH_INTERVAL_MS: '0' } });
+  return `http://127.0.0.1:${address.port}`;
+}
+
+t.test('through the web tier, the echo redacts credentials and keeps everything else', async (t) => {
+  const { origin } = await startWeb(t, { env: { APP_UPSTREAMS: await startAppWorker(t), WEB_PROXY_HEALTH_INTERVAL_MS: '0' } });
 
   const cookie = 'sid=HTTPONLY-SECRET-1; theme=dark';
   const authorization = 'Bearer tok-SECRET-2';
@@ -43,4 +52,32 @@ t.test('through the web tier, the echo redacts credentials and keeps everything 
   t.ok(echo.headers['x-forwarded-for'] !== undefined, 'the forwarding headers the web tier adds are still shown');
   t.equal(echo.body, 'hello');
   t.equal(echo.url, '/api/echo?x=1');
+});
+
+const CHROMIUM = '/usr/bin/chromium';
+
+interface PageGlobals {
+  document: { cookie: string; body: { dataset: Record<string, string | undefined> } };
+}
+
+t.test('in Chromium, a same-origin script cannot read an HttpOnly cookie through the echo', { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (apt-get install chromium; .ci/run installs it)` }, async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'twotier-echo-page-'));
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  writeFileSync(join(root, 'page.html'), '<!doctype html><meta charset="utf-8"><title>x</title><script src="/page.js"></script>\n');
+  // What an injected script would try: document.cookie hides the HttpOnly cookie, so ask the echo.
+  writeFileSync(join(root, 'page.js'), `fetch('/api/echo').then((r) => r.json()).then((echo) => {
+  document.body.dataset.seen = JSON.stringify({ documentCookie: document.cookie, echoed: echo.headers.cookie });
+});\n`);
+  const { origin } = await startWeb(t, { env: { WEB_ROOT: root, APP_UPSTREAMS: await startAppWorker(t), WEB_PROXY_HEALTH_INTERVAL_MS: '0' } });
+  const profile = mkdtempSync(join(tmpdir(), 'twotier-chromium-'));
+  t.teardown(() => rmSync(profile, { recursive: true, force: true }));
+  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: ['--no-sandbox', '--headless', '--disable-gpu', '--no-first-run'], headless: true, timeout: 30_000 });
+  t.teardown(() => context.close());
+  await context.addCookies([{ name: 'sid', value: 'HTTPONLY-SECRET-9', url: origin, httpOnly: true }]);
+  const page = await context.newPage();
+  await page.goto(`${origin}/page.html`, { timeout: 30_000 });
+  await page.waitForFunction(() => (globalThis as unknown as PageGlobals).document.body.dataset['seen'] !== undefined, undefined, { timeout: 30_000 });
+  const seen = JSON.parse(await page.evaluate(() => (globalThis as unknown as PageGlobals).document.body.dataset['seen'] ?? '{}')) as { documentCookie: string; echoed: string };
+  t.equal(seen.documentCookie, '', 'document.cookie does not show the HttpOnly cookie');
+  t.equal(seen.echoed, `[redacted, ${'sid=HTTPONLY-SECRET-9'.length} bytes]`, 'the echo shows that a cookie arrived, not its value');
 });
