@@ -9,7 +9,7 @@ import { Server as NetServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { Application } from '../common/app-interface.js';
 import type { Logger } from '../common/logger.js';
-import { toAppRequest, writeAppResponse } from '../common/node-adapter.js';
+import { BodyTooLargeError, toAppRequest, writeAppResponse } from '../common/node-adapter.js';
 import type { AppConfig } from './config.js';
 import type { WorkerMetrics } from './metrics.js';
 import type { OperatorEndpoints } from './operator.js';
@@ -17,7 +17,7 @@ import type { OperatorEndpoints } from './operator.js';
 export type WorkerState = 'starting' | 'ready' | 'draining';
 
 export interface WorkerServerOptions {
-  readonly config: Pick<AppConfig, 'host' | 'port' | 'keepAliveTimeoutMs' | 'headersTimeoutMs' | 'requestTimeoutMs' | 'shutdownTimeoutMs'> & Partial<Pick<AppConfig, 'drainGraceMs' | 'maxHeaderFields'>>;
+  readonly config: Pick<AppConfig, 'host' | 'port' | 'keepAliveTimeoutMs' | 'headersTimeoutMs' | 'requestTimeoutMs' | 'shutdownTimeoutMs'> & Partial<Pick<AppConfig, 'drainGraceMs' | 'maxHeaderFields' | 'maxRequestBodyBytes'>>;
   readonly logger: Logger;
   readonly app: Application;
   /** Request counters, latency, bytes; none recorded when absent. */
@@ -133,9 +133,16 @@ export function createWorkerServer(options: WorkerServerOptions): WorkerServer {
   async function handleApp(req: IncomingMessage, res: ServerResponse, reqId: string, log: Logger, onBody: (bytes: number) => void): Promise<void> {
     let request;
     try {
-      request = await toAppRequest(req, reqId);
+      request = await toAppRequest(req, reqId, { maxBodyBytes: config.maxRequestBodyBytes });
       onBody(request.body.byteLength);
     } catch (error) {
+      if (error instanceof BodyTooLargeError) {
+        // RFC 9110 §15.5.14: the rest of the body stays unread, so the connection cannot carry
+        // another request; the app's own check (create-app.ts) answers the same for CGI/embedded.
+        res.setHeader('Connection', 'close');
+        sendJson(res, 413, { error: { status: 413, code: 'APP_ERR_BODY_TOO_LARGE', message: error.message, requestId: reqId } });
+        return;
+      }
       // The client went away mid-body (ECONNRESET / 'aborted'): nobody is left to answer.
       log.debug({ err: error }, 'request body not received');
       res.destroy();

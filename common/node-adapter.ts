@@ -16,15 +16,65 @@ function joinHeaders(headers: IncomingMessage['headers']): Record<string, string
   return joined;
 }
 
-async function readBody(req: IncomingMessage): Promise<Uint8Array> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+/** The body is larger than the adapter's maxBodyBytes: answer 413 (RFC 9110 §15.5.14) and close. */
+export class BodyTooLargeError extends Error {
+  readonly code = 'BODY_TOO_LARGE';
+  readonly maxBytes: number;
+  constructor(maxBytes: number) {
+    super(`request body exceeds ${maxBytes} bytes`);
+    this.name = 'BodyTooLargeError';
+    this.maxBytes = maxBytes;
+  }
 }
 
-/** Collects the whole body (the web tier enforces the size limit before anything reaches here). */
-export async function toAppRequest(req: IncomingMessage, requestId: string): Promise<AppRequest> {
-  const body = await readBody(req);
+function readBody(req: IncomingMessage, maxBytes: number): Promise<Uint8Array> {
+  // A declared length over the limit is refused before a byte of the body is buffered.
+  if (Number(req.headers['content-length'] ?? 0) > maxBytes) return Promise.reject(new BodyTooLargeError(maxBytes));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    const settle = (error: Error | undefined): void => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+      if (error !== undefined) reject(error);
+      else resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks));
+    };
+    const onData = (chunk: Buffer): void => {
+      bytes += chunk.length;
+      if (bytes <= maxBytes) {
+        chunks.push(chunk);
+        return;
+      }
+      // A chunked body declares nothing: stop at the limit, not at its end. Paused, not
+      // destroyed, so the socket can still carry the 413 (the caller closes it after).
+      req.pause();
+      chunks.length = 0;
+      settle(new BodyTooLargeError(maxBytes));
+    };
+    const onEnd = (): void => settle(undefined);
+    const onError = (error: Error): void => settle(error);
+    // 'close' before 'end': the client left mid-body.
+    const onClose = (): void => settle(new Error('the connection closed before the request body was complete'));
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('error', onError);
+    req.once('close', onClose);
+  });
+}
+
+export interface ToAppRequestOptions {
+  /**
+   * The most body bytes buffered; more rejects with BodyTooLargeError. Unbounded when absent:
+   * the embedded mode runs behind the web tier's own limit (WEB_MAX_BODY).
+   */
+  readonly maxBodyBytes?: number | undefined;
+}
+
+/** Collects the whole body, up to `maxBodyBytes` when given. */
+export async function toAppRequest(req: IncomingMessage, requestId: string, options: ToAppRequestOptions = {}): Promise<AppRequest> {
+  const body = await readBody(req, options.maxBodyBytes ?? Number.POSITIVE_INFINITY);
   const socket = req.socket;
   return {
     method: req.method ?? 'GET',
