@@ -126,7 +126,7 @@ const schema = z.object({
   /** Requests a client may make at once before the rate applies (the bucket size). */
   peerRateBurst: fields.positiveInt('a number of requests (1 or more)'),
   /** Clients whose rate is remembered at most; the least recently seen are forgotten first. */
-  peerRateMaxEntries: fields.positiveInt('a count (1 or more)'),
+  peerRateMaxEntries: fields.positiveInt('a count (2 or more)').min(2, 'must be a count (2 or more)'),
   /** Web server processes (nginx worker_processes); 1 = no cluster. */
   workers: fields.positiveInt('a number of processes (1 or more)').max(64, 'must be a number of processes (1 to 64)'),
   /**

@@ -10,8 +10,8 @@
  *   Its size is bounded by the open sockets themselves: an entry lives while its peer has one.
  * - `RateTable`: a token bucket per client, nginx's `limit_req zone=… rate=R burst=B nodelay`
  *   (ngx_http_limit_req_module): up to B requests at once, then one every 1/R s; no delaying.
- *   Bounded: at most `maxEntries` buckets, least recently used evicted first; a bucket that has
- *   refilled is the same as no bucket, so those go first (nginx evicts its zone LRU the same way).
+ *   Bounded: at most `maxRateEntries` buckets; the least recently seen clients are forgotten
+ *   first (nginx evicts its zone's least recently used states the same way).
  */
 import { isIP } from 'node:net';
 
@@ -139,9 +139,17 @@ interface Bucket {
   at: number;
 }
 
+/**
+ * Token buckets in two generations (sindresorhus/quick-lru's scheme): new clients go into
+ * `current`; when it holds half the entries allowed it becomes `previous` and the old `previous`
+ * is dropped whole. A client seen in `previous` moves back to `current`. So a client used at
+ * least once every maxRateEntries/2 new clients keeps its bucket, the table never holds more
+ * than maxRateEntries, and each step is O(1): no delete-and-reinsert per request, and no scan
+ * from the front of a Map full of deleted slots (V8 keeps those until it rehashes).
+ */
 export class RateTable {
-  /** Insertion order is recency: a bucket is moved to the end each time it is used. */
-  private readonly buckets = new Map<string, Bucket>();
+  private current = new Map<string, Bucket>();
+  private previous = new Map<string, Bucket>();
   private evictedCount = 0;
 
   constructor(
@@ -149,10 +157,13 @@ export class RateTable {
     private readonly now: () => number,
   ) {}
 
-  /** New settings; buckets are kept (a smaller burst caps them on their next use, a smaller table evicts on the next insert). */
+  /** New settings; buckets are kept (a smaller burst caps them on their next use, a smaller table rolls over sooner). */
   configure(settings: Pick<PeerLimitSettings, 'ratePerSec' | 'rateBurst' | 'maxRateEntries'>): void {
     this.settings = settings;
-    if (settings.ratePerSec <= 0) this.buckets.clear();
+    if (settings.ratePerSec <= 0) {
+      this.current = new Map();
+      this.previous = new Map();
+    }
   }
 
   /** Takes one token for `client`: 0 when the request may go on, else milliseconds until its next token. */
@@ -160,16 +171,15 @@ export class RateTable {
     const { ratePerSec, rateBurst } = this.settings;
     if (ratePerSec <= 0) return 0;
     const now = this.now();
-    let bucket = this.buckets.get(client);
+    let bucket = this.current.get(client);
     if (bucket === undefined) {
-      this.makeRoom(now);
-      bucket = { tokens: rateBurst, at: now };
-    } else {
-      this.buckets.delete(client);
-      bucket.tokens = this.level(bucket, now);
-      bucket.at = now;
+      bucket = this.previous.get(client);
+      if (bucket === undefined) bucket = { tokens: rateBurst, at: now };
+      else this.previous.delete(client);
+      this.insert(client, bucket, now);
     }
-    this.buckets.set(client, bucket);
+    bucket.tokens = this.level(bucket, now);
+    bucket.at = now;
     if (bucket.tokens >= 1) {
       bucket.tokens -= 1;
       return 0;
@@ -178,10 +188,10 @@ export class RateTable {
   }
 
   get size(): number {
-    return this.buckets.size;
+    return this.current.size + this.previous.size;
   }
 
-  /** Buckets dropped while still partly empty because the table was full. */
+  /** Buckets dropped while still partly empty because the table was full (a refilled one is the same as none). */
   get evicted(): number {
     return this.evictedCount;
   }
@@ -191,14 +201,13 @@ export class RateTable {
     return Math.min(this.settings.rateBurst, bucket.tokens + (elapsed * this.settings.ratePerSec) / 1000);
   }
 
-  /** Before a new bucket: drop refilled buckets from the least recent end, and the least recent ones while full. */
-  private makeRoom(now: number): void {
-    const max = Math.max(1, this.settings.maxRateEntries);
-    for (const [client, bucket] of this.buckets) {
-      const refilled = this.level(bucket, now) >= this.settings.rateBurst;
-      if (!refilled && this.buckets.size < max) return;
-      this.buckets.delete(client);
-      if (!refilled) this.evictedCount += 1;
+  private insert(client: string, bucket: Bucket, now: number): void {
+    if (this.current.size >= Math.max(1, Math.floor(this.settings.maxRateEntries / 2))) {
+      // Once per maxRateEntries/2 new clients: counting what is dropped costs one pass over it.
+      for (const dropped of this.previous.values()) if (this.level(dropped, now) < this.settings.rateBurst) this.evictedCount += 1;
+      this.previous = this.current;
+      this.current = new Map();
     }
+    this.current.set(client, bucket);
   }
 }

@@ -49,7 +49,7 @@ t.test('config: defaults, env names, validation naming the key', async (t) => {
     [{ WEB_PEER_MAX_CONNECTIONS: 'lots' }, 'WEB_PEER_MAX_CONNECTIONS'],
     [{ WEB_PEER_RATE_PER_SEC: '1.5' }, 'WEB_PEER_RATE_PER_SEC'],
     [{ WEB_PEER_RATE_BURST: '0' }, 'WEB_PEER_RATE_BURST'],
-    [{ WEB_PEER_RATE_MAX_ENTRIES: '0' }, 'WEB_PEER_RATE_MAX_ENTRIES'],
+    [{ WEB_PEER_RATE_MAX_ENTRIES: '1' }, 'WEB_PEER_RATE_MAX_ENTRIES'],
   ] as const) {
     const error = t.throws(() => loadConfig(undefined, env), { code: 'CONFIG_INVALID' }) as ConfigError;
     t.equal(error.key, key, `${JSON.stringify(env)} names ${key}`);

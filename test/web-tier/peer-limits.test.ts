@@ -44,22 +44,27 @@ t.test('token bucket: configure applies a new burst on next use, and off clears 
   t.equal(table.size, 0);
 });
 
-t.test('rate table eviction: never more than maxRateEntries; least recently used first; refilled buckets are dropped without counting', async (t) => {
+t.test('rate table eviction: never more than maxRateEntries; recently seen clients keep their bucket; only partly empty drops count', async (t) => {
   const time = clock();
-  const table = new RateTable({ ratePerSec: 1, rateBurst: 2, maxRateEntries: 3 }, time.now);
-  for (const client of ['a', 'b', 'c']) table.take(client);
-  table.take('a');
+  const table = new RateTable({ ratePerSec: 1, rateBurst: 2, maxRateEntries: 4 }, time.now);
+  for (const client of ['a', 'b']) table.take(client);
+  t.equal(table.take('a'), 0, 'a has used its burst of 2');
   t.equal(table.take('a'), 1000, 'a is empty');
-  table.take('d');
-  t.equal(table.size, 3);
-  t.equal(table.evicted, 1, 'b (least recently used, not yet refilled) was evicted');
-  t.equal(table.take('a'), 1000, 'a, used recently, kept its empty bucket');
-  t.same([table.take('b'), table.take('b')], [0, 0], 'b starts over with a full bucket');
+  for (const client of ['c', 'd']) table.take(client);
+  t.equal(table.size, 4);
+  t.equal(table.take('a'), 1000, 'a, seen again, is kept (moved to the current generation)');
+  for (const client of ['e', 'f', 'g']) table.take(client);
+  t.ok(table.size <= 4, `never more than 4 (${table.size})`);
+  t.equal(table.take('a'), 1000, 'a, still recently seen, keeps its empty bucket');
+  t.ok(table.evicted >= 1, 'the partly empty buckets of clients not seen again were dropped and counted');
+  t.same([table.take('b'), table.take('b')], [0, 0], 'b, forgotten, starts over with a full bucket');
 
+  const idle = new RateTable({ ratePerSec: 1, rateBurst: 2, maxRateEntries: 2 }, time.now);
+  idle.take('x');
   time.advance(5_000);
-  table.take('e');
-  t.equal(table.size, 1, 'all refilled buckets went at once (they are the same as none)');
-  t.equal(table.evicted, 2, 'refilled ones are not counted as evictions (c went while partly empty for b)');
+  idle.take('y');
+  idle.take('z');
+  t.equal(idle.evicted, 0, 'a refilled bucket dropped is not counted: it was the same as none');
 });
 
 t.test('rate table under a flood of distinct addresses stays bounded', async (t) => {
