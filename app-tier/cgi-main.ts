@@ -36,6 +36,8 @@ async function main(): Promise<void> {
     process.exitCode = 1;
     return;
   }
+  // The gateway sets APP_TOKEN (and DATABASE_URL) for this script alone, from its own config,
+  // never from the request: writes need the same bearer token as on the app tier (auth.ts).
   const appToken = env['APP_TOKEN'];
   const app = createApp({ store, logger, appToken: appToken === '' ? undefined : appToken, worker: { pid: process.pid } });
   try {

@@ -39,12 +39,12 @@ function tempDir(t: Test, name: string): string {
 
 async function startWebTier(t: Test, env: Record<string, string>): Promise<string> {
   const web = spawnEntry(t, WEB_MAIN, { WEB_HOST: '127.0.0.1', WEB_PORT: '0', LOG_LEVEL: 'info', WEB_CGI_TIMEOUT_MS: '30000', ...env });
-  const listening = await web.waitForLine((line) => line['msg'] === 'listening', 30_000);
+  const listening = await web.waitForLine((line) => line['msg'] === 'listening', 60_000);
   return `http://127.0.0.1:${listening['port'] as number}`;
 }
 
 async function startProxy(t: Test, webEnv: Record<string, string> = {}): Promise<{ web: string; dataDir: string }> {
-  const app = await startAppTier(t, { workers: 1, env: { APP_TOKEN: TOKEN } });
+  const app = await startAppTier(t, { workers: 1, env: { APP_TOKEN: TOKEN }, readyTimeoutMs: 60_000 });
   // The web tier names the app tier's database too (as the placements do), so a CGI run would write to it.
   const web = await startWebTier(t, { APP_UPSTREAMS: app.url, APP_TOKEN: TOKEN, DATABASE_URL: `sqlite:${join(app.dataDir, 'twotier.db')}`, ...webEnv });
   return { web, dataDir: app.dataDir };

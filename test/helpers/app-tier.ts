@@ -40,6 +40,8 @@ export interface StartOptions {
   /** Reuse a data folder (to restart on the same database); a new temp dir otherwise. */
   readonly dataDir?: string;
   readonly workers?: number;
+  /** How long to wait for the primary's "listening" line (default 20 s; a file starting several tiers on a loaded box needs more). */
+  readonly readyTimeoutMs?: number;
 }
 
 /** A clean env: nothing from the caller's APP_* / DATABASE_URL leaks into the child. */
@@ -153,7 +155,7 @@ export async function startAppTier(t: Test, options: StartOptions = {}): Promise
     });
   }
 
-  const listening = await waitForLine((line) => line.msg === 'listening' && line['role'] === 'primary');
+  const listening = await waitForLine((line) => line.msg === 'listening' && line['role'] === 'primary', options.readyTimeoutMs);
   const port = listening['port'] as number;
   return {
     child,

@@ -10,7 +10,8 @@ import type { AppRequest, AppResponse, Application } from '../../common/app-inte
 import { TwotierError } from '../../common/errors.js';
 import { createLogger, type Logger } from '../../common/logger.js';
 import type { RequestContext, RequestHandler } from '../../web-tier/context.js';
-import { createEmbeddedHandler } from '../../web-tier/embedded.js';
+import { loadConfig } from '../../web-tier/config.js';
+import { createEmbeddedApp, createEmbeddedHandler } from '../../web-tier/embedded.js';
 import { createApp } from '../../app-tier/app/create-app.js';
 import { openStore } from '../../app-tier/store/index.js';
 
@@ -190,4 +191,24 @@ t.test('the real application: echo and articles answer as when called directly',
   const missing = await fetch(`${base}/api/articles/999999/`);
   t.equal(missing.status, 404);
   t.equal(missing.headers.get('x-served-by'), 'embedded');
+});
+
+t.test('createEmbeddedApp: the app built from the web tier\'s config enforces its APP_TOKEN like the app tier', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'twotier-embedded-token-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const config = loadConfig(undefined, { WEB_DYNAMIC: 'embedded', APP_TOKEN: 'embedded-SECRET', DATABASE_URL: `sqlite:${join(dir, 'embedded.db')}` });
+  const handler = await createEmbeddedApp(config, silent);
+  t.teardown(() => handler.close());
+  const base = await serve(t, handler);
+  const post = (headers: Record<string, string>): Promise<Response> =>
+    fetch(`${base}/api/articles/`, { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body: JSON.stringify({ title: 'Token', body: 'x' }) });
+  const bare = await post({});
+  t.equal(bare.status, 401);
+  t.equal(bare.headers.get('www-authenticate'), 'Bearer realm="twotier"');
+  const wrong = await post({ Authorization: 'Bearer nope' });
+  t.equal(wrong.status, 401);
+  t.equal(wrong.headers.get('www-authenticate'), 'Bearer realm="twotier", error="invalid_token"');
+  t.equal((await fetch(`${base}/api/articles/1/`, { method: 'DELETE' })).status, 401);
+  t.equal((await post({ Authorization: 'Bearer embedded-SECRET' })).status, 201);
+  t.equal((await fetch(`${base}/api/articles/`)).status, 200, 'reads need no token');
 });

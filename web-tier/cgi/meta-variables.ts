@@ -1,7 +1,9 @@
 /**
  * The CGI meta-variables (RFC 3875 §4.1) and the whole environment a script gets. The child sees
- * only these, a safe PATH and the operator's `passEnv`: never the web tier's own environment, so
- * secrets held by the server (tokens, database passwords) do not leak into scripts.
+ * only these, a safe PATH and what the gateway's own config gives it (passEnv for every script,
+ * scriptEnv for one named script: DATABASE_URL and APP_TOKEN go to cgi-bin/app alone): never the
+ * web tier's own environment, so secrets held by the server do not leak into other scripts. No
+ * request field can set a variable outside HTTP_*, so a client cannot forge APP_TOKEN.
  */
 import type { IncomingMessage } from 'node:http';
 import { posix, join } from 'node:path';
@@ -113,7 +115,7 @@ export function buildMetaVariables(input: MetaVariableInput): Record<string, str
   return env;
 }
 
-/** The whole child environment: safe PATH, then passEnv, then the meta-variables (which passEnv cannot forge). */
+/** The whole child environment: safe PATH, then the config's variables, then the meta-variables (which those cannot forge). */
 export function buildChildEnv(meta: Readonly<Record<string, string>>, passEnv: Readonly<Record<string, string>>): Record<string, string> {
   return { PATH: SAFE_PATH, ...passEnv, ...meta };
 }
