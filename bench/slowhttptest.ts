@@ -51,13 +51,15 @@ export function summariseCsv(text: string): { maxConnected: number; closed: numb
   return { maxConnected, closed, availableShare: rows.length === 0 ? 0 : available / rows.length };
 }
 
-/** GET url every intervalMs until stopped; counts 2xx answers within 2 s as ok. */
+/** GET url every intervalMs until stopped, from 127.0.0.2; counts 2xx answers within 2 s as ok. */
 function probe(url: string, intervalMs: number): { stop: () => Promise<{ ok: number; failed: number }> } {
   let ok = 0;
   let failed = 0;
   let inFlight: Promise<void> = Promise.resolve();
   const once1 = (): Promise<void> => new Promise((resolve) => {
-    const req = get(url, { agent: false, timeout: 2_000 }, (res) => {
+    // The probe is another host (127.0.0.2): the attack comes from 127.0.0.1, and the per-client
+    // connection cap (WEB_PEER_MAX_CONNECTIONS, issue 12) is meant to hold that one host, not everyone.
+    const req = get(url, { agent: false, timeout: 2_000, localAddress: '127.0.0.2' }, (res) => {
       res.resume();
       if ((res.statusCode ?? 0) < 300) ok += 1;
       else failed += 1;
