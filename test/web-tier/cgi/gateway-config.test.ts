@@ -4,9 +4,15 @@
  * DATABASE_URL and APP_TOKEN from the server's own config, and no other script sees them.
  */
 import t from 'tap';
+import { once } from 'node:events';
 import { existsSync, mkdirSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { createLogger } from '../../../common/logger.js';
 import { cgiEnabled, loadConfig } from '../../../web-tier/config.js';
+import { contextForTarget } from '../../../web-tier/context.js';
+import { buildCgi } from '../../../web-tier/server-handlers.js';
 import { startWeb } from '../../helpers/web-tier.js';
 import { makeCgiDir, parseEnv, send, startCgiServer, writeScript } from './helpers.js';
 
@@ -116,4 +122,21 @@ t.test('scriptEnv: per script, over passEnv, and a script named like an Object p
     const env = parseEnv((await send(base, `/cgi-bin/${name}`)).body);
     t.match(env, { SHARED: 'yes', SECRET: 'public' }, name);
   }
+});
+
+t.test('buildCgi with the gateway off: a handler that runs nothing and answers 404, should anything reach it', async (t) => {
+  const { cgiDir, marker } = scripts(t);
+  const logger = createLogger({ tier: 'web', level: 'silent' });
+  const handler = buildCgi(loadConfig(undefined, { WEB_CGI_DIR: cgiDir }), logger, () => undefined);
+  const server = createServer((req, res) => handler.handle(req, res, contextForTarget(req.url ?? '/', logger)));
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.teardown(async () => {
+    await handler.close();
+    server.closeAllConnections();
+    server.close();
+  });
+  const reply = await send(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, '/cgi-bin/app');
+  t.equal(reply.status, 404);
+  t.notOk(existsSync(marker));
 });
