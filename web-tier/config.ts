@@ -9,6 +9,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { buildConfig, ConfigError, fields, readConfigFile, type EnvBinding, type Env } from '../common/config.js';
+import { parseDatabaseUrl, type DatabaseLocation } from '../app-tier/store/database-url.js';
 import { CGI_DEFAULTS } from './cgi/handler.js';
 import { PROXY_DEFAULTS } from './proxy/handler.js';
 import { ACTIVE_HEALTH_DEFAULTS } from './proxy/health-check.js';
@@ -101,8 +102,18 @@ const schema = z.object({
   proxyEngine: z.enum(['http-proxy', 'plain'], { error: 'must be http-proxy or plain' }),
   /** Request bodies up to this are kept while they stream so a retry can resend them. */
   proxyMaxReplayBodyBytes: fields.nonNegativeInt('a byte count (0 or more)'),
-  /** Request bodies up to this size are read whole before they take an upstream slot (slow-body defence); 0 = stream all. */
+  /**
+   * Request buffering (nginx proxy_request_buffering on): every body up to maxBodyBytes is read
+   * whole before it takes an upstream slot (slow uploads, issue 12); up to this many bytes in
+   * memory (nginx client_body_buffer_size), a larger body in a temp file. 0 = off: every body streams.
+   */
   proxyBufferBodyBytes: fields.nonNegativeInt('a byte count (0 or more)'),
+  /** Path prefixes whose request bodies stream to the app as they arrive (large uploads); they hold a slot meanwhile. */
+  proxyStreamBodyPrefixes: z.array(pathPrefix('a path prefix like "/api/uploads/" (starts and ends with "/")'), { error: 'must be a list of path prefixes like "/api/uploads/"' }),
+  /** Where bodies past proxyBufferBodyBytes are spilled (a private 0700 directory is made inside); '' = the system temp dir; relative → against the package root. */
+  proxyBodyTempDir: z.string({ error: 'must be a directory path, or empty for the system temp dir' }),
+  /** Bytes all spilled request bodies may take on disk at once; beyond → 503 + Retry-After. 0 = no bound but WEB_MAX_BODY per request. */
+  proxyBodyTempMaxBytes: fields.nonNegativeInt('a byte count (0 = no bound)'),
   /** Retries allowed as a percentage of requests over the budget window. */
   proxyRetryBudgetPercent: fields.nonNegativeInt('a percentage (0 or more)'),
   /** Retries always allowed per budget window, whatever the traffic. */
@@ -190,6 +201,9 @@ export const DEFAULTS: z.infer<typeof schema> = {
   proxyEngine: PROXY_DEFAULTS.engine,
   proxyMaxReplayBodyBytes: PROXY_DEFAULTS.maxReplayBodyBytes,
   proxyBufferBodyBytes: PROXY_DEFAULTS.bufferBodyBytes,
+  proxyStreamBodyPrefixes: [...PROXY_DEFAULTS.streamBodyPrefixes],
+  proxyBodyTempDir: PROXY_DEFAULTS.bodyTempDir,
+  proxyBodyTempMaxBytes: PROXY_DEFAULTS.bodyTempMaxBytes,
   proxyRetryBudgetPercent: Math.round(PROXY_DEFAULTS.retryBudget.ratio * 100),
   proxyRetryBudgetMinPerWindow: PROXY_DEFAULTS.retryBudget.minPerWindow,
   proxyRetryBudgetWindowMs: PROXY_DEFAULTS.retryBudget.windowMs,
@@ -247,6 +261,9 @@ const ENV: Readonly<Record<string, EnvBinding>> = {
   WEB_PROXY_ENGINE: { key: 'proxyEngine', kind: 'string' },
   WEB_PROXY_MAX_REPLAY_BODY: { key: 'proxyMaxReplayBodyBytes', kind: 'int' },
   WEB_PROXY_BUFFER_BODY: { key: 'proxyBufferBodyBytes', kind: 'int' },
+  WEB_PROXY_STREAM_BODY_PREFIXES: { key: 'proxyStreamBodyPrefixes', kind: 'list' },
+  WEB_PROXY_BODY_TEMP_DIR: { key: 'proxyBodyTempDir', kind: 'string' },
+  WEB_PROXY_BODY_TEMP_MAX_BYTES: { key: 'proxyBodyTempMaxBytes', kind: 'int' },
   WEB_PROXY_RETRY_BUDGET_PERCENT: { key: 'proxyRetryBudgetPercent', kind: 'int' },
   WEB_PROXY_RETRY_BUDGET_MIN: { key: 'proxyRetryBudgetMinPerWindow', kind: 'int' },
   WEB_PROXY_RETRY_BUDGET_WINDOW_MS: { key: 'proxyRetryBudgetWindowMs', kind: 'int' },
@@ -295,6 +312,22 @@ export function packageRoot(): string {
   return resolve(dirname(fileURLToPath(import.meta.url)), '..');
 }
 
+/**
+ * The app runs in this tier (embedded, or cgi-bin/app): a DATABASE_URL it cannot use stops start-up
+ * with the app tier's own message (a postgres password redacted) instead of a 503 per request.
+ */
+function checkAppDatabaseUrl(databaseUrl: string, dynamic: WebConfig['dynamic']): void {
+  let location: DatabaseLocation;
+  try {
+    location = parseDatabaseUrl(databaseUrl);
+  } catch (error) {
+    throw new ConfigError('DATABASE_URL', `DATABASE_URL: ${(error as Error).message}`, { cause: error });
+  }
+  if (location.kind === 'sqlite-memory' && dynamic === 'cgi') {
+    throw new ConfigError('DATABASE_URL', 'DATABASE_URL: sqlite::memory: cannot serve WEB_DYNAMIC=cgi (every CGI process would open its own empty database); name a file or a postgres:// URL');
+  }
+}
+
 /** Validates defaults ← file ← env; throws ConfigError naming the key. Paths come back absolute. */
 export function loadConfig(file: string | undefined, env: Env): WebConfig {
   const fileValues = file === undefined ? undefined : readConfigFile(file);
@@ -304,5 +337,6 @@ export function loadConfig(file: string | undefined, env: Env): WebConfig {
   if (config.headersTimeoutMs > config.requestTimeoutMs) {
     throw new ConfigError('headersTimeoutMs', `headersTimeoutMs (${config.headersTimeoutMs}) must not exceed requestTimeoutMs (${config.requestTimeoutMs})`);
   }
-  return Object.freeze({ ...config, root: absolute(config.root), cgiDir: absolute(config.cgiDir) });
+  if (config.dynamic === 'embedded' || cgiEnabled(config)) checkAppDatabaseUrl(config.databaseUrl, config.dynamic);
+  return Object.freeze({ ...config, root: absolute(config.root), cgiDir: absolute(config.cgiDir), proxyBodyTempDir: config.proxyBodyTempDir === '' ? '' : absolute(config.proxyBodyTempDir) });
 }

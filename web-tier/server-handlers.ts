@@ -40,6 +40,9 @@ export function proxyOptions(config: WebConfig): ProxyOptions {
     retryIdempotentOnReset: config.proxyRetryIdempotentOnReset,
     maxReplayBodyBytes: config.proxyMaxReplayBodyBytes,
     bufferBodyBytes: config.proxyBufferBodyBytes,
+    streamBodyPrefixes: config.proxyStreamBodyPrefixes,
+    bodyTempDir: config.proxyBodyTempDir,
+    bodyTempMaxBytes: config.proxyBodyTempMaxBytes,
     retryBudget: { ratio: config.proxyRetryBudgetPercent / 100, minPerWindow: config.proxyRetryBudgetMinPerWindow, windowMs: config.proxyRetryBudgetWindowMs },
     passiveHealth: { maxFails: config.proxyMaxFails, failTimeoutMs: config.proxyFailTimeoutMs },
     activeHealth: config.proxyHealthIntervalMs === 0 || PROXY_DEFAULTS.activeHealth === false

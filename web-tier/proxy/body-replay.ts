@@ -1,14 +1,20 @@
 /**
- * Keeps a copy of a small request body as it streams upstream, so that a request refused or reset
- * before any answer can be sent again to another upstream. The web tier never buffers a body to
- * forward it (http-proxy#180); this copy rides along the stream and is bounded: past
- * `maxBytes` it is dropped and the request is simply not replayable.
+ * The copy of a request body a retry resends, so that a request refused or reset before any
+ * answer can be sent again to another upstream. A buffered body (body-buffer.ts) is its own copy,
+ * whatever its size. A body that streams (a streaming prefix, or buffering off) is copied as it
+ * passes by a ReplayRecorder, bounded: past `maxBytes` the copy is dropped and the request is
+ * simply not replayable (http-proxy#180: a streamed body is never held whole).
  */
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 
 export const DEFAULT_MAX_REPLAY_BODY_BYTES = 64 * 1024;
 
-export class ReplayRecorder extends Transform {
+/** What forward.ts asks when it retries: a fresh stream of the whole body, or undefined when there is none to resend. */
+export interface BodyReplay {
+  replay(): Readable | undefined;
+}
+
+export class ReplayRecorder extends Transform implements BodyReplay {
   #chunks: Buffer[] | undefined = [];
   #bytes = 0;
   #complete = false;

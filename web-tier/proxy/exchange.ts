@@ -8,8 +8,8 @@ import type { Readable } from 'node:stream';
 import type httpProxy from 'http-proxy';
 import type { RequestContext } from '../context.js';
 import type { Admission, Ticket } from './admission.js';
-import type { ReplayRecorder } from './body-replay.js';
-import type { BodyFraming } from './headers.js';
+import type { BodyReplay } from './body-replay.js';
+import type { RequestFraming } from './headers.js';
 import type { Upstream, UpstreamPool } from './pool.js';
 import type { RetryBudget } from './retry-budget.js';
 
@@ -58,16 +58,21 @@ export interface Exchange {
   ticket: Ticket | undefined;
   /** The request-target sent upstream, after the upstream's base path. */
   readonly target: string;
-  readonly framing: BodyFraming;
-  /** The plain engine's request header section (headers.ts buildRequestHeaderList); http-proxy reads req.headers. */
-  readonly headerList: string[] | undefined;
+  /**
+   * How the web tier frames the body it sends upstream: the client's request's (headers.ts
+   * requestFraming), then a buffered body's exact length once it has been read whole (body-buffer.ts).
+   */
+  framing: RequestFraming;
+  /** The plain engine's request header section (headers.ts buildRequestHeaderList); http-proxy reads req.headers. Framing replaced once a body is buffered. */
+  headerList: string[] | undefined;
   readonly hasBody: boolean;
   /**
-   * The request body through the limit counter (and the replay copy); undefined without a body.
-   * Replaced by the buffered copy once a small body has been read whole (body-buffer.ts).
+   * The request body through the limit counter (and the replay copy) when it streams; undefined
+   * without a body, and until a buffered body has been read whole (then a stream of the copy).
    */
   body: Readable | undefined;
-  readonly recorder: ReplayRecorder | undefined;
+  /** Where a retry's body comes from: the buffered copy, or a streamed body's bounded copy. */
+  readonly recorder: BodyReplay | undefined;
   /** The body a retry sends. */
   replayBody: Readable | undefined;
   /** 1, then 2 once a retry is decided: events of an older attempt are ignored. */

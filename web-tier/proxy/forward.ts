@@ -14,7 +14,7 @@ import type { Refusal } from './admission.js';
 import { createFreshConnectionAgent, withRequestHook } from './agent.js';
 import { ClientAbortedError, errorCode, toUpstreamError, upstreamsOverloaded, upstreamUnavailable } from './errors.js';
 import type { Exchange, Forwarder } from './exchange.js';
-import { buildResponseHeaders, type BodyFraming } from './headers.js';
+import { buildResponseHeaders, type RequestFraming } from './headers.js';
 import type { Upstream } from './pool.js';
 import { countsAgainstUpstream, isDrainingAnswer, isSafeToResend } from './retry-policy.js';
 import { armTimeouts, clearTimers, watchBodyIdle } from './timeouts.js';
@@ -156,14 +156,23 @@ function onUpstreamRequest(forwarder: Forwarder, exchange: Exchange, proxyReq: C
 }
 
 /**
- * http-proxy's deleteLength pass sets `Content-Length: 0` and drops Transfer-Encoding on DELETE
- * and OPTIONS without a length: a chunked body would then follow a zero-length request and be
- * read by the app as the next request (smuggling). The body keeps the framing it came with.
+ * The framing of the upstream request is the web tier's (RFC 9112 §6; framing.ts requestFraming),
+ * whatever http-proxy's passes did to the header object: its deleteLength pass sets
+ * `Content-Length: 0` and drops Transfer-Encoding on DELETE and OPTIONS without a length, so a
+ * chunked body would follow a zero-length request and be read by the app as the next request
+ * (smuggling). Set again here, exactly as the plain engine's header list has it.
  */
-function restoreFraming(framing: BodyFraming, proxyReq: ClientRequest): void {
-  if (framing !== 'chunked') return;
-  proxyReq.removeHeader('content-length');
-  proxyReq.setHeader('transfer-encoding', 'chunked');
+function restoreFraming(framing: RequestFraming, proxyReq: ClientRequest): void {
+  if (framing.kind === 'length') {
+    proxyReq.removeHeader('transfer-encoding');
+    proxyReq.setHeader('content-length', String(framing.length));
+  } else if (framing.kind === 'chunked') {
+    proxyReq.removeHeader('content-length');
+    proxyReq.setHeader('transfer-encoding', 'chunked');
+  } else {
+    proxyReq.removeHeader('content-length');
+    proxyReq.removeHeader('transfer-encoding');
+  }
 }
 
 function releaseSlot(forwarder: Forwarder, exchange: Exchange): void {

@@ -2,28 +2,30 @@
  * The web tier's handler for dynamic paths: forwards them to the app tier through http-proxy,
  * with every failure mode that http-proxy's issue tracker knows about neutralised. The request
  * meets these passes in order: body declared too large → 413; no healthy upstream → 503;
- * rewrite the header section at the edge; count (and, when small, copy) the body while it
- * streams; read a small body whole (body-buffer.ts); wait for an upstream slot (queue full or
- * too long → 503); forward; retry when safe.
+ * rewrite the header section at the edge; count the body while it arrives; read it whole, in
+ * memory then a temp file (body-buffer.ts), unless its path streams; wait for an upstream slot
+ * (queue full or too long → 503); forward; retry when safe, from the buffered copy.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import httpProxy from 'http-proxy';
+import { TwotierError } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
-import { bodyTooLargeError, createBodyLimit, declaredBodyLength, declaredBodyTooLarge, DEFAULT_MAX_BODY_BYTES, requestHasBody } from '../body-limit.js';
+import { bodyTooLargeError, createBodyLimit, declaredBodyTooLarge, DEFAULT_MAX_BODY_BYTES, requestHasBody } from '../body-limit.js';
 import type { RequestContext, RequestHandler } from '../context.js';
 import { sendError } from '../error-response.js';
 import { createAdmission, QUEUE_DEFAULTS } from './admission.js';
 import { createUpstreamAgent } from './agent.js';
-import { bufferBody, buffersBody, DEFAULT_BUFFER_BODY_BYTES } from './body-buffer.js';
+import { bodyBufferFailed, BufferedBody, buffersBody, DEFAULT_BODY_TEMP_MAX_BYTES, DEFAULT_BUFFER_BODY_BYTES, withContentLength, withContentLengthField } from './body-buffer.js';
 import { DEFAULT_MAX_REPLAY_BODY_BYTES, ReplayRecorder } from './body-replay.js';
 import { ClientAbortedError, errorCode, toUpstreamError, upstreamUnavailable } from './errors.js';
 import type { Exchange, Forwarder, ProxyEngine } from './exchange.js';
 import { admit, createForwarderAgent, fail, onBodyLimit, onClientClose, onUpstreamResponse } from './forward.js';
-import { bodyFraming, buildRequestHeaderList, buildRequestHeaders, normalizeAddress } from './headers.js';
+import { buildRequestHeaderList, buildRequestHeaders, normalizeAddress, requestFraming } from './headers.js';
 import { ACTIVE_HEALTH_DEFAULTS, createHealthChecker, type ActiveHealthOptions } from './health-check.js';
 import { createUpstreamPool, PASSIVE_HEALTH_DEFAULTS, type BalanceMethod, type PassiveHealthOptions, type UpstreamEntry, type UpstreamState } from './pool.js';
 import { createRetryBudget, RETRY_BUDGET_DEFAULTS, type RetryBudgetOptions } from './retry-budget.js';
+import { createSpillDir } from './spill-file.js';
 
 export interface ProxyOptions {
   /** plain (default: node's http.request) or http-proxy, with the same behaviour (web-tier/proxy/README.md has the figures). */
@@ -52,13 +54,20 @@ export interface ProxyOptions {
   trustedProxies: readonly string[];
   /** Retries at all (refused, reset on a reused socket, draining 503); the name is kept from issue 3. */
   retryIdempotentOnReset: boolean;
-  /** Bodies up to this size are kept while they stream, so that a retry can resend them; larger → never retried. */
+  /** Streamed bodies up to this size are copied as they pass, so that a retry can resend them; larger → never retried. */
   maxReplayBodyBytes?: number;
   /**
-   * Bodies up to this size (declared, or chunked ones that end within it) are read whole before the
-   * request waits for an upstream slot, so a slow client never holds one; larger bodies stream. 0 = off.
+   * Request buffering: every body (up to maxBodyBytes) is read whole before the request waits for
+   * an upstream slot, so a slow client never holds one; up to this many bytes in memory, a larger
+   * body in a temp file. 0 = off: every body streams.
    */
   bufferBodyBytes?: number;
+  /** Path prefixes whose bodies stream to the app as they arrive (large uploads), holding a slot meanwhile. */
+  streamBodyPrefixes?: readonly string[];
+  /** Where bodies past bufferBodyBytes are spilled (a private directory is made inside); '' = os.tmpdir(). */
+  bodyTempDir?: string;
+  /** Bytes all spilled bodies may take on disk at once; beyond → 503 + Retry-After. 0 = no bound but the body limit per request. */
+  bodyTempMaxBytes?: number;
   retryBudget?: RetryBudgetOptions;
   /** Passive health (nginx max_fails / fail_timeout). */
   passiveHealth?: PassiveHealthOptions;
@@ -84,6 +93,9 @@ export const PROXY_DEFAULTS: ProxySettings = Object.freeze({
   retryIdempotentOnReset: true,
   maxReplayBodyBytes: DEFAULT_MAX_REPLAY_BODY_BYTES,
   bufferBodyBytes: DEFAULT_BUFFER_BODY_BYTES,
+  streamBodyPrefixes: Object.freeze([]) as readonly string[],
+  bodyTempDir: '',
+  bodyTempMaxBytes: DEFAULT_BODY_TEMP_MAX_BYTES,
   retryBudget: RETRY_BUDGET_DEFAULTS,
   passiveHealth: PASSIVE_HEALTH_DEFAULTS,
   activeHealth: ACTIVE_HEALTH_DEFAULTS,
@@ -130,9 +142,10 @@ function checkOptions(options: ProxySettings): void {
   for (const key of positive) {
     if (!Number.isSafeInteger(options[key]) || options[key] < 1) throw new RangeError(`proxy option ${key} must be a positive integer, got ${options[key]}`);
   }
-  for (const key of ['maxBodyBytes', 'maxQueue', 'maxReplayBodyBytes', 'bufferBodyBytes'] as const) {
+  for (const key of ['maxBodyBytes', 'maxQueue', 'maxReplayBodyBytes', 'bufferBodyBytes', 'bodyTempMaxBytes'] as const) {
     if (!Number.isSafeInteger(options[key]) || options[key] < 0) throw new RangeError(`proxy option ${key} must be a non-negative integer, got ${options[key]}`);
   }
+  if (!options.streamBodyPrefixes.every((prefix) => typeof prefix === 'string' && prefix.startsWith('/'))) throw new RangeError('proxy option streamBodyPrefixes must be path prefixes starting with "/"');
   if (options.engine !== 'http-proxy' && options.engine !== 'plain') throw new RangeError(`proxy option engine must be http-proxy or plain, got ${String(options.engine)}`);
   if (options.balance !== 'round-robin' && options.balance !== 'least-conn') throw new RangeError(`proxy option balance must be round-robin or least-conn, got ${String(options.balance)}`);
   const { maxFails, failTimeoutMs } = options.passiveHealth;
@@ -156,6 +169,7 @@ export function createProxyHandler(options: ProxyOptions & { logger: Logger }): 
   const agent = createUpstreamAgent({ maxSockets: settings.maxSocketsPerUpstream, keepAliveIdleMs: settings.keepAliveIdleMs });
   const checker = settings.activeHealth === false || upstreams.length === 0 ? undefined : createHealthChecker(pool, settings.activeHealth, logger);
   const trusted = new Set(settings.trustedProxies.map((address) => normalizeAddress(address)));
+  const spillDir = createSpillDir({ parent: settings.bodyTempDir, maxTotalBytes: settings.bodyTempMaxBytes });
   const proxy = httpProxy.createProxyServer({ selfHandleResponse: true, prependPath: false, xfwd: false, ws: false });
   const base = {
     proxy,
@@ -236,20 +250,23 @@ export function createProxyHandler(options: ProxyOptions & { logger: Logger }): 
     if (headerList === undefined) req.headers = buildRequestHeaders(incoming, facts, trusted);
 
     const limited = hasBody ? req.pipe(createBodyLimit(settings.maxBodyBytes)) : undefined;
-    // Only a body that may be replayed is copied: retries on, and small enough to keep.
-    const recorder = limited !== undefined && settings.retryIdempotentOnReset && settings.maxReplayBodyBytes > 0 ? new ReplayRecorder(settings.maxReplayBodyBytes) : undefined;
-    const body = recorder === undefined ? limited : limited?.pipe(recorder);
+    const buffered = limited !== undefined && buffersBody(ctx.pathname, settings.bufferBodyBytes, settings.streamBodyPrefixes)
+      ? new BufferedBody({ memoryBytes: settings.bufferBodyBytes, maxBytes: settings.maxBodyBytes, dir: spillDir, maxReplayBytes: settings.maxReplayBodyBytes, onReadError: (error) => onBufferError(error) })
+      : undefined;
+    // A streamed body is copied as it passes only when it may be replayed: retries on, and small
+    // enough to keep. A buffered body is its own copy.
+    const recorder = limited !== undefined && buffered === undefined && settings.retryIdempotentOnReset && settings.maxReplayBodyBytes > 0 ? new ReplayRecorder(settings.maxReplayBodyBytes) : undefined;
     const exchange: Exchange = {
       req, res, ctx,
       upstream: undefined,
       slot: undefined,
       ticket: undefined,
       target: upstreamTarget(req.url, ctx),
-      framing: bodyFraming(incoming),
+      framing: requestFraming(req.rawHeaders),
       headerList,
       hasBody,
-      body,
-      recorder,
+      body: buffered !== undefined ? undefined : recorder === undefined ? limited : limited?.pipe(recorder),
+      recorder: buffered ?? recorder,
       replayBody: undefined,
       attempts: 1,
       sentAt: 0,
@@ -262,15 +279,28 @@ export function createProxyHandler(options: ProxyOptions & { logger: Logger }): 
     exchanges.set(req, exchange);
     limited?.on('error', (error) => onBodyLimit(forwarder, exchange, error));
     res.once('close', () => onClientClose(forwarder, exchange));
-    if (body === undefined || !buffersBody(declaredBodyLength(incoming), settings.bufferBodyBytes)) {
+    if (limited === undefined || buffered === undefined) {
       admit(forwarder, exchange, undefined);
       return;
     }
-    // A small body is read whole before the request takes a place in the queue: a slow body
-    // then holds this socket (until the server's requestTimeout), not an upstream slot. A body
-    // past the limit (413) or a client that leaves settles the exchange and it is never admitted.
-    bufferBody(body, settings.bufferBodyBytes, (buffered) => {
-      exchange.body = buffered;
+    // The whole body is read before the request takes a place in the queue: a slow body then
+    // holds this socket (until the server's requestTimeout), not an upstream slot. A body past
+    // the limit (413), a full temp space (503) or a client that leaves settles the exchange, and
+    // it is never admitted. Whatever happened, the copy (and its temp file) goes with the response.
+    res.once('close', () => {
+      // An upstream that answered before it read the whole body: stop sending it (RFC 9112 §9.6,
+      // the connection cannot be reused anyway), then close the file.
+      if (exchange.proxyReq?.writableFinished === false) exchange.proxyReq.destroy();
+      buffered.destroy();
+    });
+    function onBufferError(error: Error): void {
+      const reply = error instanceof TwotierError ? error : closed ? upstreamUnavailable(1) : bodyBufferFailed(error);
+      if (reply.status === 500) ctx.logger.error({ code: errorCode(error) }, 'request body could not be buffered');
+      exchange.proxyReq?.destroy();
+      fail(forwarder, exchange, reply);
+    }
+    buffered.on('error', onBufferError);
+    buffered.once('finish', () => {
       if (exchange.settled) return;
       if (closed) {
         // Retired by a reload or closing while the body arrived: answered as a queued request would be.
@@ -278,8 +308,15 @@ export function createProxyHandler(options: ProxyOptions & { logger: Logger }): 
         sendError(res, ctx, upstreamUnavailable(1));
         return;
       }
+      // The web tier frames what it sends (RFC 9112 §6.2): the buffered body's exact length, a
+      // chunked one's included; the client's framing never goes upstream.
+      exchange.body = buffered.open();
+      exchange.framing = { kind: 'length', length: buffered.bytes };
+      if (exchange.headerList !== undefined) exchange.headerList = withContentLength(exchange.headerList, buffered.bytes);
+      else req.headers = withContentLengthField(req.headers, buffered.bytes);
       admit(forwarder, exchange, undefined);
     });
+    limited.pipe(buffered);
   }
 
   return {
@@ -306,6 +343,7 @@ export function createProxyHandler(options: ProxyOptions & { logger: Logger }): 
       admission.close();
       agent.destroy();
       proxy.close();
+      await spillDir.close();
     },
   };
 }

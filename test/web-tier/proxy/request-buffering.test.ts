@@ -1,17 +1,19 @@
 /**
- * Request buffering (body-buffer.ts): a small body is read whole before its request waits for an
- * upstream slot, so slowhttptest's "slow body" (R-U-Dead-Yet) cannot hold the app tier's slots;
- * a larger body still streams (http-proxy#180).
+ * Request buffering (body-buffer.ts): a body is read whole (in memory, then a temp file) before
+ * its request waits for an upstream slot, so slowhttptest's "slow body" (R-U-Dead-Yet) and slow
+ * uploads cannot hold the app tier's slots; under a streaming prefix a body still streams.
  */
 import t from 'tap';
 import http from 'node:http';
 import net from 'node:net';
 import { once } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
+import { readdirSync } from 'node:fs';
 import { buffersBody } from '../../../web-tier/proxy/body-buffer.js';
 import { createProxyHandler, PROXY_DEFAULTS } from '../../../web-tier/proxy/handler.js';
 import { createLogger } from '../../../common/logger.js';
-import { captureLogger, echo, echoed, request, startFront, startUpstream, type Front } from './helpers.js';
+import { filesUnder, openInto } from './spill-helpers.js';
+import { captureLogger, echo, echoed, rawExchange, refusedUrl, request, startFront, startUpstream, type Front } from './helpers.js';
 
 /** The pace of a slow client: one part every PACE_MS (slowhttptest sends a few bytes per interval). */
 const PACE_MS = 100;
@@ -57,12 +59,16 @@ function bodyOf(text: string): string {
 }
 
 t.test('which bodies are read whole first', async (t) => {
-  t.equal(buffersBody(1024, 1024), true, 'declared, at the bound');
-  t.equal(buffersBody(1025, 1024), false, 'declared, past it: streams');
-  t.equal(buffersBody(undefined, 1024), true, 'chunked: read until it ends or passes the bound');
-  t.equal(buffersBody(10, 0), false, '0 turns buffering off');
+  t.equal(buffersBody('/api/echo', 1024, []), true, 'any body, whatever its declared length or chunked: read whole (memory, then a temp file)');
+  t.equal(buffersBody('/upload/big', 1024, ['/upload/']), false, 'under a streaming prefix: streams');
+  t.equal(buffersBody('/api/echo', 1024, ['/upload/']), true, 'outside it: read whole');
+  t.equal(buffersBody('/api/echo', 0, []), false, '0 turns buffering off');
   t.equal(PROXY_DEFAULTS.bufferBodyBytes, 64 * 1024);
-  t.throws(() => createProxyHandler({ ...PROXY_DEFAULTS, upstreams: [], bufferBodyBytes: -1, logger: createLogger({ tier: 'web', level: 'silent' }) }), RangeError);
+  t.same(PROXY_DEFAULTS.streamBodyPrefixes, []);
+  const logger = createLogger({ tier: 'web', level: 'silent' });
+  t.throws(() => createProxyHandler({ ...PROXY_DEFAULTS, upstreams: [], bufferBodyBytes: -1, logger }), RangeError);
+  t.throws(() => createProxyHandler({ ...PROXY_DEFAULTS, upstreams: [], streamBodyPrefixes: ['upload/'], logger }), RangeError);
+  t.throws(() => createProxyHandler({ ...PROXY_DEFAULTS, upstreams: [], bodyTempMaxBytes: -1, logger }), RangeError);
 });
 
 t.test('slow small bodies hold no upstream slot: a GET gets 200 at once, the upstream sees each only when complete', { timeout: 10_000 }, async (t) => {
@@ -105,7 +111,7 @@ t.test('slow small bodies hold no upstream slot: a GET gets 200 at once, the ups
   t.equal(seen.length, SLOW + 1);
 });
 
-for (const engine of ['http-proxy', 'plain'] as const) t.test(`${engine}: a small chunked body is read whole too, and keeps its chunked framing`, { timeout: 10_000 }, async (t) => {
+for (const engine of ['http-proxy', 'plain'] as const) t.test(`${engine}: a small chunked body is read whole too, and goes upstream with the web tier's framing (its length)`, { timeout: 10_000 }, async (t) => {
   let last = false;
   let early = false;
   const upstream = await startUpstream(t, (req, res) => {
@@ -125,7 +131,8 @@ for (const engine of ['http-proxy', 'plain'] as const) t.test(`${engine}: a smal
   t.match(text, /^HTTP\/1\.1 200 /);
   const seen = JSON.parse(bodyOf(text)) as { body: string; headers: Record<string, string> };
   t.equal(seen.body, 'abcdef');
-  t.equal(seen.headers['transfer-encoding'], 'chunked');
+  t.equal(seen.headers['content-length'], '6', 'framed by the web tier: the buffered length');
+  t.equal(seen.headers['transfer-encoding'], undefined, 'the client\'s chunked framing is not forwarded');
   t.equal(early, false, 'the upstream saw it only after its last chunk');
 });
 
@@ -210,9 +217,9 @@ async function replyOf(req: http.ClientRequest): Promise<{ status: number; body:
   return { status: res.statusCode ?? 0, body };
 }
 
-t.test('a body declared past bufferBodyBytes streams: the upstream reads its first bytes before the client is done', { timeout: 5000 }, async (t) => {
+t.test('under a streaming prefix, a body declared past bufferBodyBytes streams: the upstream reads its first bytes before the client is done', { timeout: 5000 }, async (t) => {
   const upstream = await watchingUpstream(t);
-  const front = await startFront(t, { upstreams: [upstream.url], bufferBodyBytes: 1024, activeHealth: false });
+  const front = await startFront(t, { upstreams: [upstream.url], bufferBodyBytes: 1024, streamBodyPrefixes: ['/api/'], activeHealth: false });
   const req = http.request({ host: '127.0.0.1', port: front.port, method: 'POST', path: '/api/echo', agent: false, headers: { 'content-length': 4096 } });
   req.write('a'.repeat(2048));
   await upstream.firstBytes;
@@ -222,9 +229,9 @@ t.test('a body declared past bufferBodyBytes streams: the upstream reads its fir
   t.equal(echoed({ status: 200, headers: {}, body: reply.body }).body, 'a'.repeat(2048) + 'b'.repeat(2048));
 });
 
-for (const engine of ['http-proxy', 'plain'] as const) t.test(`${engine}: a chunked body that grows past bufferBodyBytes streams on, what was read first included, in order`, { timeout: 5000 }, async (t) => {
+for (const engine of ['http-proxy', 'plain'] as const) t.test(`${engine}: under a streaming prefix, a chunked body streams, in order, with its chunked framing`, { timeout: 5000 }, async (t) => {
   const upstream = await watchingUpstream(t);
-  const front = await startFront(t, { upstreams: [upstream.url], engine, bufferBodyBytes: 1024, activeHealth: false });
+  const front = await startFront(t, { upstreams: [upstream.url], engine, bufferBodyBytes: 1024, streamBodyPrefixes: ['/api/'], activeHealth: false });
   const req = http.request({ host: '127.0.0.1', port: front.port, method: 'POST', path: '/api/echo', agent: false });
   req.write('x'.repeat(500));
   req.write('a'.repeat(1000));
@@ -235,4 +242,138 @@ for (const engine of ['http-proxy', 'plain'] as const) t.test(`${engine}: a chun
   const seen = echoed({ status: 200, headers: {}, body: reply.body });
   t.equal(seen.body, 'x'.repeat(500) + 'a'.repeat(1000) + 'b'.repeat(500));
   t.equal(seen.headers['transfer-encoding'], 'chunked');
+});
+
+/** Waits (bounded) until no descriptor of this process points into `dir`: the spilled body was given back. */
+async function givenBack(dir: string): Promise<string[]> {
+  let open = openInto(dir);
+  for (let tries = 0; open.length > 0 && tries < 200; tries += 1) {
+    await delay(10);
+    open = openInto(dir);
+  }
+  return open;
+}
+
+/** Waits (bounded) until a body has spilled into `dir`. */
+async function spilled(dir: string): Promise<void> {
+  for (let tries = 0; openInto(dir).length === 0 && tries < 500; tries += 1) await delay(10);
+}
+
+const SPILL = { bufferBodyBytes: 1024, activeHealth: false } as const;
+const BIG = 'L'.repeat(200 * 1024);
+
+for (const engine of ['http-proxy', 'plain'] as const) t.test(`${engine}: a body past bufferBodyBytes is spilled to a temp file, sent whole with its length, and the file given back`, { timeout: 10_000 }, async (t) => {
+  const dir = t.testdir({});
+  const upstream = await startUpstream(t, echo);
+  const front = await startFront(t, { upstreams: [upstream.url], engine, ...SPILL, bodyTempDir: dir });
+  const reply = await request(front.port, { method: 'POST', body: BIG, headers: { 'transfer-encoding': 'chunked' } });
+  t.equal(reply.status, 200);
+  const seen = echoed(reply);
+  t.equal(seen.body, BIG);
+  t.equal(seen.headers['content-length'], String(BIG.length));
+  t.equal(seen.headers['transfer-encoding'], undefined);
+  t.same(await givenBack(dir), [], 'descriptor closed');
+  t.same(filesUnder(dir), [], 'temp dir empty');
+});
+
+t.test('a slow large upload (spilled) holds no upstream slot: a GET gets 200 meanwhile, the upstream sees the upload only whole', { timeout: 10_000 }, async (t) => {
+  const dir = t.testdir({});
+  let early = false;
+  let last = false;
+  const upstream = await startUpstream(t, (req, res) => {
+    if (req.url === '/api/echo/upload' && !last) early = true;
+    echo(req, res);
+  });
+  const front = await startFront(t, { upstreams: [upstream.url], maxSocketsPerUpstream: 1, maxQueue: 0, ...SPILL, bodyTempDir: dir });
+  const half = 'h'.repeat(100 * 1024);
+  const client = slowClient(front.port, `POST /api/echo/upload HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\nContent-Length: ${half.length * 2 + 2}\r\n\r\n${half}`, [half, 'e', 'n'], () => {
+    last = true;
+  });
+  t.teardown(() => client.socket.destroy());
+  await spilled(dir);
+  t.equal((await request(front.port, { path: '/api/echo/fast' })).status, 200, 'the only slot is free meanwhile');
+  const text = await client.reply;
+  t.match(text, /^HTTP\/1\.1 200 /);
+  t.equal((JSON.parse(bodyOf(text)) as { body: string }).body.length, half.length * 2 + 2);
+  t.equal(early, false, 'the upstream saw it only after its last byte');
+  t.same(await givenBack(dir), []);
+});
+
+t.test('a client that leaves mid-body after the spill: never sent upstream, the file given back', { timeout: 10_000 }, async (t) => {
+  const dir = t.testdir({});
+  const seen: string[] = [];
+  const upstream = await startUpstream(t, (req, res) => {
+    seen.push(req.url ?? '');
+    echo(req, res);
+  });
+  const front = await startFront(t, { upstreams: [upstream.url], ...SPILL, bodyTempDir: dir });
+  const socket = net.connect(front.port, '127.0.0.1');
+  socket.on('error', () => undefined);
+  t.teardown(() => socket.destroy());
+  socket.write(`POST /api/echo/abort HTTP/1.1\r\nHost: a.test\r\nContent-Length: ${BIG.length}\r\n\r\n${BIG.slice(0, 50_000)}`);
+  await spilled(dir);
+  t.equal(openInto(dir).length, 1, 'spilled');
+  socket.destroy();
+  t.same(await givenBack(dir), [], 'descriptor closed');
+  t.same(filesUnder(dir), []);
+  t.equal((await request(front.port, { path: '/api/echo/after' })).status, 200);
+  t.same(seen, ['/api/echo/after']);
+});
+
+t.test('a chunked body that grows past the body limit after the spill: 413, the file given back', { timeout: 10_000 }, async (t) => {
+  const dir = t.testdir({});
+  const upstream = await startUpstream(t, echo);
+  const front = await startFront(t, { upstreams: [upstream.url], maxBodyBytes: 8 * 1024, ...SPILL, bodyTempDir: dir });
+  const text = await rawExchange(front.port, `POST /api/echo HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n1000\r\n${'a'.repeat(4096)}\r\n1000\r\n${'b'.repeat(4096)}\r\n1000\r\n${'c'.repeat(4096)}\r\n0\r\n\r\n`);
+  t.match(text, /^HTTP\/1\.1 413 /);
+  t.equal(upstream.connections(), 0);
+  t.same(await givenBack(dir), []);
+  t.same(filesUnder(dir), []);
+});
+
+t.test('upstream failures after the spill (reset → 502, no answer → 504): the file given back', { timeout: 10_000 }, async (t) => {
+  const dir = t.testdir({});
+  const upstream = await startUpstream(t, (req, res) => {
+    if (req.url === '/api/echo/reset') req.socket.destroy();
+    else if (req.url === '/api/echo/stall') req.resume();
+    else echo(req, res);
+  });
+  const front = await startFront(t, { upstreams: [upstream.url], responseTimeoutMs: 300, ...SPILL, bodyTempDir: dir });
+  t.equal((await request(front.port, { method: 'POST', path: '/api/echo/reset', body: BIG })).status, 502);
+  t.same(await givenBack(dir), [], 'after a reset');
+  t.equal((await request(front.port, { method: 'POST', path: '/api/echo/stall', body: BIG })).status, 504);
+  t.same(await givenBack(dir), [], 'after a timeout');
+  t.same(filesUnder(dir), []);
+});
+
+t.test('a refused upstream: the spilled copy is resent to the next one (within maxReplayBodyBytes)', { timeout: 10_000 }, async (t) => {
+  const dir = t.testdir({});
+  const dead = await refusedUrl();
+  const upstream = await startUpstream(t, echo);
+  const front = await startFront(t, { upstreams: [dead, upstream.url], maxReplayBodyBytes: 1024 * 1024, ...SPILL, bodyTempDir: dir });
+  const reply = await request(front.port, { method: 'POST', body: BIG });
+  t.equal(reply.status, 200);
+  t.equal(echoed(reply).body, BIG, 'resent whole, from the temp file');
+  t.equal(front.handler.stats().retries, 1);
+  t.same(await givenBack(dir), []);
+});
+
+t.test('a proxy closed while a large body was being spilled: 503, the file given back and the directory removed', { timeout: 10_000 }, async (t) => {
+  const dir = t.testdir({});
+  const upstream = await startUpstream(t, echo);
+  const front = await startFront(t, { upstreams: [upstream.url], ...SPILL, bodyTempDir: dir });
+  const socket = net.connect(front.port, '127.0.0.1');
+  const chunks: Buffer[] = [];
+  socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+  socket.on('error', () => undefined);
+  t.teardown(() => socket.destroy());
+  socket.write(`POST /api/echo HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\nContent-Length: ${BIG.length}\r\n\r\n${BIG.slice(0, 50_000)}`);
+  await spilled(dir);
+  await front.handler.close();
+  socket.write(BIG.slice(50_000));
+  await once(socket, 'close');
+  t.match(Buffer.concat(chunks).toString('latin1'), /^HTTP\/1\.1 503 /);
+  t.equal(upstream.connections(), 0);
+  t.same(await givenBack(dir), []);
+  t.same(readdirSync(dir), [], 'the private directory is gone');
 });
