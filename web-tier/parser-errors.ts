@@ -6,36 +6,22 @@
  * their responses are written in full first; then the error, then a lingering close.
  */
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from '../common/logger.js';
 import { clientErrorStatus, type ClientErrorLike, type LimitOptions } from './limits.js';
 import { isLingering, lingeringClose, type LingerOptions } from './lingering-close.js';
+import { responsesOwed } from './response.js';
 
 const REASON: Readonly<Record<number, string>> = {
   400: 'Bad Request', 408: 'Request Timeout', 413: 'Content Too Large', 414: 'URI Too Long',
   431: 'Request Header Fields Too Large', 501: 'Not Implemented', 505: 'HTTP Version Not Supported',
 };
 
-/** What the server knows of one connection's requests. */
-interface Connection {
-  /** Responses not yet closed, in request order (node writes them in that order). */
-  readonly open: Set<ServerResponse>;
-  /** The last request read: a parser error while its body is incomplete belongs to it. */
-  last: IncomingMessage | undefined;
-  /** The error answer, once the parser failed: written when `open` holds nothing it must follow. */
-  failed: (() => void) | undefined;
-}
-
 export interface ParserErrorOptions {
   readonly logger: Logger;
   readonly limits: () => Pick<LimitOptions, 'maxUrlBytes'>;
   readonly linger: () => LingerOptions;
-}
-
-export interface ParserErrors {
-  /** Called for every request the server reads, before it is answered. */
-  onRequest(req: IncomingMessage, res: ServerResponse): void;
 }
 
 /**
@@ -65,23 +51,30 @@ export function writeRawError(socket: Socket, status: number, code: string, requ
   lingeringClose(socket, status === 408 ? { ...linger, lingeringTimeMs: 0 } : linger);
 }
 
-export function answerParserErrors(server: Server, options: ParserErrorOptions): ParserErrors {
+/**
+ * Runs `answer` once every response owed on the socket before the failed bytes has closed.
+ * The request whose body the error cut short never completes: its answer is the error itself.
+ */
+function afterOwedResponses(socket: Socket, answer: () => void): void {
+  const before = responsesOwed(socket).filter((res) => res.req.complete);
+  let left = before.length;
+  if (left === 0) {
+    answer();
+    return;
+  }
+  const onClose = (): void => {
+    left -= 1;
+    if (left === 0) answer();
+  };
+  for (const res of before) res.once('close', onClose);
+}
+
+export function answerParserErrors(server: Server, options: ParserErrorOptions): void {
   const { logger } = options;
-  const connections = new WeakMap<Socket, Connection>();
+  /** Sockets whose parse error is answered already or waits for earlier responses. */
+  const failed = new WeakSet<Socket>();
   const accessLine = (requestId: string, fields: Record<string, unknown>): void =>
     logger.child({ reqId: requestId }).info({ bytes: 0, ms: 0, tier: 'web', servedBy: 'web', ...fields }, 'request');
-
-  function settle(connection: Connection): void {
-    const failed = connection.failed;
-    if (failed === undefined) return;
-    for (const res of connection.open) {
-      // The request the error cut short never completes: its answer is the error itself.
-      if (res.req === connection.last && connection.last.complete !== true) continue;
-      return;
-    }
-    connection.failed = undefined;
-    failed();
-  }
 
   server.on('connect', (req: IncomingMessage, socket: Socket) => {
     const requestId = randomUUID();
@@ -89,40 +82,16 @@ export function answerParserErrors(server: Server, options: ParserErrorOptions):
     writeRawError(socket, 501, 'WEB_ERR_NOT_IMPLEMENTED', requestId, options.linger());
   });
   server.on('clientError', (error: ClientErrorLike, socket: Socket) => {
-    const connection = connections.get(socket);
     // The parser repeats its error for every later packet; the first one is being answered.
-    if (isLingering(socket) || connection?.failed !== undefined) return;
+    if (failed.has(socket) || isLingering(socket)) return;
     const mapped = clientErrorStatus(error, options.limits());
     if (mapped === undefined) {
       socket.destroy();
       return;
     }
+    failed.add(socket);
     const requestId = randomUUID();
     accessLine(requestId, { method: '', url: '', status: mapped.status, parseError: error.code });
-    const answer = (): void => writeRawError(socket, mapped.status, mapped.code, requestId, options.linger());
-    if (connection === undefined) {
-      answer();
-      return;
-    }
-    connection.failed = answer;
-    settle(connection);
+    afterOwedResponses(socket, () => writeRawError(socket, mapped.status, mapped.code, requestId, options.linger()));
   });
-
-  return {
-    onRequest(req, res) {
-      const socket = req.socket;
-      let connection = connections.get(socket);
-      if (connection === undefined) {
-        connection = { open: new Set(), last: undefined, failed: undefined };
-        connections.set(socket, connection);
-      }
-      const tracked = connection;
-      tracked.open.add(res);
-      tracked.last = req;
-      res.once('close', () => {
-        tracked.open.delete(res);
-        settle(tracked);
-      });
-    },
-  };
 }

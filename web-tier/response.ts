@@ -96,6 +96,18 @@ function onSocketClose(this: Socket): void {
   }
 }
 
+/**
+ * The responses a connection still owes, in request order: the one node is writing and those
+ * queued behind it (parser-errors.ts answers a later parse error only after them).
+ */
+export function responsesOwed(socket: Socket): ServerResponse[] {
+  const owed: ServerResponse[] = [];
+  const current = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (current !== null && current !== undefined) owed.push(current);
+  for (const res of queuedBySocket.get(socket) ?? []) if (res.socket === null && !res.accounted) owed.push(res);
+  return owed;
+}
+
 function onQueuedClose(this: WebResponse): void {
   const socket = this.req.socket as Socket | null;
   if (socket !== null) queuedBySocket.get(socket)?.delete(this);

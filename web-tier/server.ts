@@ -142,6 +142,7 @@ export function createWebServer(options: WebServerOptions): WebServer {
     isAllowedPeer: (address) => allowPeer(address),
     isAllowedHost: (host) => allowHost(host),
   });
+  const lingering = (): LingerOptions => lingerOf(config);
   /** Sockets whose framing can no longer be trusted: nothing more is answered on them (value: requests ignored since). */
   const doomed = new WeakMap<Socket, number>();
 
@@ -149,7 +150,7 @@ export function createWebServer(options: WebServerOptions): WebServer {
     // What follows this request on the socket cannot be framed reliably: answer, then close,
     // lingering: the client may still be sending the body (nginx lingering_close).
     doomed.set(req.socket, 0);
-    lingerInsteadOfClose(req.socket, () => lingerOf(config));
+    lingerInsteadOfClose(req.socket, lingering);
     res.once('finish', () => req.socket.destroySoon());
     sendError(res, ctx, error, { close: true });
   }
@@ -201,7 +202,6 @@ export function createWebServer(options: WebServerOptions): WebServer {
       else req.resume();
       return;
     }
-    parserErrors.onRequest(req, res);
     const rawUrl = req.url ?? '';
     const decision = classify(req.method ?? '', rawUrl, { dynamicPrefixes: config.dynamicPrefixes, cgi: cgiEnabled(config) });
     const ctx = new WebRequestContext(
@@ -251,10 +251,10 @@ export function createWebServer(options: WebServerOptions): WebServer {
     }
     const consumesBody = decision.kind === 'app' || decision.kind === 'cgi';
     // The body is not read here; draining an unbounded chunked body to keep the connection would cost more than a reconnect.
-    if (!consumesBody && hasBody(req)) {
-      res.setHeader('Connection', 'close');
-      lingerInsteadOfClose(req.socket, () => lingerOf(config));
-    }
+    if (!consumesBody && hasBody(req)) res.setHeader('Connection', 'close');
+    // A response that closes the connection while the body may still be arriving (413 from the
+    // body limit, an error page, a static answer to a POST) must not be lost to an RST: linger.
+    if (hasBody(req)) lingerInsteadOfClose(req.socket, lingering);
     // No protocol is ever switched to (the proxy drops Upgrade), but node's parser stops
     // reading after an Upgrade request: what follows it would wait forever. Close instead.
     if (req.headers.upgrade !== undefined) res.setHeader('Connection', 'close');
@@ -275,7 +275,7 @@ export function createWebServer(options: WebServerOptions): WebServer {
   // RFC 9110 §10.1.1: a body over the limit is refused before 100 Continue invites it.
   server.on('checkContinue', (req: IncomingMessage, res: WebResponse) => onRequest(req, res, true));
   server.maxHeadersCount = maxHeadersCountFor(limitOptions);
-  const parserErrors = answerParserErrors(server, { logger, limits: () => limitOptions, linger: () => lingerOf(config) });
+  answerParserErrors(server, { logger, limits: () => limitOptions, linger: () => lingerOf(config) });
 
   async function reload(next: WebConfig): Promise<ReloadResult> {
     const previous = config;
