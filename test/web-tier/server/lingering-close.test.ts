@@ -111,7 +111,7 @@ t.test('431, 414 and 400 with a body in flight also reach the client', async (t)
 t.test('the linger is bounded: by time, by idle time, and by bytes', async (t) => {
   const { port, web } = await startWeb(t, {
     handlers: fakeHandlers(),
-    config: { maxBodyBytes: 10, lingeringTimeMs: 1_000, lingeringTimeoutMs: 300, lingeringMaxBytes: 256 * 1024 },
+    config: { maxBodyBytes: 10, lingeringTimeMs: 2_000, lingeringTimeoutMs: 300, lingeringMaxBytes: 256 * 1024 },
   });
   // Measured at the server: when it lets go of the connection.
   const closers: ((ms: number) => void)[] = [];
@@ -142,17 +142,18 @@ t.test('the linger is bounded: by time, by idle time, and by bytes', async (t) =
   const trickled = await serverClosed[0];
   clearInterval(drip);
   t.match(answer, /^HTTP\/1\.1 413 /, 'the trickler got its 413');
-  t.ok(trickled !== undefined && trickled >= 900 && trickled < 6_000, `a trickling client is cut after the lingering time (${trickled} ms, lingeringTimeMs 1000)`);
+  t.ok(trickled !== undefined && trickled >= 1_900 && trickled < 8_000, `a trickling client is cut after the lingering time (${trickled} ms, lingeringTimeMs 2000)`);
 
   // A client that goes quiet without closing is cut at lingeringTimeoutMs.
   const quiet = open();
   quiet.resume();
   quiet.write(head);
   const quietMs = await serverClosed[1];
-  t.ok(quietMs !== undefined && quietMs >= 250 && quietMs < 900, `a quiet client is cut after the idle bound (${quietMs} ms, lingeringTimeoutMs 300)`);
+  t.ok(quietMs !== undefined && quietMs >= 250 && quietMs < 1_500, `a quiet client is cut after the idle bound, well before the lingering time (${quietMs} ms, lingeringTimeoutMs 300)`);
 
   // A client that floods is cut once lingeringMaxBytes were discarded, before the lingering time.
   const flood = await sendThenRead(port, head, 64 * MiB, 10_000);
   const floodMs = await serverClosed[2];
-  t.ok(flood.closed, `a flooding client is cut (write error: ${flood.writeError ?? 'none'}, after ${floodMs} ms)`);
+  t.ok(flood.closed, `a flooding client is cut (write error: ${flood.writeError ?? 'none'})`);
+  t.ok(floodMs < 1_500, `by the byte cap, before the lingering time (${floodMs} ms)`);
 });
