@@ -140,3 +140,19 @@ t.test('buildCgi with the gateway off: a handler that runs nothing and answers 4
   t.equal(reply.status, 404);
   t.notOk(existsSync(marker));
 });
+
+t.test('where the app runs in the web tier, a DATABASE_URL it cannot use stops start-up (password redacted)', async (t) => {
+  t.throws(() => loadConfig(undefined, { WEB_DYNAMIC: 'cgi', DATABASE_URL: 'sqlite::memory:' }), { name: 'ConfigError', key: 'DATABASE_URL', message: /every CGI process would open its own empty database/ });
+  t.throws(() => loadConfig(undefined, { WEB_DYNAMIC: 'embedded', DATABASE_URL: 'mysql://db/x' }), { name: 'ConfigError', key: 'DATABASE_URL', message: /unknown scheme "mysql:"/ });
+  t.throws(() => loadConfig(undefined, { WEB_CGI: 'on', DATABASE_URL: 'nonsense' }), { name: 'ConfigError', key: 'DATABASE_URL' });
+  let message = '';
+  try {
+    loadConfig(undefined, { WEB_DYNAMIC: 'embedded', DATABASE_URL: 'postgres://u:pw-SECRET-5@db.example/' });
+  } catch (error) {
+    message = (error as Error).message;
+  }
+  t.match(message, /names no database/);
+  t.notOk(message.includes('pw-SECRET-5'), 'the password is not repeated');
+  t.equal(loadConfig(undefined, { WEB_DYNAMIC: 'embedded', DATABASE_URL: 'sqlite::memory:' }).databaseUrl, 'sqlite::memory:', 'embedded: one process, one memory database, fine');
+  t.equal(loadConfig(undefined, { DATABASE_URL: 'mysql://db/x' }).databaseUrl, 'mysql://db/x', 'proxy mode with CGI off does not use it: the app tier checks its own');
+});
