@@ -9,18 +9,20 @@
  *   primary of ours, so /metrics answers for this process alone.
  */
 import cluster from 'node:cluster';
-import { resolve } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { ConfigError, parseFlags } from '../common/config.js';
-import { ListenError, listenFailedMessage, probeListen } from '../common/listen-error.js';
+import { hostPort, ListenError, listenFailedMessage, probeListen } from '../common/listen-error.js';
 import { createLogger, prettyWanted, type Logger } from '../common/logger.js';
+import { launcherChain, watchLaunchers, type LauncherChain } from '../common/parent-watch.js';
 import { createApp } from './app/create-app.js';
-import { loadConfig, type AppConfig } from './config.js';
+import { DEFAULTS, loadConfig, type AppConfig } from './config.js';
 import { createWorkerMetrics } from './metrics.js';
 import { createClusterAggregator, createClusterSource, createLocalSource, createPrimaryMetrics, type OperatorSource } from './metrics-cluster.js';
 import { createRouteNamer } from './metrics-routes.js';
 import { instrumentStore } from './metrics-store.js';
 import { createOperatorEndpoints } from './operator.js';
-import { pidState, writePidFile } from './operator-pid-file.js';
+import { claimPidFile, heldBy, instancePidFile, PidFileHeldError, type PidFile } from './operator-pid-file.js';
 import { openStore } from './store/index.js';
 import { createSupervisor } from './supervisor.js';
 import { createWorkerServer, type WorkerServer } from './worker.js';
@@ -36,12 +38,13 @@ function fail(message: string): never {
   process.exit(1);
 }
 
-function onShutdownSignal(logger: Logger, stop: () => Promise<void>): void {
+/** SIGTERM/SIGINT run `stop` once, then exit; the returned function does the same for other causes. */
+function onShutdownSignal(logger: Logger, stop: () => Promise<void>): (why: Record<string, unknown>) => void {
   let stopping = false;
-  const handler = (signal: NodeJS.Signals): void => {
+  const begin = (why: Record<string, unknown>): void => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'shutting down');
+    logger.info(why, 'shutting down');
     stop().then(
       () => process.exit(0),
       (error: unknown) => {
@@ -50,11 +53,32 @@ function onShutdownSignal(logger: Logger, stop: () => Promise<void>): void {
       },
     );
   };
+  const handler = (signal: NodeJS.Signals): void => begin({ signal });
   process.on('SIGTERM', handler);
   process.on('SIGINT', handler);
+  return begin;
 }
 
-async function runPrimary(config: AppConfig, logger: Logger): Promise<void> {
+function pidFileFailure(error: unknown, file: string, host: string, port: number): string {
+  if (error instanceof PidFileHeldError) {
+    return `an app tier already runs on ${hostPort(host, port)}: pid ${error.holder} (${file}); stop it first, or \`npm run reload\` it`;
+  }
+  return `APP_PID_FILE: cannot write ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`;
+}
+
+async function runPrimary(config: AppConfig, logger: Logger, launchers: LauncherChain): Promise<void> {
+  // One pid file per instance (operator-pid-file.ts): the default name carries host and port.
+  const pidFileAt = (port: number): string => resolve(instancePidFile(config.pidFile, config.pidFile === DEFAULTS.pidFile, config.host, port));
+  const early = pidFileAt(config.port);
+  try {
+    // Refuse at once, naming the pid, when an app tier of ours already serves this address;
+    // and find an unwritable folder before anything starts.
+    const holder = config.port === 0 ? undefined : heldBy(early);
+    if (holder !== undefined) throw new PidFileHeldError(early, holder);
+    mkdirSync(dirname(early), { recursive: true });
+  } catch (error) {
+    fail(pidFileFailure(error, early, config.host, config.port));
+  }
   try {
     await probeListen(config.host, config.port);
   } catch (error) {
@@ -81,22 +105,13 @@ async function runPrimary(config: AppConfig, logger: Logger): Promise<void> {
   });
   const primaryMetrics = createPrimaryMetrics({ workersAlive: () => supervisor.pids().length });
   const aggregator = createClusterAggregator({ cluster, primary: primaryMetrics });
-  let pidFile: ReturnType<typeof writePidFile>;
-  try {
-    pidFile = writePidFile(resolve(config.pidFile), process.pid);
-  } catch (error) {
-    fail(`APP_PID_FILE: cannot write ${config.pidFile} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
-  }
-  // A file left by a SIGKILLed primary is simply replaced; a live app tier using the same file
-  // means two tiers share one APP_PID_FILE, and `npm run reload` would reach only this one.
-  if (pidFile.previous !== undefined && pidFile.previous !== process.pid && pidState(pidFile.previous) === 'running') {
-    logger.warn({ pidFile: config.pidFile, previous: pidFile.previous }, 'another app tier wrote this pid file; taken over (give each app tier its own APP_PID_FILE)');
-  }
-  process.on('exit', () => pidFile.remove());
-  onShutdownSignal(logger, async () => {
+  const shutDown = onShutdownSignal(logger, async () => {
     await supervisor.close();
     aggregator.close();
   });
+  // The launcher (npm start, npm run app) is gone: stop as on SIGTERM instead of serving on
+  // as an orphan (common/parent-watch.ts).
+  watchLaunchers({ chain: launchers, onGone: (pid) => shutDown({ launcherGone: pid, launcher: launchers.launcher }) });
   process.on('SIGHUP', () => {
     logger.info('rolling reload');
     supervisor.reload().then(
@@ -106,9 +121,19 @@ async function runPrimary(config: AppConfig, logger: Logger): Promise<void> {
   });
   try {
     const where = await supervisor.start();
+    // Claimed once listening: with APP_PORT=0 the name needs the port the kernel chose.
+    const file = pidFileAt(where.port);
+    let pidFile: PidFile;
+    try {
+      pidFile = claimPidFile(file, process.pid);
+    } catch (error) {
+      await supervisor.close();
+      fail(pidFileFailure(error, file, config.host, where.port));
+    }
+    process.on('exit', () => pidFile.remove());
     const url = `http://${where.address.includes(':') ? `[${where.address}]` : where.address}:${where.port}`;
     // Tests and the launcher read the port (APP_PORT=0) from this line.
-    logger.info({ address: where.address, port: where.port, url, metrics: `${url}/metrics`, workers: supervisor.pids(), pidFile: config.pidFile }, 'listening');
+    logger.info({ address: where.address, port: where.port, url, metrics: `${url}/metrics`, workers: supervisor.pids(), pidFile: file }, 'listening');
   } catch (error) {
     logger.fatal({ err: error }, 'app tier failed to start');
     await supervisor.close();
@@ -196,6 +221,8 @@ async function main(): Promise<void> {
     if (error instanceof ConfigError) fail(error.message);
     throw error;
   }
+  // Recorded first: a launcher that dies while we start must still be noticed.
+  const launchers = launcherChain(process.env, process.ppid);
   const underPm2 = process.env['pm_id'] !== undefined || process.env['NODE_APP_INSTANCE'] !== undefined;
   // Our primary's pid, checked against the real parent: a variable inherited by some other
   // process manager's workers must not make them wait for a primary that is not there.
@@ -204,7 +231,7 @@ async function main(): Promise<void> {
   // JSON lines unless a person is reading (LOG_PRETTY=1, or a TTY): pino-pretty then runs as a transport.
   const pretty = prettyWanted(process.env['LOG_PRETTY'], process.stdout.isTTY);
   const logger = createLogger({ tier: 'app', level: config.logLevel, pretty }).child({ role: isPrimary ? 'primary' : 'worker' });
-  if (isPrimary) await runPrimary(config, logger);
+  if (isPrimary) await runPrimary(config, logger, launchers);
   else await runWorker(config, logger, { primaryPid, killTimeoutMs: underPm2 ? positiveInt(process.env['kill_timeout']) : undefined });
 }
 

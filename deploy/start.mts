@@ -2,7 +2,9 @@
  * `npm start`: the deployment in the foreground. Starts the app tier (clustered) and then the
  * web tier in front of it, as two child processes; prints where each listens; Ctrl-C /
  * SIGTERM stops both (web first, so nothing is forwarded to a closing app); if one dies the
- * other is stopped too and the launcher exits 1.
+ * other is stopped too and the launcher exits 1. If npm, which runs this, is gone (SIGTERM to
+ * npm kills only its shell; SIGKILL), the tiers are stopped the same way; if this launcher is
+ * SIGKILLed, each tier notices and stops by itself (common/parent-watch.ts).
  *
  * `--placement single-box|multi-box` or `--config FILE` picks a placement (deploy/placements/,
  * default single-box); each tier gets it as env (deploy/placement.cjs), under the caller's own
@@ -21,6 +23,7 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { prettyWanted } from '../common/logger.js';
+import { LAUNCHER_ENV, launcherChain, watchLaunchers } from '../common/parent-watch.js';
 import { formatBanner } from './banner.mjs';
 import { createLineWriter, type LineWriter } from './log-lines.mjs';
 import { parseStartArgs, type StartOptions } from './start-options.mjs';
@@ -68,7 +71,13 @@ function startTier(name: 'app' | 'web', env: NodeJS.ProcessEnv): Tier {
   // the web tier before the app tier (otherwise both get SIGINT at once and the web tier
   // may forward to an app that is already draining). The 'exit' hook below still kills them.
   // LOG_PRETTY=0: the children write JSON to us whatever the caller asked; we render.
-  const child = spawn(process.execPath, [...nodeFlags[name], scripts[name]], { env: { ...env, LOG_LEVEL: childLevel, LOG_PRETTY: '0' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  // TWOTIER_LAUNCHER_PID: the tier stops by itself if this launcher dies without stopping it
+  // (SIGKILL runs no handler; common/parent-watch.ts).
+  const child = spawn(process.execPath, [...nodeFlags[name], scripts[name]], {
+    env: { ...env, LOG_LEVEL: childLevel, LOG_PRETTY: '0', [LAUNCHER_ENV]: String(process.pid) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('exit', (code, signal) => resolve({ code, signal }));
   });
@@ -115,6 +124,13 @@ function urlOf(host: string, port: number): string {
 }
 
 async function main(): Promise<void> {
+  // Recorded first: npm (and its shell) that die while we start must still be noticed.
+  const launchers = launcherChain(process.env, process.ppid);
+  // Nobody reading our stdout any more (`npm start | jq` and jq gone) must not crash the
+  // launcher: it still has to stop the tiers. Lines are dropped instead.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+  });
   let options: StartOptions;
   try {
     options = parseStartArgs(process.argv.slice(2), process.env);
@@ -152,6 +168,16 @@ async function main(): Promise<void> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   process.on('SIGHUP', onSignal);
+  // npm forwards SIGTERM only to the shell that runs this script, which dies of it and leaves us
+  // orphaned; a SIGKILLed npm tells nobody. Either way: stop the tiers, in order.
+  watchLaunchers({
+    chain: launchers,
+    onGone: (pid) => {
+      if (stopping) return;
+      say(`${launchers.launcher} (pid ${pid}) is gone: stopping ${options.tiers.length === 2 ? 'the web tier, then the app tier' : `the ${options.tiers[0]} tier`}`);
+      void stopAll(0);
+    },
+  });
   // Last resort on any exit path: never leave a child behind.
   process.on('exit', () => {
     for (const tier of [tiers.web, tiers.app]) if (running(tier)) tier.child.kill('SIGKILL');

@@ -10,6 +10,7 @@ import cluster from 'node:cluster';
 import { ConfigError, parseFlags } from '../common/config.js';
 import { ListenError, listenFailedMessage, probeListen } from '../common/listen-error.js';
 import { createLogger, prettyWanted, type Logger } from '../common/logger.js';
+import { launcherChain, watchLaunchers, type LauncherChain } from '../common/parent-watch.js';
 import { createWebCluster, RELOAD_ALL_MESSAGE } from './cluster.js';
 import { loadConfig, type WebConfig } from './config.js';
 import type { WebHandlers } from './server.js';
@@ -35,17 +36,19 @@ function readConfig(configFile: string | undefined): WebConfig {
 }
 
 /** The cluster primary: forks, forwards signals, serves nothing itself. */
-async function runPrimary(config: WebConfig, logger: Logger): Promise<void> {
+async function runPrimary(config: WebConfig, logger: Logger, launchers: LauncherChain): Promise<void> {
   const web = createWebCluster({ cluster, workers: config.workers, logger });
   let stopping = false;
-  const stop = (signal: NodeJS.Signals): void => {
+  const stop = (why: Record<string, unknown>): void => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal, workers: web.pids() }, 'shutting down');
+    logger.info({ ...why, workers: web.pids() }, 'shutting down');
     void web.close('SIGTERM').then(() => process.exit(0));
   };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  process.on('SIGTERM', (signal) => stop({ signal }));
+  process.on('SIGINT', (signal) => stop({ signal }));
+  // The launcher is gone (common/parent-watch.ts): stop as on SIGTERM, not serve on as an orphan.
+  watchLaunchers({ chain: launchers, onGone: (pid) => stop({ launcherGone: pid, launcher: launchers.launcher }) });
   process.on('SIGHUP', () => {
     logger.info({ workers: web.pids() }, 'config reload: forwarding SIGHUP to the web workers');
     web.reload();
@@ -65,7 +68,7 @@ async function runPrimary(config: WebConfig, logger: Logger): Promise<void> {
   logger.info({ workers: web.pids() }, 'web cluster ready');
 }
 
-async function runServer(config: WebConfig, logger: Logger, configFile: string | undefined): Promise<void> {
+async function runServer(config: WebConfig, logger: Logger, configFile: string | undefined, launchers: LauncherChain): Promise<void> {
   let handlers: Partial<WebHandlers>;
   try {
     handlers = await embeddedHandlers(config, logger);
@@ -82,10 +85,10 @@ async function runServer(config: WebConfig, logger: Logger, configFile: string |
   const web = createWebServer({ config, logger, handlers, onReloadRequest });
 
   let stopping = false;
-  const stop = (signal: NodeJS.Signals): void => {
+  const stop = (why: Record<string, unknown>): void => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'shutting down');
+    logger.info(why, 'shutting down');
     web.close().then(
       () => process.exit(0),
       (error: unknown) => {
@@ -94,8 +97,10 @@ async function runServer(config: WebConfig, logger: Logger, configFile: string |
       },
     );
   };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  process.on('SIGTERM', (signal) => stop({ signal }));
+  process.on('SIGINT', (signal) => stop({ signal }));
+  // A clustered worker dies with its primary (node:cluster); a lone web tier watches its launcher.
+  if (!cluster.isWorker) watchLaunchers({ chain: launchers, onGone: (pid) => stop({ launcherGone: pid, launcher: launchers.launcher }) });
   // Reloads run one at a time, in the order they were asked for.
   let reloading: Promise<unknown> = Promise.resolve();
   const reloadConfig = (): Promise<ReloadOutcome> => {
@@ -150,10 +155,12 @@ async function main(): Promise<void> {
     if (error instanceof ConfigError) fail(error.message);
     throw error;
   }
+  // Recorded first: a launcher that dies while we start must still be noticed.
+  const launchers = launcherChain(process.env, process.ppid);
   const clustered = config.workers > 1;
   const logger = createLogger({ tier: 'web', level: config.logLevel, pretty: prettyWanted(process.env['LOG_PRETTY'], process.stdout.isTTY) });
-  if (clustered && cluster.isPrimary) await runPrimary(config, logger.child({ role: 'primary' }));
-  else await runServer(config, clustered ? logger.child({ role: 'worker' }) : logger, configFile);
+  if (clustered && cluster.isPrimary) await runPrimary(config, logger.child({ role: 'primary' }), launchers);
+  else await runServer(config, clustered ? logger.child({ role: 'worker' }) : logger, configFile, launchers);
 }
 
 main().catch((error: unknown) => {

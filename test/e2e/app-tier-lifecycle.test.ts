@@ -10,7 +10,7 @@ import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { APP_MAIN, parseMetrics, sampleSum, send, startAppTier, tempDataDir, type LogLine } from '../helpers/app-tier.js';
+import { APP_MAIN, parseMetrics, runAppTier, sampleSum, send, startAppTier, tempDataDir, type LogLine } from '../helpers/app-tier.js';
 
 const RELOAD_MAIN = fileURLToPath(new URL('../../dist/app-tier/reload-main.js', import.meta.url));
 
@@ -44,7 +44,8 @@ async function inFlight(url: string, count: number): Promise<void> {
 
 t.test('npm run reload: SIGHUP through the pid file; clear messages when nothing runs', async (t) => {
   const app = await startAppTier(t, { workers: 2 });
-  const pidFile = join(app.dataDir, 'data', 'app-tier.pid');
+  // One pid file per instance: its address and port in the name.
+  const pidFile = join(app.dataDir, 'data', `app-tier-127.0.0.1-${app.port}.pid`);
   t.equal(readFileSync(pidFile, 'utf8').trim(), String(app.child.pid), 'the primary wrote its pid under ./data/');
 
   const reload = await runReload(app.dataDir);
@@ -61,7 +62,7 @@ t.test('npm run reload: SIGHUP through the pid file; clear messages when nothing
   t.notOk(existsSync(pidFile), 'the primary removed its pid file on exit');
   const none = await runReload(app.dataDir);
   t.equal(none.code, 3);
-  t.match(none.stderr, /^twotier reload: no app tier is running: .*app-tier\.pid does not exist/);
+  t.match(none.stderr, /^twotier reload: no app tier is running: no pid file .*app-tier-<host>-<port>\.pid/);
 
   // A file left by a killed primary whose pid is now free, or taken by another program.
   const gone = spawn(process.execPath, ['-e', '']);
@@ -73,6 +74,30 @@ t.test('npm run reload: SIGHUP through the pid file; clear messages when nothing
   const elsewhere = join(app.dataDir, 'run', 'other.pid');
   t.match(await runReload(app.dataDir, { APP_PID_FILE: elsewhere }), { code: 3, stderr: /other\.pid does not exist/ }, 'APP_PID_FILE is honoured');
   t.match(await runReload(app.dataDir, { APP_OPERATOR_ALLOW: 'nope' }), { code: 1, stderr: /APP_OPERATOR_ALLOW/ });
+});
+
+t.test('one instance never breaks another: a second on the same port refuses naming the pid, one on another port keeps its own pid file', async (t) => {
+  const first = await startAppTier(t, { workers: 1 });
+  const firstFile = join(first.dataDir, 'data', `app-tier-127.0.0.1-${first.port}.pid`);
+  const same = await runAppTier({ APP_HOST: '127.0.0.1', APP_PORT: String(first.port), DATABASE_URL: `sqlite:${join(first.dataDir, 'twotier.db')}` }, [], first.dataDir);
+  t.equal(same.code, 1, `a second start on the same port refuses (stderr: ${same.stderr})`);
+  t.match(same.stderr, new RegExp(`^twotier app: an app tier already runs on 127\\.0\\.0\\.1:${first.port}: pid ${first.child.pid} \\(.*app-tier-127\\.0\\.0\\.1-${first.port}\\.pid\\)`));
+  t.equal(same.stderr.trimEnd().split('\n').length, 1, 'one line');
+  t.equal(readFileSync(firstFile, 'utf8').trim(), String(first.child.pid), 'the first pid file is untouched');
+
+  // A second instance from the same folder on another port: its own file, removed on its exit.
+  const second = await startAppTier(t, { workers: 1, dataDir: first.dataDir });
+  const both = await runReload(first.dataDir);
+  t.equal(both.code, 1, 'two app tiers here and none named');
+  t.match(both.stderr, new RegExp(`several app tiers run here: .*pid ${first.child.pid}.*pid ${second.child.pid}|several app tiers run here: .*pid ${second.child.pid}.*pid ${first.child.pid}`));
+  second.child.kill('SIGTERM');
+  t.equal((await second.exited()).code, 0);
+  t.equal(readFileSync(firstFile, 'utf8').trim(), String(first.child.pid), 'the first pid file survives the second instance');
+  const reload = await runReload(first.dataDir);
+  t.equal(reload.code, 0, reload.stderr);
+  t.match(reload.stderr, new RegExp(`sent SIGHUP to the app-tier primary \\(pid ${first.child.pid}\\)`), 'npm run reload still finds the first');
+  await first.waitForLine((line) => line.msg === 'reload finished');
+  t.equal((await runReload(first.dataDir, { APP_PORT: String(first.port) })).code, 0, 'or named by its port');
 });
 
 t.test('SIGTERM to the primary: an in-flight request finishes with Connection: close, then exit 0', async (t) => {
