@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Server as NetServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Application } from '../common/app-interface.js';
 import type { Logger } from '../common/logger.js';
 import { BodyTooLargeError, toAppRequest, writeAppResponse } from '../common/node-adapter.js';
@@ -42,6 +42,34 @@ const REQUEST_ID = /^[\w.:@/+=-]{1,128}$/;
 function requestIdOf(req: IncomingMessage): string {
   const incoming = req.headers['x-request-id'];
   return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+}
+
+/**
+ * Node closes the response it is writing when the connection goes, but never the ones it
+ * queued behind it (pipelining): no 'close', so no access line and an in-flight gauge that never
+ * comes down. Those are closed here as node closes the one on the wire: destroyed, then 'close'.
+ */
+const queuedBySocket = new WeakMap<Socket, Set<ServerResponse>>();
+
+function closeQueued(this: Socket): void {
+  const queued = queuedBySocket.get(this);
+  queuedBySocket.delete(this);
+  for (const res of queued ?? []) {
+    if (res.socket !== null) continue;
+    res.destroyed = true;
+    res.emit('close');
+  }
+}
+
+function trackQueued(socket: Socket, res: ServerResponse): void {
+  let queued = queuedBySocket.get(socket);
+  if (queued === undefined) {
+    queued = new Set();
+    queuedBySocket.set(socket, queued);
+    socket.once('close', closeQueued);
+  }
+  queued.add(res);
+  res.once('close', () => queued.delete(res));
 }
 
 /** When the config does not say: Apache's LimitRequestFields. */
@@ -87,6 +115,7 @@ export function createWorkerServer(options: WorkerServerOptions): WorkerServer {
     inFlight.add(res);
     res.setHeader('X-Request-Id', reqId);
     if (state === 'draining') res.setHeader('Connection', 'close');
+    if (res.socket === null) trackQueued(socket, res);
     res.once('close', () => {
       inFlight.delete(res);
       const ms = Number(process.hrtime.bigint() - startedAt) / 1e6;
