@@ -3,20 +3,19 @@
  * with every failure mode that http-proxy's issue tracker knows about neutralised. The request
  * meets these passes in order: body declared too large → 413; no healthy upstream → 503;
  * rewrite the header section at the edge; count the body while it arrives; read it whole, in
- * memory then a temp file (body-buffer.ts), unless its path streams; wait for an upstream slot
+ * memory then a temp file (request-buffering.ts), unless its path streams; wait for an upstream slot
  * (queue full or too long → 503); forward; retry when safe, from the buffered copy.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import httpProxy from 'http-proxy';
-import { TwotierError } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import { bodyTooLargeError, createBodyLimit, declaredBodyTooLarge, DEFAULT_MAX_BODY_BYTES, requestHasBody } from '../body-limit.js';
 import type { RequestContext, RequestHandler } from '../context.js';
 import { sendError } from '../error-response.js';
 import { createAdmission, QUEUE_DEFAULTS } from './admission.js';
 import { createUpstreamAgent } from './agent.js';
-import { bodyBufferFailed, BufferedBody, buffersBody, DEFAULT_BODY_TEMP_MAX_BYTES, DEFAULT_BUFFER_BODY_BYTES, withContentLength, withContentLengthField } from './body-buffer.js';
+import { BufferedBody, buffersBody, DEFAULT_BODY_TEMP_MAX_BYTES, DEFAULT_BUFFER_BODY_BYTES } from './body-buffer.js';
 import { DEFAULT_MAX_REPLAY_BODY_BYTES, ReplayRecorder } from './body-replay.js';
 import { ClientAbortedError, errorCode, toUpstreamError, upstreamUnavailable } from './errors.js';
 import type { Exchange, Forwarder, ProxyEngine } from './exchange.js';
@@ -24,6 +23,7 @@ import { admit, createForwarderAgent, fail, onBodyLimit, onClientClose, onUpstre
 import { buildRequestHeaderList, buildRequestHeaders, normalizeAddress, requestFraming } from './headers.js';
 import { ACTIVE_HEALTH_DEFAULTS, createHealthChecker, type ActiveHealthOptions } from './health-check.js';
 import { createUpstreamPool, PASSIVE_HEALTH_DEFAULTS, type BalanceMethod, type PassiveHealthOptions, type UpstreamEntry, type UpstreamState } from './pool.js';
+import { bufferThenAdmit, onBufferError } from './request-buffering.js';
 import { createRetryBudget, RETRY_BUDGET_DEFAULTS, type RetryBudgetOptions } from './retry-budget.js';
 import { createSpillDir } from './spill-file.js';
 
@@ -251,7 +251,7 @@ export function createProxyHandler(options: ProxyOptions & { logger: Logger }): 
 
     const limited = hasBody ? req.pipe(createBodyLimit(settings.maxBodyBytes)) : undefined;
     const buffered = limited !== undefined && buffersBody(ctx.pathname, settings.bufferBodyBytes, settings.streamBodyPrefixes)
-      ? new BufferedBody({ memoryBytes: settings.bufferBodyBytes, maxBytes: settings.maxBodyBytes, dir: spillDir, maxReplayBytes: settings.maxReplayBodyBytes, onReadError: (error) => onBufferError(error) })
+      ? new BufferedBody({ memoryBytes: settings.bufferBodyBytes, maxBytes: settings.maxBodyBytes, dir: spillDir, maxReplayBytes: settings.maxReplayBodyBytes, onReadError: (error) => onBufferError(forwarder, exchange, error, closed) })
       : undefined;
     // A streamed body is copied as it passes only when it may be replayed: retries on, and small
     // enough to keep. A buffered body is its own copy.
@@ -283,40 +283,7 @@ export function createProxyHandler(options: ProxyOptions & { logger: Logger }): 
       admit(forwarder, exchange, undefined);
       return;
     }
-    // The whole body is read before the request takes a place in the queue: a slow body then
-    // holds this socket (until the server's requestTimeout), not an upstream slot. A body past
-    // the limit (413), a full temp space (503) or a client that leaves settles the exchange, and
-    // it is never admitted. Whatever happened, the copy (and its temp file) goes with the response.
-    res.once('close', () => {
-      // An upstream that answered before it read the whole body: stop sending it (RFC 9112 §9.6,
-      // the connection cannot be reused anyway), then close the file.
-      if (exchange.proxyReq?.writableFinished === false) exchange.proxyReq.destroy();
-      buffered.destroy();
-    });
-    function onBufferError(error: Error): void {
-      const reply = error instanceof TwotierError ? error : closed ? upstreamUnavailable(1) : bodyBufferFailed(error);
-      if (reply.status === 500) ctx.logger.error({ code: errorCode(error) }, 'request body could not be buffered');
-      exchange.proxyReq?.destroy();
-      fail(forwarder, exchange, reply);
-    }
-    buffered.on('error', onBufferError);
-    buffered.once('finish', () => {
-      if (exchange.settled) return;
-      if (closed) {
-        // Retired by a reload or closing while the body arrived: answered as a queued request would be.
-        exchange.settled = true;
-        sendError(res, ctx, upstreamUnavailable(1));
-        return;
-      }
-      // The web tier frames what it sends (RFC 9112 §6.2): the buffered body's exact length, a
-      // chunked one's included; the client's framing never goes upstream.
-      exchange.body = buffered.open();
-      exchange.framing = { kind: 'length', length: buffered.bytes };
-      if (exchange.headerList !== undefined) exchange.headerList = withContentLength(exchange.headerList, buffered.bytes);
-      else req.headers = withContentLengthField(req.headers, buffered.bytes);
-      admit(forwarder, exchange, undefined);
-    });
-    limited.pipe(buffered);
+    bufferThenAdmit(forwarder, exchange, limited, buffered, () => closed);
   }
 
   return {

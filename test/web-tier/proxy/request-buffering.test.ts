@@ -9,6 +9,7 @@ import net from 'node:net';
 import { once } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { buffersBody } from '../../../web-tier/proxy/body-buffer.js';
 import { createProxyHandler, PROXY_DEFAULTS } from '../../../web-tier/proxy/handler.js';
 import { createLogger } from '../../../common/logger.js';
@@ -376,4 +377,23 @@ t.test('a proxy closed while a large body was being spilled: 503, the file given
   t.equal(upstream.connections(), 0);
   t.same(await givenBack(dir), []);
   t.same(readdirSync(dir), [], 'the private directory is gone');
+});
+
+t.test('temp space: past bodyTempMaxBytes → 503 + Retry-After; a temp dir that cannot be made → 500, logged; the upstream never contacted', { timeout: 10_000 }, async (t) => {
+  const dir = t.testdir({ 'not-a-dir': 'a file' });
+  const upstream = await startUpstream(t, echo);
+  const full = await startFront(t, { upstreams: [upstream.url], ...SPILL, bodyTempDir: dir, bodyTempMaxBytes: 100 * 1024 });
+  const over = await request(full.port, { method: 'POST', body: BIG });
+  t.equal(over.status, 503);
+  t.equal(over.headers['retry-after'], '1');
+  t.equal((JSON.parse(over.body) as { error: { code: string } }).error.code, 'WEB_ERR_OVERLOADED');
+  t.equal((await request(full.port, { method: 'POST', body: 'x'.repeat(50 * 1024) })).status, 200, 'a body within the budget still goes through');
+  const log = captureLogger();
+  const broken = await startFront(t, { upstreams: [upstream.url], ...SPILL, bodyTempDir: join(dir, 'not-a-dir', 'tmp'), logger: log.logger });
+  const failed = await request(broken.port, { method: 'POST', body: BIG });
+  t.equal(failed.status, 500);
+  t.equal((JSON.parse(failed.body) as { error: { code: string } }).error.code, 'WEB_ERR_INTERNAL');
+  t.ok(log.lines().some((line) => line['msg'] === 'request body could not be buffered' && line['level'] === 50), 'logged at error level');
+  t.equal(upstream.connections(), 1, 'only the body within the budget reached the upstream');
+  t.same(await givenBack(dir), []);
 });
