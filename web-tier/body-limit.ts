@@ -1,7 +1,8 @@
 /**
- * The request body limit, enforced while the body streams (the web tier never buffers a body:
- * http-proxy#180). Shared by the proxy and the CGI gateway: both pipe the request through
- * `createBodyLimit()` into their destination (an upstream request, a child's stdin).
+ * The request body limit, enforced as the body arrives, never after reading it whole
+ * (http-proxy#180). Shared by the proxy and the CGI gateway: both pipe the request through
+ * `createBodyLimit()` into their destination (the proxy's buffered copy, proxy/body-buffer.ts, or
+ * a streamed upstream request; a child's stdin).
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { Transform, type TransformCallback } from 'node:stream';
