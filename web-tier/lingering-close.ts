@@ -19,35 +19,16 @@ export interface LingerOptions {
   readonly lingeringMaxBytes: number;
 }
 
-interface Lingering {
-  /** Requests parsed on the socket after its error answer: never answered, counted to bound them. */
-  ignored: number;
-}
-
-const lingering = new WeakMap<Socket, Lingering>();
-/** Pipelined requests a lingering socket may still carry before it is cut (each costs node a req/res pair). */
-const MAX_IGNORED_REQUESTS = 16;
+const lingering = new WeakSet<Socket>();
 
 export function isLingering(socket: Socket): boolean {
   return lingering.has(socket);
 }
 
-/**
- * A request node parsed on a socket that is lingering: never answered. False once too many
- * arrived, and then the socket is cut (a flood of pipelined requests is not "a body in flight").
- */
-export function ignoreOnLingering(socket: Socket): boolean {
-  const state = lingering.get(socket);
-  if (state === undefined) return false;
-  state.ignored += 1;
-  if (state.ignored > MAX_IGNORED_REQUESTS) socket.destroy();
-  return true;
-}
-
 /** Ends the write side now (after what is queued) and reads and discards, bounded, before destroying. */
 export function lingeringClose(socket: Socket, options: LingerOptions): void {
   if (lingering.has(socket) || socket.destroyed) return;
-  lingering.set(socket, { ignored: 0 });
+  lingering.add(socket);
   // Node's keep-alive timer would destroy the socket under the linger; the bounds below replace it.
   socket.setTimeout(0);
   if (socket.writable) socket.end();

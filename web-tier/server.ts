@@ -16,7 +16,7 @@ import { WebRequestContext, type RequestContext } from './context.js';
 import { sendError, TwotierError } from './error-response.js';
 import { createHealthHandler } from './health.js';
 import { checkRequest, foreignAuthority, hasBody, maxHeadersCountFor, serverOptions, type LimitOptions } from './limits.js';
-import { lingerInsteadOfClose, type LingerOptions } from './lingering-close.js';
+import { lingerInsteadOfClose, lingeringClose, type LingerOptions } from './lingering-close.js';
 import { answerParserErrors } from './parser-errors.js';
 import { createOperatorHandler } from './operator/handler.js';
 import { createWebMetrics } from './operator/metrics.js';
@@ -198,7 +198,7 @@ export function createWebServer(options: WebServerOptions): WebServer {
     if (ignored !== undefined) {
       // Bytes after a refused request are not trusted as requests: never answered, never counted.
       doomed.set(req.socket, ignored + 1);
-      if (ignored + 1 > MAX_IGNORED_AFTER_REFUSAL) req.socket.destroy();
+      if (ignored + 1 > MAX_IGNORED_AFTER_REFUSAL) lingeringClose(req.socket, { ...lingering(), lingeringTimeMs: 0 });
       else req.resume();
       return;
     }

@@ -157,3 +157,28 @@ t.test('the linger is bounded: by time, by idle time, and by bytes', async (t) =
   t.ok(flood.closed, `a flooding client is cut (write error: ${flood.writeError ?? 'none'})`);
   t.ok(floodMs < 1_500, `by the byte cap, before the lingering time (${floodMs} ms)`);
 });
+
+t.test('requests pipelined after a refused one are never answered, and a flood of them ends the connection', async (t) => {
+  const handlers = fakeHandlers();
+  const { port, web } = await startWeb(t, { handlers, config: { lingeringTimeMs: 10_000, lingeringTimeoutMs: 5_000 } });
+  const serverClosed = new Promise<number>((resolve) => {
+    web.server.once('connection', (socket: Socket) => {
+      const started = Date.now();
+      socket.once('close', () => resolve(Date.now() - started));
+    });
+  });
+  const refused = `GET /x HTTP/1.1\r\n${H}Host: b\r\n\r\n`;
+  // Half-open: the server's FIN does not end our side, so only the server can end the connection.
+  const socket = connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+  t.teardown(() => socket.destroy());
+  socket.on('error', () => undefined);
+  let raw = '';
+  socket.setEncoding('latin1');
+  socket.on('data', (chunk: string) => (raw += chunk));
+  socket.write(refused + `GET /index.html HTTP/1.1\r\n${H}\r\n`.repeat(40));
+  const ms = await serverClosed;
+  // The flood cut closes at once (the answer is flushed first, but an RST may still take it).
+  t.ok(parseResponses(raw, true).every((response) => response.status === 400), 'nothing but the refusal is answered');
+  t.same(handlers.static.calls, [], 'no handler saw the pipelined requests');
+  t.ok(ms < 4_000, `the server let go after ${ms} ms, not at the lingering bounds (5 s idle, 10 s)`);
+});
