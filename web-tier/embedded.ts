@@ -6,7 +6,7 @@
  * shares the event loop with static file serving.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AppResponse, Application } from '../common/app-interface.js';
+import { joinHeaderLines, type AppHeaders, type AppResponse, type Application } from '../common/app-interface.js';
 import { TwotierError, isTwotierError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { toAppRequest, writeAppResponse } from '../common/node-adapter.js';
@@ -15,11 +15,14 @@ import { openStore } from '../app-tier/store/index.js';
 import type { WebConfig } from './config.js';
 import type { RequestContext, RequestHandler } from './context.js';
 import { sendError } from './error-response.js';
+import { buildRequestHeaderList, edgeFactsOf, normalizeAddress } from './proxy/headers.js';
 
 export interface EmbeddedHandlerOptions {
   /** The application, already created (createApp). The handler owns it from now on: close() closes it. */
   readonly app: Application;
   readonly logger: Logger;
+  /** WEB_TRUSTED_PROXIES: peers whose X-Forwarded-For/-Proto are kept, as the proxy keeps them. Default none. */
+  readonly trustedProxies?: readonly string[];
 }
 
 /** Turns whatever the application (or reading the request) threw into the error the client sees. */
@@ -30,10 +33,24 @@ function toClientError(error: unknown): TwotierError {
   return new TwotierError('APP_ERR_INTERNAL', 'the embedded application failed', { cause: error });
 }
 
-async function serve(app: Application, req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
+/**
+ * The header section the app tier would have received from the proxy for this request: the same
+ * edge rules (proxy/headers.ts), so a client's X-Forwarded-Proto: https or X-Real-IP means here
+ * exactly what it means in proxy mode (issue 12 items 1 and 6), and the framing fields the proxy
+ * would have written. Joined into node's req.headers shape, as the app tier's adapter sees it.
+ */
+function edgeHeaders(req: IncomingMessage, requestId: string, trusted: ReadonlySet<string>): AppHeaders {
+  const list = buildRequestHeaderList(req.rawHeaders, edgeFactsOf(req, requestId), trusted);
+  const lines: [string, string][] = [];
+  for (let index = 0; index < list.length; index += 2) lines.push([list[index] as string, list[index + 1] as string]);
+  return joinHeaderLines(lines);
+}
+
+async function serve(app: Application, trusted: ReadonlySet<string>, req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
   let response: AppResponse;
   try {
-    const request = await toAppRequest(req, ctx.requestId);
+    const headers = edgeHeaders(req, ctx.requestId, trusted);
+    const request = { ...(await toAppRequest(req, ctx.requestId)), headers };
     response = await app.handle(request);
   } catch (error) {
     const clientError = toClientError(error);
@@ -57,14 +74,17 @@ async function serve(app: Application, req: IncomingMessage, res: ServerResponse
  * one APP_TOKEN variable), so embedded writes without it answer 401 exactly as the app tier does.
  * main.ts imports this module only in embedded mode: the other modes never open the database here.
  */
-export async function createEmbeddedApp(config: Pick<WebConfig, 'databaseUrl' | 'appToken'>, logger: Logger): Promise<RequestHandler> {
+export async function createEmbeddedApp(config: Pick<WebConfig, 'databaseUrl' | 'appToken' | 'trustedProxies'>, logger: Logger): Promise<RequestHandler> {
   const store = await openStore(config.databaseUrl, { logger });
   const app = createApp({ store, logger: logger.child({ component: 'app' }), appToken: config.appToken });
-  return createEmbeddedHandler({ app, logger: logger.child({ component: 'embedded' }) });
+  return createEmbeddedHandler({ app, logger: logger.child({ component: 'embedded' }), trustedProxies: config.trustedProxies });
 }
 
 export function createEmbeddedHandler(options: EmbeddedHandlerOptions): RequestHandler {
   const { app, logger } = options;
+  // Built once with the handler, like the app itself (main.ts makes it at start-up): a reload that
+  // changes WEB_TRUSTED_PROXIES reaches the embedded app at the next start.
+  const trusted = new Set((options.trustedProxies ?? []).map((address) => normalizeAddress(address)));
   const inFlight = new Set<Promise<void>>();
   let closing: Promise<void> | undefined;
 
@@ -73,7 +93,7 @@ export function createEmbeddedHandler(options: EmbeddedHandlerOptions): RequestH
       ctx.servedBy = 'embedded';
       // setHeader before the app answers: writeHead merges it with the app's own headers.
       res.setHeader('X-Served-By', 'embedded');
-      const done = serve(app, req, res, ctx).catch((error: unknown) => {
+      const done = serve(app, trusted, req, res, ctx).catch((error: unknown) => {
         // serve() handles its own failures; this only guards against a bug in sendError itself.
         ctx.logger.error({ err: error }, 'embedded handler failed');
         if (!res.destroyed) res.destroy();

@@ -94,6 +94,7 @@ export function buildCgi(config: WebConfig, logger: Logger, onLocalRedirect: Dis
     passEnv: {},
     scriptEnv: { [APP_SCRIPT]: appScriptEnv(config) },
     documentRoot: config.root,
+    trustedProxies: config.trustedProxies,
     onLocalRedirect,
     ...(hooks === undefined ? {} : { onSpawn: hooks.onCgiSpawn, onExit: hooks.onCgiExit }),
     logger: logger.child({ component: 'cgi' }),
@@ -126,7 +127,8 @@ export function proxyKeysChanged(before: WebConfig, after: WebConfig): boolean {
 }
 
 export function cgiKeysChanged(before: WebConfig, after: WebConfig): boolean {
-  return before.cgiTimeoutMs !== after.cgiTimeoutMs || before.cgiMaxProcesses !== after.cgiMaxProcesses || before.maxBodyBytes !== after.maxBodyBytes;
+  return before.cgiTimeoutMs !== after.cgiTimeoutMs || before.cgiMaxProcesses !== after.cgiMaxProcesses || before.maxBodyBytes !== after.maxBodyBytes
+    || before.trustedProxies.join() !== after.trustedProxies.join();
 }
 
 /** Keys read once at start-up: a reload that changes one of them says a restart is needed (logLevel is applied by main). */

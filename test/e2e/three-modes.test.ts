@@ -8,6 +8,11 @@
  * the way `npm start` hands the caller's environment to each. The statuses and the
  * WWW-Authenticate challenges must be the same in every mode.
  *
+ * The edge fields too (issue 12 items 1 and 6): a plain-http client that forges X-Forwarded-For,
+ * -Proto, -Host, -Port, X-Real-IP, Forwarded, X-Request-Id, Via and Proxy, and names some of them
+ * in Connection, gets the web tier's values in every mode (/api/echo shows what the app saw), and
+ * its CSRF cookie is not Secure (app-tier/app/csrf.ts reads X-Forwarded-Proto).
+ *
  * And with the CGI gateway off (the default), /cgi-bin/app/… is an ordinary static path: 404,
  * and nothing is written to the database the app tier uses.
  */
@@ -81,6 +86,9 @@ interface Row {
   readonly status: number;
   /** The challenge a 401 carries (RFC 6750 §3), exactly. */
   readonly challenge?: string;
+  /** What else the answer must say, the same in every mode: `probe` reads it, `saw` is the expected value. */
+  readonly probe?: (reply: Reply, host: string) => unknown;
+  readonly saw?: unknown;
 }
 
 const JSON_TYPE = { 'Content-Type': 'application/json', Accept: 'application/json' };
@@ -89,7 +97,53 @@ const article = JSON.stringify({ title: 'Same in every mode', body: 'Three ways,
 const BARE = 'Bearer realm="twotier"';
 const INVALID = 'Bearer realm="twotier", error="invalid_token"';
 
+/** A plain-http client on 127.0.0.1 claiming to be someone else, behind https, through proxies. */
+const FORGED: Record<string, string> = {
+  'X-Forwarded-For': '6.6.6.6', 'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': 'evil.example', 'X-Forwarded-Port': '443',
+  'X-Real-IP': '6.6.6.6', Forwarded: 'for=6.6.6.6;proto=https', 'X-Request-Id': 'forged-id', Via: '1.0 forged', Proxy: 'http://evil.example',
+  // RFC 9110 §7.6.1 tokens naming fields the edge sets: ignored, never a way to strip them ("close" so node's client does not keep the socket).
+  Connection: 'close, x-forwarded-for, x-real-ip, forwarded',
+};
+
+/** The edge fields as the application saw them (/api/echo). */
+function edgeFieldsSeen(reply: Reply, host: string): unknown {
+  const headers = reply.json<{ headers: Record<string, string | undefined> }>().headers;
+  return {
+    'x-forwarded-for': headers['x-forwarded-for'],
+    'x-forwarded-proto': headers['x-forwarded-proto'],
+    'x-forwarded-host is the Host': headers['x-forwarded-host'] === host,
+    'x-forwarded-port': headers['x-forwarded-port'],
+    'x-real-ip': headers['x-real-ip'],
+    forwarded: headers['forwarded']?.replace(`host="${host}"`, 'host=HOST'),
+    'x-request-id is the edge\'s': headers['x-request-id'] !== undefined && headers['x-request-id'] === reply.headers['x-request-id'],
+    via: headers['via'],
+    proxy: headers['proxy'],
+    'forged value anywhere': JSON.stringify(headers).includes('6.6.6.6') || JSON.stringify(headers).includes('evil.example'),
+  };
+}
+
+const EDGE_FIELDS = {
+  'x-forwarded-for': '127.0.0.1',
+  'x-forwarded-proto': 'http',
+  'x-forwarded-host is the Host': true,
+  'x-forwarded-port': undefined,
+  'x-real-ip': '127.0.0.1',
+  forwarded: 'for=127.0.0.1;host=HOST;proto=http',
+  'x-request-id is the edge\'s': true,
+  via: '1.0 forged, 1.1 twotier-web',
+  proxy: undefined,
+  'forged value anywhere': false,
+};
+
+/** The CSRF cookie's attributes (RFC 6265 §4.1.2.5: Secure only when the original request was https). */
+function cookieSecure(reply: Reply): unknown {
+  const cookie = reply.headers['set-cookie']?.find((value) => value.startsWith('csrftoken='));
+  return { 'sets the CSRF cookie': cookie !== undefined, secure: cookie !== undefined && /;\s*secure\s*(;|$)/i.test(cookie) };
+}
+
 const TABLE: readonly Row[] = [
+  { name: 'echo with forged edge fields', method: 'GET', path: '/api/echo', headers: { Accept: 'application/json', ...FORGED }, status: 200, probe: edgeFieldsSeen, saw: EDGE_FIELDS },
+  { name: 'the form with a forged X-Forwarded-Proto: https', method: 'GET', path: '/articles/new/', headers: FORGED, status: 200, probe: cookieSecure, saw: { 'sets the CSRF cookie': true, secure: false } },
   { name: 'list', method: 'GET', path: '/api/articles/', headers: { Accept: 'application/json' }, status: 200 },
   { name: 'read one', method: 'GET', path: '/api/articles/1/', headers: { Accept: 'application/json' }, status: 200 },
   { name: 'unknown id', method: 'GET', path: '/api/articles/999999/', headers: { Accept: 'application/json' }, status: 404 },
@@ -145,9 +199,10 @@ async function sendRow(base: string, mode: Mode, row: Row): Promise<Reply> {
 interface Outcome {
   readonly status: number;
   readonly challenge: string | undefined;
+  readonly saw: unknown;
 }
 
-const expected: Outcome[] = TABLE.map((row) => ({ status: row.status, challenge: row.challenge }));
+const expected: Outcome[] = TABLE.map((row) => ({ status: row.status, challenge: row.challenge, saw: row.saw }));
 const seen = new Map<string, Outcome[]>();
 
 for (const mode of MODES) {
@@ -156,9 +211,9 @@ for (const mode of MODES) {
     const outcomes: Outcome[] = [];
     for (const row of TABLE) {
       const reply = await sendRow(base, mode, row);
-      const outcome = { status: reply.status, challenge: reply.headers['www-authenticate'] };
+      const outcome = { status: reply.status, challenge: reply.headers['www-authenticate'], saw: row.probe?.(reply, new URL(base).host) };
       outcomes.push(outcome);
-      t.same(outcome, { status: row.status, challenge: row.challenge }, `${mode.name}: ${row.method} ${row.path} ${row.name}`);
+      t.same(outcome, { status: row.status, challenge: row.challenge, saw: row.saw }, `${mode.name}: ${row.method} ${row.path} ${row.name}`);
     }
     seen.set(mode.name, outcomes);
   });

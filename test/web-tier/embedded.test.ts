@@ -1,5 +1,5 @@
 import t from 'tap';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -68,6 +68,51 @@ t.test('the app answers in-process through the application interface', async (t)
   t.equal(seen?.target, '/api/things?q=%20x', 'the target is passed undecoded');
   t.equal(seen?.requestId, lastCtx?.requestId, 'the request id is the web tier\'s');
   t.equal(seen?.localPort, Number(new URL(base).port));
+});
+
+/** GET with headers node's fetch refuses (Connection); resolves when the response has ended. */
+function rawGet(base: string, path: string, headers: Record<string, string>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(`${base}${path}`, { headers, agent: false }, (res) => {
+      res.resume();
+      res.once('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.setTimeout(15_000, () => req.destroy(new Error('timed out')));
+    req.once('error', reject);
+    req.end();
+  });
+}
+
+t.test('the app sees the edge fields the proxy would set, not the client\'s (issue 12: the three modes see the same fields)', async (t) => {
+  const seen: AppRequest[] = [];
+  const app = stubApp(async (request) => {
+    seen.push(request);
+    return { status: 204, headers: {}, body: null };
+  });
+  const forged = {
+    'X-Forwarded-For': '6.6.6.6', 'X-Forwarded-Proto': 'https', 'X-Forwarded-Port': '443', 'X-Real-IP': '6.6.6.6',
+    Forwarded: 'for=6.6.6.6;proto=https', 'X-Request-Id': 'forged', Via: '1.0 forged', Proxy: 'http://evil.example', Host: 'site.example',
+    Connection: 'close, x-forwarded-for, x-real-ip, X-Hop', 'X-Hop': 'gone',
+  };
+  t.equal(await rawGet(await serve(t, createEmbeddedHandler({ app, logger: silent })), '/api/echo', forged), 204);
+  const headers = seen[0]?.headers ?? {};
+  t.equal(headers['x-forwarded-for'], '127.0.0.1', 'the peer, not the client\'s claim');
+  t.equal(headers['x-forwarded-proto'], 'http', 'a plain-http client cannot claim https (the CSRF cookie stays without Secure)');
+  t.equal(headers['x-forwarded-host'], 'site.example');
+  t.equal(headers['x-real-ip'], '127.0.0.1');
+  t.equal(headers['forwarded'], 'for=127.0.0.1;host=site.example;proto=http');
+  t.equal(headers['x-request-id'], lastCtx?.requestId, 'the web tier\'s request id');
+  t.equal(headers['via'], '1.0 forged, 1.1 twotier-web');
+  t.notOk('x-forwarded-port' in headers, 'other X-Forwarded-* only from a trusted proxy');
+  t.notOk('proxy' in headers, 'httpoxy');
+  t.notOk('x-hop' in headers || 'connection' in headers, 'hop-by-hop fields go');
+
+  const trusted = createEmbeddedHandler({ app, logger: silent, trustedProxies: ['127.0.0.1'] });
+  t.equal(await rawGet(await serve(t, trusted), '/api/echo', forged), 204);
+  const fromProxy = seen[1]?.headers ?? {};
+  t.equal(fromProxy['x-forwarded-for'], '6.6.6.6, 127.0.0.1', 'a trusted proxy\'s chain is kept, then the peer');
+  t.equal(fromProxy['x-forwarded-proto'], 'https', 'a trusted proxy\'s proto is kept (issue 12 item 6)');
+  t.equal(fromProxy['x-real-ip'], '6.6.6.6');
 });
 
 t.test('an application that throws becomes a 500 with the request id, logged, and the server keeps serving', async (t) => {

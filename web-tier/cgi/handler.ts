@@ -15,6 +15,7 @@ import { TwotierError, isTwotierError } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import type { RequestContext, RequestHandler } from '../context.js';
 import { sendError } from '../error-response.js';
+import { normalizeAddress } from '../proxy/headers.js';
 import { buildChildEnv, buildMetaVariables } from './meta-variables.js';
 import { pumpOutput } from './pump-output.js';
 import { ClientGoneError, readRequestBody } from './request-body.js';
@@ -47,6 +48,11 @@ export interface CgiOptions {
    * classify-and-dispatch). Without it such a redirect is answered as a 302 to that path.
    */
   onLocalRedirect?: (req: IncomingMessage, res: ServerResponse, ctx: RequestContext) => void;
+  /**
+   * WEB_TRUSTED_PROXIES: peers whose X-Forwarded-For/-Proto every script sees kept, as the proxy
+   * keeps them (proxy/headers.ts). Default none: the edge fields are the gateway's own.
+   */
+  trustedProxies?: readonly string[];
   /** Called when a script process is started (operator metrics count spawns). */
   onSpawn?: () => void;
   /**
@@ -56,7 +62,7 @@ export interface CgiOptions {
   onExit?: (failed: boolean) => void;
 }
 
-export const CGI_DEFAULTS: Readonly<Omit<CgiOptions, 'cgiDir' | 'passEnv' | 'scriptEnv' | 'documentRoot' | 'onLocalRedirect' | 'onSpawn' | 'onExit'>> = Object.freeze({
+export const CGI_DEFAULTS: Readonly<Omit<CgiOptions, 'cgiDir' | 'passEnv' | 'scriptEnv' | 'documentRoot' | 'trustedProxies' | 'onLocalRedirect' | 'onSpawn' | 'onExit'>> = Object.freeze({
   timeoutMs: 30_000,
   maxProcesses: 32,
   maxBodyBytes: 1_048_576,
@@ -88,6 +94,7 @@ function splitLocation(location: string): { pathname: string; search: string } {
 export function createCgiHandler(options: CgiOptions & { logger: Logger }): RequestHandler {
   const documentRoot = options.documentRoot ?? defaultDocumentRoot();
   const scriptEnv = options.scriptEnv ?? {};
+  const trustedProxies = new Set((options.trustedProxies ?? []).map((address) => normalizeAddress(address)));
 
   function envFor(script: ResolvedScript): Readonly<Record<string, string>> {
     const name = script.scriptName.slice(CGI_PREFIX.length);
@@ -115,6 +122,7 @@ export function createCgiHandler(options: CgiOptions & { logger: Logger }): Requ
       documentRoot,
       serverSoftware: options.serverSoftware,
       requestId: ctx.requestId,
+      trustedProxies,
     });
     const run = spawnScript({
       scriptPath: target.script.scriptPath,

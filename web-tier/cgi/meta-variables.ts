@@ -4,24 +4,28 @@
  * scriptEnv for one named script: DATABASE_URL and APP_TOKEN go to cgi-bin/app alone): never the
  * web tier's own environment, so secrets held by the server do not leak into other scripts. No
  * request field can set a variable outside HTTP_*, so a client cannot forge APP_TOKEN.
+ *
+ * The HTTP_* variables come from the request's fields after the proxy's edge rules
+ * (proxy/headers.ts buildEdgeHeaderList), for every script: the gateway is the edge, so a script
+ * sees X-Forwarded-For, X-Forwarded-Proto, X-Real-IP, Forwarded, Via and X-Request-Id exactly as
+ * the app tier sees them behind the proxy, never the client's own claims (issue 12).
  */
 import type { IncomingMessage } from 'node:http';
 import { posix, join } from 'node:path';
+import { joinHeaderLines } from '../../common/app-interface.js';
+import { buildEdgeHeaderList, edgeFactsOf } from '../proxy/headers.js';
 
 /** The PATH every script gets unless the operator's passEnv names another one. */
 export const SAFE_PATH = '/usr/local/bin:/usr/bin:/bin';
 
 /**
- * Request fields never turned into HTTP_* variables:
- * - hop-by-hop fields (RFC 9110 §7.6.1) describe this connection, not the request;
- * - `Proxy`: httpoxy (CVE-2016-5385), HTTP_PROXY would be read as the script's outbound proxy;
- * - Content-Length/-Type have their own variables (RFC 3875 §4.1.18);
- * - X-Request-Id is set from the request id the web tier decided on, not copied from the client.
+ * Request fields never turned into HTTP_* variables, besides what the edge rules already drop
+ * (hop-by-hop fields and those Connection names, RFC 9110 §7.6.1; `Proxy`, httpoxy
+ * CVE-2016-5385; the framing):
+ * - Content-Type has its own variable (RFC 3875 §4.1.18);
+ * - HTTP2-Settings belongs to an h2c upgrade (RFC 7540 §3.2.1), which the gateway does not do.
  */
-const NOT_PASSED = new Set([
-  'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade',
-  'proxy', 'content-length', 'content-type', 'x-request-id', 'http2-settings',
-]);
+const NOT_PASSED = new Set(['content-length', 'content-type', 'http2-settings']);
 
 /**
  * Host = uri-host [ ":" port ] (RFC 9110 §7.2), restricted to what can safely be a server name:
@@ -59,6 +63,8 @@ export interface MetaVariableInput {
   readonly documentRoot: string;
   readonly serverSoftware: string;
   readonly requestId: string;
+  /** WEB_TRUSTED_PROXIES, normalised (headers.ts normalizeAddress): whose forwarded chain and proto are kept. */
+  readonly trustedProxies: ReadonlySet<string>;
 }
 
 /** The meta-variables for one run. */
@@ -83,7 +89,6 @@ export function buildMetaVariables(input: MetaVariableInput): Record<string, str
     // RFC 3875 §4.1.9: the address may stand in for the host name; no reverse DNS per request.
     REMOTE_HOST: remoteAddress,
     REMOTE_PORT: String(socket.remotePort ?? ''),
-    HTTP_X_REQUEST_ID: input.requestId,
   };
   if (input.pathInfo !== '') {
     // RFC 3875 §4.1.6: PATH_INFO mapped into the document root. Normalised as a rooted path first so
@@ -101,16 +106,17 @@ export function buildMetaVariables(input: MetaVariableInput): Record<string, str
     if (scheme !== undefined) env['AUTH_TYPE'] = scheme;
   }
 
-  const named = new Set<string>();
-  for (const token of String(req.headers.connection ?? '').split(',')) named.add(token.trim().toLowerCase());
-  for (const [field, value] of Object.entries(req.headers)) {
-    if (value === undefined || NOT_PASSED.has(field) || named.has(field)) continue;
+  const edge = buildEdgeHeaderList(req.rawHeaders, edgeFactsOf(req, input.requestId), input.trustedProxies);
+  const lines: [string, string][] = [];
+  for (let index = 0; index < edge.length; index += 2) lines.push([edge[index] as string, edge[index + 1] as string]);
+  for (const [field, value] of Object.entries(joinHeaderLines(lines))) {
+    if (NOT_PASSED.has(field)) continue;
     // X-Foo_Bar and X-Foo-Bar would both become HTTP_X_FOO_BAR; nginx (underscores_in_headers off)
     // and Apache 2.4 drop names with underscores so one cannot spoof the other.
     if (field.includes('_')) continue;
     // Authorization is passed on purpose (Apache's CGIPassAuth On): the application authenticates
     // its own writes (Bearer tokens), so it must see the credentials the client sent.
-    env[headerVariableName(field)] = Array.isArray(value) ? value.join(', ') : value;
+    env[headerVariableName(field)] = value;
   }
   return env;
 }

@@ -2,7 +2,8 @@
  * The header passes of the proxy, in both directions. Pure functions over header objects, so
  * each rule is tested on its own.
  */
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import { isIP } from 'node:net';
 import { rateClient } from '../peer-limits.js';
 import { framingFields, requestFraming } from './framing.js';
@@ -217,6 +218,31 @@ export function buildRequestHeaders(incoming: IncomingHttpHeaders, facts: EdgeFa
  * (requestFraming) and edge fields are appended.
  */
 export function buildRequestHeaderList(rawHeaders: readonly string[], facts: EdgeFacts, trustedProxies: ReadonlySet<string>): string[] {
+  return edgeHeaderList(rawHeaders, facts, trustedProxies, framingFields(requestFraming(rawHeaders)));
+}
+
+/**
+ * The edge rules without the framing: what the application sees of a request when the web tier
+ * hands it over without an HTTP hop, so the three modes see the same fields (issue 12). The CGI
+ * gateway turns this list into HTTP_* variables (RFC 3875 §4.1.18; the body's length and type
+ * are CONTENT_LENGTH and CONTENT_TYPE there, not header fields).
+ */
+export function buildEdgeHeaderList(rawHeaders: readonly string[], facts: EdgeFacts, trustedProxies: ReadonlySet<string>): string[] {
+  return edgeHeaderList(rawHeaders, facts, trustedProxies, []);
+}
+
+/** The edge facts of a request the web tier accepted: the peer, the scheme of its connection, its Host. */
+export function edgeFactsOf(req: IncomingMessage, requestId: string): EdgeFacts {
+  return {
+    peer: normalizeAddress(req.socket.remoteAddress),
+    proto: (req.socket as Partial<TLSSocket>).encrypted === true ? 'https' : 'http',
+    host: req.headers.host,
+    requestId,
+  };
+}
+
+/** The client's fields minus what the edge drops, then `framing`, then the edge's own fields. */
+function edgeHeaderList(rawHeaders: readonly string[], facts: EdgeFacts, trustedProxies: ReadonlySet<string>, framing: readonly string[]): string[] {
   let clientForwardedFor: string | undefined;
   let clientVia: string | undefined;
   let clientProto: string | undefined;
@@ -242,7 +268,7 @@ export function buildRequestHeaderList(rawHeaders: readonly string[], facts: Edg
   // X-Forwarded-Port, -Prefix, -Ssl, -Scheme…: frameworks read them as the edge's word; only a
   // trusted proxy may say them.
   if (otherForwardedFields && !trusted) out = withoutPrefixed(out, 'x-forwarded-');
-  out.push(...framingFields(requestFraming(rawHeaders)));
+  out.push(...framing);
   const proto = originalProto(facts, clientProto, clientForwarded, trustedProxies);
   const forwarded = forwardedHeader(proto === facts.proto ? facts : { ...facts, proto });
   out.push('x-forwarded-for', forwardedFor(facts.peer, clientForwardedFor, trustedProxies), 'x-forwarded-proto', proto);

@@ -84,6 +84,37 @@ t.test('httpoxy, hop-by-hop and underscore headers are not passed; the server en
   t.same(Object.keys(env).filter((name) => !allowed.test(name) && !fromTap(name)), [], 'nothing but meta-variables and PATH');
 });
 
+t.test('every script gets the edge fields the proxy would set (issue 12: the three modes see the same fields)', async (t) => {
+  const cgiDir = makeCgiDir(t);
+  writeScript(cgiDir, 'env.sh', ENV_SCRIPT);
+  const forged = {
+    'X-Forwarded-For': '6.6.6.6', 'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': 'evil.example', 'X-Forwarded-Port': '443',
+    'X-Real-IP': '6.6.6.6', Forwarded: 'for=6.6.6.6;proto=https', Via: '1.0 forged', Host: 'site.example:8080',
+    // Connection may not strip a field the edge sets (headers.ts connectionMayName), only drop others.
+    Connection: 'close, x-forwarded-for, x-real-ip, X-Hop', 'X-Hop': 'gone',
+  };
+  const untrusted = await startCgiServer(t, { cgiDir });
+  const env = parseEnv((await send(untrusted.base, '/cgi-bin/env.sh', { headers: forged })).body);
+  t.equal(env['REMOTE_ADDR'], '127.0.0.1', 'REMOTE_ADDR stays the peer');
+  t.equal(env['HTTP_X_FORWARDED_FOR'], '127.0.0.1', 'the peer, not the client\'s claim');
+  t.equal(env['HTTP_X_FORWARDED_PROTO'], 'http', 'a plain-http client cannot claim https');
+  t.equal(env['HTTP_X_FORWARDED_HOST'], 'site.example:8080', 'the Host the edge received');
+  t.equal(env['HTTP_X_REAL_IP'], '127.0.0.1');
+  t.equal(env['HTTP_FORWARDED'], 'for=127.0.0.1;host="site.example:8080";proto=http', 'RFC 7239: this hop only');
+  t.equal(env['HTTP_VIA'], '1.0 forged, 1.1 twotier-web', 'Via appended to (RFC 9110 §7.6.3)');
+  t.notOk('HTTP_X_FORWARDED_PORT' in env, 'other X-Forwarded-* only from a trusted proxy');
+  t.notOk('HTTP_X_HOP' in env, 'a field Connection may name is still hop-by-hop');
+  t.notOk(JSON.stringify(env).includes('6.6.6.6'), 'no forged address anywhere');
+
+  const trusted = await startCgiServer(t, { cgiDir, trustedProxies: ['127.0.0.1'] });
+  const fromProxy = parseEnv((await send(trusted.base, '/cgi-bin/env.sh', { headers: forged })).body);
+  t.equal(fromProxy['HTTP_X_FORWARDED_FOR'], '6.6.6.6, 127.0.0.1', 'a trusted proxy\'s chain is kept, then the peer');
+  t.equal(fromProxy['HTTP_X_FORWARDED_PROTO'], 'https', 'a trusted proxy\'s proto is kept (issue 12 item 6)');
+  t.equal(fromProxy['HTTP_X_REAL_IP'], '6.6.6.6', 'the client the per-client limits count');
+  t.equal(fromProxy['HTTP_X_FORWARDED_PORT'], '443');
+  t.equal(fromProxy['REMOTE_ADDR'], '127.0.0.1');
+});
+
 t.test('the body goes to stdin, also when chunked', async (t) => {
   const cgiDir = makeCgiDir(t);
   writeScript(cgiDir, 'cat.sh', "#!/bin/sh\nprintf 'Content-Type: application/octet-stream\\n\\n'\nprintf '%s|' \"$CONTENT_LENGTH\"\nexec cat\n");
