@@ -45,16 +45,38 @@ export interface LauncherChain {
 /**
  * Which ancestors this process must not outlive. Pure but for `parentOf` (readParentPid).
  */
-export function launcherChain(env: Readonly<Record<string, string | undefined>>, ppid: number, parentOf: (pid: number) => number | undefined = readParentPid): LauncherChain {
+export function launcherChain(
+  env: Readonly<Record<string, string | undefined>>,
+  ppid: number,
+  parentOf: (pid: number) => number | undefined = readParentPid,
+  exists: (pid: number) => boolean = processExists,
+): LauncherChain {
   // Under pm2 (its God daemon is the parent) pm2 is the process manager.
-  if (env['pm_id'] !== undefined || env['NODE_APP_INSTANCE'] !== undefined || ppid <= 1) return { pids: [], launcher: 'none' };
-  if (env[LAUNCHER_ENV] === String(ppid)) return { pids: [ppid], launcher: 'twotier' };
+  if (env['pm_id'] !== undefined || env['NODE_APP_INSTANCE'] !== undefined) return { pids: [], launcher: 'none' };
+  const launcher = Number(env[LAUNCHER_ENV]);
+  if (Number.isSafeInteger(launcher) && launcher > 1) {
+    if (launcher === ppid) return { pids: [ppid], launcher: 'twotier' };
+    // Our launcher died while we were still loading (seconds on a loaded box): we are already
+    // re-parented, and the first check fires. A launcher alive elsewhere is not ours (the
+    // variable was inherited by a grandchild).
+    if (!exists(launcher)) return { pids: [launcher], launcher: 'twotier' };
+  }
+  if (ppid <= 1) return { pids: [], launcher: 'none' };
   if (env['npm_lifecycle_event'] !== undefined) {
     // npm runs scripts through a shell: watch the shell and, above it, npm.
     const above = parentOf(ppid);
     return { pids: above === undefined || above <= 1 ? [ppid] : [ppid, above], launcher: 'npm' };
   }
   return { pids: [], launcher: 'none' };
+}
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 export interface ParentWatch {

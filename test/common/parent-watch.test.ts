@@ -8,7 +8,10 @@ t.test('launcherChain: our launcher, npm (its shell and npm), or nobody', async 
   t.same(launcherChain({ [LAUNCHER_ENV]: '200' }, 200, parentOf), { pids: [200], launcher: 'twotier' });
   t.same(launcherChain({ npm_lifecycle_event: 'app' }, 200, parentOf), { pids: [200, 100], launcher: 'npm' }, 'npm runs the script through a shell: both watched');
   t.same(launcherChain({ npm_lifecycle_event: 'app' }, 300, parentOf), { pids: [300], launcher: 'npm' }, 'no /proc: the parent alone');
-  t.same(launcherChain({ [LAUNCHER_ENV]: '999', npm_lifecycle_event: 'start' }, 200, parentOf), { pids: [200, 100], launcher: 'npm' }, 'a launcher pid that is not our parent is not ours');
+  const running = (): boolean => true;
+  const gone = (): boolean => false;
+  t.same(launcherChain({ [LAUNCHER_ENV]: '999', npm_lifecycle_event: 'start' }, 200, parentOf, running), { pids: [200, 100], launcher: 'npm' }, 'a live launcher that is not our parent is not ours');
+  t.same(launcherChain({ [LAUNCHER_ENV]: '999' }, 1, parentOf, gone), { pids: [999], launcher: 'twotier' }, 'our launcher died while we loaded: watched, so the first check fires');
   t.same(launcherChain({}, 200, parentOf), { pids: [], launcher: 'none' }, 'started by a shell, systemd or a container: may outlive its parent');
   t.same(launcherChain({ pm_id: '0', npm_lifecycle_event: 'x', [LAUNCHER_ENV]: '200' }, 200, parentOf), { pids: [], launcher: 'none' }, 'pm2 watches its own');
   t.same(launcherChain({ npm_lifecycle_event: 'app' }, 1, parentOf), { pids: [], launcher: 'none' }, 'already orphaned at start: nothing to watch');
