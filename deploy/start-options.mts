@@ -15,6 +15,9 @@ export interface Placement {
 
 interface PlacementModule {
   readonly PLACEMENT_NAMES: readonly string[];
+  /** Placement key → the env variable it becomes, per tier. */
+  readonly WEB_ENV: Readonly<Record<string, string>>;
+  readonly APP_ENV: Readonly<Record<string, string>>;
   loadPlacement(nameOrFile: string): Placement;
   placementEnv(placement: Placement, tier: 'web' | 'app'): Record<string, string>;
 }

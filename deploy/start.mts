@@ -26,6 +26,7 @@ import { prettyWanted } from '../common/logger.js';
 import { LAUNCHER_ENV, launcherChain, watchLaunchers } from '../common/parent-watch.js';
 import { formatBanner } from './banner.mjs';
 import { createLineWriter, type LineWriter } from './log-lines.mjs';
+import { checkTierConfigs, launchEnv } from './start-check.mjs';
 import { parseStartArgs, type StartOptions } from './start-options.mjs';
 
 const LEVELS: Readonly<Record<string, number>> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity };
@@ -148,6 +149,13 @@ async function main(): Promise<void> {
       say(`${scripts[name]} is missing (the ${name} tier is not built); run "npm run build" first`);
       process.exit(1);
     }
+  }
+  // Both tiers' config, checked before either starts: a bad web setting must not leave an app
+  // tier started (and its database migrated) for nothing.
+  const invalid = checkTierConfigs(options, launchEnv(options, childLevel), process.env);
+  if (invalid !== undefined) {
+    say(invalid);
+    process.exit(1);
   }
   const appHost = options.env.app['APP_HOST'] ?? '127.0.0.1';
   const webHost = options.env.web['WEB_HOST'] ?? '127.0.0.1';

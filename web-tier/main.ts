@@ -13,6 +13,7 @@ import { createLogger, prettyWanted, type Logger } from '../common/logger.js';
 import { launcherChain, watchLaunchers, type LauncherChain } from '../common/parent-watch.js';
 import { createWebCluster, RELOAD_ALL_MESSAGE } from './cluster.js';
 import { loadConfig, type WebConfig } from './config.js';
+import { checkRoot } from './root-check.js';
 import type { WebHandlers } from './server.js';
 import { createWebServer } from './server.js';
 import type { ReloadOutcome } from './reload-endpoint.js';
@@ -32,7 +33,9 @@ async function embeddedHandlers(config: WebConfig, logger: Logger): Promise<Part
 }
 
 function readConfig(configFile: string | undefined): WebConfig {
-  return loadConfig(configFile, process.env);
+  const config = loadConfig(configFile, process.env);
+  checkRoot(config, process.env);
+  return config;
 }
 
 /** The cluster primary: forks, forwards signals, serves nothing itself. */

@@ -78,3 +78,12 @@ t.test('web tier with WEB_WORKERS=2, port in use: exit 1 with one line naming th
   const ran = await runToEnd(t, WEB_MAIN, { WEB_HOST: '127.0.0.1', WEB_PORT: String(port), WEB_WORKERS: '2' }, dir);
   oneLine(t, ran, new RegExp(`^twotier web: cannot listen on 127\\.0\\.0\\.1:${port} \\(EADDRINUSE\\); set WEB_HOST/WEB_PORT$`));
 });
+
+t.test('web tier: a WEB_ROOT that does not exist is an error naming the path', async (t) => {
+  const dir = tempDataDir(t);
+  const ran = await runToEnd(t, WEB_MAIN, { WEB_HOST: '127.0.0.1', WEB_PORT: '0', WEB_ROOT: join(dir, 'no-such-folder') }, dir);
+  oneLine(t, ran, new RegExp(`^twotier web: WEB_ROOT: ${dir}/no-such-folder does not exist`));
+  writeFileSync(join(dir, 'a-file'), '');
+  const file = await runToEnd(t, WEB_MAIN, { WEB_HOST: '127.0.0.1', WEB_PORT: '0', WEB_ROOT: join(dir, 'a-file') }, dir);
+  oneLine(t, file, new RegExp(`^twotier web: WEB_ROOT: ${dir}/a-file is not a directory`));
+});

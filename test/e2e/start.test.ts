@@ -7,7 +7,7 @@ import t from 'tap';
 import { spawn } from 'node:child_process';
 import { EventEmitter, once } from 'node:events';
 import { request } from 'node:http';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -260,4 +260,26 @@ t.test('npm run app / npm run web killed through npm: the tier stops', async (t)
   process.kill(app.child.pid ?? 0, 'SIGTERM');
   process.kill(web.child.pid ?? 0, 'SIGTERM');
   t.same(await aliveAfter(pids, 30_000), [], 'no process left behind');
+});
+
+t.test('npm start checks both tiers before starting either; a placement value is named by its key in the file', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'twotier-start-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const placement = join(dir, 'bad-placement.json');
+  writeFileSync(placement, JSON.stringify({ web: { port: 'eighty' }, app: { port: 0 } }));
+  const db = `sqlite:${join(dir, 'twotier.db')}`;
+  for (const [env, args, message] of [
+    [{ WEB_PORT: 'nope' }, [], /^twotier: web tier: WEB_PORT must be an integer, got "nope"$/],
+    [{ WEB_ROOT: join(dir, 'no-such-folder') }, [], new RegExp(`^twotier: web tier: WEB_ROOT: ${dir}/no-such-folder does not exist`)],
+    [{}, ['--config', placement], new RegExp(`^twotier: ${placement}: web\\.port must be an integer, got "eighty"$`)],
+  ] as const) {
+    // No WEB_PORT here: the caller's env would win over the placement file's web.port.
+    const base: Record<string, string> = { APP_PORT: '0', APP_WORKERS: '1', DATABASE_URL: db, APP_PID_FILE: join(dir, 'app.pid') };
+    const launcher = spawnEntry(t, START_MAIN, { ...base, ...env }, args);
+    t.same(await launcher.exited, { code: 1, signal: null }, JSON.stringify(env));
+    const lines = launcher.stderr().trimEnd().split('\n');
+    t.equal(lines.length, 1, `one line: ${launcher.stderr()}`);
+    t.match(lines[0], message);
+    t.same(launcher.lines, [], 'neither tier started: nothing on stdout');
+  }
 });
