@@ -152,7 +152,10 @@ async function runWorker(config: AppConfig, logger: Logger, role: WorkerRole): P
   let worker: WorkerServer | undefined;
   const metrics = createWorkerMetrics({ isReady: () => worker?.state === 'ready' });
   const store = instrumentStore(await openStore(config.databaseUrl, { logger }), (operation, code) => metrics.storeError(operation, code));
-  const app = createApp({ store, logger, appToken: config.appToken, faultRoutes: config.faultRoutes, worker: { pid: process.pid } });
+  const app = createApp({
+    store, logger, appToken: config.appToken, faultRoutes: config.faultRoutes, worker: { pid: process.pid },
+    maxArticleBodyBytes: config.maxArticleBodyBytes, maxRequestBodyBytes: config.maxRequestBodyBytes,
+  });
   let source: OperatorSource & { close?: () => void };
   if (role.primaryPid !== undefined && process.send !== undefined) {
     const channel = {

@@ -131,3 +131,16 @@ t.test('concurrent list queries over large articles: bounded responses, bounded 
   t.equal(detail.status, 200, 'a large article is still read whole from its own URL');
   t.ok(detail.bytes > BODY_BYTES, 'with its body');
 });
+
+t.test('the maxima reach a real worker from the env: APP_MAX_ARTICLE_BODY_BYTES → 400 on body, APP_MAX_REQUEST_BODY_BYTES → 413', async (t) => {
+  const app = await startAppTier(t, { workers: 1, env: { APP_MAX_ARTICLE_BODY_BYTES: '100', APP_MAX_REQUEST_BODY_BYTES: '1000' } });
+  const json = { 'Content-Type': 'application/json' };
+  const fits = await send(`${app.url}/api/articles/`, { method: 'POST', headers: json, body: JSON.stringify({ title: 'Fits', body: 'x'.repeat(100) }) });
+  t.equal(fits.status, 201);
+  const over = await send(`${app.url}/api/articles/`, { method: 'POST', headers: json, body: JSON.stringify({ title: 'Over', body: 'x'.repeat(101) }) });
+  t.equal(over.status, 400);
+  t.match(over.json(), { error: { code: 'APP_ERR_VALIDATION', field: 'body' } });
+  const tooLarge = await send(`${app.url}/api/articles/`, { method: 'POST', headers: json, body: JSON.stringify({ title: 'Huge', body: 'x'.repeat(2000) }) });
+  t.equal(tooLarge.status, 413);
+  t.match(tooLarge.json(), { error: { code: 'APP_ERR_BODY_TOO_LARGE' } });
+});
