@@ -14,6 +14,7 @@ import type { Refusal } from './admission.js';
 import { createFreshConnectionAgent, withRequestHook } from './agent.js';
 import { ClientAbortedError, errorCode, toUpstreamError, upstreamsOverloaded, upstreamUnavailable } from './errors.js';
 import type { Exchange, Forwarder } from './exchange.js';
+import { BufferedBody } from './body-buffer.js';
 import { buildResponseHeaders, type RequestFraming } from './headers.js';
 import type { Upstream } from './pool.js';
 import { countsAgainstUpstream, isDrainingAnswer, isSafeToResend } from './retry-policy.js';
@@ -46,6 +47,7 @@ function refuse(forwarder: Forwarder, exchange: Exchange, reason: Refusal, retry
     return;
   }
   exchange.settled = true;
+  dropBufferedBody(exchange);
   const error = reason === 'unavailable' ? upstreamUnavailable(forwarder.pool.retryAfterSeconds()) : upstreamsOverloaded(reason);
   exchange.ctx.logger.warn({ code: error.code, reason, upstreams: forwarder.pool.states() }, 'no upstream slot');
   sendError(exchange.res, exchange.ctx, error, { close: !exchange.req.complete });
@@ -275,12 +277,26 @@ function answer(forwarder: Forwarder, exchange: Exchange, error: unknown): void 
   exchange.ticket?.cancel();
   exchange.proxyReq?.destroy();
   releaseSlot(forwarder, exchange);
+  dropBufferedBody(exchange);
   const url = exchange.upstream?.url ?? 'none';
   const reply: TwotierError = toUpstreamError(error, url);
   const level = reply.status === 413 ? 'info' : 'warn';
   exchange.ctx.logger[level]({ code: reply.code, cause: errorCode(error), upstream: url, attempts: exchange.attempts }, 'proxy answered with an error');
   // An unread body would stall the keep-alive connection; 413 always closes (issue 3).
   sendError(exchange.res, exchange.ctx, reply, { close: reply.status === 413 || !exchange.req.complete });
+}
+
+/**
+ * An exchange answered by the web tier itself (503, 502, 413 …) sends its body nowhere: the
+ * buffered copy, memory and temp space, is given back now. The response's 'close' (which
+ * request-buffering.ts also waits for) comes only once the response is written, and node holds
+ * a pipelined request's response behind the ones before it: one connection whose first request
+ * waits on a slow upstream could otherwise pipeline bodies that are answered 503 at once and
+ * still pin them, up to the whole temp budget, for as long as that first request waits
+ * (attacker's review of issue 12 item 3; test/web-tier/proxy/pipelined-bodies.test.ts).
+ */
+function dropBufferedBody(exchange: Exchange): void {
+  if (exchange.recorder instanceof BufferedBody) exchange.recorder.destroy();
 }
 
 /**

@@ -28,6 +28,7 @@ export function bufferThenAdmit(forwarder: Forwarder, exchange: Exchange, source
     if (isClosed()) {
       // Retired by a reload or closing while the body arrived: answered as a queued request would be.
       exchange.settled = true;
+      buffered.destroy();
       sendError(res, ctx, upstreamUnavailable(1));
       return;
     }
