@@ -74,17 +74,25 @@ async function serve(app: Application, trusted: ReadonlySet<string>, req: Incomi
  * one APP_TOKEN variable), so embedded writes without it answer 401 exactly as the app tier does.
  * main.ts imports this module only in embedded mode: the other modes never open the database here.
  */
-export async function createEmbeddedApp(config: Pick<WebConfig, 'databaseUrl' | 'appToken' | 'trustedProxies'>, logger: Logger): Promise<RequestHandler> {
+export async function createEmbeddedApp(config: Pick<WebConfig, 'databaseUrl' | 'appToken' | 'trustedProxies'>, logger: Logger): Promise<EmbeddedHandler> {
   const store = await openStore(config.databaseUrl, { logger });
   const app = createApp({ store, logger: logger.child({ component: 'app' }), appToken: config.appToken });
   return createEmbeddedHandler({ app, logger: logger.child({ component: 'embedded' }), trustedProxies: config.trustedProxies });
 }
 
-export function createEmbeddedHandler(options: EmbeddedHandlerOptions): RequestHandler {
+function trustedSet(addresses: readonly string[]): ReadonlySet<string> {
+  return new Set(addresses.map((address) => normalizeAddress(address)));
+}
+
+export interface EmbeddedHandler extends RequestHandler {
+  /** A reload's WEB_TRUSTED_PROXIES (server.ts reload): the same peers the proxy and the CGI gateway trust. */
+  reconfigure(config: Pick<WebConfig, 'trustedProxies'>): void;
+}
+
+export function createEmbeddedHandler(options: EmbeddedHandlerOptions): EmbeddedHandler {
   const { app, logger } = options;
-  // Built once with the handler, like the app itself (main.ts makes it at start-up): a reload that
-  // changes WEB_TRUSTED_PROXIES reaches the embedded app at the next start.
-  const trusted = new Set((options.trustedProxies ?? []).map((address) => normalizeAddress(address)));
+  // The app is built once (main.ts, at start-up); a reload's WEB_TRUSTED_PROXIES comes through reconfigure.
+  let trusted = trustedSet(options.trustedProxies ?? []);
   const inFlight = new Set<Promise<void>>();
   let closing: Promise<void> | undefined;
 
@@ -100,6 +108,10 @@ export function createEmbeddedHandler(options: EmbeddedHandlerOptions): RequestH
       });
       inFlight.add(done);
       void done.finally(() => inFlight.delete(done));
+    },
+
+    reconfigure(config) {
+      trusted = trustedSet(config.trustedProxies);
     },
 
     close(): Promise<void> {

@@ -16,7 +16,11 @@ import { createStaticHandler } from './static/handler.js';
 export interface WebHandlers {
   readonly static: RequestHandler;
   /** Serves the dynamic prefixes: the proxy to the app tier (default) or the app embedded in-process. */
-  readonly app: RequestHandler & { hasHealthyUpstream?(): boolean };
+  readonly app: RequestHandler & {
+    hasHealthyUpstream?(): boolean;
+    /** A reload's new config for a handler built once (the embedded app): WEB_TRUSTED_PROXIES. */
+    reconfigure?(config: Pick<WebConfig, 'trustedProxies'>): void;
+  };
   readonly cgi: RequestHandler;
 }
 

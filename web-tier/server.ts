@@ -295,6 +295,7 @@ export function createWebServer(options: WebServerOptions): WebServer {
     allowPeer = createPeerAllow(config.operatorAllow);
     allowHost = createOperatorHostCheck(config.operatorHosts);
     peerGuard.configure(peerLimitSettings(config), config.trustedProxies);
+    handlers.app.reconfigure?.(config);
     const retiring: Promise<void>[] = [];
     if (given.app === undefined && config.dynamic === 'proxy' && proxyKeysChanged(previous, config)) {
       const old = handlers.app;

@@ -13,6 +13,7 @@ import type { RequestContext, RequestHandler } from '../../web-tier/context.js';
 import { loadConfig } from '../../web-tier/config.js';
 import { createEmbeddedApp, createEmbeddedHandler } from '../../web-tier/embedded.js';
 import { createApp } from '../../app-tier/app/create-app.js';
+import { startWeb } from '../helpers/web-tier.js';
 import { openStore } from '../../app-tier/store/index.js';
 
 const silent = createLogger({ tier: 'web', level: 'silent' });
@@ -113,6 +114,42 @@ t.test('the app sees the edge fields the proxy would set, not the client\'s (iss
   t.equal(fromProxy['x-forwarded-for'], '6.6.6.6, 127.0.0.1', 'a trusted proxy\'s chain is kept, then the peer');
   t.equal(fromProxy['x-forwarded-proto'], 'https', 'a trusted proxy\'s proto is kept (issue 12 item 6)');
   t.equal(fromProxy['x-real-ip'], '6.6.6.6');
+});
+
+t.test('a reload\'s WEB_TRUSTED_PROXIES reaches the embedded app (server.ts reload → reconfigure)', async (t) => {
+  const seen: AppRequest[] = [];
+  const app = stubApp(async (request) => {
+    seen.push(request);
+    return { status: 204, headers: {}, body: null };
+  });
+  const forged = { 'X-Forwarded-For': '6.6.6.6', 'X-Forwarded-Proto': 'https' };
+  const handler = createEmbeddedHandler({ app, logger: silent, trustedProxies: ['127.0.0.1'] });
+  const base = await serve(t, handler);
+  await rawGet(base, '/', forged);
+  handler.reconfigure({ trustedProxies: [] });
+  await rawGet(base, '/', forged);
+  handler.reconfigure({ trustedProxies: ['::ffff:127.0.0.1'] });
+  await rawGet(base, '/', forged);
+  t.same(seen.map((request) => [request.headers['x-forwarded-for'], request.headers['x-forwarded-proto']]), [
+    ['6.6.6.6, 127.0.0.1', 'https'],
+    ['127.0.0.1', 'http'],
+    ['6.6.6.6, 127.0.0.1', 'https'],
+  ], 'trusted, then not, then again (an IPv4-mapped address names the same peer)');
+});
+
+t.test('the web server\'s reload hands WEB_TRUSTED_PROXIES to the embedded app', async (t) => {
+  const seen: AppRequest[] = [];
+  const app = stubApp(async (request) => {
+    seen.push(request);
+    return { status: 204, headers: {}, body: null };
+  });
+  const { web, origin, config } = await startWeb(t, { config: { dynamic: 'embedded' }, handlers: { app: createEmbeddedHandler({ app, logger: silent }) } });
+  const forged = { 'X-Forwarded-For': '6.6.6.6', 'X-Forwarded-Proto': 'https' };
+  t.equal(await rawGet(origin, '/api/echo', forged), 204);
+  const result = await web.reload(Object.freeze({ ...config, trustedProxies: ['127.0.0.1'] }));
+  t.ok(result.applied.includes('trustedProxies'), 'applied, not "restart needed"');
+  t.equal(await rawGet(origin, '/api/echo', forged), 204);
+  t.same(seen.map((request) => request.headers['x-forwarded-for']), ['127.0.0.1', '6.6.6.6, 127.0.0.1']);
 });
 
 t.test('an application that throws becomes a 500 with the request id, logged, and the server keeps serving', async (t) => {

@@ -1,4 +1,6 @@
 import t from 'tap';
+import { loadConfig } from '../../../web-tier/config.js';
+import { cgiKeysChanged } from '../../../web-tier/server-handlers.js';
 import { makeCgiDir, parseEnv, send, startCgiServer, writeScript } from './helpers.js';
 
 const ENV_SCRIPT = "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\n'\nexec env\n";
@@ -113,6 +115,12 @@ t.test('every script gets the edge fields the proxy would set (issue 12: the thr
   t.equal(fromProxy['HTTP_X_REAL_IP'], '6.6.6.6', 'the client the per-client limits count');
   t.equal(fromProxy['HTTP_X_FORWARDED_PORT'], '443');
   t.equal(fromProxy['REMOTE_ADDR'], '127.0.0.1');
+});
+
+t.test('a reload that changes WEB_TRUSTED_PROXIES builds a new gateway with them', async (t) => {
+  const config = loadConfig(undefined, {});
+  t.ok(cgiKeysChanged(config, { ...config, trustedProxies: ['10.0.0.1'] }));
+  t.notOk(cgiKeysChanged(config, { ...config }));
 });
 
 t.test('the body goes to stdin, also when chunked', async (t) => {
