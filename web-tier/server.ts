@@ -72,6 +72,12 @@ function lingerOf(config: WebConfig): LingerOptions {
 /** Requests a refused connection may still carry (never answered) before it is cut: each costs node a req/res pair. */
 const MAX_IGNORED_AFTER_REFUSAL = 16;
 
+/** A request a proxy forwarded on someone else's behalf (RFC 7239, and the de-facto X-Forwarded-For / X-Real-IP). */
+function forwardedByProxy(req: IncomingMessage): boolean {
+  const { headers } = req;
+  return headers['x-forwarded-for'] !== undefined || headers['forwarded'] !== undefined || headers['x-real-ip'] !== undefined;
+}
+
 function isUpstreamSource(handler: unknown): handler is UpstreamSource {
   return typeof (handler as Partial<UpstreamSource>).upstreamStates === 'function';
 }
@@ -164,6 +170,15 @@ export function createWebServer(options: WebServerOptions): WebServer {
         if (!allowPeer(req.socket.remoteAddress ?? '')) {
           ctx.logger.info({ peer: req.socket.remoteAddress, code: 'WEB_ERR_FORBIDDEN' }, 'operator endpoint refused (WEB_OPERATOR_ALLOW)');
           sendError(res, ctx, new TwotierError('WEB_ERR_FORBIDDEN', 'peer not in operatorAllow'));
+          return;
+        }
+        if (forwardedByProxy(req)) {
+          // A proxy on the box (TLS termination in front, trusted or not) connects from loopback and,
+          // with nginx's default Host $proxy_host, names an IP literal: both checks above pass for
+          // any remote client it forwards. The app tier refuses forwarded requests the same way
+          // (app-tier/operator-access.ts); the operator reaches these endpoints directly.
+          ctx.logger.info({ peer: req.socket.remoteAddress, code: 'WEB_ERR_FORBIDDEN' }, 'operator endpoint refused (forwarded by a proxy)');
+          sendError(res, ctx, new TwotierError('WEB_ERR_FORBIDDEN', 'operator endpoints are not answered through a proxy'));
           return;
         }
         if (!allowHost(req.headers.host)) {
