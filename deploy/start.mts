@@ -130,7 +130,7 @@ async function main(): Promise<void> {
   // Nobody reading our stdout any more (`npm start | jq` and jq gone) must not crash the
   // launcher: it still has to stop the tiers. Lines are dropped instead.
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code !== 'EPIPE') throw error;
+    if (error.code !== 'EPIPE' && error.code !== 'ERR_STREAM_DESTROYED') throw error;
   });
   let options: StartOptions;
   try {
