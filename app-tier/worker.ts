@@ -9,6 +9,7 @@ import { Server as NetServer } from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Application } from '../common/app-interface.js';
 import type { Logger } from '../common/logger.js';
+import { ERROR_CATALOGUE, type ErrorCode } from '../common/errors.js';
 import { BodyTooLargeError, toAppRequest, writeAppResponse } from '../common/node-adapter.js';
 import type { AppConfig } from './config.js';
 import type { WorkerMetrics } from './metrics.js';
@@ -133,7 +134,7 @@ export function createWorkerServer(options: WorkerServerOptions): WorkerServer {
     if (req.rawHeaders.length / 2 > maxHeaderFields) {
       // RFC 6585 §5: 431; the application never sees a truncated header set.
       res.setHeader('Connection', 'close');
-      sendJson(res, 431, { error: { code: 'APP_ERR_HEADERS_TOO_LARGE', message: 'Request Header Fields Too Large', requestId: reqId } });
+      sendJson(res, ERROR_CATALOGUE.APP_ERR_HEADERS_TOO_LARGE, { error: { code: 'APP_ERR_HEADERS_TOO_LARGE' satisfies ErrorCode, message: 'Request Header Fields Too Large', requestId: reqId } });
       req.resume();
       return;
     }

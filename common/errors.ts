@@ -43,6 +43,8 @@ export const ERROR_CATALOGUE = {
   APP_ERR_MISDIRECTED: 421,
   // RFC 9110 §15.5.14 Content Too Large: a request body over maxRequestBodyBytes.
   APP_ERR_BODY_TOO_LARGE: 413,
+  // RFC 6585 §5: more header fields than maxHeaderFields (never a silently truncated set).
+  APP_ERR_HEADERS_TOO_LARGE: 431,
   APP_ERR_UNSUPPORTED_MEDIA_TYPE: 415,
   APP_ERR_INTERNAL: 500,
   APP_ERR_STORE_UNAVAILABLE: 503,
