@@ -8,6 +8,7 @@
  * before the socket is closed. RFC 9112 §9.6: "a server … SHOULD … not fully close the
  * connection until … the client has received the final response".
  */
+import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
 export interface LingerOptions {
@@ -70,4 +71,39 @@ export function lingeringClose(socket: Socket, options: LingerOptions): void {
 export function lingerInsteadOfClose(socket: Socket, options: () => LingerOptions): void {
   if (lingering.has(socket)) return;
   socket.destroySoon = () => lingeringClose(socket, options());
+}
+
+/**
+ * A connection flooded with requests that will never be answered (pipelined after a refused
+ * one): stop reading now, and close once the responses it still owes (earlier requests', then
+ * the refusal) have been written, in request order (RFC 9112 §9.3.2). Closing at once lost them:
+ * a client whose first request was still being served and whose second was refused saw neither.
+ * `_paused` is node's own mark of a server socket it stopped reading (lib/_http_server.js): with
+ * it set, neither a request body being read nor a 'resume' starts reading again.
+ */
+export function closeWhenAnswered(socket: Socket, owed: readonly ServerResponse[], options: LingerOptions): void {
+  stopReading(socket);
+  const close = (): void => {
+    // Every answer is flushed by now. Already lingering (the refusal's own close): end it, as a
+    // flood should; else end the write side and close once that is out.
+    if (lingering.has(socket)) socket.destroy();
+    else lingeringClose(socket, { ...options, lingeringTimeMs: 0 });
+  };
+  let left = owed.length;
+  if (left === 0) {
+    close();
+    return;
+  }
+  for (const res of owed) {
+    res.once('close', () => {
+      left -= 1;
+      if (left === 0) close();
+    });
+  }
+}
+
+/** Stops reading a server socket the way node's own pipelining guard does (set again if a drain restarted it). */
+export function stopReading(socket: Socket): void {
+  (socket as Socket & { _paused?: boolean })._paused = true;
+  socket.pause();
 }

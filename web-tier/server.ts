@@ -16,7 +16,7 @@ import { WebRequestContext, type RequestContext } from './context.js';
 import { sendError, TwotierError } from './error-response.js';
 import { createHealthHandler } from './health.js';
 import { checkRequest, foreignAuthority, hasBody, maxHeadersCountFor, serverOptions, type LimitOptions } from './limits.js';
-import { lingerInsteadOfClose, lingeringClose, type LingerOptions } from './lingering-close.js';
+import { closeWhenAnswered, lingerInsteadOfClose, stopReading, type LingerOptions } from './lingering-close.js';
 import { answerParserErrors } from './parser-errors.js';
 import { createOperatorHandler } from './operator/handler.js';
 import { createWebMetrics } from './operator/metrics.js';
@@ -26,7 +26,7 @@ import { createOperatorHostCheck } from '../common/operator-host.js';
 import { createPeerGuard, peerLimitSettings } from './peer-guard.js';
 import { handleReload, RELOAD_PATH, type OnReloadRequest } from './reload-endpoint.js';
 import { requestIdFor } from './server-stamp.js';
-import { WebResponse, type ResponseSite } from './response.js';
+import { responsesOwed, WebResponse, type ResponseSite } from './response.js';
 import { createHandlerDrain } from './server-drain.js';
 import { buildCgi, buildProxy, buildStatic, cgiKeysChanged, proxyKeysChanged, RESTART_KEYS, type Dispatch, type HandlerHooks, type WebHandlers } from './server-handlers.js';
 
@@ -213,8 +213,10 @@ export function createWebServer(options: WebServerOptions): WebServer {
     if (ignored !== undefined) {
       // Bytes after a refused request are not trusted as requests: never answered, never counted.
       doomed.set(req.socket, ignored + 1);
-      if (ignored + 1 > MAX_IGNORED_AFTER_REFUSAL) lingeringClose(req.socket, { ...lingering(), lingeringTimeMs: 0 });
-      else req.resume();
+      if (ignored + 1 <= MAX_IGNORED_AFTER_REFUSAL) req.resume();
+      // Once: stop reading, close after the answers still owed (responses ignored here are none of them).
+      else if (ignored === MAX_IGNORED_AFTER_REFUSAL) closeWhenAnswered(req.socket, responsesOwed(req.socket).filter((owed) => (owed as WebResponse).ctx !== undefined), lingering());
+      else stopReading(req.socket);
       return;
     }
     const rawUrl = req.url ?? '';
