@@ -9,6 +9,7 @@ import { pino } from 'pino';
 import { createLogger, isLogLevel } from '../common/logger.js';
 import { createApp } from './app/create-app.js';
 import { runCgi } from './cgi-adapter.js';
+import { readBodyLimits, type BodyLimits } from './cgi-limits.js';
 import { openStore } from './store/index.js';
 
 const DEFAULT_DATABASE_URL = 'sqlite:./data/twotier.db';
@@ -19,6 +20,16 @@ function writeUnavailable(requestId: string | undefined): void {
   process.stdout.write(`Status: 503 Service Unavailable\r\nContent-Type: application/json; charset=utf-8\r\nRetry-After: 1\r\n\r\n${body}`);
 }
 
+/**
+ * A bound the gateway should never send (its config refuses it at start): no application can be
+ * built with it, and answering with the default would hide the operator's setting. 500, the
+ * reason on stderr (logged by the gateway with the request id).
+ */
+function writeMisconfigured(requestId: string | undefined): void {
+  const body = JSON.stringify({ error: { status: 500, code: 'APP_ERR_INTERNAL', message: 'Internal Server Error', requestId: requestId ?? null } });
+  process.stdout.write(`Status: 500 Internal Server Error\r\nContent-Type: application/json; charset=utf-8\r\n\r\n${body}`);
+}
+
 async function main(): Promise<void> {
   const env = process.env;
   const level = env['LOG_LEVEL'] !== undefined && isLogLevel(env['LOG_LEVEL']) ? env['LOG_LEVEL'] : 'warn';
@@ -26,6 +37,16 @@ async function main(): Promise<void> {
   const logger = createLogger({ tier: 'cgi', level, destination: pino.destination({ dest: 2, sync: true }) }).child({
     reqId: env['HTTP_X_REQUEST_ID'],
   });
+
+  let limits: BodyLimits;
+  try {
+    limits = await readBodyLimits(env);
+  } catch (error) {
+    logger.error({ err: error }, (error as Error).message);
+    writeMisconfigured(env['HTTP_X_REQUEST_ID']);
+    process.exitCode = 1;
+    return;
+  }
 
   let store;
   try {
@@ -36,10 +57,10 @@ async function main(): Promise<void> {
     process.exitCode = 1;
     return;
   }
-  // The gateway sets APP_TOKEN (and DATABASE_URL) for this script alone, from its own config,
+  // The gateway sets APP_TOKEN (DATABASE_URL, the body bounds) for this script alone, from its own config,
   // never from the request: writes need the same bearer token as on the app tier (auth.ts).
   const appToken = env['APP_TOKEN'];
-  const app = createApp({ store, logger, appToken: appToken === '' ? undefined : appToken, worker: { pid: process.pid } });
+  const app = createApp({ store, logger, appToken: appToken === '' ? undefined : appToken, worker: { pid: process.pid }, ...limits });
   try {
     await runCgi(app, env, process.stdin, process.stdout);
   } catch (error) {

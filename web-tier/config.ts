@@ -9,6 +9,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { buildConfig, ConfigError, fields, readConfigFile, type EnvBinding, type Env } from '../common/config.js';
+import { DEFAULTS as APP_DEFAULTS } from '../app-tier/config.js';
 import { parseDatabaseUrl, type DatabaseLocation } from '../app-tier/store/database-url.js';
 import { CGI_DEFAULTS } from './cgi/handler.js';
 import { PROXY_DEFAULTS } from './proxy/handler.js';
@@ -156,6 +157,13 @@ const schema = z.object({
    * factory and to cgi-bin/app only (never to other scripts, never derived from a request).
    */
   appToken: z.string({ error: 'must be a non-empty string' }).min(1, 'must be a non-empty string').optional(),
+  /**
+   * APP_MAX_ARTICLE_BODY_BYTES / APP_MAX_REQUEST_BODY_BYTES, the app tier's own variables and
+   * defaults, for the app run here (embedded, cgi-bin/app): an article body past the first is 400
+   * naming `body`, a request body past the second 413, in every mode alike.
+   */
+  appMaxArticleBodyBytes: fields.positiveInt('a positive number of bytes'),
+  appMaxRequestBodyBytes: fields.positiveInt('a positive number of bytes'),
 });
 
 export type WebConfig = Readonly<z.infer<typeof schema>>;
@@ -223,6 +231,8 @@ export const DEFAULTS: z.infer<typeof schema> = {
   cgiTimeoutMs: CGI_DEFAULTS.timeoutMs,
   cgiMaxProcesses: CGI_DEFAULTS.maxProcesses,
   databaseUrl: 'sqlite:./data/twotier.db',
+  appMaxArticleBodyBytes: APP_DEFAULTS.maxArticleBodyBytes,
+  appMaxRequestBodyBytes: APP_DEFAULTS.maxRequestBodyBytes,
 };
 
 const ENV: Readonly<Record<string, EnvBinding>> = {
@@ -289,6 +299,9 @@ const ENV: Readonly<Record<string, EnvBinding>> = {
   DATABASE_URL: { key: 'databaseUrl', kind: 'string' },
   // The same variable as the app tier's: one APP_TOKEN protects writes in all three modes.
   APP_TOKEN: { key: 'appToken', kind: 'string' },
+  // The app tier's variables too: the same bounds in all three modes.
+  APP_MAX_ARTICLE_BODY_BYTES: { key: 'appMaxArticleBodyBytes', kind: 'int' },
+  APP_MAX_REQUEST_BODY_BYTES: { key: 'appMaxRequestBodyBytes', kind: 'int' },
 };
 
 /** Whether /cgi-bin/ runs scripts: WEB_CGI=on, or WEB_DYNAMIC=cgi (which needs the gateway for the app). */
@@ -336,6 +349,11 @@ export function loadConfig(file: string | undefined, env: Env): WebConfig {
   const absolute = (path: string): string => (isAbsolute(path) ? path : resolve(base, path));
   if (config.headersTimeoutMs > config.requestTimeoutMs) {
     throw new ConfigError('headersTimeoutMs', `headersTimeoutMs (${config.headersTimeoutMs}) must not exceed requestTimeoutMs (${config.requestTimeoutMs})`);
+  }
+  if (config.appMaxRequestBodyBytes < config.appMaxArticleBodyBytes) {
+    // The app tier's own rule (app-tier/config.ts), so a setting it refuses is refused here too.
+    const key = env['APP_MAX_REQUEST_BODY_BYTES'] === undefined ? 'appMaxRequestBodyBytes' : 'APP_MAX_REQUEST_BODY_BYTES';
+    throw new ConfigError(key, `${key}: must be at least appMaxArticleBodyBytes (${config.appMaxArticleBodyBytes}), or no article of the largest size could be sent, got ${config.appMaxRequestBodyBytes}`);
   }
   if (config.dynamic === 'embedded' || cgiEnabled(config)) checkAppDatabaseUrl(config.databaseUrl, config.dynamic);
   return Object.freeze({ ...config, root: absolute(config.root), cgiDir: absolute(config.cgiDir), proxyBodyTempDir: config.proxyBodyTempDir === '' ? '' : absolute(config.proxyBodyTempDir) });

@@ -71,12 +71,19 @@ async function serve(app: Application, trusted: ReadonlySet<string>, req: Incomi
 /**
  * WEB_DYNAMIC=embedded's handler from the web tier's config: the store DATABASE_URL names and the
  * application built with the same APP_TOKEN the app tier enforces (config.appToken, read from the
- * one APP_TOKEN variable), so embedded writes without it answer 401 exactly as the app tier does.
+ * one APP_TOKEN variable), so embedded writes without it answer 401 exactly as the app tier does;
+ * likewise APP_MAX_ARTICLE_BODY_BYTES / APP_MAX_REQUEST_BODY_BYTES (400 naming body, 413).
  * main.ts imports this module only in embedded mode: the other modes never open the database here.
  */
-export async function createEmbeddedApp(config: Pick<WebConfig, 'databaseUrl' | 'appToken' | 'trustedProxies'>, logger: Logger): Promise<EmbeddedHandler> {
+export async function createEmbeddedApp(
+  config: Pick<WebConfig, 'databaseUrl' | 'appToken' | 'trustedProxies' | 'appMaxArticleBodyBytes' | 'appMaxRequestBodyBytes'>,
+  logger: Logger,
+): Promise<EmbeddedHandler> {
   const store = await openStore(config.databaseUrl, { logger });
-  const app = createApp({ store, logger: logger.child({ component: 'app' }), appToken: config.appToken });
+  const app = createApp({
+    store, logger: logger.child({ component: 'app' }), appToken: config.appToken,
+    maxArticleBodyBytes: config.appMaxArticleBodyBytes, maxRequestBodyBytes: config.appMaxRequestBodyBytes,
+  });
   return createEmbeddedHandler({ app, logger: logger.child({ component: 'embedded' }), trustedProxies: config.trustedProxies });
 }
 

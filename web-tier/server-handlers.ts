@@ -71,10 +71,16 @@ export const APP_SCRIPT = 'app';
 
 /**
  * What cgi-bin/app alone gets from the server's config: the database (a postgres:// URL may carry
- * its password) and the write token, so the app run as CGI enforces what the app tier enforces.
+ * its password), the write token and the body bounds, so the app run as CGI enforces what the app
+ * tier enforces (app-tier/cgi-main.ts reads them under the app tier's own names).
  */
 export function appScriptEnv(config: WebConfig): Record<string, string> {
-  return { DATABASE_URL: config.databaseUrl, ...(config.appToken === undefined ? {} : { APP_TOKEN: config.appToken }) };
+  return {
+    DATABASE_URL: config.databaseUrl,
+    ...(config.appToken === undefined ? {} : { APP_TOKEN: config.appToken }),
+    APP_MAX_ARTICLE_BODY_BYTES: String(config.appMaxArticleBodyBytes),
+    APP_MAX_REQUEST_BODY_BYTES: String(config.appMaxRequestBodyBytes),
+  };
 }
 
 /** Answers 404 without running anything: the gateway when WEB_CGI is off (classify never routes here then). */
@@ -137,7 +143,7 @@ export function cgiKeysChanged(before: WebConfig, after: WebConfig): boolean {
 
 /** Keys read once at start-up: a reload that changes one of them says a restart is needed (logLevel is applied by main). */
 export const RESTART_KEYS: readonly (keyof WebConfig)[] = [
-  // cgi and appToken: the gateway and the embedded app are built once with them.
-  'host', 'port', 'root', 'dynamic', 'dynamicPrefixes', 'workers', 'cgi', 'cgiDir', 'databaseUrl', 'appToken', 'staticIndex', 'listingDirs',
+  // cgi, appToken and the app's body bounds: the gateway and the embedded app are built once with them.
+  'host', 'port', 'root', 'dynamic', 'dynamicPrefixes', 'workers', 'cgi', 'cgiDir', 'databaseUrl', 'appToken', 'appMaxArticleBodyBytes', 'appMaxRequestBodyBytes', 'staticIndex', 'listingDirs',
   'cacheControl', 'followOutsideSymlinks', 'staticCacheMaxBytes', 'staticCacheMaxFileBytes', 'staticStatTtlMs',
 ];
