@@ -296,7 +296,12 @@ function answer(forwarder: Forwarder, exchange: Exchange, error: unknown): void 
  * (attacker's review of issue 12 item 3; test/web-tier/proxy/pipelined-bodies.test.ts).
  */
 function dropBufferedBody(exchange: Exchange): void {
-  if (exchange.recorder instanceof BufferedBody) exchange.recorder.destroy();
+  const copy = exchange.recorder;
+  if (!(copy instanceof BufferedBody)) return;
+  // A copy that failed (413, temp space full) is answered from inside its own 'error': given back
+  // once that has run its course (the pipe from the request unhooked), not under it.
+  if (copy.writableFinished) copy.destroy();
+  else setImmediate(() => copy.destroy());
 }
 
 /**
