@@ -64,13 +64,18 @@ export function createWebCluster(options: WebClusterOptions): WebCluster {
       }, delay).unref();
     });
     return new Promise((resolve, reject) => {
-      worker.once('listening', () => resolve());
-      worker.once('exit', (code) => {
+      const onExitBeforeListening = (code: number | null): void => {
         const fail = (): void => reject(new Error(`web worker exited with code ${String(code)} before listening`));
         // Its last message (a listen failure) is read before the channel's end: wait for that.
         if (worker.isConnected()) worker.once('disconnect', fail);
         else fail();
+      };
+      // Only a death before 'listening' fails the start; a later one is the replacement path above.
+      worker.once('listening', () => {
+        worker.off('exit', onExitBeforeListening);
+        resolve();
       });
+      worker.once('exit', onExitBeforeListening);
     });
   }
 

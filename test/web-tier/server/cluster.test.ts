@@ -12,6 +12,7 @@ interface FakeWorker extends EventEmitter {
   id: number;
   signals: string[];
   process: { pid: number; kill(signal: string): void };
+  isConnected(): boolean;
 }
 
 function fakeCluster(options: { listen?: boolean } = {}) {
@@ -21,7 +22,9 @@ function fakeCluster(options: { listen?: boolean } = {}) {
   const cluster = Object.assign(emitter, {
     fork(): FakeWorker {
       const id = next++;
-      const worker = Object.assign(new EventEmitter(), { id, signals: [] as string[] }) as FakeWorker;
+      // isConnected: the IPC channel is gone once a fake worker has exited (cluster.ts waits for a
+      // live channel's last message before it fails a start).
+      const worker = Object.assign(new EventEmitter(), { id, signals: [] as string[], isConnected: () => false }) as FakeWorker;
       worker.process = {
         pid: 1000 + id,
         kill(signal: string) {
