@@ -28,6 +28,9 @@ export interface HealthChecker {
   close(): void;
 }
 
+/** Extra fresh-connection checks after a draining answer before the address is taken out. */
+const DRAINING_RECHECKS = 2;
+
 function verdict(status: number): CheckResult {
   if (status >= 200 && status < 300) return 'up';
   return status === 503 ? 'draining' : 'down';
@@ -57,7 +60,15 @@ export function createHealthChecker(pool: UpstreamPool, options: ActiveHealthOpt
     if (closed || running.has(upstream)) return;
     running.add(upstream);
     try {
-      const { result, reason } = await checkOne(upstream, options);
+      let { result, reason } = await checkOne(upstream, options);
+      // One address may front several processes (pm2 cluster mode, a node:cluster primary, a
+      // service VIP): a 503 says only that the process this connection reached is draining, e.g.
+      // one that pm2 is reloading while its replacement already listens. Ask again on fresh
+      // connections before the whole address leaves rotation (HAProxy's `fall`: more than one
+      // failed check marks a server down); any ready answer keeps it in.
+      for (let again = 0; result === 'draining' && again < DRAINING_RECHECKS && !closed; again += 1) {
+        ({ result, reason } = await checkOne(upstream, options));
+      }
       if (closed) return;
       const before = pool.states().find((state) => state.url === upstream.url)?.state;
       pool.reportCheck(upstream, result, reason);

@@ -128,3 +128,23 @@ t.test('a ready check ends a back-off caused by refused connections, not one cau
   t.match(front.handler.upstreamStates(), [{ state: 'up', healthy: true }], 'back at once, not after 60 s');
   t.equal((await request(front.port)).status, 200);
 });
+
+t.test('active check: one draining process behind a shared address (pm2 reload) does not take the address out', async (t) => {
+  // pm2 cluster mode or a node:cluster primary: one port, several processes. The first fresh
+  // connection reaches the instance pm2 is reloading (503), the next one its ready replacement.
+  const worker = await startWorker(t);
+  const front = await startFront(t, { upstreams: [worker.upstream.url], activeHealth: { intervalMs: 60_000, timeoutMs: 1_000, path: '/readyz' } });
+  const checksBefore = worker.state.checks;
+  let answered = 0;
+  // The stub answers 503 exactly once, then 200, as the reloading instance and its replacement do.
+  Object.defineProperty(worker.state, 'ready', { get: () => answered++ > 0, set: () => undefined, configurable: true });
+  await front.handler.checkUpstreams();
+  t.equal(front.handler.upstreamStates()[0]?.state, 'up', 'a ready answer on a fresh connection keeps the address in rotation');
+  t.equal((await request(front.port)).status, 200);
+  t.equal(worker.state.checks - checksBefore, 2, 'asked once more after the draining answer');
+
+  // Every process draining (the whole address going away): out of rotation, as before.
+  Object.defineProperty(worker.state, 'ready', { value: false, writable: true, configurable: true });
+  await front.handler.checkUpstreams();
+  t.match(front.handler.upstreamStates(), [{ state: 'draining', lastError: 'DRAINING' }]);
+});
