@@ -3,30 +3,13 @@
  * running the application) shows that Authorization, Cookie and Proxy-Authorization arrived,
  * never their values: a same-origin script must not read an HttpOnly cookie through it.
  */
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { createLogger } from '../../common/logger.js';
-import { DEFAULTS } from '../../app-tier/config.js';
-import { createApp } from '../../app-tier/app/create-app.js';
-import { createWorkerServer } from '../../app-tier/worker.js';
-import { createMemoryStore } from '../helpers/memory-store.js';
 import { startWeb } from '../helpers/web-tier.js';
-
-/** A real app-tier worker running the application, on port 0; its base URL. */
-async function startAppWorker(t: Test): Promise<string> {
-  const logger = createLogger({ tier: 'app', level: 'silent' });
-  const application = createApp({ store: createMemoryStore(), logger });
-  const worker = createWorkerServer({ config: { ...DEFAULTS, port: 0 }, logger, app: application });
-  const address = await worker.listen();
-  t.teardown(async () => {
-    await worker.close();
-    await application.close();
-  });
-  return `http://127.0.0.1:${address.port}`;
-}
+import { startAppWorker } from '../helpers/app-worker.js';
 
 t.test('through the web tier, the echo redacts credentials and keeps everything else', async (t) => {
   const { origin } = await startWeb(t, { env: { APP_UPSTREAMS: await startAppWorker(t), WEB_PROXY_HEALTH_INTERVAL_MS: '0' } });

@@ -4,24 +4,8 @@
  * CSRF cookie Secure; an untrusted client cannot claim https (or an address).
  */
 import t, { type Test } from 'tap';
-import { createLogger } from '../../../common/logger.js';
-import { DEFAULTS } from '../../../app-tier/config.js';
-import { createApp } from '../../../app-tier/app/create-app.js';
-import { createWorkerServer } from '../../../app-tier/worker.js';
-import { createMemoryStore } from '../../helpers/memory-store.js';
-import { startWeb, type Teardown } from '../../helpers/web-tier.js';
-
-async function startAppWorker(t: Teardown): Promise<string> {
-  const logger = createLogger({ tier: 'app', level: 'silent' });
-  const application = createApp({ store: createMemoryStore(), logger });
-  const worker = createWorkerServer({ config: { ...DEFAULTS, port: 0 }, logger, app: application });
-  const address = await worker.listen();
-  t.teardown(async () => {
-    await worker.close();
-    await application.close();
-  });
-  return `http://127.0.0.1:${address.port}`;
-}
+import { startWeb } from '../../helpers/web-tier.js';
+import { startAppWorker } from '../../helpers/app-worker.js';
 
 /** What a TLS-terminating load balancer in front of the web tier sends. */
 const FROM_A_PROXY = { 'X-Forwarded-Proto': 'https', 'X-Real-IP': '203.0.113.7', 'X-Forwarded-For': '203.0.113.7', Forwarded: 'for=203.0.113.7;proto=https' };
