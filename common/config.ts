@@ -137,7 +137,14 @@ export const fields = {
   positiveInt: (what: string) => z.number({ error: `must be ${what}` }).int(`must be ${what}`).min(1, `must be ${what}`),
   nonNegativeInt: (what: string) => z.number({ error: `must be ${what}` }).int(`must be ${what}`).min(0, `must be ${what}`),
   logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'must be one of fatal, error, warn, info, debug, trace, silent' }),
+  /** A URL path prefix such as "/api/": starts and ends with "/", and is not "/" itself (that would hide the static site). */
+  pathPrefix: (what: string) => z.string({ error: `must be ${what}` }).regex(PATH_PREFIX, `must be ${what}`),
 };
+
+const PATH_PREFIX = /^\/[A-Za-z0-9._~!$&'()*+,;=:@-]+(?:\/[A-Za-z0-9._~!$&'()*+,;=:@-]+)*\/$/;
+
+/** What a validated config is: deep-frozen by buildConfig, so every array and nested object is read-only. */
+export type Frozen<T> = T extends readonly (infer Item)[] ? readonly Frozen<Item>[] : T extends object ? { readonly [Key in keyof T]: Frozen<T[Key]> } : T;
 
 /** Parses `--config FILE` and `--placement NAME` style flags; unknown flags are an error. */
 export function parseFlags(argv: readonly string[], allowed: readonly string[]): Record<string, string> {
