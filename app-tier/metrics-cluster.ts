@@ -12,6 +12,7 @@
  */
 import type { Cluster, Worker } from 'node:cluster';
 import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
+import { registerMetricTable } from '../common/metric-table.js';
 import type { WorkerMetrics, WorkerSummary, WorkersReport } from './metrics.js';
 
 export type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
@@ -39,7 +40,11 @@ function isMessage<T extends { twotier: string }>(value: unknown, type: T['twoti
 /** `app_scrape_workers{scope}`: how many workers' series this scrape holds, and whose. */
 async function withScope(registry: Registry, scope: 'cluster' | 'worker', workers: number): Promise<string> {
   const extra = new Registry();
-  new Gauge({ name: 'app_scrape_workers', help: 'Workers whose series this scrape holds; scope="cluster" is the primary\'s aggregate of all workers, scope="worker" is one worker alone (no primary, e.g. pm2 cluster mode: scrape every instance).', labelNames: ['scope'], registers: [extra] }).set({ scope }, workers);
+  registerMetricTable({ Counter, Gauge }, extra, [{
+    name: 'app_scrape_workers', type: 'gauge', labels: ['scope'],
+    help: 'Workers whose series this scrape holds; scope="cluster" is the primary\'s aggregate of all workers, scope="worker" is one worker alone (no primary, e.g. pm2 cluster mode: scrape every instance).',
+    source: () => [[{ scope }, workers]],
+  }]);
   return Registry.merge([registry, extra]).metrics();
 }
 
@@ -131,19 +136,22 @@ export interface PrimaryMetrics {
 
 export function createPrimaryMetrics(options: { workersAlive: () => number }): PrimaryMetrics {
   const registry = new Registry();
-  let total = 0;
-  const restarts = new Counter({ name: 'app_worker_restarts_total', help: 'Workers the primary replaced: reason="crash" after an unplanned exit, reason="reload" in a rolling reload.', labelNames: ['reason'], registers: [registry] });
-  // Zero-valued series exist from the start, so rate() has a baseline before the first restart.
-  restarts.inc({ reason: 'crash' }, 0);
-  restarts.inc({ reason: 'reload' }, 0);
-  new Gauge({ name: 'app_workers', help: 'Worker processes alive under the primary (new and retiring ones included during a reload).', registers: [registry], collect() { this.set(options.workersAlive()); } });
+  // Both series exist from the start, so rate() has a baseline before the first restart.
+  const restarts = { crash: 0, reload: 0 };
+  registerMetricTable({ Counter, Gauge }, registry, [
+    {
+      name: 'app_worker_restarts_total', type: 'counter', labels: ['reason'],
+      help: 'Workers the primary replaced: reason="crash" after an unplanned exit, reason="reload" in a rolling reload.',
+      source: () => [[{ reason: 'crash' }, restarts.crash], [{ reason: 'reload' }, restarts.reload]],
+    },
+    { name: 'app_workers', type: 'gauge', help: 'Worker processes alive under the primary (new and retiring ones included during a reload).', source: options.workersAlive },
+  ]);
   return {
     registry,
     workerRestarted(reason) {
-      total += 1;
-      restarts.inc({ reason });
+      restarts[reason] += 1;
     },
-    restarts: () => total,
+    restarts: () => restarts.crash + restarts.reload,
   };
 }
 

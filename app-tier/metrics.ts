@@ -6,6 +6,7 @@
  */
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { registerMetricTable } from '../common/metric-table.js';
 
 /** One worker as `/-/workers` shows it. */
 export interface WorkerSummary {
@@ -92,20 +93,21 @@ export function createWorkerMetrics(options: WorkerMetricsOptions): WorkerMetric
   const loop: IntervalHistogram = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
   loop.enable();
   const pidLabel = { pid: String(pid) };
-  new Gauge({
-    name: 'app_event_loop_lag_seconds',
-    help: `p99 of how late the event loop ran a ${LOOP_RESOLUTION_MS} ms timer, since the previous scrape.`,
-    labelNames: ['pid'],
-    registers,
-    collect() {
-      const p99 = loop.count > 0 ? loop.percentile(99) / 1e6 - LOOP_RESOLUTION_MS : 0;
-      this.set(pidLabel, Math.max(0, p99) / 1e3);
-      loop.reset();
+  // Read at scrape time, one series per process: the cluster aggregate keeps them apart by pid.
+  registerMetricTable({ Counter, Gauge }, registry, [
+    {
+      name: 'app_event_loop_lag_seconds', type: 'gauge', labels: ['pid'],
+      help: `p99 of how late the event loop ran a ${LOOP_RESOLUTION_MS} ms timer, since the previous scrape.`,
+      source: () => {
+        const p99 = loop.count > 0 ? loop.percentile(99) / 1e6 - LOOP_RESOLUTION_MS : 0;
+        loop.reset();
+        return [[pidLabel, Math.max(0, p99) / 1e3]];
+      },
     },
-  });
-  new Gauge({ name: 'app_worker_resident_memory_bytes', help: 'Resident set size of the worker process.', labelNames: ['pid'], registers, collect() { this.set(pidLabel, rss()); } });
-  new Gauge({ name: 'app_worker_uptime_seconds', help: 'Seconds since the worker started.', labelNames: ['pid'], registers, collect() { this.set(pidLabel, uptimeSeconds()); } });
-  new Gauge({ name: 'app_worker_ready', help: '1 while the worker takes requests (its /readyz says 200), 0 while starting or draining.', labelNames: ['pid'], registers, collect() { this.set(pidLabel, options.isReady() ? 1 : 0); } });
+    { name: 'app_worker_resident_memory_bytes', type: 'gauge', labels: ['pid'], help: 'Resident set size of the worker process.', source: () => [[pidLabel, rss()]] },
+    { name: 'app_worker_uptime_seconds', type: 'gauge', labels: ['pid'], help: 'Seconds since the worker started.', source: () => [[pidLabel, uptimeSeconds()]] },
+    { name: 'app_worker_ready', type: 'gauge', labels: ['pid'], help: '1 while the worker takes requests (its /readyz says 200), 0 while starting or draining.', source: () => [[pidLabel, options.isReady() ? 1 : 0]] },
+  ]);
 
   function uptimeSeconds(): number {
     return Math.round((performance.now() - startedAt) / 10) / 100;
