@@ -87,6 +87,13 @@ export interface UpstreamPool {
   states(): UpstreamState[];
   /** Called whenever a check or a failure changes some upstream's state (not on a back-off simply running out). */
   onChange(listener: () => void): void;
+  /**
+   * Replaces the members (DNS discovery, discovery.ts): one whose url is kept keeps its state;
+   * a new one starts 'down' until its first active check when `checkNew` (else 'up', like a
+   * configured one); a dropped one leaves rotation at once, and its requests in flight finish
+   * on their own connections (acquire/release/report on it are then no-ops).
+   */
+  setUpstreams(next: readonly Upstream[], checkNew: boolean): void;
 }
 
 interface Member {
@@ -133,10 +140,11 @@ export function createUpstreamPool(entries: readonly UpstreamEntry[], options: P
   const balance = options.balance ?? 'round-robin';
   const cap = options.maxActivePerUpstream ?? Number.POSITIVE_INFINITY;
   const health = options.passiveHealth ?? PASSIVE_HEALTH_DEFAULTS;
-  const members: Member[] = entries.map((entry) => ({
-    upstream: parseUpstream(entry), current: 0, active: 0, fails: 0, firstFailAt: 0, downUntil: 0, downByTimeout: false, drainingUntil: 0,
-    checked: 'up', failures: 0, lastError: undefined, latencyMsEwma: 0, lastCheckAt: undefined,
-  }));
+  const memberOf = (upstream: Upstream, checked: CheckResult): Member => ({
+    upstream, current: 0, active: 0, fails: 0, firstFailAt: 0, downUntil: 0, downByTimeout: false, drainingUntil: 0,
+    checked, failures: 0, lastError: checked === 'up' ? undefined : 'NOT_CHECKED', latencyMsEwma: 0, lastCheckAt: undefined,
+  });
+  const members: Member[] = entries.map((entry) => memberOf(parseUpstream(entry), 'up'));
   const byUpstream = new Map(members.map((member) => [member.upstream, member]));
   const listeners: (() => void)[] = [];
   let queued = 0;
@@ -178,7 +186,9 @@ export function createUpstreamPool(entries: readonly UpstreamEntry[], options: P
   }
 
   return {
-    upstreams: members.map((member) => member.upstream),
+    get upstreams() {
+      return members.map((member) => member.upstream);
+    },
     pick(avoid) {
       const at = now();
       // Another upstream when there is one; the avoided one only as the last choice.
@@ -267,6 +277,14 @@ export function createUpstreamPool(entries: readonly UpstreamEntry[], options: P
     },
     onChange(listener) {
       listeners.push(listener);
+    },
+    setUpstreams(next, checkNew) {
+      const kept = new Map(members.map((member) => [member.upstream.url, member]));
+      const fresh = next.map((upstream) => kept.get(upstream.url) ?? memberOf(upstream, checkNew ? 'down' : 'up'));
+      members.splice(0, members.length, ...fresh);
+      byUpstream.clear();
+      for (const member of members) byUpstream.set(member.upstream, member);
+      changed();
     },
   };
 }
