@@ -21,6 +21,7 @@ import { ClientAbortedError, errorCode, toUpstreamError, upstreamUnavailable } f
 import type { Exchange, Forwarder, ProxyEngine } from './exchange.js';
 import { admit, createForwarderAgent, fail, onBodyLimit, onClientClose, onUpstreamResponse } from './forward.js';
 import { buildRequestHeaderList, buildRequestHeaders, normalizeAddress, requestFraming } from './headers.js';
+import { startDiscovery } from './discovery.js';
 import { ACTIVE_HEALTH_DEFAULTS, createHealthChecker, type ActiveHealthOptions } from './health-check.js';
 import { createUpstreamPool, PASSIVE_HEALTH_DEFAULTS, type BalanceMethod, type PassiveHealthOptions, type UpstreamEntry, type UpstreamState } from './pool.js';
 import { bufferThenAdmit, onBufferError } from './request-buffering.js';
@@ -73,6 +74,8 @@ export interface ProxyOptions {
   passiveHealth?: PassiveHealthOptions;
   /** Active `GET /readyz` checks, or false for none. */
   activeHealth?: ActiveHealthOptions | false;
+  /** An upstream given as a host name is re-resolved this often, ms (discovery.ts, WEB_UPSTREAM_RESOLVE_MS); 0 = once at start. */
+  upstreamResolveMs?: number;
 }
 
 /** Every option but the upstream list; the optional ones (added by issue 6) default to these. */
@@ -98,6 +101,7 @@ export const PROXY_DEFAULTS: ProxySettings = Object.freeze({
   bodyTempMaxBytes: DEFAULT_BODY_TEMP_MAX_BYTES,
   retryBudget: RETRY_BUDGET_DEFAULTS,
   passiveHealth: PASSIVE_HEALTH_DEFAULTS,
+  upstreamResolveMs: 5_000,
   activeHealth: ACTIVE_HEALTH_DEFAULTS,
 });
 
@@ -142,7 +146,7 @@ function checkOptions(options: ProxySettings): void {
   for (const key of positive) {
     if (!Number.isSafeInteger(options[key]) || options[key] < 1) throw new RangeError(`proxy option ${key} must be a positive integer, got ${options[key]}`);
   }
-  for (const key of ['maxBodyBytes', 'maxQueue', 'maxReplayBodyBytes', 'bufferBodyBytes', 'bodyTempMaxBytes'] as const) {
+  for (const key of ['maxBodyBytes', 'maxQueue', 'maxReplayBodyBytes', 'bufferBodyBytes', 'bodyTempMaxBytes', 'upstreamResolveMs'] as const) {
     if (!Number.isSafeInteger(options[key]) || options[key] < 0) throw new RangeError(`proxy option ${key} must be a non-negative integer, got ${options[key]}`);
   }
   if (!options.streamBodyPrefixes.every((prefix) => typeof prefix === 'string' && prefix.startsWith('/'))) throw new RangeError('proxy option streamBodyPrefixes must be path prefixes starting with "/"');
@@ -168,6 +172,7 @@ export function createProxyHandler(options: ProxyOptions & { logger: Logger }): 
   const admission = createAdmission(pool, { maxQueue: settings.maxQueue, queueTimeoutMs: settings.queueTimeoutMs });
   const agent = createUpstreamAgent({ maxSockets: settings.maxSocketsPerUpstream, keepAliveIdleMs: settings.keepAliveIdleMs });
   const checker = settings.activeHealth === false || upstreams.length === 0 ? undefined : createHealthChecker(pool, settings.activeHealth, logger);
+  const discovery = startDiscovery(upstreams, pool, { resolveMs: settings.upstreamResolveMs, checkNew: checker !== undefined, logger });
   const trusted = new Set(settings.trustedProxies.map((address) => normalizeAddress(address)));
   const spillDir = createSpillDir({ parent: settings.bodyTempDir, maxTotalBytes: settings.bodyTempMaxBytes });
   const proxy = httpProxy.createProxyServer({ selfHandleResponse: true, prependPath: false, xfwd: false, ws: false });
@@ -307,6 +312,7 @@ export function createProxyHandler(options: ProxyOptions & { logger: Logger }): 
     async close() {
       closed = true;
       checker?.close();
+      discovery?.close();
       admission.close();
       agent.destroy();
       proxy.close();
