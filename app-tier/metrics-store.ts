@@ -36,6 +36,12 @@ export function instrumentStore(store: Store, onError: OnStoreError): Store {
     replaceArticle: wrap('replaceArticle'),
     patchArticle: wrap('patchArticle'),
     deleteArticle: wrap('deleteArticle'),
+    articlesAfter: wrap('articlesAfter'),
+    maxArticleId: wrap('maxArticleId'),
+    createJob: wrap('createJob'),
+    getJob: wrap('getJob'),
+    claimJob: wrap('claimJob'),
+    finishJobStep: wrap('finishJobStep'),
     getOrCreateSetting: wrap('getOrCreateSetting'),
     close: wrap('close'),
   };

@@ -1,9 +1,10 @@
 /** What a view receives: the request, its route parameters, and the application's dependencies. */
 import type { AppRequest, AppResponse } from '../../common/app-interface.js';
 import type { Logger } from '../../common/logger.js';
-import type { ParamValue, RouteParams } from '../router/index.js';
+import type { ParamValue, Resolution, RouteEntry, RouteParams } from '../router/index.js';
 import type { Store } from '../store/types.js';
 import type { Csrf } from './csrf.js';
+import type { JobRunner } from './jobs/runner.js';
 
 export interface AppDeps {
   readonly store: Store;
@@ -17,6 +18,14 @@ export interface AppDeps {
   csrf(): Promise<Csrf>;
   /** Path of a named route (see routes.ts). */
   reverse(name: string, params?: Readonly<Record<string, ParamValue>>): string;
+  /** What the URL table decides for a request, without calling a view (Django's resolve()). */
+  resolve(method: string, target: string): Resolution<View>;
+  /** The URL table in the order it is tried. */
+  routes(): readonly RouteEntry[];
+  /** Runs report jobs (202) from the store. */
+  readonly jobs: JobRunner;
+  /** The pause between two steps of a report job. */
+  readonly reportStepDelayMs: number;
 }
 
 export interface ViewContext {

@@ -13,7 +13,9 @@ import { createRouter } from '../router/index.js';
 import type { Store } from '../store/types.js';
 import type { AppDeps } from './context.js';
 import { createCsrf, type Csrf } from './csrf.js';
-import { errorResponse, internalErrorResponse, toTwotierError } from './error-response.js';
+import { errorResponse, internalErrorResponse, notFoundResponse, toTwotierError } from './error-response.js';
+import { createJobRunner } from './jobs/runner.js';
+import { WORD_COUNT, wordCount } from './jobs/word-count.js';
 import { assertBodyWithin, DEFAULT_MAX_REQUEST_BODY_BYTES } from './request-body.js';
 import { finalise, noContent, redirect } from './responses.js';
 import { appRoutes } from './routes.js';
@@ -32,7 +34,17 @@ export interface CreateAppOptions {
   maxArticleBodyBytes?: number | undefined;
   /** APP_MAX_REQUEST_BODY_BYTES: a larger request body is 413; DEFAULT_MAX_REQUEST_BODY_BYTES (1 MiB) by default. */
   maxRequestBodyBytes?: number | undefined;
+  /** APP_DEBUG: a 404 the URL table gives lists the patterns it tried (Django's DEBUG = True). Off by default. */
+  debug?: boolean | undefined;
+  /** APP_REPORT_STEP_DELAY_MS: the pause between two steps of a report job; DEFAULT_REPORT_STEP_DELAY_MS by default. */
+  reportStepDelayMs?: number | undefined;
+  /** How long a step of a job may run before another process may take the job over; DEFAULT_JOB_LEASE_MS by default. */
+  jobLeaseMs?: number | undefined;
 }
+
+/** A report (four steps at least) takes about two seconds: long enough to watch its 200s, short enough to wait for. */
+export const DEFAULT_REPORT_STEP_DELAY_MS = 500;
+export const DEFAULT_JOB_LEASE_MS = 5_000;
 
 /** The store setting that holds the CSRF signing secret, shared by every process. */
 export const CSRF_SECRET_SETTING = 'csrf-secret';
@@ -43,12 +55,18 @@ export function createApp(options: CreateAppOptions): Application {
   // Defaults here, so every adapter (worker, CGI, embedded) gets the same bounds unasked.
   const maxRequestBodyBytes = options.maxRequestBodyBytes ?? DEFAULT_MAX_REQUEST_BODY_BYTES;
 
+  const workerPid = options.worker?.pid ?? process.pid;
+  const reportStepDelayMs = options.reportStepDelayMs ?? DEFAULT_REPORT_STEP_DELAY_MS;
+  const jobs = createJobRunner({
+    store, logger, kinds: { [WORD_COUNT]: wordCount }, stepDelayMs: reportStepDelayMs, leaseMs: options.jobLeaseMs ?? DEFAULT_JOB_LEASE_MS, pid: workerPid,
+  });
+
   let csrf: Promise<Csrf> | undefined;
   const deps: AppDeps = {
     store,
     logger,
     appToken: options.appToken,
-    workerPid: options.worker?.pid ?? process.pid,
+    workerPid,
     maxArticleBodyBytes: options.maxArticleBodyBytes ?? DEFAULT_MAX_ARTICLE_BODY_BYTES,
     csrf() {
       if (csrf === undefined) {
@@ -64,6 +82,10 @@ export function createApp(options: CreateAppOptions): Application {
       return csrf;
     },
     reverse: (name, params) => router.reverse(name, params),
+    resolve: (method, target) => router.resolve(method, target),
+    routes: () => router.entries(),
+    jobs,
+    reportStepDelayMs,
   };
 
   async function dispatch(request: AppRequest): Promise<AppResponse> {
@@ -88,6 +110,7 @@ export function createApp(options: CreateAppOptions): Application {
           headers: { Allow: resolution.allow },
         });
       case 'not-found':
+        if (options.debug === true) return notFoundResponse(request, router.entries());
         throw new TwotierError('APP_ERR_NOT_FOUND', 'there is nothing at this address');
       case 'bad-request':
         throw new TwotierError('APP_ERR_BAD_REQUEST', resolution.error.message, { cause: resolution.error });
@@ -107,7 +130,8 @@ export function createApp(options: CreateAppOptions): Application {
       return finalise(request.method, response);
     },
     close() {
-      closed ??= store.close();
+      // Job timers first: a step still running finishes (and frees its lease) before the store closes.
+      closed ??= jobs.close().then(() => store.close());
       return closed;
     },
   };

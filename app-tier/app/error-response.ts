@@ -7,7 +7,9 @@ import type { AppRequest, AppResponse } from '../../common/app-interface.js';
 import { TwotierError, isTwotierError } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import { json, html } from './responses.js';
-import { errorPage } from './templates/layout.js';
+import type { RouteEntry } from '../router/index.js';
+import { html as markup } from './templates/html.js';
+import { errorPage, layout } from './templates/layout.js';
 
 /** Seconds a client should wait before retrying when the database is unavailable. */
 const STORE_RETRY_AFTER_S = 5;
@@ -74,4 +76,24 @@ export function internalErrorResponse(request: AppRequest, error: unknown, logge
   logger.error({ err: error, reqId: request.requestId, method: request.method, url: request.target }, 'unhandled error in view');
   const internal = new TwotierError('APP_ERR_INTERNAL', 'something went wrong; the log has the details under this request id');
   return errorResponse(request, internal, logger);
+}
+
+/**
+ * The 404 of debug mode (APP_DEBUG), as Django's technical 404 shows it: the URL table in the
+ * order it was tried, so a learner sees why a path matched nothing. Off by default: the list
+ * tells a stranger every URL the application has.
+ */
+export function notFoundResponse(request: AppRequest, tried: readonly RouteEntry[]): AppResponse {
+  const message = 'there is nothing at this address';
+  if (isApiTarget(request.target)) {
+    return json(404, { error: { status: 404, code: 'APP_ERR_NOT_FOUND', message, requestId: request.requestId, tried } });
+  }
+  const rows = tried.map((entry, index) => markup`<li value="${index + 1}"><code>${entry.pattern}</code> <small>${entry.kind}${entry.name === undefined ? '' : markup` [name='${entry.name}']`}</small></li>`);
+  const main = markup`<h1>404 Not Found</h1>
+<p>${message}: <code>${request.target}</code></p>
+<p>Using the URL table of this application, these patterns were tried, in this order; the path matched none of them.
+You see this because APP_DEBUG is on; without it this is a plain 404 page.</p>
+<ol class="tried">${rows}</ol>
+<p class="request-id">Request id: <code>${request.requestId}</code></p>`;
+  return html(404, layout({ title: '404 Not Found', main }), { 'Cache-Control': 'no-store' });
 }

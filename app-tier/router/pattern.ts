@@ -15,6 +15,8 @@ type PatternPart = LiteralPart | ParamPart;
 export interface CompiledPattern {
   /** The pattern as written, for error messages. */
   readonly source: string;
+  /** Which of Django's two syntaxes wrote it. */
+  readonly kind: 'path' | 're_path';
   /** Typed parameters, or null when the path does not match. */
   match(matchPath: string): Record<string, ParamValue> | null;
   /** Builds the path (with its leading "/") from parameters; throws TypeError when one is missing or invalid. */
@@ -71,6 +73,7 @@ export function compilePath(pattern: string): CompiledPattern {
 
   return {
     source: pattern,
+    kind: 'path',
     match(matchPath) {
       const found = regex.exec(matchPath);
       if (found === null) return null;
@@ -109,6 +112,7 @@ export function compileRegex(regex: RegExp): CompiledPattern {
   const whole = new RegExp(`^(?:${regex.source})$`, regex.flags.replace(/[gy]/g, ''));
   return {
     source: String(regex),
+    kind: 're_path',
     match(matchPath) {
       const found = whole.exec(matchPath);
       if (found === null) return null;

@@ -37,8 +37,19 @@ export type Resolution<H> =
   | { readonly kind: 'not-found' }
   | { readonly kind: 'bad-request'; readonly error: MalformedPathError };
 
+/** One entry of the URL table as a person reads it (Django's debug 404 lists these). */
+export interface RouteEntry {
+  readonly pattern: string;
+  readonly kind: 'path' | 're_path';
+  readonly name: string | undefined;
+  /** The Allow value: methods the route answers ("*": any method, the view decides). */
+  readonly methods: string;
+}
+
 export interface Router<H> {
   resolve(method: string, target: string): Resolution<H>;
+  /** The URL table in the order it is tried. */
+  entries(): readonly RouteEntry[];
   /** Builds the path of a named route; throws TypeError for an unknown name or a bad parameter. */
   reverse(name: string, params?: Readonly<Record<string, ParamValue>>): string;
 }
@@ -76,7 +87,12 @@ export function createRouter<H>(routes: readonly RouteDefinition<H>[]): Router<H
     return null;
   }
 
+  const entries: readonly RouteEntry[] = Object.freeze(
+    table.map((route) => ({ pattern: route.pattern.source, kind: route.pattern.kind, name: route.name, methods: route.handlers['*'] === undefined ? route.allow : '*' })),
+  );
+
   return {
+    entries: () => entries,
     resolve(method, target) {
       let rawPath: string;
       let search: string;

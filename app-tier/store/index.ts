@@ -11,6 +11,7 @@ import type { Store } from './types.js';
 export { parseDatabaseUrl, redactDatabaseUrl, DatabaseUrlError, DATABASE_URL_EXPECTED } from './database-url.js';
 export { StoreConflictError, StoreUnavailableError } from './types.js';
 export type { Store, Article, ArticleInput, ArticlePatch, ArchiveMonth } from './types.js';
+export type { Job, JobState, JobStep, NewJob } from './jobs.js';
 
 export interface OpenStoreOptions {
   readonly logger: Logger;

@@ -5,6 +5,7 @@
  * restarting server → StoreUnavailableError (503), never a crash.
  */
 import type pg from 'pg';
+import { JOB_COLUMNS, toJob, type Job, type JobRow, type JobStep, type NewJob } from './jobs.js';
 import { openPostgresDatabase, isUnavailable, ARTICLE_WRITE_LOCK_KEY, type OpenPostgresOptions } from './postgres-schema.js';
 import { COLUMNS, HEAD_COLUMNS, SUMMARY_COLUMNS, derivedSlugs, toArticle, toHead, toPublished, toSummary, type ArticleRow, type HeadRow, type SummaryRow } from './rows.js';
 import {
@@ -178,6 +179,59 @@ export class PostgresStore implements Store {
 
   deleteArticle(id: number): Promise<boolean> {
     return this.#call(async (db) => ((await db.query('DELETE FROM articles WHERE id = $1', [id])).rowCount ?? 0) > 0);
+  }
+
+  articlesAfter(afterId: number, limit: number): Promise<Article[]> {
+    return this.#call(async (db) => (await db.query<ArticleRow>(`SELECT ${COLUMNS} FROM articles WHERE id > $1 ORDER BY id LIMIT $2`, [afterId, limit])).rows.map(toArticle));
+  }
+
+  maxArticleId(): Promise<number> {
+    return this.#call(async (db) => (await db.query<{ max: number | null }>('SELECT MAX(id) AS max FROM articles')).rows[0]?.max ?? 0);
+  }
+
+  createJob(job: NewJob): Promise<Job> {
+    return this.#call(async (db) => {
+      const now = new Date().toISOString();
+      const result = await db.query<JobRow>(
+        `INSERT INTO jobs (id, kind, state, total, done, data, steps, next_step_at, created_at, updated_at) VALUES ($1, $2, 'queued', $3, 0, $4, 0, $5, $6, $7) RETURNING ${JOB_COLUMNS}`,
+        [job.id, job.kind, job.total, job.data, job.nextStepAt, now, now],
+      );
+      return toJob(result.rows[0] as JobRow);
+    });
+  }
+
+  getJob(id: string): Promise<Job | null> {
+    return this.#call(async (db) => {
+      const row = (await db.query<JobRow>(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = $1`, [id])).rows[0];
+      return row === undefined ? null : toJob(row);
+    });
+  }
+
+  claimJob(id: string, owner: string, nowMs: number, leaseUntilMs: number): Promise<Job | null> {
+    return this.#call(async (db) => {
+      // One statement: Postgres re-checks the WHERE on the latest row version under the row lock
+      // (READ COMMITTED), so of two boxes claiming at once only one updates the row.
+      const result = await db.query<JobRow>(
+        `UPDATE jobs SET lease_owner = $1, lease_until = $2 WHERE id = $3 AND state IN ('queued', 'running') AND next_step_at <= $4
+          AND (lease_until IS NULL OR lease_until < $4) RETURNING ${JOB_COLUMNS}`,
+        [owner, leaseUntilMs, id, nowMs],
+      );
+      const row = result.rows[0];
+      return row === undefined ? null : toJob(row);
+    });
+  }
+
+  finishJobStep(id: string, owner: string, step: JobStep): Promise<boolean> {
+    return this.#call(async (db) => {
+      const now = new Date().toISOString();
+      const finished = step.state === 'done' || step.state === 'failed' ? now : null;
+      const result = await db.query(
+        `UPDATE jobs SET state = $1, done = $2, data = $3, result = $4, error = $5, next_step_at = $6, steps = steps + 1,
+          lease_owner = NULL, lease_until = NULL, updated_at = $7, finished_at = $8 WHERE id = $9 AND lease_owner = $10`,
+        [step.state, step.done, step.data, step.result, step.error, step.nextStepAt, now, finished, id, owner],
+      );
+      return (result.rowCount ?? 0) === 1;
+    });
   }
 
   getOrCreateSetting(name: string, create: () => string): Promise<string> {

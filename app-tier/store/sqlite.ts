@@ -5,6 +5,7 @@
  * `ON CONFLICT … DO NOTHING` (SQLite ≥ 3.24 and Postgres both read it).
  */
 import type { Logger } from '../../common/logger.js';
+import { JOB_COLUMNS, toJob, type Job, type JobRow, type JobStep, type NewJob } from './jobs.js';
 import { openSqliteDatabase, type SqliteDatabase } from './sqlite-schema.js';
 import { COLUMNS, HEAD_COLUMNS, SUMMARY_COLUMNS, derivedSlugs, toArticle, toHead, toPublished, toSummary, type ArticleRow, type HeadRow, type SummaryRow } from './rows.js';
 import {
@@ -156,6 +157,53 @@ export class SqliteStore implements Store {
 
   deleteArticle(id: number): Promise<boolean> {
     return this.#call(() => this.#db.prepare('DELETE FROM articles WHERE id = ?').run(id).changes > 0);
+  }
+
+  articlesAfter(afterId: number, limit: number): Promise<Article[]> {
+    return this.#call(() => (this.#db.prepare(`SELECT ${COLUMNS} FROM articles WHERE id > ? ORDER BY id LIMIT ?`).all(afterId, limit) as ArticleRow[]).map(toArticle));
+  }
+
+  maxArticleId(): Promise<number> {
+    return this.#call(() => (this.#db.prepare('SELECT MAX(id) FROM articles').pluck().get() as number | null) ?? 0);
+  }
+
+  #job(id: string): Job | null {
+    const row = this.#db.prepare(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ?`).get(id) as JobRow | undefined;
+    return row === undefined ? null : toJob(row);
+  }
+
+  createJob(job: NewJob): Promise<Job> {
+    return this.#call(() => {
+      const now = new Date().toISOString();
+      this.#db.prepare(
+        "INSERT INTO jobs (id, kind, state, total, done, data, steps, next_step_at, created_at, updated_at) VALUES (?, ?, 'queued', ?, 0, ?, 0, ?, ?, ?)",
+      ).run(job.id, job.kind, job.total, job.data, job.nextStepAt, now, now);
+      return this.#job(job.id) as Job;
+    });
+  }
+
+  getJob(id: string): Promise<Job | null> {
+    return this.#call(() => this.#job(id));
+  }
+
+  claimJob(id: string, owner: string, nowMs: number, leaseUntilMs: number): Promise<Job | null> {
+    return this.#call(() => {
+      const claimed = this.#db.prepare(
+        "UPDATE jobs SET lease_owner = ?, lease_until = ? WHERE id = ? AND state IN ('queued', 'running') AND next_step_at <= ? AND (lease_until IS NULL OR lease_until < ?)",
+      ).run(owner, leaseUntilMs, id, nowMs, nowMs);
+      return claimed.changes === 1 ? this.#job(id) : null;
+    });
+  }
+
+  finishJobStep(id: string, owner: string, step: JobStep): Promise<boolean> {
+    return this.#call(() => {
+      const now = new Date().toISOString();
+      const finished = step.state === 'done' || step.state === 'failed' ? now : null;
+      return this.#db.prepare(
+        `UPDATE jobs SET state = ?, done = ?, data = ?, result = ?, error = ?, next_step_at = ?, steps = steps + 1,
+          lease_owner = NULL, lease_until = NULL, updated_at = ?, finished_at = ? WHERE id = ? AND lease_owner = ?`,
+      ).run(step.state, step.done, step.data, step.result, step.error, step.nextStepAt, now, finished, id, owner).changes === 1;
+    });
   }
 
   getOrCreateSetting(name: string, create: () => string): Promise<string> {

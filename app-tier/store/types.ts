@@ -1,3 +1,5 @@
+import type { Job, JobStep, NewJob } from './jobs.js';
+
 /**
  * The store interface. SQLite implements it now; Postgres (multi-box placement) later. Async
  * throughout so both backends fit, and SQL kept portable.
@@ -64,6 +66,20 @@ export interface Store {
   patchArticle(id: number, patch: ArticlePatch): Promise<Article | null>;
   /** false when there was no such article. */
   deleteArticle(id: number): Promise<boolean>;
+  /** Whole articles with id > afterId, lowest id first (a report job reads them in batches). */
+  articlesAfter(afterId: number, limit: number): Promise<Article[]>;
+  /** The highest article id; 0 when there is none. */
+  maxArticleId(): Promise<number>;
+  createJob(job: NewJob): Promise<Job>;
+  getJob(id: string): Promise<Job | null>;
+  /**
+   * Takes the lease of a job that is not finished, whose next step is due (nextStepAt ≤ nowMs)
+   * and whose lease is free or expired (leaseUntil < nowMs): one UPDATE, so of several
+   * processes asking at once exactly one gets the job; the others get null.
+   */
+  claimJob(id: string, owner: string, nowMs: number, leaseUntilMs: number): Promise<Job | null>;
+  /** Writes a step's outcome and frees the lease; false (nothing written) when `owner` no longer holds it. */
+  finishJobStep(id: string, owner: string, step: JobStep): Promise<boolean>;
   /** A value kept across processes and restarts (e.g. the CSRF signing secret); created with `create()` once. */
   getOrCreateSetting(name: string, create: () => string): Promise<string>;
   close(): Promise<void>;

@@ -17,6 +17,7 @@ import {
   type ArticlePatch,
   type Store,
 } from '../../app-tier/store/types.js';
+import type { Job } from '../../app-tier/store/jobs.js';
 
 export interface MemoryStore extends Store {
   /** When set, every method rejects with this error. */
@@ -62,6 +63,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
   const now = options.now ?? (() => new Date());
   const articles = new Map<number, Article>();
   const settings = new Map<string, string>();
+  const jobs = new Map<string, Job>();
   let nextId = 1;
   let closed = false;
   let closeCalls = 0;
@@ -172,6 +174,46 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
     async deleteArticle(id) {
       guard();
       return articles.delete(id);
+    },
+    async articlesAfter(afterId, limit) {
+      guard();
+      return [...articles.values()].filter((article) => article.id > afterId).sort((a, b) => a.id - b.id).slice(0, limit);
+    },
+    async maxArticleId() {
+      guard();
+      return Math.max(0, ...articles.keys());
+    },
+    async createJob(input) {
+      guard();
+      const stamp = now().toISOString();
+      const job: Job = {
+        ...input, state: 'queued', done: 0, result: null, error: null, steps: 0, leaseOwner: null, leaseUntil: null,
+        createdAt: stamp, updatedAt: stamp, finishedAt: null,
+      };
+      jobs.set(job.id, job);
+      return job;
+    },
+    async getJob(id) {
+      guard();
+      return jobs.get(id) ?? null;
+    },
+    async claimJob(id, owner, nowMs, leaseUntilMs) {
+      guard();
+      const job = jobs.get(id);
+      if (job === undefined || (job.state !== 'queued' && job.state !== 'running') || job.nextStepAt > nowMs) return null;
+      if (job.leaseUntil !== null && job.leaseUntil >= nowMs) return null;
+      const claimed: Job = { ...job, leaseOwner: owner, leaseUntil: leaseUntilMs };
+      jobs.set(id, claimed);
+      return claimed;
+    },
+    async finishJobStep(id, owner, step) {
+      guard();
+      const job = jobs.get(id);
+      if (job === undefined || job.leaseOwner !== owner) return false;
+      const stamp = now().toISOString();
+      const finished = step.state === 'done' || step.state === 'failed';
+      jobs.set(id, { ...job, ...step, steps: job.steps + 1, leaseOwner: null, leaseUntil: null, updatedAt: stamp, finishedAt: finished ? stamp : null });
+      return true;
     },
     async getOrCreateSetting(name, create) {
       guard();

@@ -6,6 +6,8 @@
 import type { AppHeaders } from '../../../common/app-interface.js';
 import type { View } from '../context.js';
 import { json } from '../responses.js';
+import { urlParts } from '../url-parts.js';
+import { FRAGMENT_NOTE } from './urlparse.js';
 
 // Not fatal: the inspector shows any body; invalid UTF-8 becomes U+FFFD and bodyLength keeps the true size.
 const lenientUtf8 = new TextDecoder('utf-8');
@@ -27,6 +29,17 @@ function shownHeaders(headers: AppHeaders): AppHeaders {
   return shown;
 }
 
+/**
+ * The URL the request named, taken apart as /api/urlparse does. The request line carries only
+ * the path and query (origin-form, RFC 9112 §3.2.1): scheme and authority come from the web
+ * tier's X-Forwarded-Proto and the Host header, and the fragment is always empty.
+ */
+function receivedUrl(request: { target: string; headers: AppHeaders }): string {
+  if (!request.target.startsWith('/')) return request.target;
+  const proto = request.headers['x-forwarded-proto'] === 'https' ? 'https' : 'http';
+  return `${proto}://${request.headers['host'] ?? ''}${request.target}`;
+}
+
 export const echo: View = async ({ request, deps }) =>
   json(200, {
     method: request.method,
@@ -36,4 +49,5 @@ export const echo: View = async ({ request, deps }) =>
     body: lenientUtf8.decode(request.body),
     bodyLength: request.body.byteLength,
     worker: { pid: deps.workerPid, address: request.localAddress, port: request.localPort },
+    urlParts: { url: receivedUrl(request), ...urlParts(receivedUrl(request)), note: FRAGMENT_NOTE },
   });

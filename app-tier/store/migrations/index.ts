@@ -4,6 +4,7 @@
  */
 import { articles } from './001-articles.js';
 import { settings } from './002-settings.js';
+import { jobs } from './003-jobs.js';
 
 export interface Migration {
   /** Strictly increasing; recorded in schema_migrations once applied. */
@@ -13,4 +14,4 @@ export interface Migration {
   readonly up: readonly string[];
 }
 
-export const MIGRATIONS: readonly Migration[] = [articles, settings];
+export const MIGRATIONS: readonly Migration[] = [articles, settings, jobs];

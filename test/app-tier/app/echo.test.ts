@@ -1,5 +1,6 @@
 import t from 'tap';
 import { harness } from './fixture.js';
+import { FRAGMENT_NOTE } from '../../../app-tier/app/views/urlparse.js';
 
 t.test('GET /api/echo shows the request as received', async (t) => {
   const { send } = harness(t, { worker: { pid: 4242 } });
@@ -15,6 +16,12 @@ t.test('GET /api/echo shows the request as received', async (t) => {
     body: '',
     bodyLength: 0,
     worker: { pid: 4242, address: '127.0.0.1', port: 3000 },
+    // Issue 17: the inspector takes the URL it received apart (app-tier/app/url-parts.ts).
+    urlParts: {
+      url: 'http://app.test/api/echo?a=%20b&c', scheme: 'http', netloc: 'app.test', hostname: 'app.test', port: 80, defaultPort: true,
+      username: null, password: null, path: '/api/echo', params: '', query: 'a=%20b&c',
+      queryPairs: [{ name: 'a', value: ' b' }, { name: 'c', value: '' }], fragment: '', note: FRAGMENT_NOTE,
+    },
   });
 });
 

@@ -140,4 +140,31 @@ export function storeSuite(t: Test, backend: StoreBackend): void {
     await t.rejects(store.countArticles(), { code: 'STORE_UNAVAILABLE' });
     await t.rejects(store.createArticle({ title: 'x', body: '' }), { code: 'STORE_UNAVAILABLE' });
   });
+
+  t.test('jobs: created, claimed by one owner at a time, stepped, leases expire; articles read in id order', async (t) => {
+    const store = await open(t, await backend.freshUrl(t, 'jobs'));
+    const a = await store.createArticle({ title: 'A', body: 'a' });
+    const b = await store.createArticle({ title: 'B', body: 'b' });
+    t.equal(await store.maxArticleId(), b.id);
+    t.same((await store.articlesAfter(0, 10)).map((article) => article.id), [a.id, b.id]);
+    t.same(await store.articlesAfter(a.id, 10), [b]);
+    const id = '3f2a1c9e-0000-4000-8000-000000000001';
+    const created = await store.createJob({ id, kind: 'word-count', total: 2, data: '{"n":0}', nextStepAt: 1_000 });
+    t.match(created, { id, state: 'queued', done: 0, steps: 0, nextStepAt: 1_000, leaseOwner: null, leaseUntil: null, result: null, finishedAt: null });
+    t.equal(await store.claimJob(id, 'w1', 999, 5_000), null, 'not due yet');
+    const claimed = await store.claimJob(id, 'w1', 1_000, 1_700_000_000_000);
+    t.match(claimed, { leaseOwner: 'w1', leaseUntil: 1_700_000_000_000 }, 'epoch milliseconds fit');
+    t.equal(await store.claimJob(id, 'w2', 1_000, 6_000), null, 'a held lease is not taken');
+    t.equal(await store.finishJobStep(id, 'w2', { state: 'running', done: 1, data: '{}', result: null, error: null, nextStepAt: 2_000 }), false, 'only the holder writes');
+    t.ok(await store.finishJobStep(id, 'w1', { state: 'running', done: 1, data: '{"n":1}', result: null, error: null, nextStepAt: 2_000 }));
+    t.match(await store.getJob(id), { state: 'running', done: 1, data: '{"n":1}', steps: 1, nextStepAt: 2_000, leaseOwner: null, finishedAt: null });
+    t.ok(await store.claimJob(id, 'w2', 2_000, 2_500));
+    t.ok(await store.claimJob(id, 'w3', 2_501, 9_000), 'an expired lease is taken over');
+    t.ok(await store.finishJobStep(id, 'w3', { state: 'done', done: 2, data: '{}', result: '{"ok":true}', error: null, nextStepAt: 3_000 }));
+    const done = await store.getJob(id);
+    t.match(done, { state: 'done', result: '{"ok":true}', steps: 2 });
+    t.type(done?.finishedAt, 'string');
+    t.equal(await store.claimJob(id, 'w4', 10_000, 20_000), null, 'a finished job is never claimed');
+    t.equal(await store.getJob('3f2a1c9e-0000-4000-8000-000000000002'), null);
+  });
 }
