@@ -7,6 +7,7 @@
  * back. The application never sees node's IncomingMessage/ServerResponse, so the same
  * code runs unchanged under all three adapters.
  */
+import type { Logger } from './logger.js';
 
 /** Header fields in node's `req.headers` shape: lower-case names, repeated fields joined with ", ". */
 export type AppHeaders = Readonly<Record<string, string>>;
@@ -51,6 +52,34 @@ export interface Application {
   /** Releases what the application holds (database handles). Idempotent. */
   close(): Promise<void>;
 }
+
+/** Which adapter runs the application: a cluster worker, the web tier's own process, or a CGI process per request. */
+export type AppMode = 'persistent' | 'embedded' | 'cgi';
+
+/**
+ * What every mode hands `createApp` (WSGI's `environ` for start-up, not per request). Only plain
+ * values and a pino logger, so an application written against it runs under all three adapters.
+ */
+export interface AppContext {
+  /** A pino logger (a child of the tier's); per-request lines should carry `request.requestId`. */
+  readonly logger: Logger;
+  /**
+   * The environment the operator gave the application: the tier's process environment for
+   * persistent workers and embedded mode; under CGI, what the gateway hands `cgi-bin/app` (its own
+   * config: DATABASE_URL, APP_TOKEN, APP_MODULE, the body bounds), never a request's fields.
+   */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** DATABASE_URL as the tier resolved it (default `sqlite:./data/twotier.db`), the same in every mode. */
+  readonly databaseUrl: string;
+  readonly mode: AppMode;
+}
+
+/**
+ * The contract of an APP_MODULE: its default export. Called once per process (once per request
+ * under CGI); may return a promise. From plain JavaScript:
+ * `/** @type {import('twotier').CreateApp} *\/ export default function createApp(context) { … }`.
+ */
+export type CreateApp = (context: AppContext) => Application | Promise<Application>;
 
 /** Collects a body into one Buffer (used by adapters that need the whole response, e.g. CGI). */
 export async function bodyToBuffer(body: AppBody): Promise<Buffer> {
