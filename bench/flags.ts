@@ -9,9 +9,9 @@ export interface BenchOptions extends BenchFlags {
 }
 
 export const DEFAULTS = {
-  full: { durationSec: 10, warmupSec: 2 },
+  full: { durationSec: 10, warmupSec: 2, cgiRequests: 200, cgiMaxSec: 60 },
   /** A smoke check: every row runs, none of the figures mean much. */
-  quick: { durationSec: 2, warmupSec: 1 },
+  quick: { durationSec: 2, warmupSec: 1, cgiRequests: 30, cgiMaxSec: 20 },
   connections: 10,
   pipelining: 1,
   resultsDir: 'bench/results',
@@ -33,6 +33,9 @@ export const USAGE = `Usage: npm run bench -- [options]
   --quick                 a short smoke run (${DEFAULTS.quick.durationSec} s per scenario)      BENCH_QUICK=1
   --duration SEC          measured seconds per scenario (default ${DEFAULTS.full.durationSec})    BENCH_DURATION
   --warmup SEC            warm-up seconds before measuring (default ${DEFAULTS.full.warmupSec})  BENCH_WARMUP
+  --cgi-requests N        CGI rows run by count: requests per row (default ${DEFAULTS.full.cgiRequests},  BENCH_CGI_REQUESTS
+                          quick ${DEFAULTS.quick.cgiRequests}; cgi-shell runs 10×)
+  --cgi-max-sec SEC       time cap of a CGI row (default ${DEFAULTS.full.cgiMaxSec}, quick ${DEFAULTS.quick.cgiMaxSec})     BENCH_CGI_MAX_SEC
   --connections N         concurrent connections (default ${DEFAULTS.connections})          BENCH_CONNECTIONS
   --pipelining N          requests in flight per connection (default ${DEFAULTS.pipelining})   BENCH_PIPELINING
   --workers N             proxy-echo-w1 … wN (default: CPU count)           BENCH_WORKERS
@@ -55,6 +58,7 @@ export class BenchFlagError extends Error {
 
 const VALUE_FLAGS: Readonly<Record<string, string>> = {
   duration: 'BENCH_DURATION', warmup: 'BENCH_WARMUP', connections: 'BENCH_CONNECTIONS', pipelining: 'BENCH_PIPELINING',
+  'cgi-requests': 'BENCH_CGI_REQUESTS', 'cgi-max-sec': 'BENCH_CGI_MAX_SEC',
   workers: 'BENCH_WORKERS', scenarios: 'BENCH_SCENARIOS', json: 'BENCH_JSON', 'results-dir': 'BENCH_RESULTS_DIR', compare: '',
 };
 
@@ -105,6 +109,7 @@ export function parseBenchArgs(argv: readonly string[], env: Readonly<Record<str
     return found === undefined ? fallback : number(found[0], found[1], integer, min);
   };
   const base = quick ? DEFAULTS.quick : DEFAULTS.full;
+  const connections = numeric('connections', DEFAULTS.connections, true, 1);
   const list = (raw: string | undefined): string[] => (raw ?? '').split(',').map((item) => item.trim()).filter((item) => item !== '');
   const scenarios = list(pick('scenarios')?.[1]);
   const compare = values['compare'];
@@ -118,7 +123,10 @@ export function parseBenchArgs(argv: readonly string[], env: Readonly<Record<str
     // Whole seconds: autocannon checks its stop flag on its 1 s sample tick, so 0.5 s would run 1 s anyway.
     durationSec: numeric('duration', base.durationSec, true, 1),
     warmupSec: numeric('warmup', base.warmupSec, true, 0),
-    connections: numeric('connections', DEFAULTS.connections, true, 1),
+    connections,
+    // autocannon refuses an amount below the number of connections.
+    cgiRequests: Math.max(connections, numeric('cgi-requests', base.cgiRequests, true, 1)),
+    cgiMaxSec: numeric('cgi-max-sec', base.cgiMaxSec, true, 1),
     pipelining: numeric('pipelining', DEFAULTS.pipelining, true, 1),
     maxWorkers: numeric('workers', Math.max(1, cpus), true, 1),
     scenarios,

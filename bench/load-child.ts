@@ -34,29 +34,41 @@ function send(message: LoadChildMessage): void {
   process.send?.(message);
 }
 
-function run(request: LoadRequest, durationSec: number, onTick: boolean): Promise<AutocannonResult> {
+/**
+ * One autocannon run: for `durationSec`, or (amount set) until `amount` responses with
+ * `durationSec` as a cap. autocannon ignores `duration` once `amount` is set, so the cap is a
+ * timer calling stop(), which ends the run on its next 1 s sample with what was done so far.
+ */
+function run(request: LoadRequest, durationSec: number, amount: number | undefined, onTick: boolean): Promise<AutocannonResult> {
   return new Promise((resolve, reject) => {
     const instance = autocannon({
       url: request.url,
       method: request.method,
       connections: request.connections,
       pipelining: request.pipelining,
-      duration: durationSec,
+      ...(amount === undefined ? { duration: durationSec } : { amount }),
       headers: request.headers,
       ...(request.body === undefined ? {} : { body: request.body }),
     });
+    const cap = amount === undefined ? undefined : setTimeout(() => instance.stop(), durationSec * 1000);
     if (onTick) {
       instance.on('tick', ({ counter, bytes }) => {
         // autocannon's last tick comes right after it reset its counters on stop: always 0.
         if (counter > 0) send({ type: 'tick', counter, bytes });
       });
     }
-    instance.on('done', resolve);
-    instance.on('error', reject);
+    instance.on('done', (result) => {
+      clearTimeout(cap);
+      resolve(result);
+    });
+    instance.on('error', (error) => {
+      clearTimeout(cap);
+      reject(error);
+    });
   });
 }
 
-function summarise(result: AutocannonResult): LoadSummary {
+function summarise(result: AutocannonResult, amount: number | undefined): LoadSummary {
   // autocannon's requests.average is the mean of whole-second samples: a run shorter than a
   // second has none. Totals over the real duration are right for any length.
   const seconds = result.duration > 0 ? result.duration : 1;
@@ -67,15 +79,20 @@ function summarise(result: AutocannonResult): LoadSummary {
     errors: result.errors + result.timeouts,
     non2xx: result.non2xx,
     bytesPerSec: result.throughput.total / seconds,
+    seconds: result.duration,
+    capped: amount !== undefined && result.requests.total < amount,
   };
 }
 
 async function main(): Promise<void> {
   const request = JSON.parse(process.argv[2] ?? '{}') as LoadRequest;
-  if (request.warmupSec > 0) await run(request, request.warmupSec, false);
+  // A run by count warms up by count too: one request per connection (autocannon needs
+  // amount ≥ connections), capped at the warm-up time.
+  const warmupAmount = request.amount === undefined ? undefined : request.connections;
+  if (request.warmupSec > 0) await run(request, request.warmupSec, warmupAmount, false);
   send({ type: 'measuring' });
-  const result = await run(request, request.durationSec, true);
-  send({ type: 'done', summary: summarise(result) });
+  const result = await run(request, request.durationSec, request.amount, true);
+  send({ type: 'done', summary: summarise(result, request.amount) });
 }
 
 main().then(

@@ -8,8 +8,14 @@ export interface LoadRequest {
   readonly body?: string;
   readonly connections: number;
   readonly pipelining: number;
+  /** Measured seconds; with `amount`, the time cap of the measured run. */
   readonly durationSec: number;
   readonly warmupSec: number;
+  /**
+   * Run by count: the measured run ends after this many responses, or at `durationSec`,
+   * whichever comes first (the CGI rows: a slow row still gets numbers, a fast one ends early).
+   */
+  readonly amount?: number;
 }
 
 export interface LoadSummary {
@@ -19,6 +25,10 @@ export interface LoadSummary {
   readonly errors: number;
   readonly non2xx: number;
   readonly bytesPerSec: number;
+  /** Seconds the measured run really lasted. */
+  readonly seconds: number;
+  /** A run by count that the time cap ended before it reached `amount`. */
+  readonly capped: boolean;
 }
 
 export type LoadChildMessage =

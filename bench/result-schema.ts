@@ -33,6 +33,16 @@ export const scenarioResultSchema = z.object({
   /** Processes alive at the peak sample (for CGI: the server plus its live children). */
   peakProcesses: z.number().int().nonnegative(),
   requests: z.number().int().nonnegative(),
+  /**
+   * Rows run by request count (the CGI rows): how many were asked for, the time cap, how long
+   * the run took and whether the cap ended it first. Absent on rows run for a duration.
+   */
+  byCount: z.object({
+    requested: z.number().int().positive(),
+    capSec: z.number().positive(),
+    seconds: z.number().nonnegative(),
+    capped: z.boolean(),
+  }).optional(),
 });
 
 export const pinningSchema = z.object({
@@ -48,6 +58,9 @@ export const benchFlagsSchema = z.object({
   warmupSec: z.number().nonnegative(),
   connections: z.number().int().positive(),
   pipelining: z.number().int().positive(),
+  /** Requests per CGI row and its time cap (absent in runs from before rows ran by count). */
+  cgiRequests: z.number().int().positive().optional(),
+  cgiMaxSec: z.number().positive().optional(),
   maxWorkers: z.number().int().positive(),
   scenarios: z.array(z.string()),
   pin: z.boolean(),

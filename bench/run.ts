@@ -66,21 +66,32 @@ async function checkAnswer(url: string, servedBy: string | null): Promise<void> 
   }
 }
 
+/** How many requests a row run by count asks for, and its cap; undefined for rows run by duration. */
+export function countPlan(scenario: Scenario, flags: BenchFlags): { requested: number; capSec: number } | undefined {
+  if (scenario.byCount === undefined) return undefined;
+  const base = flags.cgiRequests ?? flags.connections;
+  return { requested: Math.max(flags.connections, base * scenario.byCount.factor), capSec: flags.cgiMaxSec ?? flags.durationSec };
+}
+
 async function measure(scenario: Scenario, started: RunningScenario, options: RunBenchOptions): Promise<ScenarioResult> {
   const { flags, progress } = options;
   progress.phase('checking one answer');
   await checkAnswer(started.url, started.servedBy);
   progress.phase(flags.warmupSec > 0 ? `warming up ${flags.warmupSec} s` : 'starting load');
+  const byCount = countPlan(scenario, flags);
   let sampler: ReturnType<typeof createProcessSampler> | undefined;
   let load: LoadSummary;
   let usage: SamplerSummary;
   try {
     load = await runLoad({
-      request: { url: started.url, method: 'GET', headers: {}, connections: flags.connections, pipelining: flags.pipelining, durationSec: flags.durationSec, warmupSec: flags.warmupSec },
+      request: {
+        url: started.url, method: 'GET', headers: {}, connections: flags.connections, pipelining: flags.pipelining, warmupSec: flags.warmupSec,
+        ...(byCount === undefined ? { durationSec: flags.durationSec } : { durationSec: byCount.capSec, amount: byCount.requested }),
+      },
       cpuList: options.pinning.loadGenerator,
       onMeasuring: () => {
         sampler = createProcessSampler({ rootPids: started.pids });
-        progress.phase('measuring');
+        progress.phase(byCount === undefined ? 'measuring' : `measuring ${byCount.requested} requests (cap ${byCount.capSec} s)`);
       },
       onTick: (rate) => progress.tick(rate),
       ...(options.signal === undefined ? {} : { signal: options.signal }),
@@ -89,12 +100,19 @@ async function measure(scenario: Scenario, started: RunningScenario, options: Ru
     // Sampled before the servers stop, so the last sample still sees the whole tree.
     usage = sampler?.stop() ?? createProcessSampler({ rootPids: started.pids }).stop();
   }
+  const { seconds, capped, ...figures } = load;
+  // A row with no answer has no figures: every ratio built on it would be n/a, so it fails the
+  // run instead of passing as ok (a quick run on a busy machine once finished 0 CGI requests).
+  if (figures.requests === 0) {
+    throw new Error(`completed 0 requests in ${seconds} s${byCount === undefined ? '' : ` (asked for ${byCount.requested}, cap ${byCount.capSec} s)`}: the servers took longer than the run; try --cgi-max-sec or a less loaded machine`);
+  }
   return {
     name: scenario.name,
     description: scenario.description,
     status: 'ok',
     url: started.url,
-    ...load,
+    ...figures,
+    ...(byCount === undefined ? {} : { byCount: { ...byCount, seconds, capped } }),
     peakRssMiB: Number(usage.peakRssMiB.toFixed(1)),
     cpuSeconds: usage.cpuSeconds,
     peakProcesses: usage.peakProcesses,

@@ -36,6 +36,11 @@ export interface RunningScenario {
 export interface Scenario {
   readonly name: string;
   readonly description: string;
+  /**
+   * Run by request count instead of for a duration: flags.cgiRequests × factor requests, capped
+   * at flags.cgiMaxSec. For rows so slow that a short run may finish none (CGI starting Node).
+   */
+  readonly byCount?: { readonly factor: number };
   /** Why the row cannot run on this machine, or null. */
   skipReason(ctx: ScenarioContext): string | null;
   start(ctx: ScenarioContext): Promise<RunningScenario>;
@@ -143,10 +148,11 @@ async function chain(first: Promise<LaunchedServer>, second: (server: LaunchedSe
 
 const always = (): null => null;
 
-function webOnly(name: string, description: string, path: string, dynamic: 'proxy' | 'embedded' | 'cgi', servedBy: string, options: WebTierOptions = {}): Scenario {
+function webOnly(name: string, description: string, path: string, dynamic: 'proxy' | 'embedded' | 'cgi', servedBy: string, options: WebTierOptions & { byCount?: { factor: number } } = {}): Scenario {
   return {
     name,
     description,
+    ...(options.byCount === undefined ? {} : { byCount: options.byCount }),
     skipReason: always,
     start: async (ctx) => {
       const web = await startWebTier(ctx, dynamic, NO_UPSTREAM, name, options);
@@ -246,8 +252,8 @@ export function buildScenarios(maxWorkers: number): Scenario[] {
     proxied('proxy-echo-w1-http-proxy', 'web tier → app tier with 1 worker: /api/echo through the proxy with WEB_PROXY_ENGINE=http-proxy (the http-proxy library instead of the plain engine)', '/api/echo', 1, { env: { WEB_PROXY_ENGINE: 'http-proxy' } }),
     webOnly('embedded-echo', 'web tier running the app in its own process: /api/echo', '/api/echo', 'embedded', 'embedded'),
     // The CGI gateway is off unless turned on (issue 12): these rows turn it on.
-    webOnly('cgi-echo', 'web tier starting the app per request (CGI, WEB_CGI=on): /cgi-bin/app/api/echo', '/cgi-bin/app/api/echo', 'proxy', 'cgi', { env: { WEB_CGI: 'on' } }),
-    webOnly('cgi-shell', 'web tier starting a shell script per request (CGI, WEB_CGI=on): /cgi-bin/hello.sh', '/cgi-bin/hello.sh', 'proxy', 'cgi', { env: { WEB_CGI: 'on' } }),
+    webOnly('cgi-echo', 'web tier starting the app per request (CGI, WEB_CGI=on): /cgi-bin/app/api/echo', '/cgi-bin/app/api/echo', 'proxy', 'cgi', { env: { WEB_CGI: 'on' }, byCount: { factor: 1 } }),
+    webOnly('cgi-shell', 'web tier starting a shell script per request (CGI, WEB_CGI=on): /cgi-bin/hello.sh', '/cgi-bin/hello.sh', 'proxy', 'cgi', { env: { WEB_CGI: 'on' }, byCount: { factor: 10 } }),
     proxied('articles-page', 'web tier → app tier, 1 worker: the SQLite-backed /articles/ HTML page', '/articles/', 1),
     sirvRow('sirv-static-1k', 'sirv (Node static server; ETag on, production mode): the same 1 KiB static file', small),
     nginxRow('nginx-static-1k', 'nginx, 1 worker: the same 1 KiB static file', small, false),
