@@ -1,28 +1,21 @@
 /**
- * The state of the proxy: what every exchange shares (the forwarder) and what one request
- * carries through its passes (the exchange). Types only; forward.ts moves them along.
+ * The state of the proxy: what every exchange shares (the forwarder), what one request carries
+ * through its passes (the exchange) and what one try at an upstream carries (the attempt). Types
+ * only; forward.ts moves them along, phase.ts says where an exchange may go next.
  */
 import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
-import type http from 'node:http';
 import type { Readable } from 'node:stream';
-import type httpProxy from 'http-proxy';
+import type { ForwardConfig } from './config.js';
 import type { RequestContext } from '../context.js';
 import type { Admission, Ticket } from './admission.js';
 import type { BodyReplay } from './body-replay.js';
-import type { RequestFraming } from './headers.js';
-import type { Upstream, UpstreamPool } from './pool.js';
+import type { Dispatch } from './dispatch.js';
+import type { EngineExchange, ProxyEngine } from './engines/engine.js';
+import type { Phase } from './phase.js';
+import type { UpstreamPool, Upstream } from './pool.js';
 import type { RetryBudget } from './retry-budget.js';
 
-/** node's own http.request (plain, the default) or http-proxy (the package the mission names), with the same passes. */
-export type ProxyEngine = 'http-proxy' | 'plain';
-
-export interface ForwardSettings {
-  readonly engine: ProxyEngine;
-  readonly connectTimeoutMs: number;
-  readonly responseTimeoutMs: number;
-  readonly bodyIdleTimeoutMs: number;
-  readonly retries: boolean;
-}
+export type { EngineName } from './engines/engine.js';
 
 /** Pool-wide counters for operators and metrics. */
 export interface ForwardCounters {
@@ -32,57 +25,45 @@ export interface ForwardCounters {
   queueFull: number;
 }
 
-/** What every exchange shares: the proxy, the pooled agent, the pool and its queue, the settings. */
+/** What every exchange shares: the engine, the pool and its queue, the dispatch chain, the settings. */
 export interface Forwarder {
-  readonly proxy: httpProxy;
-  readonly agent: http.Agent;
-  /** `agent` behind one request hook for all exchanges (see createForwarderAgent). */
-  readonly hookedAgent: http.Agent;
-  /** The exchange whose proxy.web() call is on the stack: http-proxy creates its request synchronously. */
-  dispatching: Exchange | undefined;
+  readonly engine: ProxyEngine;
   readonly pool: UpstreamPool;
   readonly admission: Admission;
   readonly budget: RetryBudget;
   readonly counters: ForwardCounters;
-  readonly settings: ForwardSettings;
+  readonly settings: ForwardConfig;
+  /** The engine's send behind the interceptors (timeouts, passive health, retry): see dispatch.ts. */
+  readonly send: Dispatch;
 }
 
 export interface Exchange {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
   readonly ctx: RequestContext;
-  /** The upstream of the current attempt; undefined while waiting for a slot. */
-  upstream: Upstream | undefined;
-  /** The upstream whose slot this exchange holds, until the attempt ends. */
-  slot: Upstream | undefined;
-  ticket: Ticket | undefined;
-  /** The request-target sent upstream, after the upstream's base path. */
-  readonly target: string;
-  /**
-   * How the web tier frames the body it sends upstream: the client's request's (headers.ts
-   * requestFraming), then a buffered body's exact length once it has been read whole (body-buffer.ts).
-   */
-  framing: RequestFraming;
-  /** The plain engine's request header section (headers.ts buildRequestHeaderList); http-proxy reads req.headers. Framing replaced once a body is buffered. */
-  headerList: string[] | undefined;
+  /** Where the exchange is in its life; changed only through phase.ts moveTo. */
+  phase: Phase;
+  /** The engine's own form of this request (its head and framing), made once. */
+  readonly outgoing: EngineExchange;
   readonly hasBody: boolean;
-  /**
-   * The request body through the limit counter (and the replay copy) when it streams; undefined
-   * without a body, and until a buffered body has been read whole (then a stream of the copy).
-   */
-  body: Readable | undefined;
   /** Where a retry's body comes from: the buffered copy, or a streamed body's bounded copy. */
   readonly recorder: BodyReplay | undefined;
-  /** The body a retry sends. */
-  replayBody: Readable | undefined;
-  /** 1, then 2 once a retry is decided: events of an older attempt are ignored. */
-  attempts: number;
-  sentAt: number;
+  /** The latest attempt; undefined until the exchange first queues for a slot. */
+  attempt: Attempt | undefined;
+}
+
+/** One try at an upstream: a slot, one upstream request, its answer. A retry is a new attempt. */
+export interface Attempt {
+  /** 1, then 2 for the one retry (logged as `attempts`). */
+  readonly number: number;
+  /** The upstream this attempt goes to; a retry shows the failed one until it is admitted elsewhere. */
+  upstream: Upstream | undefined;
+  /** Whether this attempt holds a slot of `upstream`: from admission until its answer's body ends or it fails. */
+  holdsSlot: boolean;
+  /** Its place in the queue while it waits for a slot. */
+  ticket: Ticket | undefined;
+  /** The body it sends: the request's (through the limit counter), or a replay of it. */
+  readonly body: Readable | undefined;
   proxyReq: ClientRequest | undefined;
-  /** The upstream's response head arrived: nothing may be retried after this. */
-  responded: boolean;
-  /** The client got (or will get) its answer, or is gone: later errors are only logged. */
-  settled: boolean;
-  clientGone: boolean;
-  timers: NodeJS.Timeout[];
+  sentAt: number;
 }

@@ -7,8 +7,6 @@
  * (queue full or too long → 503); forward; retry when safe, from the buffered copy.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { TLSSocket } from 'node:tls';
-import httpProxy from 'http-proxy';
 import type { Logger } from '../../common/logger.js';
 import { bodyTooLargeError, createBodyLimit, declaredBodyTooLarge, DEFAULT_MAX_BODY_BYTES, requestHasBody } from '../body-limit.js';
 import type { RequestContext, RequestHandler } from '../context.js';
@@ -17,10 +15,17 @@ import { createAdmission, QUEUE_DEFAULTS } from './admission.js';
 import { createUpstreamAgent } from './agent.js';
 import { BufferedBody, buffersBody, DEFAULT_BODY_TEMP_MAX_BYTES, DEFAULT_BUFFER_BODY_BYTES } from './body-buffer.js';
 import { DEFAULT_MAX_REPLAY_BODY_BYTES, ReplayRecorder } from './body-replay.js';
-import { ClientAbortedError, errorCode, toUpstreamError, upstreamUnavailable } from './errors.js';
-import type { Exchange, Forwarder, ProxyEngine } from './exchange.js';
-import { admit, createForwarderAgent, fail, onBodyLimit, onClientClose, onUpstreamResponse } from './forward.js';
-import { buildRequestHeaderList, buildRequestHeaders, normalizeAddress, requestFraming } from './headers.js';
+import { compose, type Interceptor } from './dispatch.js';
+import type { EngineName, ProxyEngine } from './engines/engine.js';
+import { createHttpProxyEngine } from './engines/http-proxy.js';
+import { createPlainEngine } from './engines/plain.js';
+import { toUpstreamError, upstreamUnavailable } from './errors.js';
+import type { Exchange, Forwarder } from './exchange.js';
+import { admit, admitFirst, onBodyLimit, onClientClose } from './forward.js';
+import { edgeFactsOf, normalizeAddress } from './headers.js';
+import { passiveHealth } from './interceptors/passive-health.js';
+import { retry } from './interceptors/retry.js';
+import { timeouts } from './interceptors/timeouts.js';
 import { startDiscovery } from './discovery.js';
 import { ACTIVE_HEALTH_DEFAULTS, createHealthChecker, type ActiveHealthOptions } from './health-check.js';
 import { createUpstreamPool, PASSIVE_HEALTH_DEFAULTS, type BalanceMethod, type PassiveHealthOptions, type UpstreamEntry, type UpstreamState } from './pool.js';
@@ -30,7 +35,7 @@ import { createSpillDir } from './spill-file.js';
 
 export interface ProxyOptions {
   /** plain (default: node's http.request) or http-proxy, with the same behaviour (web-tier/proxy/README.md has the figures). */
-  engine?: ProxyEngine;
+  engine?: EngineName;
   /** Base URLs, e.g. ['http://127.0.0.1:3000'] (APP_UPSTREAMS); `http://h:p#weight=2` or `{ url, weight }` weighs one. */
   upstreams: readonly UpstreamEntry[];
   /** round-robin (smooth, weighted) or least-conn (fewest in flight per unit of weight). */
@@ -175,50 +180,15 @@ export function createProxyHandler(options: ProxyOptions & { logger: Logger }): 
   const discovery = startDiscovery(upstreams, pool, { resolveMs: settings.upstreamResolveMs, checkNew: checker !== undefined, logger });
   const trusted = new Set(settings.trustedProxies.map((address) => normalizeAddress(address)));
   const spillDir = createSpillDir({ parent: settings.bodyTempDir, maxTotalBytes: settings.bodyTempMaxBytes });
-  const proxy = httpProxy.createProxyServer({ selfHandleResponse: true, prependPath: false, xfwd: false, ws: false });
-  const base = {
-    proxy,
-    agent,
-    dispatching: undefined,
-    pool,
-    admission,
-    budget: createRetryBudget(settings.retryBudget),
-    counters: { retries: 0, retryBudgetExhausted: 0, queueTimeouts: 0, queueFull: 0 },
-    settings: {
-      engine: settings.engine,
-      connectTimeoutMs: settings.connectTimeoutMs,
-      responseTimeoutMs: settings.responseTimeoutMs,
-      bodyIdleTimeoutMs: settings.bodyIdleTimeoutMs,
-      retries: settings.retryIdempotentOnReset,
-    },
-  };
-  const forwarder: Forwarder = Object.assign(base, { hookedAgent: createForwarderAgent(base) });
-  const exchanges = new WeakMap<IncomingMessage, Exchange>();
+  const engine: ProxyEngine = settings.engine === 'plain' ? createPlainEngine(agent, trusted) : createHttpProxyEngine(agent, trusted, logger);
+  const budget = createRetryBudget(settings.retryBudget);
+  const counters = { retries: 0, retryBudgetExhausted: 0, queueTimeouts: 0, queueFull: 0 };
+  // Outermost first: a failure is timed out, then counted against its upstream, then maybe retried.
+  const interceptors: Interceptor[] = [passiveHealth(pool), timeouts(settings)];
+  if (settings.retryIdempotentOnReset) interceptors.unshift(retry({ budget, counters, admit: (exchange, attempt, avoid, retryOf) => admit(forwarder, exchange, attempt, avoid, retryOf) }));
+  const forwarder: Forwarder = { engine, pool, admission, budget, counters, settings, send: compose(interceptors) };
   let requests = 0;
   let closed = false;
-
-  // http-proxy#579: without an 'error' listener, http-proxy throws the first refused connection
-  // and the process dies. Each attempt passes its own callback (forward.ts); this listener is the
-  // safety net for any path that still emits.
-  proxy.on('error', (error, req, res) => {
-    const exchange = exchanges.get(req);
-    if (exchange !== undefined) {
-      fail(forwarder, exchange, error);
-      return;
-    }
-    logger.error({ code: errorCode(error) }, 'proxy error outside any exchange');
-    (res as { destroy?: () => void } | undefined)?.destroy?.();
-  });
-  proxy.on('proxyRes', (proxyRes, req) => {
-    const exchange = exchanges.get(req);
-    if (exchange === undefined) proxyRes.destroy();
-    else onUpstreamResponse(forwarder, exchange, proxyRes);
-  });
-  // http-proxy reports a reset while the client socket is already gone as 'econnreset', not 'error'.
-  proxy.on('econnreset', (_error, req) => {
-    const exchange = exchanges.get(req);
-    if (exchange !== undefined) fail(forwarder, exchange, new ClientAbortedError());
-  });
 
   function handle(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): void {
     ctx.servedBy = 'app';
@@ -240,19 +210,9 @@ export function createProxyHandler(options: ProxyOptions & { logger: Logger }): 
     requests += 1;
     forwarder.budget.recordRequest();
 
-    const incoming = req.headers;
-    const hasBody = requestHasBody(incoming);
-    const facts = {
-      peer: normalizeAddress(req.socket.remoteAddress),
-      proto: (req.socket as Partial<TLSSocket>).encrypted === true ? 'https' as const : 'http' as const,
-      host: incoming.host,
-      requestId: ctx.requestId,
-    };
-    // http-proxy copies req.headers into the upstream request, so the edge's header section
-    // replaces it here (http-proxy's own passes mutate req.headers the same way). The plain
-    // engine sends a flat list built from the raw headers instead.
-    const headerList = settings.engine === 'plain' ? buildRequestHeaderList(req.rawHeaders, facts, trusted) : undefined;
-    if (headerList === undefined) req.headers = buildRequestHeaders(incoming, facts, trusted);
+    const hasBody = requestHasBody(req.headers);
+    // The edge's header section, in the engine's form (its framing the web tier's: framing.ts).
+    const outgoing = engine.open(req, res, upstreamTarget(req.url, ctx), edgeFactsOf(req, ctx.requestId));
 
     const limited = hasBody ? req.pipe(createBodyLimit(settings.maxBodyBytes)) : undefined;
     const buffered = limited !== undefined && buffersBody(ctx.pathname, settings.bufferBodyBytes, settings.streamBodyPrefixes)
@@ -261,31 +221,11 @@ export function createProxyHandler(options: ProxyOptions & { logger: Logger }): 
     // A streamed body is copied as it passes only when it may be replayed: retries on, and small
     // enough to keep. A buffered body is its own copy.
     const recorder = limited !== undefined && buffered === undefined && settings.retryIdempotentOnReset && settings.maxReplayBodyBytes > 0 ? new ReplayRecorder(settings.maxReplayBodyBytes) : undefined;
-    const exchange: Exchange = {
-      req, res, ctx,
-      upstream: undefined,
-      slot: undefined,
-      ticket: undefined,
-      target: upstreamTarget(req.url, ctx),
-      framing: requestFraming(req.rawHeaders),
-      headerList,
-      hasBody,
-      body: buffered !== undefined ? undefined : recorder === undefined ? limited : limited?.pipe(recorder),
-      recorder: buffered ?? recorder,
-      replayBody: undefined,
-      attempts: 1,
-      sentAt: 0,
-      proxyReq: undefined,
-      responded: false,
-      settled: false,
-      clientGone: false,
-      timers: [],
-    };
-    exchanges.set(req, exchange);
+    const exchange: Exchange = { req, res, ctx, phase: 'received', outgoing, hasBody, recorder: buffered ?? recorder, attempt: undefined };
     limited?.on('error', (error) => onBodyLimit(forwarder, exchange, error));
     res.once('close', () => onClientClose(forwarder, exchange));
     if (limited === undefined || buffered === undefined) {
-      admit(forwarder, exchange, undefined);
+      admitFirst(forwarder, exchange, recorder === undefined ? limited : limited?.pipe(recorder));
       return;
     }
     bufferThenAdmit(forwarder, exchange, limited, buffered, () => closed);
@@ -315,7 +255,7 @@ export function createProxyHandler(options: ProxyOptions & { logger: Logger }): 
       discovery?.close();
       admission.close();
       agent.destroy();
-      proxy.close();
+      engine.close();
       await spillDir.close();
     },
   };

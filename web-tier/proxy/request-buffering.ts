@@ -8,37 +8,36 @@
 import type { Readable } from 'node:stream';
 import { TwotierError } from '../../common/errors.js';
 import { sendError } from '../error-response.js';
-import { bodyBufferFailed, withContentLength, withContentLengthField, type BufferedBody } from './body-buffer.js';
+import { bodyBufferFailed, type BufferedBody } from './body-buffer.js';
 import { errorCode, upstreamUnavailable } from './errors.js';
 import type { Exchange, Forwarder } from './exchange.js';
-import { admit, fail } from './forward.js';
+import { admitFirst, fail } from './forward.js';
+import { moveTo } from './phase.js';
 
 /** Reads `source` into `buffered`, then admits the exchange with the copy as its body. */
 export function bufferThenAdmit(forwarder: Forwarder, exchange: Exchange, source: Readable, buffered: BufferedBody, isClosed: () => boolean): void {
-  const { req, res, ctx } = exchange;
+  const { res, ctx } = exchange;
   res.once('close', () => {
     // An upstream that answered before it read the whole body: stop sending it (RFC 9112 §9.6,
     // the connection cannot be reused anyway), then close the file.
-    if (exchange.proxyReq?.writableFinished === false) exchange.proxyReq.destroy();
+    const proxyReq = exchange.attempt?.proxyReq;
+    if (proxyReq?.writableFinished === false) proxyReq.destroy();
     buffered.destroy();
   });
   buffered.on('error', (error) => onBufferError(forwarder, exchange, error, isClosed()));
   buffered.once('finish', () => {
-    if (exchange.settled) return;
+    if (exchange.phase !== 'received') return;
     if (isClosed()) {
       // Retired by a reload or closing while the body arrived: answered as a queued request would be.
-      exchange.settled = true;
+      moveTo(exchange, 'failed');
       buffered.destroy();
       sendError(res, ctx, upstreamUnavailable(1));
       return;
     }
     // The web tier frames what it sends (RFC 9112 §6.2): the buffered body's exact length, a
     // chunked one's included; the client's framing never goes upstream.
-    exchange.body = buffered.open();
-    exchange.framing = { kind: 'length', length: buffered.bytes };
-    if (exchange.headerList !== undefined) exchange.headerList = withContentLength(exchange.headerList, buffered.bytes);
-    else req.headers = withContentLengthField(req.headers, buffered.bytes);
-    admit(forwarder, exchange, undefined);
+    exchange.outgoing.reframe(buffered.bytes);
+    admitFirst(forwarder, exchange, buffered.open());
   });
   source.pipe(buffered);
 }
@@ -51,6 +50,6 @@ export function bufferThenAdmit(forwarder: Forwarder, exchange: Exchange, source
 export function onBufferError(forwarder: Forwarder, exchange: Exchange, error: Error, closed: boolean): void {
   const reply = error instanceof TwotierError ? error : closed ? upstreamUnavailable(1) : bodyBufferFailed(error);
   if (reply.status === 500) exchange.ctx.logger.error({ code: errorCode(error) }, 'request body could not be buffered');
-  exchange.proxyReq?.destroy();
+  exchange.attempt?.proxyReq?.destroy();
   fail(forwarder, exchange, reply);
 }

@@ -26,11 +26,11 @@ export function isDrainingAnswer(proxyRes: IncomingMessage): boolean {
 export function isSafeToResend(exchange: Exchange, failure: unknown): boolean {
   if (failure === 'draining') return IDEMPOTENT_METHODS.has(exchange.req.method ?? '');
   if (isNeverSent(failure)) return true;
-  return IDEMPOTENT_METHODS.has(exchange.req.method ?? '') && exchange.proxyReq?.reusedSocket === true && isConnectionReset(failure);
+  return IDEMPOTENT_METHODS.has(exchange.req.method ?? '') && exchange.attempt?.proxyReq?.reusedSocket === true && isConnectionReset(failure);
 }
 
 /** The client's own fault (body too large) and the keep-alive race say nothing about the upstream's health. */
 export function countsAgainstUpstream(exchange: Exchange, reply: TwotierError, error: unknown): boolean {
   if (reply.status < 500 || error instanceof ClientAbortedError) return false;
-  return !(reply.code === 'WEB_ERR_UPSTREAM_RESET' && exchange.proxyReq?.reusedSocket === true);
+  return !(reply.code === 'WEB_ERR_UPSTREAM_RESET' && exchange.attempt?.proxyReq?.reusedSocket === true);
 }

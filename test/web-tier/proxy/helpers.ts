@@ -10,6 +10,7 @@ import { Writable } from 'node:stream';
 import { createLogger, type Logger } from '../../../common/logger.js';
 import { closeServer, listen, type Teardown } from '../../helpers/upstream.js';
 import { contextForTarget, type RequestContext } from '../../../web-tier/context.js';
+import { throwOnIllegalPhase } from '../../../web-tier/proxy/phase.js';
 import { createProxyHandler, PROXY_DEFAULTS, type ProxyHandler, type ProxyOptions } from '../../../web-tier/proxy/handler.js';
 
 export { listen, startUpstream, type Teardown, type Upstream } from '../../helpers/upstream.js';
@@ -63,6 +64,7 @@ export interface Front {
 
 /** The front server: one RequestContext per request, then the proxy handler (server.ts's job). */
 export async function startFront(t: Teardown, options: Partial<ProxyOptions> & { upstreams: readonly string[]; logger?: Logger }): Promise<Front> {
+  throwOnIllegalPhase(true);
   const logger = options.logger ?? createLogger({ tier: 'web', level: 'silent' });
   const handler = createProxyHandler({ ...PROXY_DEFAULTS, ...options, logger });
   const contexts: RequestContext[] = [];
