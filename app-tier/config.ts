@@ -36,10 +36,29 @@ const schema = z.object({
   workers: fields.positiveInt('a positive number of worker processes'),
   /** When set, article writes need `Authorization: Bearer <appToken>`. */
   appToken: z.string({ error: 'must be a non-empty string' }).min(1, 'must be a non-empty string').optional(),
+  /**
+   * The application to run (gunicorn's `module:app`): a path (relative to the working directory)
+   * or a package name whose default export is createApp(context) (common/app-interface.ts). The
+   * built-in articles application when absent.
+   */
+  appModule: z.string({ error: 'must be a module path or package name' }).min(1, 'must be a module path or package name').optional(),
+  /** How long importing appModule plus its createApp may take at start-up before it is a start-up error. */
+  appModuleTimeoutMs: fields.positiveInt('a positive number of milliseconds'),
+  /**
+   * gunicorn's max_requests: a worker that has served this many requests drains and exits, and
+   * its supervisor starts a fresh one (a safety net for an application that leaks). 0 = never.
+   */
+  maxRequests: fields.nonNegativeInt('a number of requests (0 = no limit)'),
+  /** gunicorn's max_requests_jitter: each worker adds a random 0..this to maxRequests, so workers do not all restart at once. */
+  maxRequestsJitter: fields.nonNegativeInt('a number of requests (0 = no jitter)'),
   databaseUrl,
   logLevel: fields.logLevel(),
-  /** Adds GET /api/_fault/throw (for the 500 tests). Off unless asked for. */
+  /** Adds GET /api/_fault/throw (500) and /api/_fault/slow?ms= (the web tier's 504). Off unless asked for. */
   faultRoutes: z.boolean({ error: 'must be true or false' }),
+  /** Django's DEBUG: a 404 from the URL table lists the patterns tried. Off: the list tells a stranger every URL. */
+  debug: z.boolean({ error: 'must be true or false' }),
+  /** The pause between two steps of a report job (POST /api/reports/ → 202), in milliseconds. */
+  reportStepDelayMs: fields.nonNegativeInt('a number of milliseconds (0 = no pause)'),
   /** The largest article body, in bytes of UTF-8: more is 400 naming `body` (API and form alike). */
   maxArticleBodyBytes: fields.positiveInt('a positive number of bytes'),
   /** The largest request body the app parses, in bytes: more is 413 (RFC 9110 §15.5.14). */
@@ -98,9 +117,15 @@ export const DEFAULTS: AppConfig = Object.freeze({
   host: '127.0.0.1',
   port: 3000,
   workers: Math.max(2, availableParallelism()),
+  appModuleTimeoutMs: 10_000,
+  maxRequests: 0,
+  maxRequestsJitter: 0,
   databaseUrl: 'sqlite:./data/twotier.db',
   logLevel: 'info',
   faultRoutes: false,
+  debug: false,
+  // DEFAULT_REPORT_STEP_DELAY_MS of app/create-app.ts (not imported: config stays light for the CGI path).
+  reportStepDelayMs: 500,
   maxArticleBodyBytes: DEFAULT_MAX_ARTICLE_BODY_BYTES,
   maxRequestBodyBytes: DEFAULT_MAX_REQUEST_BODY_BYTES,
   // Above the web tier's 100 (WEB_MAX_HEADER_FIELDS): the proxy adds its own fields (X-Forwarded-*, Forwarded, Via, X-Request-Id).
@@ -123,9 +148,15 @@ export const ENV_BINDINGS: Readonly<Record<string, EnvBinding>> = Object.freeze(
   APP_PORT: { key: 'port', kind: 'int' },
   APP_WORKERS: { key: 'workers', kind: 'int' },
   APP_TOKEN: { key: 'appToken', kind: 'string' },
+  APP_MODULE: { key: 'appModule', kind: 'string' },
+  APP_MODULE_TIMEOUT_MS: { key: 'appModuleTimeoutMs', kind: 'int' },
+  APP_MAX_REQUESTS: { key: 'maxRequests', kind: 'int' },
+  APP_MAX_REQUESTS_JITTER: { key: 'maxRequestsJitter', kind: 'int' },
   DATABASE_URL: { key: 'databaseUrl', kind: 'string' },
   LOG_LEVEL: { key: 'logLevel', kind: 'string' },
   APP_FAULT_ROUTES: { key: 'faultRoutes', kind: 'bool' },
+  APP_DEBUG: { key: 'debug', kind: 'bool' },
+  APP_REPORT_STEP_DELAY_MS: { key: 'reportStepDelayMs', kind: 'int' },
   APP_MAX_ARTICLE_BODY_BYTES: { key: 'maxArticleBodyBytes', kind: 'int' },
   APP_MAX_REQUEST_BODY_BYTES: { key: 'maxRequestBodyBytes', kind: 'int' },
   APP_KEEP_ALIVE_TIMEOUT_MS: { key: 'keepAliveTimeoutMs', kind: 'int' },

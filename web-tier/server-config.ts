@@ -34,7 +34,7 @@ export const SERVER_DEFAULTS: ServerConfig = Object.freeze({
   workers: 1,
   logLevel: 'info',
   dynamic: 'proxy',
-  dynamicPrefixes: Object.freeze(['/api/', '/articles/']),
+  dynamicPrefixes: Object.freeze(['/api/', '/articles/', '/status-codes/']),
   serverNames: Object.freeze([]),
   trustedProxies: Object.freeze([]),
   keepAliveTimeoutMs: 5_000,

@@ -20,6 +20,8 @@ export interface Recipe {
   readonly setup: Setup;
   /** A browser can follow it as a link (a GET with nothing special). */
   readonly link: boolean;
+  /** Send it this many times; the last answer is the one meant (default 1). */
+  readonly repeat?: number;
 }
 
 export interface StatusCodeEntry {
@@ -40,7 +42,7 @@ export const SETUPS: Readonly<Record<Setup, string>> = {
   none: '',
   'app-token': 'Start with a write token: APP_TOKEN=s3cret npm start',
   'fault-routes': 'Start with the fault routes: APP_FAULT_ROUTES=true WEB_PROXY_RESPONSE_TIMEOUT_MS=2000 npm start (off by default)',
-  'app-stopped': 'Stop the app tier (npm run web alone, or stop npm run app), keep the web tier running',
+  'app-stopped': 'Run the web tier with no app tier behind it and its active health checks off, so it still tries: WEB_PROXY_HEALTH_INTERVAL_MS=0 npm run web',
   'report-done': 'First POST /api/reports/ (the 202 row); {job} is its Location; ask after Retry-After',
 };
 
@@ -120,14 +122,14 @@ export const STATUS_CODES: readonly StatusCodeEntry[] = [
   {
     code: 502, status: 502, reason: 'Bad Gateway', tier: 'web',
     meaning: 'The gateway got no valid answer from the server behind it (RFC 9110 §15.6.3).',
-    why: 'Only the web tier talks to the app tier: it sees the refused connection.',
+    why: 'Only the web tier talks to the app tier: it sees the refused connection. (With health checks on, a stopped app tier is 502 only until the next check, WEB_PROXY_HEALTH_INTERVAL_MS, notices.)',
     recipe: { method: 'GET', path: '/api/articles/', setup: 'app-stopped', link: true },
   },
   {
     code: 503, status: 503, reason: 'Service Unavailable', tier: 'web',
     meaning: 'Not able to answer now; Retry-After says when to try again (RFC 9110 §15.6.4).',
-    why: 'After a refused connection the web tier takes the app tier out of rotation and answers at once, without trying it (the app tier answers 503 itself while its database is down).',
-    recipe: { method: 'GET', path: '/api/articles/', setup: 'app-stopped', link: true },
+    why: 'Three refused connections within 10 s (WEB_PROXY_MAX_FAILS, WEB_PROXY_FAIL_TIMEOUT_MS), or a failed health check, take the app tier out of rotation: the web tier answers at once, with Retry-After, without trying it. (The app tier answers 503 itself while its database is down.)',
+    recipe: { method: 'GET', path: '/api/articles/', setup: 'app-stopped', link: true, repeat: 4 },
   },
   {
     code: 504, status: 504, reason: 'Gateway Timeout', tier: 'web',
@@ -149,8 +151,11 @@ export function recipeCommand(recipe: Recipe, base: string): string {
   }
   const parts = ['curl -i'];
   if (recipe.method !== 'GET' && recipe.method !== 'HEAD') parts.push(`-X ${recipe.method}`);
+  if (recipe.repeat !== undefined) parts.unshift(`for i in $(seq ${recipe.repeat}); do`);
   for (const [name, value] of Object.entries(recipe.headers ?? {})) parts.push(`-H ${shellQuote(`${name}: ${value}`)}`);
   if (recipe.body !== undefined) parts.push(`-d ${shellQuote(recipe.body)}`);
   parts.push(recipe.path.startsWith('{') ? recipe.path : shellQuote(`${base}${recipe.path}`));
+  // Repeated: only each status line, then the whole last answer.
+  if (recipe.repeat !== undefined) return `${parts.join(' ')} | head -1; done`;
   return parts.join(' ');
 }
