@@ -176,7 +176,7 @@ export const DEFAULTS: z.infer<typeof schema> = {
   maxBodyBytes: 1 * MiB,
   logLevel: 'info',
   dynamic: 'proxy',
-  dynamicPrefixes: ['/api/', '/articles/'],
+  dynamicPrefixes: ['/api/', '/articles/', '/status-codes/'],
   trustedProxies: [],
   serverNames: [],
   maxUrlBytes: 8 * 1024,
