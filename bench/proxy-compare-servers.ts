@@ -8,7 +8,9 @@ import type { AddressInfo } from 'node:net';
 import httpProxy from 'http-proxy';
 import { createLogger } from '../common/logger.js';
 import { contextForTarget } from '../web-tier/context.js';
-import { createProxyHandler, PROXY_DEFAULTS } from '../web-tier/proxy/handler.js';
+import { DEFAULTS } from '../web-tier/config.js';
+import { createProxyHandler } from '../web-tier/proxy/handler.js';
+import { proxyOptions } from '../web-tier/server-handlers.js';
 
 export type ServerRole = 'upstream' | 'twotier-http-proxy' | 'twotier-plain' | 'bare-http-proxy' | 'bare-http-proxy-keepalive';
 
@@ -25,7 +27,7 @@ function upstreamListener(): RequestListener {
 /** The web tier's proxy handler behind the same context building server.ts does. */
 function twotierListener(upstream: string, engine: 'http-proxy' | 'plain'): RequestListener {
   const logger = createLogger({ tier: 'web', level: 'silent' });
-  const handler = createProxyHandler({ ...PROXY_DEFAULTS, upstreams: [upstream], engine, activeHealth: false, logger });
+  const handler = createProxyHandler({ ...proxyOptions(DEFAULTS), upstreams: [upstream], engine, activeHealth: { ...DEFAULTS.proxy.activeHealth, intervalMs: 0 }, logger });
   return (req, res) => {
     handler.handle(req, res, contextForTarget(req.url ?? '/', logger));
   };

@@ -70,12 +70,16 @@ export function readConfigFile(file: string): Record<string, unknown> {
 }
 
 export interface BuildConfigOptions<Shape extends z.ZodRawShape> {
+  /** Flat (the app tier) or in sections (the web tier): a key whose schema is an object is a section, merged key by key. */
   readonly schema: z.ZodObject<Shape>;
-  readonly defaults: z.infer<z.ZodObject<Shape>>;
+  readonly defaults: Frozen<z.infer<z.ZodObject<Shape>>>;
+  /** Env var → dotted config path ("proxy.connectTimeoutMs") and how its string is read. */
   readonly envBindings: Readonly<Record<string, EnvBinding>>;
   /** Values from a config file (already read), or undefined. */
   readonly fileValues?: Record<string, unknown> | undefined;
   readonly fileName?: string | undefined;
+  /** Top-level file keys that moved (old key → dotted path): they fail with "moved to …" instead of "unknown key". */
+  readonly movedKeys?: Readonly<Record<string, string>> | undefined;
   readonly env: Env;
 }
 
@@ -83,39 +87,104 @@ function describePath(path: readonly PropertyKey[]): string {
   return path.map((part) => (typeof part === 'number' ? `[${part}]` : String(part))).join('.').replace(/\.\[/g, '[');
 }
 
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** `{ "proxy": { "connectTimeoutMs": … } }` for "proxy.connectTimeoutMs": how to write a moved key now. */
+function nestedExample(path: string): string {
+  const parts = path.split('.');
+  return parts.reduceRight((inner, part) => `{ "${part}": ${inner} }`, '…');
+}
+
+interface Merge {
+  readonly where: string;
+  readonly sourceOf: Map<string, string>;
+  readonly movedKeys: Readonly<Record<string, string>>;
+}
+
+/** Copies a file's values over the defaults, section by section; an unknown or moved key throws. */
+function mergeFile(shape: z.ZodRawShape, target: Record<string, unknown>, values: Record<string, unknown>, prefix: string, merge: Merge): void {
+  for (const [key, value] of Object.entries(values)) {
+    if (prefix === '' && (key === '$schema' || key === '$comment')) continue;
+    const path = prefix === '' ? key : `${prefix}.${key}`;
+    const inner = shape[key];
+    if (inner === undefined) {
+      const movedTo = prefix === '' ? merge.movedKeys[key] : undefined;
+      if (movedTo !== undefined) {
+        throw new ConfigError(key, `${merge.where}: key "${key}" moved to "${movedTo}": write ${nestedExample(movedTo)}`);
+      }
+      throw new ConfigError(path, `${merge.where}: unknown key "${path}" (known keys: ${Object.keys(shape).join(', ')})`);
+    }
+    if (inner instanceof z.ZodObject) {
+      if (!isPlainObject(value)) {
+        throw new ConfigError(`${merge.where}: "${path}"`, `${merge.where}: "${path}" must be an object of { ${Object.keys(inner.shape).join(', ')} }, got ${JSON.stringify(value)}`);
+      }
+      const section = { ...(target[key] as Record<string, unknown>) };
+      target[key] = section;
+      mergeFile(inner.shape, section, value, path, merge);
+      continue;
+    }
+    target[key] = value;
+    merge.sourceOf.set(path, `${merge.where}: "${path}"`);
+  }
+}
+
+function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
+  const parts = path.split('.');
+  let node = target;
+  for (const part of parts.slice(0, -1)) {
+    const next = { ...(node[part] as Record<string, unknown>) };
+    node[part] = next;
+    node = next;
+  }
+  node[parts[parts.length - 1] ?? path] = value;
+}
+
+function getPath(target: Record<string, unknown>, path: string): unknown {
+  let node: unknown = target;
+  for (const part of path.split('.')) node = isPlainObject(node) ? node[part] : undefined;
+  return node;
+}
+
+/** The setting an issue is about: its path down through sections, stopping at the first non-object schema. */
+function settingOf(schema: z.ZodObject, path: readonly PropertyKey[]): string {
+  const parts: string[] = [];
+  let node: unknown = schema;
+  for (const part of path) {
+    if (!(node instanceof z.ZodObject)) break;
+    parts.push(String(part));
+    node = (node.shape as z.ZodRawShape)[String(part)];
+  }
+  return parts.join('.');
+}
+
 /** DEFAULTS ← file ← env, validated strictly, frozen. Throws ConfigError. */
 export function buildConfig<Shape extends z.ZodRawShape>(options: BuildConfigOptions<Shape>): Readonly<z.infer<z.ZodObject<Shape>>> {
-  const known = Object.keys(options.schema.shape);
-  const merged: Record<string, unknown> = { ...(options.defaults as Record<string, unknown>) };
+  const merged = structuredClone(options.defaults) as Record<string, unknown>;
   const sourceOf = new Map<string, string>();
 
   if (options.fileValues !== undefined) {
-    const where = options.fileName ?? 'config file';
-    for (const [key, value] of Object.entries(options.fileValues)) {
-      if (key === '$schema' || key === '$comment') continue;
-      if (!known.includes(key)) {
-        throw new ConfigError(key, `${where}: unknown key "${key}" (known keys: ${known.join(', ')})`);
-      }
-      merged[key] = value;
-      sourceOf.set(key, `${where}: "${key}"`);
-    }
+    const merge = { where: options.fileName ?? 'config file', sourceOf, movedKeys: options.movedKeys ?? {} };
+    mergeFile(options.schema.shape, merged, options.fileValues, '', merge);
   }
 
   for (const [name, binding] of Object.entries(options.envBindings)) {
     const raw = options.env[name];
     if (raw === undefined || raw === '') continue;
-    merged[binding.key] = readEnvValue(name, raw, binding.kind);
+    setPath(merged, binding.key, readEnvValue(name, raw, binding.kind));
     sourceOf.set(binding.key, name);
   }
 
   const result = options.schema.strict().safeParse(merged);
   if (!result.success) {
     const issue = result.error.issues[0];
-    const top = issue === undefined ? '' : String(issue.path[0] ?? '');
-    const key = sourceOf.get(top) ?? top;
+    const setting = issue === undefined ? '' : settingOf(options.schema, issue.path);
+    const key = sourceOf.get(setting) ?? setting;
     const path = issue === undefined ? '' : describePath(issue.path);
     const detail = issue?.message ?? 'is invalid';
-    const got = top in merged ? `, got ${JSON.stringify(merged[top])}` : '';
+    const value = getPath(merged, setting);
+    const got = value === undefined ? '' : `, got ${JSON.stringify(value)}`;
     const label = key === path || key.endsWith(`"${path}"`) ? key : `${key} (${path})`;
     throw new ConfigError(key, `${label}: ${detail}${got}`, { cause: result.error });
   }

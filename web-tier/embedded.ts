@@ -70,21 +70,21 @@ async function serve(app: Application, trusted: ReadonlySet<string>, req: Incomi
 
 /**
  * WEB_DYNAMIC=embedded's handler from the web tier's config: the store DATABASE_URL names and the
- * application built with the same APP_TOKEN the app tier enforces (config.appToken, read from the
+ * application built with the same APP_TOKEN the app tier enforces (config.app.token, read from the
  * one APP_TOKEN variable), so embedded writes without it answer 401 exactly as the app tier does;
  * likewise APP_MAX_ARTICLE_BODY_BYTES / APP_MAX_REQUEST_BODY_BYTES (400 naming body, 413).
  * main.ts imports this module only in embedded mode: the other modes never open the database here.
  */
 export async function createEmbeddedApp(
-  config: Pick<WebConfig, 'databaseUrl' | 'appToken' | 'trustedProxies' | 'appMaxArticleBodyBytes' | 'appMaxRequestBodyBytes'>,
+  config: Pick<WebConfig, 'app' | 'server'>,
   logger: Logger,
 ): Promise<EmbeddedHandler> {
-  const store = await openStore(config.databaseUrl, { logger });
+  const store = await openStore(config.app.databaseUrl, { logger });
   const app = createApp({
-    store, logger: logger.child({ component: 'app' }), appToken: config.appToken,
-    maxArticleBodyBytes: config.appMaxArticleBodyBytes, maxRequestBodyBytes: config.appMaxRequestBodyBytes,
+    store, logger: logger.child({ component: 'app' }), appToken: config.app.token,
+    maxArticleBodyBytes: config.app.maxArticleBodyBytes, maxRequestBodyBytes: config.app.maxRequestBodyBytes,
   });
-  return createEmbeddedHandler({ app, logger: logger.child({ component: 'embedded' }), trustedProxies: config.trustedProxies });
+  return createEmbeddedHandler({ app, logger: logger.child({ component: 'embedded' }), trustedProxies: config.server.trustedProxies });
 }
 
 function trustedSet(addresses: readonly string[]): ReadonlySet<string> {
@@ -93,7 +93,7 @@ function trustedSet(addresses: readonly string[]): ReadonlySet<string> {
 
 export interface EmbeddedHandler extends RequestHandler {
   /** A reload's WEB_TRUSTED_PROXIES (server.ts reload): the same peers the proxy and the CGI gateway trust. */
-  reconfigure(config: Pick<WebConfig, 'trustedProxies'>): void;
+  reconfigure(config: { readonly server: Pick<WebConfig['server'], 'trustedProxies'> }): void;
 }
 
 export function createEmbeddedHandler(options: EmbeddedHandlerOptions): EmbeddedHandler {
@@ -118,7 +118,7 @@ export function createEmbeddedHandler(options: EmbeddedHandlerOptions): Embedded
     },
 
     reconfigure(config) {
-      trusted = trustedSet(config.trustedProxies);
+      trusted = trustedSet(config.server.trustedProxies);
     },
 
     close(): Promise<void> {

@@ -9,19 +9,11 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { ErrorCode } from '../common/errors.js';
+import type { LimitsConfig } from './limits-config.js';
+import type { ServerConfig } from './server-config.js';
 
-export interface LimitOptions {
-  readonly maxBodyBytes: number;
-  readonly maxUrlBytes: number;
-  readonly maxHeaderBytes: number;
-  /** Header fields in one request (Apache LimitRequestFields) → 431 above it. */
-  readonly maxHeaderFields: number;
-  /** Host names served; another → 421. Empty = any valid Host. */
-  readonly serverNames?: readonly string[];
-  readonly headersTimeoutMs: number;
-  readonly requestTimeoutMs: number;
-  readonly keepAliveTimeoutMs: number;
-}
+/** The limits section, with the server's Host names and keep-alive timeout: what node and checkRequest enforce. */
+export type LimitOptions = Omit<LimitsConfig, 'peer' | 'lingeringTimeMs' | 'lingeringTimeoutMs' | 'lingeringMaxBytes'> & Pick<ServerConfig, 'keepAliveTimeoutMs'> & Partial<Pick<ServerConfig, 'serverNames'>>;
 
 export interface Violation {
   readonly code: ErrorCode;

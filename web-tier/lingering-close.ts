@@ -10,15 +10,10 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { LingerConfig } from './limits-config.js';
 
-export interface LingerOptions {
-  /** The whole linger, from the FIN on (nginx lingering_time, 30 s); 0 = close at once. */
-  readonly lingeringTimeMs: number;
-  /** Closed when nothing arrives for this long (nginx lingering_timeout, 5 s). */
-  readonly lingeringTimeoutMs: number;
-  /** Closed once this many bytes were read and discarded. */
-  readonly lingeringMaxBytes: number;
-}
+/** limits-config.ts: lingeringTimeMs (nginx lingering_time; 0 = close at once), lingeringTimeoutMs, lingeringMaxBytes. */
+export type LingerOptions = LingerConfig;
 
 const lingering = new WeakSet<Socket>();
 

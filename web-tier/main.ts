@@ -25,10 +25,10 @@ function fail(message: string): never {
 
 /** WEB_DYNAMIC=embedded: the application runs in this process (the seed's embedded interpreter). */
 async function embeddedHandlers(config: WebConfig, logger: Logger): Promise<Partial<WebHandlers>> {
-  if (config.dynamic !== 'embedded') return {};
+  if (config.server.dynamic !== 'embedded') return {};
   // Loaded only in embedded mode: the proxy and CGI modes never open the database here.
   const { createEmbeddedApp } = await import('./embedded.js');
-  // config.appToken is APP_TOKEN, the app tier's own variable: the same write protection here.
+  // config.app.token is APP_TOKEN, the app tier's own variable: the same write protection here.
   return { app: await createEmbeddedApp(config, logger) };
 }
 
@@ -40,7 +40,7 @@ function readConfig(configFile: string | undefined): WebConfig {
 
 /** The cluster primary: forks, forwards signals, serves nothing itself. */
 async function runPrimary(config: WebConfig, logger: Logger, launchers: LauncherChain): Promise<void> {
-  const web = createWebCluster({ cluster, workers: config.workers, logger });
+  const web = createWebCluster({ cluster, workers: config.server.workers, logger });
   let stopping = false;
   const stop = (why: Record<string, unknown>): void => {
     if (stopping) return;
@@ -57,7 +57,7 @@ async function runPrimary(config: WebConfig, logger: Logger, launchers: Launcher
     web.reload();
   });
   try {
-    await probeListen(config.host, config.port);
+    await probeListen(config.server.host, config.server.port);
   } catch (error) {
     fail(`${(error as Error).message}; set WEB_HOST/WEB_PORT`);
   }
@@ -117,8 +117,8 @@ async function runServer(config: WebConfig, logger: Logger, configFile: string |
         return { ok: false, key: error.key, reason: error.message };
       }
       const result = await web.reload(fresh);
-      logger.level = fresh.logLevel;
-      logger.info({ applied: result.applied, needRestart: result.needRestart, upstreams: fresh.upstreams }, 'config reloaded');
+      logger.level = fresh.server.logLevel;
+      logger.info({ applied: result.applied, needRestart: result.needRestart, upstreams: fresh.proxy.upstreams }, 'config reloaded');
       return { ok: true, ...result };
     });
     reloading = next.catch(() => undefined);
@@ -133,7 +133,7 @@ async function runServer(config: WebConfig, logger: Logger, configFile: string |
     const where = await web.listen();
     const host = where.address.includes(':') ? `[${where.address}]` : where.address;
     // The launcher and tests read the port (WEB_PORT=0) from this line.
-    logger.info({ address: where.address, port: where.port, url: `http://${host}:${where.port}`, dynamic: config.dynamic, upstreams: config.upstreams, root: config.root }, 'listening');
+    logger.info({ address: where.address, port: where.port, url: `http://${host}:${where.port}`, dynamic: config.server.dynamic, upstreams: config.proxy.upstreams, root: config.static.root }, 'listening');
     // pm2 (wait_ready) and any other process manager with an IPC channel learn "listening" here.
     process.send?.('ready');
   } catch (error) {
@@ -141,10 +141,10 @@ async function runServer(config: WebConfig, logger: Logger, configFile: string |
     await web.close().catch(() => undefined);
     if (cluster.isWorker && process.send !== undefined) {
       // The primary prints the one line for all workers and stops forking (common/listen-error.ts).
-      process.send(listenFailedMessage(code, config.host, config.port), undefined, undefined, () => process.exit(1));
+      process.send(listenFailedMessage(code, config.server.host, config.server.port), undefined, undefined, () => process.exit(1));
       return;
     }
-    fail(`${new ListenError(code, config.host, config.port).message}; set WEB_HOST/WEB_PORT`);
+    fail(`${new ListenError(code, config.server.host, config.server.port).message}; set WEB_HOST/WEB_PORT`);
   }
 }
 
@@ -160,8 +160,8 @@ async function main(): Promise<void> {
   }
   // Recorded first: a launcher that dies while we start must still be noticed.
   const launchers = launcherChain(process.env, process.ppid);
-  const clustered = config.workers > 1;
-  const logger = createLogger({ tier: 'web', level: config.logLevel, pretty: prettyWanted(process.env['LOG_PRETTY'], process.stdout.isTTY) });
+  const clustered = config.server.workers > 1;
+  const logger = createLogger({ tier: 'web', level: config.server.logLevel, pretty: prettyWanted(process.env['LOG_PRETTY'], process.stdout.isTTY) });
   if (clustered && cluster.isPrimary) await runPrimary(config, logger.child({ role: 'primary' }), launchers);
   else await runServer(config, clustered ? logger.child({ role: 'worker' }) : logger, configFile, launchers);
 }

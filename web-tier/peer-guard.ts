@@ -9,7 +9,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from '../common/logger.js';
-import type { WebConfig } from './config.js';
 import { ConnectionCounts, normalizePeer, rateClient, RateTable, type PeerLimitSettings } from './peer-limits.js';
 
 export interface PeerLimitStats {
@@ -36,11 +35,6 @@ export interface PeerGuard {
   /** A reload: new limits and trusted proxies; open connections stay counted. */
   configure(settings: PeerLimitSettings, trustedProxies: readonly string[]): void;
   stats(): PeerLimitStats;
-}
-
-/** The guard's settings from the web tier's config keys (web-tier/README.md lists their env names). */
-export function peerLimitSettings(config: Pick<WebConfig, 'peerMaxConnections' | 'peerRatePerSec' | 'peerRateBurst' | 'peerRateMaxEntries'>): PeerLimitSettings {
-  return { maxConnectionsPerPeer: config.peerMaxConnections, ratePerSec: config.peerRatePerSec, rateBurst: config.peerRateBurst, maxRateEntries: config.peerRateMaxEntries };
 }
 
 export function createPeerGuard(options: { settings: PeerLimitSettings; trustedProxies: readonly string[]; logger: Logger; now?: () => number }): PeerGuard {

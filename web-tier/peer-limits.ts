@@ -14,29 +14,13 @@
  *   first (nginx evicts its zone's least recently used states the same way).
  */
 import { isIP } from 'node:net';
+import { LIMITS_DEFAULTS, type PeerLimitsConfig } from './limits-config.js';
 
-export interface PeerLimitSettings {
-  /** Open connections per peer address; 0 = no cap. */
-  readonly maxConnectionsPerPeer: number;
-  /** Sustained requests per second per client; 0 = no rate limit. */
-  readonly ratePerSec: number;
-  /** Requests a client may make at once (the bucket's size); at least 1 when the rate is on. */
-  readonly rateBurst: number;
-  /** Rate buckets kept at most (memory bound under a flood of distinct addresses). */
-  readonly maxRateEntries: number;
-}
+/** limits-config.ts's `peer` group: validated once by web-tier/config.ts. */
+export type PeerLimitSettings = PeerLimitsConfig;
 
-export const PEER_LIMIT_DEFAULTS: PeerLimitSettings = Object.freeze({
-  // One browser opens at most ~6 per origin; 256 leaves room for an office behind one NAT and
-  // still keeps one host from holding more than a sliver of the descriptors.
-  maxConnectionsPerPeer: 256,
-  // Off: a per-address rate that suits a site depends on its pages, and the bench's tens of
-  // thousands of requests per second from one loopback address must not be turned away.
-  ratePerSec: 0,
-  rateBurst: 50,
-  // ~100 bytes a bucket: about 1 MB at most (nginx's 1 MB zone holds ~16 000 states).
-  maxRateEntries: 10_000,
-});
+/** The config's defaults, for a guard built without them (tests). */
+export const PEER_LIMIT_DEFAULTS: PeerLimitSettings = LIMITS_DEFAULTS.peer;
 
 /** "::ffff:10.0.0.1" → "10.0.0.1", lower case: one spelling per peer, as keys and for comparison. */
 export function normalizePeer(address: string): string {

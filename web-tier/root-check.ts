@@ -7,14 +7,15 @@ import { statSync } from 'node:fs';
 import { ConfigError, type Env } from '../common/config.js';
 import type { WebConfig } from './config.js';
 
-/** Throws ConfigError naming WEB_ROOT (or `root` from the config file) and the path. */
-export function checkRoot(config: Pick<WebConfig, 'root'>, env: Env): void {
-  const key = env['WEB_ROOT'] !== undefined && env['WEB_ROOT'] !== '' ? 'WEB_ROOT' : 'root';
+/** Throws ConfigError naming WEB_ROOT (or `static.root` from the config file) and the path. */
+export function checkRoot(config: Pick<WebConfig, 'static'>, env: Env): void {
+  const key = env['WEB_ROOT'] !== undefined && env['WEB_ROOT'] !== '' ? 'WEB_ROOT' : 'static.root';
+  const { root } = config.static;
   let isDirectory: boolean;
   try {
-    isDirectory = statSync(config.root).isDirectory();
+    isDirectory = statSync(root).isDirectory();
   } catch (error) {
-    throw new ConfigError(key, `${key}: ${config.root} does not exist (${(error as NodeJS.ErrnoException).code ?? 'error'}); it is the folder of static files to serve`, { cause: error });
+    throw new ConfigError(key, `${key}: ${root} does not exist (${(error as NodeJS.ErrnoException).code ?? 'error'}); it is the folder of static files to serve`, { cause: error });
   }
-  if (!isDirectory) throw new ConfigError(key, `${key}: ${config.root} is not a directory; it is the folder of static files to serve`);
+  if (!isDirectory) throw new ConfigError(key, `${key}: ${root} is not a directory; it is the folder of static files to serve`);
 }

@@ -9,7 +9,8 @@ import type { RequestContext, RequestHandler } from './context.js';
 import { sendError, TwotierError } from './error-response.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createCgiHandler } from './cgi/handler.js';
-import { createProxyHandler, PROXY_DEFAULTS, type ProxyHandler, type ProxyOptions } from './proxy/handler.js';
+import { createProxyHandler, type ProxyHandler } from './proxy/handler.js';
+import type { ProxyHandlerConfig } from './proxy/config.js';
 import { createStaticHandler } from './static/handler.js';
 
 /** The handlers a request can end in (health and operator are the server's own). */
@@ -19,40 +20,16 @@ export interface WebHandlers {
   readonly app: RequestHandler & {
     hasHealthyUpstream?(): boolean;
     /** A reload's new config for a handler built once (the embedded app): WEB_TRUSTED_PROXIES. */
-    reconfigure?(config: Pick<WebConfig, 'trustedProxies'>): void;
+    reconfigure?(config: { readonly server: Pick<WebConfig['server'], 'trustedProxies'> }): void;
   };
   readonly cgi: RequestHandler;
 }
 
 export type Dispatch = (req: IncomingMessage, res: ServerResponse, ctx: RequestContext) => void;
 
-/** Every ProxyOptions field, from config (web-tier/README.md lists the env names). */
-export function proxyOptions(config: WebConfig): ProxyOptions {
-  return {
-    engine: config.proxyEngine,
-    upstreams: config.upstreams,
-    balance: config.proxyBalance,
-    connectTimeoutMs: config.proxyConnectTimeoutMs,
-    responseTimeoutMs: config.proxyResponseTimeoutMs,
-    bodyIdleTimeoutMs: config.proxyBodyIdleTimeoutMs,
-    maxSocketsPerUpstream: config.proxyMaxSocketsPerUpstream,
-    maxQueue: config.proxyMaxQueue,
-    queueTimeoutMs: config.proxyQueueTimeoutMs,
-    keepAliveIdleMs: config.proxyKeepAliveIdleMs,
-    maxBodyBytes: config.maxBodyBytes,
-    trustedProxies: config.trustedProxies,
-    retryIdempotentOnReset: config.proxyRetryIdempotentOnReset,
-    maxReplayBodyBytes: config.proxyMaxReplayBodyBytes,
-    bufferBodyBytes: config.proxyBufferBodyBytes,
-    streamBodyPrefixes: config.proxyStreamBodyPrefixes,
-    bodyTempDir: config.proxyBodyTempDir,
-    bodyTempMaxBytes: config.proxyBodyTempMaxBytes,
-    retryBudget: { ratio: config.proxyRetryBudgetPercent / 100, minPerWindow: config.proxyRetryBudgetMinPerWindow, windowMs: config.proxyRetryBudgetWindowMs },
-    passiveHealth: { maxFails: config.proxyMaxFails, failTimeoutMs: config.proxyFailTimeoutMs },
-    activeHealth: config.proxyHealthIntervalMs === 0 || PROXY_DEFAULTS.activeHealth === false
-      ? false
-      : { intervalMs: config.proxyHealthIntervalMs, timeoutMs: config.proxyHealthTimeoutMs, path: config.proxyHealthPath },
-  };
+/** What the proxy takes: its section, plus the body limit and trusted peers it enforces too. */
+export function proxyOptions(config: WebConfig): ProxyHandlerConfig {
+  return { ...config.proxy, maxBodyBytes: config.limits.maxBodyBytes, trustedProxies: config.server.trustedProxies };
 }
 
 export function buildProxy(config: WebConfig, logger: Logger): ProxyHandler {
@@ -76,10 +53,10 @@ export const APP_SCRIPT = 'app';
  */
 export function appScriptEnv(config: WebConfig): Record<string, string> {
   return {
-    DATABASE_URL: config.databaseUrl,
-    ...(config.appToken === undefined ? {} : { APP_TOKEN: config.appToken }),
-    APP_MAX_ARTICLE_BODY_BYTES: String(config.appMaxArticleBodyBytes),
-    APP_MAX_REQUEST_BODY_BYTES: String(config.appMaxRequestBodyBytes),
+    DATABASE_URL: config.app.databaseUrl,
+    ...(config.app.token === undefined ? {} : { APP_TOKEN: config.app.token }),
+    APP_MAX_ARTICLE_BODY_BYTES: String(config.app.maxArticleBodyBytes),
+    APP_MAX_REQUEST_BODY_BYTES: String(config.app.maxRequestBodyBytes),
   };
 }
 
@@ -91,20 +68,20 @@ const CGI_OFF: RequestHandler = {
 
 export function buildCgi(config: WebConfig, logger: Logger, onLocalRedirect: Dispatch, hooks?: HandlerHooks): RequestHandler {
   if (!cgiEnabled(config)) return CGI_OFF;
-  if (config.appToken === undefined) {
+  if (config.app.token === undefined) {
     // Not an error (the teaching setup runs without a token), but the operator should know.
     logger.warn({ component: 'cgi', script: `/cgi-bin/${APP_SCRIPT}` }, 'CGI gateway on and no APP_TOKEN: writes through cgi-bin/app are not authenticated (set APP_TOKEN as for the app tier)');
   }
   return createCgiHandler({
-    cgiDir: config.cgiDir,
-    timeoutMs: config.cgiTimeoutMs,
-    maxProcesses: config.cgiMaxProcesses,
-    maxBodyBytes: config.maxBodyBytes,
+    dir: config.cgi.dir,
+    timeoutMs: config.cgi.timeoutMs,
+    maxProcesses: config.cgi.maxProcesses,
+    maxBodyBytes: config.limits.maxBodyBytes,
     serverSoftware: 'twotier',
     passEnv: {},
     scriptEnv: { [APP_SCRIPT]: appScriptEnv(config) },
-    documentRoot: config.root,
-    trustedProxies: config.trustedProxies,
+    documentRoot: config.static.root,
+    trustedProxies: config.server.trustedProxies,
     onLocalRedirect,
     ...(hooks === undefined ? {} : { onSpawn: hooks.onCgiSpawn, onExit: hooks.onCgiExit }),
     logger: logger.child({ component: 'cgi' }),
@@ -113,37 +90,18 @@ export function buildCgi(config: WebConfig, logger: Logger, onLocalRedirect: Dis
 
 export function buildStatic(config: WebConfig, logger: Logger, hooks?: HandlerHooks): RequestHandler {
   return createStaticHandler({
-    root: config.root,
-    index: config.staticIndex,
-    listingDirs: config.listingDirs,
-    // zod's optional keys are `?: T | undefined`; the handler's are `?: T`.
-    cacheControl: config.cacheControl.map((rule) => ({
-      value: rule.value,
-      ...(rule.prefix === undefined ? {} : { prefix: rule.prefix }),
-      ...(rule.pattern === undefined ? {} : { pattern: rule.pattern }),
-    })),
-    followOutsideSymlinks: config.followOutsideSymlinks,
-    cacheMaxBytes: config.staticCacheMaxBytes,
-    cacheMaxFileBytes: config.staticCacheMaxFileBytes,
-    statTtlMs: config.staticStatTtlMs,
+    ...config.static,
     ...(hooks === undefined ? {} : { onCacheLookup: hooks.onStaticCacheLookup }),
     logger: logger.child({ component: 'static' }),
   });
 }
 
-/** Config keys whose change needs a new proxy handler (the upstream pool lives in it). */
+/** Whether a reload needs a new proxy handler (the upstream pool lives in it): its whole input compared. */
 export function proxyKeysChanged(before: WebConfig, after: WebConfig): boolean {
   return JSON.stringify(proxyOptions(before)) !== JSON.stringify(proxyOptions(after));
 }
 
+/** Whether a reload needs a new CGI gateway: its section, the body limit or the trusted peers changed. */
 export function cgiKeysChanged(before: WebConfig, after: WebConfig): boolean {
-  return before.cgiTimeoutMs !== after.cgiTimeoutMs || before.cgiMaxProcesses !== after.cgiMaxProcesses || before.maxBodyBytes !== after.maxBodyBytes
-    || before.trustedProxies.join() !== after.trustedProxies.join();
+  return JSON.stringify([before.cgi, before.limits.maxBodyBytes, before.server.trustedProxies]) !== JSON.stringify([after.cgi, after.limits.maxBodyBytes, after.server.trustedProxies]);
 }
-
-/** Keys read once at start-up: a reload that changes one of them says a restart is needed (logLevel is applied by main). */
-export const RESTART_KEYS: readonly (keyof WebConfig)[] = [
-  // cgi, appToken and the app's body bounds: the gateway and the embedded app are built once with them.
-  'host', 'port', 'root', 'dynamic', 'dynamicPrefixes', 'workers', 'cgi', 'cgiDir', 'databaseUrl', 'appToken', 'appMaxArticleBodyBytes', 'appMaxRequestBodyBytes', 'staticIndex', 'listingDirs',
-  'cacheControl', 'followOutsideSymlinks', 'staticCacheMaxBytes', 'staticCacheMaxFileBytes', 'staticStatTtlMs',
-];

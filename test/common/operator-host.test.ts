@@ -28,9 +28,9 @@ t.test('entries are host names or IP literals without port', async (t) => {
 });
 
 t.test('WEB_OPERATOR_HOSTS and APP_OPERATOR_HOSTS: lists of names, empty by default, a bad entry named', async (t) => {
-  t.same(loadWebConfig(undefined, {}).operatorHosts, []);
+  t.same(loadWebConfig(undefined, {}).operator.hosts, []);
   t.same(loadAppConfig(undefined, {}).operatorHosts, []);
-  t.same(loadWebConfig(undefined, { WEB_OPERATOR_HOSTS: 'ops.example.net, status.example' }).operatorHosts, ['ops.example.net', 'status.example']);
+  t.same(loadWebConfig(undefined, { WEB_OPERATOR_HOSTS: 'ops.example.net, status.example' }).operator.hosts, ['ops.example.net', 'status.example']);
   t.same(loadAppConfig(undefined, { APP_OPERATOR_HOSTS: 'app1.internal' }).operatorHosts, ['app1.internal']);
   t.throws(() => loadWebConfig(undefined, { WEB_OPERATOR_HOSTS: 'ops.example.net:8080' }), { message: /WEB_OPERATOR_HOSTS.*host name without port/ });
   t.throws(() => loadAppConfig(undefined, { APP_OPERATOR_HOSTS: '*.internal' }), { message: /APP_OPERATOR_HOSTS.*host name without port/ });

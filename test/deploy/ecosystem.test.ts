@@ -43,7 +43,7 @@ t.test('ecosystem.config.js loads as CommonJS in this ESM package and describes 
   t.ok((app.listen_timeout ?? 0) >= 10_000);
   t.ok(app.kill_timeout > APP_DEFAULTS.shutdownTimeoutMs, `kill_timeout ${app.kill_timeout} > the drain bound ${APP_DEFAULTS.shutdownTimeoutMs}`);
   t.ok(load({ APP_SHUTDOWN_TIMEOUT_MS: '20000' }).find((a) => a.name === 'app')!.kill_timeout > 20_000, 'follows APP_SHUTDOWN_TIMEOUT_MS');
-  t.ok(web.kill_timeout > WEB_DEFAULTS.shutdownTimeoutMs);
+  t.ok(web.kill_timeout > WEB_DEFAULTS.server.shutdownTimeoutMs);
   t.equal(web.wait_ready, true, 'web too: main.js sends ready once it listens');
   t.same(web['node_args'], require('../../deploy/node-flags.json').web, 'web runs with the V8 flags of deploy/node-flags.json');
   t.ok((web['node_args'] as string[]).length > 0);

@@ -29,8 +29,8 @@ t.test('both placements have one shape and each tier accepts its env', async (t)
     const web = loadWebConfig(undefined, webEnv);
     t.equal(app.host, placement.app['host']);
     t.equal(app.databaseUrl, placement.app['databaseUrl']);
-    t.same(web.upstreams, placement.web['upstreams']);
-    t.equal(web.databaseUrl, app.databaseUrl, 'the web tier (CGI, embedded) names the same database');
+    t.same(web.proxy.upstreams, placement.web['upstreams']);
+    t.equal(web.app.databaseUrl, app.databaseUrl, 'the web tier (CGI, embedded) names the same database');
   }
   t.match(single.app, { host: '127.0.0.1', databaseUrl: /^sqlite:/ });
   t.match(multi.app, { host: '0.0.0.0', databaseUrl: /^postgres:\/\// });

@@ -41,7 +41,7 @@ t.test('SIGHUP: a valid --config swaps the upstreams on a live connection; an in
   const first = await upstream(t, 'A');
   const second = await upstream(t, 'B');
   const file = join(tempDir(t), 'web.json');
-  writeFileSync(file, JSON.stringify({ upstreams: [first], proxyHealthIntervalMs: 0 }));
+  writeFileSync(file, JSON.stringify({ proxy: { upstreams: [first], activeHealth: { intervalMs: 0 } } }));
   const web = spawnEntry(t, WEB_MAIN, { WEB_HOST: '127.0.0.1', WEB_PORT: '0' }, ['--config', file]);
   const port = (await web.waitForLine((line) => line['msg'] === 'listening'))['port'] as number;
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
@@ -49,15 +49,15 @@ t.test('SIGHUP: a valid --config swaps the upstreams on a live connection; an in
   const before = await get(port, '/api/x', agent);
   t.equal(before.body, 'A');
 
-  writeFileSync(file, JSON.stringify({ upstreams: [second], proxyHealthIntervalMs: 0 }));
+  writeFileSync(file, JSON.stringify({ proxy: { upstreams: [second], activeHealth: { intervalMs: 0 } } }));
   web.child.kill('SIGHUP');
   const reloaded = await web.waitForLine((line) => line['msg'] === 'config reloaded');
-  t.match(reloaded, { applied: ['upstreams'], needRestart: [] });
+  t.match(reloaded, { applied: ['proxy.upstreams'], needRestart: [] });
   const after = await get(port, '/api/x', agent);
   t.equal(after.body, 'B', 'the new upstream answers');
   t.equal(after.localPort, before.localPort, 'on the same keep-alive connection');
 
-  writeFileSync(file, JSON.stringify({ upstreams: ['ftp://nope'], proxyHealthIntervalMs: 0 }));
+  writeFileSync(file, JSON.stringify({ proxy: { upstreams: ['ftp://nope'], activeHealth: { intervalMs: 0 } } }));
   web.child.kill('SIGHUP');
   const rejected = await web.waitForLine((line) => line['msg']?.toString().startsWith('config reload rejected') === true);
   t.match(rejected, { level: 50, key: /upstreams/ }, 'the error line names the key');

@@ -90,16 +90,23 @@ t.test('npm run web: a bad config is one line naming the key, exit 1; SIGTERM ex
 
   const dir = mkdtempSync(join(tmpdir(), 'twotier-web-main-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  writeFileSync(join(dir, 'web.json'), JSON.stringify({ maxBodyBytes: 10, webPort: 1 }));
+  writeFileSync(join(dir, 'web.json'), JSON.stringify({ limits: { maxBodyBytes: 10 }, webPort: 1 }));
   const unknownKey = spawnEntry(t, WEB_MAIN, { WEB_PORT: '0' }, ['--config', join(dir, 'web.json')]);
   t.equal((await unknownKey.exited).code, 1);
   t.match(unknownKey.stderr(), /unknown key "webPort"/);
+
+  // The flat keys of config files before the sections (issue 14) fail naming their new place.
+  writeFileSync(join(dir, 'flat.json'), JSON.stringify({ maxBodyBytes: 10 }));
+  const movedKey = spawnEntry(t, WEB_MAIN, { WEB_PORT: '0' }, ['--config', join(dir, 'flat.json')]);
+  t.equal((await movedKey.exited).code, 1);
+  t.match(movedKey.stderr(), /key "maxBodyBytes" moved to "limits\.maxBodyBytes"/);
+  t.equal(movedKey.stderr().trim().split('\n').length, 1, 'one line');
 
   const badFlag = spawnEntry(t, WEB_MAIN, {}, ['--bogus']);
   t.equal((await badFlag.exited).code, 1);
   t.match(badFlag.stderr(), /unknown argument "--bogus"/);
 
-  writeFileSync(join(dir, 'small.json'), JSON.stringify({ maxBodyBytes: 10 }));
+  writeFileSync(join(dir, 'small.json'), JSON.stringify({ limits: { maxBodyBytes: 10 } }));
   const { web, port } = await startWebTier(t, { APP_UPSTREAMS: 'http://127.0.0.1:9' });
   const configured = spawnEntry(t, WEB_MAIN, { WEB_PORT: '0', APP_UPSTREAMS: 'http://127.0.0.1:9' }, ['--config', join(dir, 'small.json')]);
   const configuredPort = (await configured.waitForLine((line) => line['msg'] === 'listening'))['port'] as number;

@@ -121,14 +121,29 @@ export interface StartedWeb {
 export interface StartWebOptions {
   /** Environment as main would read it (WEB_PORT is forced to 0). */
   readonly env?: Record<string, string>;
-  /** Applied over the loaded config. */
-  readonly config?: Partial<WebConfig>;
+  /** Applied over the loaded config, section by section: `{ limits: { maxBodyBytes: 10 } }`. */
+  readonly config?: ConfigOverrides;
   readonly handlers?: Partial<WebHandlers>;
   readonly onReloadRequest?: OnReloadRequest;
 }
 
+/** Some settings of some sections, for a test. */
+export type DeepPartial<T> = T extends readonly unknown[] ? T : T extends object ? { readonly [Key in keyof T]?: DeepPartial<T[Key]> } : T;
+export type ConfigOverrides = DeepPartial<WebConfig>;
+
+/** The config with the given settings replaced, group by group (the rest of each section and group kept). */
+export function withOverrides<T>(config: T, overrides: DeepPartial<NoInfer<T>>): T {
+  const isGroup = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === 'object' && !Array.isArray(value);
+  const merged: Record<string, unknown> = { ...(config as Record<string, unknown>) };
+  for (const [key, value] of Object.entries(overrides as Record<string, unknown>)) {
+    const before = merged[key];
+    merged[key] = isGroup(value) && isGroup(before) ? withOverrides(before, value) : value;
+  }
+  return Object.freeze(merged) as T;
+}
+
 export async function startWeb(t: Teardown, options: StartWebOptions = {}): Promise<StartedWeb> {
-  const config: WebConfig = Object.freeze({ ...loadConfig(undefined, { ...options.env, WEB_PORT: '0', WEB_HOST: '127.0.0.1' }), ...options.config });
+  const config = withOverrides(loadConfig(undefined, { ...options.env, WEB_PORT: '0', WEB_HOST: '127.0.0.1' }), options.config ?? {});
   const log = createLogSink();
   const logger = createLogger({ tier: 'web', level: 'info', destination: log.stream });
   const web = createWebServer({

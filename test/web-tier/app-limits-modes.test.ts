@@ -12,7 +12,9 @@ import { createLogger } from '../../common/logger.js';
 import { DEFAULTS as APP_DEFAULTS, loadConfig as loadAppConfig } from '../../app-tier/config.js';
 import { readBodyLimits } from '../../app-tier/cgi-limits.js';
 import { DEFAULTS, loadConfig } from '../../web-tier/config.js';
-import { appScriptEnv, RESTART_KEYS } from '../../web-tier/server-handlers.js';
+import { planReload } from '../../web-tier/config-reload.js';
+import { appScriptEnv } from '../../web-tier/server-handlers.js';
+import { withOverrides } from '../helpers/web-tier.js';
 import { createEmbeddedApp } from '../../web-tier/embedded.js';
 import { defaultCgiDir, packageRoot } from '../../web-tier/cgi/resolve-script.js';
 import { APP_MAIN, startAppTier } from '../helpers/app-tier.js';
@@ -93,17 +95,17 @@ t.test('cgi-bin/app given a bad limit answers 500 and says which variable (the g
 });
 
 t.test('the web tier reads the app tier\'s variables, defaults and rules; cgi-bin/app alone gets them', async (t) => {
-  t.equal(DEFAULTS.appMaxArticleBodyBytes, APP_DEFAULTS.maxArticleBodyBytes, 'the app tier\'s default (64 KiB)');
-  t.equal(DEFAULTS.appMaxRequestBodyBytes, APP_DEFAULTS.maxRequestBodyBytes, 'the app tier\'s default (1 MiB)');
+  t.equal(DEFAULTS.app.maxArticleBodyBytes, APP_DEFAULTS.maxArticleBodyBytes, 'the app tier\'s default (64 KiB)');
+  t.equal(DEFAULTS.app.maxRequestBodyBytes, APP_DEFAULTS.maxRequestBodyBytes, 'the app tier\'s default (1 MiB)');
   const config = loadConfig(undefined, LIMITS);
-  t.same([config.appMaxArticleBodyBytes, config.appMaxRequestBodyBytes], [100, 300]);
+  t.same([config.app.maxArticleBodyBytes, config.app.maxRequestBodyBytes], [100, 300]);
   t.throws(() => loadConfig(undefined, { APP_MAX_ARTICLE_BODY_BYTES: '0' }), { name: 'ConfigError', key: 'APP_MAX_ARTICLE_BODY_BYTES' });
   t.throws(() => loadConfig(undefined, { APP_MAX_REQUEST_BODY_BYTES: 'big' }), { name: 'ConfigError', key: 'APP_MAX_REQUEST_BODY_BYTES' });
   t.throws(() => loadConfig(undefined, { APP_MAX_ARTICLE_BODY_BYTES: '2000', APP_MAX_REQUEST_BODY_BYTES: '1000' }), { name: 'ConfigError', key: 'APP_MAX_REQUEST_BODY_BYTES' }, 'request ≥ article, as the app tier requires');
   t.throws(() => loadAppConfig(undefined, { APP_MAX_ARTICLE_BODY_BYTES: '2000', APP_MAX_REQUEST_BODY_BYTES: '1000' }), { name: 'ConfigError', key: 'APP_MAX_REQUEST_BODY_BYTES' }, 'the app tier refuses the same');
   t.match(appScriptEnv(config), { APP_MAX_ARTICLE_BODY_BYTES: '100', APP_MAX_REQUEST_BODY_BYTES: '300' });
   t.match(appScriptEnv(loadConfig(undefined, {})), { APP_MAX_ARTICLE_BODY_BYTES: '65536', APP_MAX_REQUEST_BODY_BYTES: '1048576' });
-  t.ok(RESTART_KEYS.includes('appMaxArticleBodyBytes') && RESTART_KEYS.includes('appMaxRequestBodyBytes'), 'the embedded app is built once: a reload says restart');
+  t.same(planReload(config, withOverrides(config, { app: { maxArticleBodyBytes: 200, maxRequestBodyBytes: 400 } })).needRestart, ['app.maxArticleBodyBytes', 'app.maxRequestBodyBytes'], 'the embedded app is built once: a reload says restart');
 });
 
 t.test('cgi-bin/app\'s reading of the bounds gives what the app tier\'s loadConfig gives, or its error', async (t) => {

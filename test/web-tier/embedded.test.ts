@@ -13,7 +13,7 @@ import type { RequestContext, RequestHandler } from '../../web-tier/context.js';
 import { loadConfig } from '../../web-tier/config.js';
 import { createEmbeddedApp, createEmbeddedHandler } from '../../web-tier/embedded.js';
 import { createApp } from '../../app-tier/app/create-app.js';
-import { startWeb } from '../helpers/web-tier.js';
+import { startWeb, withOverrides } from '../helpers/web-tier.js';
 import { openStore } from '../../app-tier/store/index.js';
 
 const silent = createLogger({ tier: 'web', level: 'silent' });
@@ -126,9 +126,9 @@ t.test('a reload\'s WEB_TRUSTED_PROXIES reaches the embedded app (server.ts relo
   const handler = createEmbeddedHandler({ app, logger: silent, trustedProxies: ['127.0.0.1'] });
   const base = await serve(t, handler);
   await rawGet(base, '/', forged);
-  handler.reconfigure({ trustedProxies: [] });
+  handler.reconfigure({ server: { trustedProxies: [] } });
   await rawGet(base, '/', forged);
-  handler.reconfigure({ trustedProxies: ['::ffff:127.0.0.1'] });
+  handler.reconfigure({ server: { trustedProxies: ['::ffff:127.0.0.1'] } });
   await rawGet(base, '/', forged);
   t.same(seen.map((request) => [request.headers['x-forwarded-for'], request.headers['x-forwarded-proto']]), [
     ['6.6.6.6, 127.0.0.1', 'https'],
@@ -143,11 +143,11 @@ t.test('the web server\'s reload hands WEB_TRUSTED_PROXIES to the embedded app',
     seen.push(request);
     return { status: 204, headers: {}, body: null };
   });
-  const { web, origin, config } = await startWeb(t, { config: { dynamic: 'embedded' }, handlers: { app: createEmbeddedHandler({ app, logger: silent }) } });
+  const { web, origin, config } = await startWeb(t, { config: { server: { dynamic: 'embedded' } }, handlers: { app: createEmbeddedHandler({ app, logger: silent }) } });
   const forged = { 'X-Forwarded-For': '6.6.6.6', 'X-Forwarded-Proto': 'https' };
   t.equal(await rawGet(origin, '/api/echo', forged), 204);
-  const result = await web.reload(Object.freeze({ ...config, trustedProxies: ['127.0.0.1'] }));
-  t.ok(result.applied.includes('trustedProxies'), 'applied, not "restart needed"');
+  const result = await web.reload(withOverrides(config, { server: { trustedProxies: ['127.0.0.1'] } }));
+  t.ok(result.applied.includes('server.trustedProxies'), 'applied, not "restart needed"');
   t.equal(await rawGet(origin, '/api/echo', forged), 204);
   t.same(seen.map((request) => request.headers['x-forwarded-for']), ['127.0.0.1', '6.6.6.6, 127.0.0.1']);
 });

@@ -98,7 +98,7 @@ const CASES: readonly [string, string, number][] = [
 
 t.test('limits and smuggling over raw bytes: one error response, then the connection is closed', async (t) => {
   const handlers = fakeHandlers();
-  const { port } = await startWeb(t, { handlers, config: { maxBodyBytes: 100, maxUrlBytes: 256, maxHeaderBytes: 512 } });
+  const { port } = await startWeb(t, { handlers, config: { limits: { maxBodyBytes: 100, maxUrlBytes: 256, maxHeaderBytes: 512 } } });
   for (const [name, bytes, status] of CASES) {
     const exchange = await rawExchange(port, `${bytes}GET /smuggled HTTP/1.1\r\n${H}\r\n`, { timeoutMs: 2_000 });
     t.equal(exchange.responses[0]?.status, status, `${name} → ${status}`);
@@ -114,7 +114,7 @@ t.test('limits and smuggling over raw bytes: one error response, then the connec
 
 t.test('bodies at the limit pass; 100-continue works under the limit', async (t) => {
   const handlers = fakeHandlers();
-  const { port } = await startWeb(t, { handlers, config: { maxBodyBytes: 100 } });
+  const { port } = await startWeb(t, { handlers, config: { limits: { maxBodyBytes: 100 } } });
   const body = 'x'.repeat(100);
   const atLimit = await rawExchange(port, `POST /api/x HTTP/1.1\r\n${H}Content-Length: 100\r\n\r\n${body}`, { responses: 1 });
   t.equal(atLimit.responses[0]?.status, 200);

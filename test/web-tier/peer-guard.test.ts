@@ -5,8 +5,8 @@ import type { Socket } from 'node:net';
 import type { ConfigError } from '../../common/config.js';
 import { createLogger } from '../../common/logger.js';
 import { loadConfig } from '../../web-tier/config.js';
-import { createPeerGuard, peerLimitSettings } from '../../web-tier/peer-guard.js';
-import { PEER_LIMIT_DEFAULTS } from '../../web-tier/peer-limits.js';
+import { createPeerGuard } from '../../web-tier/peer-guard.js';
+import { PEER_LIMIT_DEFAULTS, type PeerLimitSettings } from '../../web-tier/peer-limits.js';
 import { createLogSink } from '../helpers/web-tier.js';
 
 /** Enough of a net.Socket for the guard: an address, 'close', and destroy(). */
@@ -26,7 +26,7 @@ function fakeRequest(remoteAddress: string, forwardedFor?: string): IncomingMess
   return { socket: { remoteAddress }, headers: forwardedFor === undefined ? {} : { 'x-forwarded-for': forwardedFor } } as unknown as IncomingMessage;
 }
 
-function guardWith(settings: Partial<ReturnType<typeof peerLimitSettings>>, trustedProxies: readonly string[] = []) {
+function guardWith(settings: Partial<PeerLimitSettings>, trustedProxies: readonly string[] = []) {
   const log = createLogSink();
   let now = 0;
   const guard = createPeerGuard({
@@ -40,10 +40,10 @@ function guardWith(settings: Partial<ReturnType<typeof peerLimitSettings>>, trus
 
 t.test('config: defaults, env names, validation naming the key', async (t) => {
   const defaults = loadConfig(undefined, {});
-  t.same(peerLimitSettings(defaults), PEER_LIMIT_DEFAULTS, 'the config defaults are the module defaults');
+  t.same(defaults.limits.peer, PEER_LIMIT_DEFAULTS, 'the config defaults are the module defaults');
   t.match(PEER_LIMIT_DEFAULTS, { maxConnectionsPerPeer: 256, ratePerSec: 0 }, 'cap on, rate off');
   const tuned = loadConfig(undefined, { WEB_PEER_MAX_CONNECTIONS: '0', WEB_PEER_RATE_PER_SEC: '20', WEB_PEER_RATE_BURST: '40', WEB_PEER_RATE_MAX_ENTRIES: '500' });
-  t.same(peerLimitSettings(tuned), { maxConnectionsPerPeer: 0, ratePerSec: 20, rateBurst: 40, maxRateEntries: 500 });
+  t.same(tuned.limits.peer, { maxConnectionsPerPeer: 0, ratePerSec: 20, rateBurst: 40, maxRateEntries: 500 });
   for (const [env, key] of [
     [{ WEB_PEER_MAX_CONNECTIONS: '-1' }, 'WEB_PEER_MAX_CONNECTIONS'],
     [{ WEB_PEER_MAX_CONNECTIONS: 'lots' }, 'WEB_PEER_MAX_CONNECTIONS'],

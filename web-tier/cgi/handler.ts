@@ -15,22 +15,21 @@ import { TwotierError, isTwotierError } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import type { RequestContext, RequestHandler } from '../context.js';
 import { sendError } from '../error-response.js';
+import type { LimitsConfig } from '../limits-config.js';
 import { normalizeAddress } from '../proxy/headers.js';
+import type { ServerConfig } from '../server-config.js';
+import type { CgiConfig } from './config.js';
 import { buildChildEnv, buildMetaVariables } from './meta-variables.js';
 import { pumpOutput } from './pump-output.js';
 import { ClientGoneError, readRequestBody } from './request-body.js';
 import { CGI_PREFIX, defaultDocumentRoot, resolveScript, type ResolvedScript } from './resolve-script.js';
 import { spawnScript, type ScriptRun } from './spawn-script.js';
 
-export interface CgiOptions {
-  /** Absolute; default `defaultCgiDir()`: <package root>/web-tier/cgi-bin. */
-  cgiDir: string;
-  /** The whole process group is killed after this; the client gets 504. */
-  timeoutMs: number;
-  /** Live CGI processes at most; one more request gets 503 with Retry-After. */
-  maxProcesses: number;
-  /** Request body bytes at most (to stdin); more → 413. */
-  maxBodyBytes: number;
+/**
+ * The cgi section (cgi/config.ts, validated once; `enabled` is the caller's decision) and the
+ * body limit (limits section), plus what the server wires in.
+ */
+export type CgiOptions = Omit<CgiConfig, 'enabled'> & Pick<LimitsConfig, 'maxBodyBytes'> & {
   /** SERVER_SOFTWARE, e.g. 'twotier'. */
   serverSoftware: string;
   /** Environment given to every script besides PATH and the meta-variables: nothing secret belongs here. */
@@ -52,7 +51,7 @@ export interface CgiOptions {
    * WEB_TRUSTED_PROXIES: peers whose X-Forwarded-For/-Proto every script sees kept, as the proxy
    * keeps them (proxy/headers.ts). Default none: the edge fields are the gateway's own.
    */
-  trustedProxies?: readonly string[];
+  trustedProxies?: ServerConfig['trustedProxies'];
   /** Called when a script process is started (operator metrics count spawns). */
   onSpawn?: () => void;
   /**
@@ -60,14 +59,7 @@ export interface CgiOptions {
    * non-zero, or was killed (deadline, client gone, shutdown).
    */
   onExit?: (failed: boolean) => void;
-}
-
-export const CGI_DEFAULTS: Readonly<Omit<CgiOptions, 'cgiDir' | 'passEnv' | 'scriptEnv' | 'documentRoot' | 'trustedProxies' | 'onLocalRedirect' | 'onSpawn' | 'onExit'>> = Object.freeze({
-  timeoutMs: 30_000,
-  maxProcesses: 32,
-  maxBodyBytes: 1_048_576,
-  serverSoftware: 'twotier',
-});
+};
 
 /** A script redirecting to itself must not loop forever (Apache stops at LimitInternalRecursion = 10). */
 const MAX_LOCAL_REDIRECTS = 10;
@@ -144,7 +136,7 @@ export function createCgiHandler(options: CgiOptions & { logger: Logger }): Requ
   }
 
   async function serve(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
-    const script = await resolveScript(options.cgiDir, ctx.pathname);
+    const script = await resolveScript(options.dir, ctx.pathname);
     const body = await readRequestBody(req, options.maxBodyBytes);
     let target: Target = {
       script,
@@ -167,7 +159,7 @@ export function createCgiHandler(options: CgiOptions & { logger: Logger }): Requ
       if (pathname.startsWith(CGI_PREFIX)) {
         // Apache's mod_cgi does the same: the redirected request is a GET without the body.
         target = {
-          script: await resolveScript(options.cgiDir, pathname),
+          script: await resolveScript(options.dir, pathname),
           method: req.method === 'HEAD' ? 'HEAD' : 'GET',
           body: undefined,
           query: search.slice(1),

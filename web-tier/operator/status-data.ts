@@ -3,7 +3,8 @@
  * it, `/-/status/events` pushes it every second, and the page renders it. Its shape is
  * documented in README.md; fields only ever get added.
  */
-import type { WebConfig } from '../config.js';
+import type { ProxyConfig } from '../proxy/config.js';
+import type { DynamicMode } from '../server-config.js';
 import type { PeerLimitStats } from '../peer-guard.js';
 import { createWorkerFetcher, type WorkerFetcherOptions, type WorkersReport } from './app-workers.js';
 import { createBenchReader, type BenchSummary } from './bench-summary.js';
@@ -12,10 +13,10 @@ import { createRecentErrors, type RecentError } from './recent-errors.js';
 import { createTrafficWindow, type TrafficSnapshot } from './traffic-window.js';
 import { readUpstreams, type UpstreamSource, type UpstreamView } from './upstream-view.js';
 
-/** The two config keys the operator reads (WebConfig satisfies it). */
+/** The two config values the operator reads: server.dynamic and proxy.upstreams, live (a reload may change the upstreams). */
 export interface OperatorConfig {
-  readonly dynamic: WebConfig['dynamic'];
-  readonly upstreams: readonly string[];
+  readonly dynamic: DynamicMode;
+  readonly upstreams: ProxyConfig['upstreams'];
 }
 
 /** Where the tiers run: single-box, multi-box… plus whatever the placement file says about itself. */
@@ -33,7 +34,7 @@ export interface StatusSnapshot {
     rssBytes: number;
     inFlight: number;
     eventLoopDelayMs: EventLoopDelay;
-    dynamic: WebConfig['dynamic'];
+    dynamic: DynamicMode;
   };
   placement: Placement;
   upstreams: (UpstreamView & { workers: WorkersReport })[];

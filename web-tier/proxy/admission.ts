@@ -4,16 +4,8 @@
  * in time (nginx plus `queue N timeout=T`; HAProxy `maxconn` + `timeout queue`). Queue full or
  * waited too long → the caller answers 503 + Retry-After rather than piling work on the app tier.
  */
+import type { QueueConfig } from './config.js';
 import type { Upstream, UpstreamPool } from './pool.js';
-
-export interface QueueOptions {
-  /** Requests that may wait for a slot at once; 0 = no waiting, answer 503 at once. */
-  maxQueue: number;
-  /** How long one may wait, in ms. */
-  queueTimeoutMs: number;
-}
-
-export const QUEUE_DEFAULTS: Readonly<QueueOptions> = Object.freeze({ maxQueue: 1024, queueTimeoutMs: 5_000 });
 
 export type Refusal = 'unavailable' | 'queue-full' | 'queue-timeout';
 
@@ -45,7 +37,7 @@ interface Waiter {
 
 const NO_TICKET: Ticket = Object.freeze({ cancel: () => undefined });
 
-export function createAdmission(pool: UpstreamPool, options: QueueOptions): Admission {
+export function createAdmission(pool: UpstreamPool, options: QueueConfig): Admission {
   const waiters: Waiter[] = [];
 
   const finish = (waiter: Waiter): void => {

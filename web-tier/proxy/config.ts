@@ -26,6 +26,8 @@ export const proxySchema = z.object({
   upstreams: z.array(httpBaseUrl(), { error: 'must be a list of http:// base URLs' }),
   /** plain (node's http.request) or http-proxy, with the same passes (issue 8 comparison). */
   engine: z.enum(['http-proxy', 'plain'], { error: 'must be http-proxy or plain' }),
+  /** An upstream given as a host name is re-resolved this often (discovery.ts, WEB_UPSTREAM_RESOLVE_MS); 0 = once at start. */
+  upstreamResolveMs: fields.nonNegativeInt('a number of milliseconds (0 = resolve once)'),
   /** round-robin (smooth, weighted) or least-conn (fewest in flight per unit of weight). */
   balance: z.enum(['round-robin', 'least-conn'], { error: 'must be round-robin or least-conn' }),
   /** From socket assignment until the TCP connection is up → 504. */
@@ -92,8 +94,8 @@ export type BalanceMethod = ProxyConfig['balance'];
 export type RetryBudgetConfig = ProxyConfig['retryBudget'];
 export type PassiveHealthConfig = ProxyConfig['passiveHealth'];
 export type ActiveHealthConfig = ProxyConfig['activeHealth'];
-/** What one forwarding attempt reads (forward.ts): the engine, its three timeouts, and whether it may retry. */
-export type ForwardConfig = Pick<ProxyConfig, 'engine' | 'connectTimeoutMs' | 'responseTimeoutMs' | 'bodyIdleTimeoutMs' | 'retryIdempotentOnReset'>;
+/** What forwarding reads on every exchange (forward.ts, interceptors/): its three timeouts, and whether it may retry. */
+export type ForwardConfig = Pick<ProxyConfig, 'connectTimeoutMs' | 'responseTimeoutMs' | 'bodyIdleTimeoutMs' | 'retryIdempotentOnReset'>;
 /** The admission queue's two settings (admission.ts). */
 export type QueueConfig = Pick<ProxyConfig, 'maxQueue' | 'queueTimeoutMs'>;
 /** What createProxyHandler takes: its section, plus the body limit (limits section) and the trusted peers (server section) it enforces too. */
@@ -101,6 +103,7 @@ export type ProxyHandlerConfig = ProxyConfig & Pick<LimitsConfig, 'maxBodyBytes'
 
 export const PROXY_DEFAULTS: ProxyConfig = Object.freeze({
   upstreams: Object.freeze(['http://127.0.0.1:3000']),
+  upstreamResolveMs: 5_000,
   engine: 'plain',
   balance: 'round-robin',
   connectTimeoutMs: 5_000,
@@ -123,7 +126,7 @@ export const PROXY_DEFAULTS: ProxyConfig = Object.freeze({
 
 /** The flat config-file keys used before the sections (issue 14) → their place in this one, for "moved to …". */
 export const PROXY_FORMER_KEYS: Readonly<Record<string, string>> = {
-  upstreams: 'upstreams', proxyEngine: 'engine', proxyBalance: 'balance', proxyConnectTimeoutMs: 'connectTimeoutMs',
+  upstreams: 'upstreams', upstreamResolveMs: 'upstreamResolveMs', proxyEngine: 'engine', proxyBalance: 'balance', proxyConnectTimeoutMs: 'connectTimeoutMs',
   proxyResponseTimeoutMs: 'responseTimeoutMs', proxyBodyIdleTimeoutMs: 'bodyIdleTimeoutMs', proxyMaxSocketsPerUpstream: 'maxSocketsPerUpstream',
   proxyMaxQueue: 'maxQueue', proxyQueueTimeoutMs: 'queueTimeoutMs', proxyKeepAliveIdleMs: 'keepAliveIdleMs',
   proxyRetryIdempotentOnReset: 'retryIdempotentOnReset', proxyMaxReplayBodyBytes: 'maxReplayBodyBytes', proxyBufferBodyBytes: 'bufferBodyBytes',

@@ -8,15 +8,16 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../../common/logger.js';
-import { bodyTooLargeError, createBodyLimit, declaredBodyTooLarge, DEFAULT_MAX_BODY_BYTES, requestHasBody } from '../body-limit.js';
+import { bodyTooLargeError, createBodyLimit, declaredBodyTooLarge, requestHasBody } from '../body-limit.js';
 import type { RequestContext, RequestHandler } from '../context.js';
 import { sendError } from '../error-response.js';
-import { createAdmission, QUEUE_DEFAULTS } from './admission.js';
+import { createAdmission } from './admission.js';
 import { createUpstreamAgent } from './agent.js';
-import { BufferedBody, buffersBody, DEFAULT_BODY_TEMP_MAX_BYTES, DEFAULT_BUFFER_BODY_BYTES } from './body-buffer.js';
-import { DEFAULT_MAX_REPLAY_BODY_BYTES, ReplayRecorder } from './body-replay.js';
+import { BufferedBody, buffersBody } from './body-buffer.js';
+import { ReplayRecorder } from './body-replay.js';
+import type { ProxyHandlerConfig } from './config.js';
 import { compose, type Interceptor } from './dispatch.js';
-import type { EngineName, ProxyEngine } from './engines/engine.js';
+import type { ProxyEngine } from './engines/engine.js';
 import { createHttpProxyEngine } from './engines/http-proxy.js';
 import { createPlainEngine } from './engines/plain.js';
 import { toUpstreamError, upstreamUnavailable } from './errors.js';
@@ -27,88 +28,11 @@ import { passiveHealth } from './interceptors/passive-health.js';
 import { retry } from './interceptors/retry.js';
 import { timeouts } from './interceptors/timeouts.js';
 import { startDiscovery } from './discovery.js';
-import { ACTIVE_HEALTH_DEFAULTS, createHealthChecker, type ActiveHealthOptions } from './health-check.js';
-import { createUpstreamPool, PASSIVE_HEALTH_DEFAULTS, type BalanceMethod, type PassiveHealthOptions, type UpstreamEntry, type UpstreamState } from './pool.js';
+import { createHealthChecker } from './health-check.js';
+import { createUpstreamPool, type UpstreamState } from './pool.js';
 import { bufferThenAdmit, onBufferError } from './request-buffering.js';
-import { createRetryBudget, RETRY_BUDGET_DEFAULTS, type RetryBudgetOptions } from './retry-budget.js';
+import { createRetryBudget } from './retry-budget.js';
 import { createSpillDir } from './spill-file.js';
-
-export interface ProxyOptions {
-  /** plain (default: node's http.request) or http-proxy, with the same behaviour (web-tier/proxy/README.md has the figures). */
-  engine?: EngineName;
-  /** Base URLs, e.g. ['http://127.0.0.1:3000'] (APP_UPSTREAMS); `http://h:p#weight=2` or `{ url, weight }` weighs one. */
-  upstreams: readonly UpstreamEntry[];
-  /** round-robin (smooth, weighted) or least-conn (fewest in flight per unit of weight). */
-  balance?: BalanceMethod;
-  /** From socket assignment until the TCP connection is up → 504. */
-  connectTimeoutMs: number;
-  /** From the request fully sent until the upstream's response head → 504. */
-  responseTimeoutMs: number;
-  /** Between two chunks of the upstream's response body → the response is cut (its status is already out). */
-  bodyIdleTimeoutMs?: number;
-  /** Requests in flight per upstream (and its keep-alive sockets); more wait in the queue. */
-  maxSocketsPerUpstream: number;
-  /** Requests that may wait for a slot; beyond it → 503 + Retry-After. */
-  maxQueue?: number;
-  /** How long a request may wait for a slot → 503 + Retry-After. */
-  queueTimeoutMs?: number;
-  /** Idle pooled connections are closed after this; keep it below the app's keepAliveTimeout (65 s). */
-  keepAliveIdleMs: number;
-  /** WEB_MAX_BODY. */
-  maxBodyBytes: number;
-  /** Peer addresses whose X-Forwarded-For is kept (and appended to). */
-  trustedProxies: readonly string[];
-  /** Retries at all (refused, reset on a reused socket, draining 503); the name is kept from issue 3. */
-  retryIdempotentOnReset: boolean;
-  /** Streamed bodies up to this size are copied as they pass, so that a retry can resend them; larger → never retried. */
-  maxReplayBodyBytes?: number;
-  /**
-   * Request buffering: every body (up to maxBodyBytes) is read whole before the request waits for
-   * an upstream slot, so a slow client never holds one; up to this many bytes in memory, a larger
-   * body in a temp file. 0 = off: every body streams.
-   */
-  bufferBodyBytes?: number;
-  /** Path prefixes whose bodies stream to the app as they arrive (large uploads), holding a slot meanwhile. */
-  streamBodyPrefixes?: readonly string[];
-  /** Where bodies past bufferBodyBytes are spilled (a private directory is made inside); '' = os.tmpdir(). */
-  bodyTempDir?: string;
-  /** Bytes all spilled bodies may take on disk at once; beyond → 503 + Retry-After. 0 = no bound but the body limit per request. */
-  bodyTempMaxBytes?: number;
-  retryBudget?: RetryBudgetOptions;
-  /** Passive health (nginx max_fails / fail_timeout). */
-  passiveHealth?: PassiveHealthOptions;
-  /** Active `GET /readyz` checks, or false for none. */
-  activeHealth?: ActiveHealthOptions | false;
-  /** An upstream given as a host name is re-resolved this often, ms (discovery.ts, WEB_UPSTREAM_RESOLVE_MS); 0 = once at start. */
-  upstreamResolveMs?: number;
-}
-
-/** Every option but the upstream list; the optional ones (added by issue 6) default to these. */
-export type ProxySettings = Required<Omit<ProxyOptions, 'upstreams'>>;
-
-export const PROXY_DEFAULTS: ProxySettings = Object.freeze({
-  engine: 'plain',
-  balance: 'round-robin',
-  connectTimeoutMs: 5_000,
-  responseTimeoutMs: 30_000,
-  bodyIdleTimeoutMs: 30_000,
-  maxSocketsPerUpstream: 64,
-  maxQueue: QUEUE_DEFAULTS.maxQueue,
-  queueTimeoutMs: QUEUE_DEFAULTS.queueTimeoutMs,
-  keepAliveIdleMs: 30_000,
-  maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
-  trustedProxies: Object.freeze([]) as readonly string[],
-  retryIdempotentOnReset: true,
-  maxReplayBodyBytes: DEFAULT_MAX_REPLAY_BODY_BYTES,
-  bufferBodyBytes: DEFAULT_BUFFER_BODY_BYTES,
-  streamBodyPrefixes: Object.freeze([]) as readonly string[],
-  bodyTempDir: '',
-  bodyTempMaxBytes: DEFAULT_BODY_TEMP_MAX_BYTES,
-  retryBudget: RETRY_BUDGET_DEFAULTS,
-  passiveHealth: PASSIVE_HEALTH_DEFAULTS,
-  upstreamResolveMs: 5_000,
-  activeHealth: ACTIVE_HEALTH_DEFAULTS,
-});
 
 /** Totals for the metrics engineer. */
 export interface ProxyStats {
@@ -145,38 +69,13 @@ export function upstreamTarget(rawTarget: string | undefined, ctx: Pick<RequestC
   return ctx.pathname + ctx.search;
 }
 
-/** Refuses nonsense at construction, naming the option: a zero timeout would answer 504 to everything. */
-function checkOptions(options: ProxySettings): void {
-  const positive = ['connectTimeoutMs', 'responseTimeoutMs', 'bodyIdleTimeoutMs', 'maxSocketsPerUpstream', 'queueTimeoutMs', 'keepAliveIdleMs'] as const;
-  for (const key of positive) {
-    if (!Number.isSafeInteger(options[key]) || options[key] < 1) throw new RangeError(`proxy option ${key} must be a positive integer, got ${options[key]}`);
-  }
-  for (const key of ['maxBodyBytes', 'maxQueue', 'maxReplayBodyBytes', 'bufferBodyBytes', 'bodyTempMaxBytes', 'upstreamResolveMs'] as const) {
-    if (!Number.isSafeInteger(options[key]) || options[key] < 0) throw new RangeError(`proxy option ${key} must be a non-negative integer, got ${options[key]}`);
-  }
-  if (!options.streamBodyPrefixes.every((prefix) => typeof prefix === 'string' && prefix.startsWith('/'))) throw new RangeError('proxy option streamBodyPrefixes must be path prefixes starting with "/"');
-  if (options.engine !== 'http-proxy' && options.engine !== 'plain') throw new RangeError(`proxy option engine must be http-proxy or plain, got ${String(options.engine)}`);
-  if (options.balance !== 'round-robin' && options.balance !== 'least-conn') throw new RangeError(`proxy option balance must be round-robin or least-conn, got ${String(options.balance)}`);
-  const { maxFails, failTimeoutMs } = options.passiveHealth;
-  if (!Number.isSafeInteger(maxFails) || maxFails < 1 || !Number.isSafeInteger(failTimeoutMs) || failTimeoutMs < 1) throw new RangeError('proxy option passiveHealth needs positive integers maxFails and failTimeoutMs');
-  const { ratio, minPerWindow, windowMs } = options.retryBudget;
-  if (!(ratio >= 0) || !(minPerWindow >= 0) || !Number.isSafeInteger(windowMs) || windowMs < 1) throw new RangeError('proxy option retryBudget needs ratio >= 0, minPerWindow >= 0 and a positive integer windowMs');
-  if (options.activeHealth !== false) {
-    const { intervalMs, timeoutMs, path } = options.activeHealth;
-    if (!Number.isSafeInteger(intervalMs) || intervalMs < 1 || !Number.isSafeInteger(timeoutMs) || timeoutMs < 1 || !path.startsWith('/')) {
-      throw new RangeError('proxy option activeHealth needs positive integers intervalMs and timeoutMs and a path starting with "/"');
-    }
-  }
-}
-
-export function createProxyHandler(options: ProxyOptions & { logger: Logger }): ProxyHandler {
-  const { logger, upstreams, ...given } = options;
-  const settings: ProxySettings = { ...PROXY_DEFAULTS, ...given };
-  checkOptions(settings);
+export function createProxyHandler(options: ProxyHandlerConfig & { readonly logger: Logger }): ProxyHandler {
+  // Validated once, by web-tier/config.ts against proxy/config.ts's schema: trusted as given.
+  const { logger, upstreams, ...settings } = options;
   const pool = createUpstreamPool(upstreams, { balance: settings.balance, maxActivePerUpstream: settings.maxSocketsPerUpstream, passiveHealth: settings.passiveHealth });
   const admission = createAdmission(pool, { maxQueue: settings.maxQueue, queueTimeoutMs: settings.queueTimeoutMs });
   const agent = createUpstreamAgent({ maxSockets: settings.maxSocketsPerUpstream, keepAliveIdleMs: settings.keepAliveIdleMs });
-  const checker = settings.activeHealth === false || upstreams.length === 0 ? undefined : createHealthChecker(pool, settings.activeHealth, logger);
+  const checker = settings.activeHealth.intervalMs === 0 || upstreams.length === 0 ? undefined : createHealthChecker(pool, settings.activeHealth, logger);
   const discovery = startDiscovery(upstreams, pool, { resolveMs: settings.upstreamResolveMs, checkNew: checker !== undefined, logger });
   const trusted = new Set(settings.trustedProxies.map((address) => normalizeAddress(address)));
   const spillDir = createSpillDir({ parent: settings.bodyTempDir, maxTotalBytes: settings.bodyTempMaxBytes });

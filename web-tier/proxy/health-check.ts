@@ -8,19 +8,9 @@
  */
 import http from 'node:http';
 import type { Logger } from '../../common/logger.js';
+import type { ActiveHealthConfig } from './config.js';
 import { errorCode } from './errors.js';
 import type { CheckResult, Upstream, UpstreamPool } from './pool.js';
-
-export interface ActiveHealthOptions {
-  /** Time between two checks of one upstream, in ms. */
-  intervalMs: number;
-  /** A check not answered within this counts as down, in ms. */
-  timeoutMs: number;
-  /** The readiness path under each upstream's base URL. */
-  path: string;
-}
-
-export const ACTIVE_HEALTH_DEFAULTS: Readonly<ActiveHealthOptions> = Object.freeze({ intervalMs: 5_000, timeoutMs: 2_000, path: '/readyz' });
 
 export interface HealthChecker {
   /** Checks every upstream now; resolves when all have answered or timed out. */
@@ -36,7 +26,7 @@ function verdict(status: number): CheckResult {
   return status === 503 ? 'draining' : 'down';
 }
 
-function checkOne(upstream: Upstream, options: ActiveHealthOptions): Promise<{ result: CheckResult; reason?: string }> {
+function checkOne(upstream: Upstream, options: ActiveHealthConfig): Promise<{ result: CheckResult; reason?: string }> {
   return new Promise((resolve) => {
     const url = new URL(upstream.basePath + options.path, upstream.origin);
     // agent: false: one short connection per check, closed after it, never a pooled client socket.
@@ -51,7 +41,7 @@ function checkOne(upstream: Upstream, options: ActiveHealthOptions): Promise<{ r
   });
 }
 
-export function createHealthChecker(pool: UpstreamPool, options: ActiveHealthOptions, logger: Logger): HealthChecker {
+export function createHealthChecker(pool: UpstreamPool, options: ActiveHealthConfig, logger: Logger): HealthChecker {
   let closed = false;
   const running = new Set<Upstream>();
 

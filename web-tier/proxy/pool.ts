@@ -5,17 +5,12 @@
  * `fail_timeout`; active health (health-check.ts) reports through reportCheck(). Waiting for a
  * free slot is admission.ts's job; this file only knows who is eligible.
  */
+import { PROXY_DEFAULTS, type BalanceMethod, type PassiveHealthConfig } from './config.js';
 
-export interface PassiveHealthOptions {
-  /** Consecutive failures (refused, reset, timeout), all within failTimeoutMs, that take an upstream out. */
-  maxFails: number;
-  /** The window the failures must fall in, and how long the upstream then stays out, in ms (nginx fail_timeout). */
-  failTimeoutMs: number;
-}
+export type { BalanceMethod, PassiveHealthConfig } from './config.js';
 
-export const PASSIVE_HEALTH_DEFAULTS: Readonly<PassiveHealthOptions> = Object.freeze({ maxFails: 3, failTimeoutMs: 10_000 });
-
-export type BalanceMethod = 'round-robin' | 'least-conn';
+/** proxy/config.ts's defaults, for a pool built without them (tests). */
+export const PASSIVE_HEALTH_DEFAULTS: PassiveHealthConfig = PROXY_DEFAULTS.passiveHealth;
 
 /** An upstream as configured: a base URL, optionally with `#weight=N`, or an object with a weight. */
 export type UpstreamEntry = string | { readonly url: string; readonly weight?: number };
@@ -24,7 +19,7 @@ export interface PoolOptions {
   balance: BalanceMethod;
   /** Requests in flight per upstream; beyond it a request waits (admission.ts). */
   maxActivePerUpstream: number;
-  passiveHealth: PassiveHealthOptions;
+  passiveHealth: PassiveHealthConfig;
 }
 
 export interface Upstream {

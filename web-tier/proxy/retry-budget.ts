@@ -1,20 +1,10 @@
 /**
- * A retry budget (Finagle's RetryBudget, Envoy's retry_budget): retries may add at most `ratio`
- * of the requests seen over a sliding window, plus a small floor so that a quiet site can still
+ * A retry budget (Finagle's RetryBudget, Envoy's retry_budget): retries may add at most `percent`
+ * per cent of the requests seen over a sliding window, plus a small floor so that a quiet site can still
  * retry. When every upstream fails at once, retries stop instead of doubling the load on an app
  * tier that is already down (a retry storm).
  */
-
-export interface RetryBudgetOptions {
-  /** Retries allowed per request over the window (0.2 = 20 %). */
-  ratio: number;
-  /** Retries always allowed per window, whatever the traffic. */
-  minPerWindow: number;
-  /** The sliding window, in ms (counted in ten buckets). */
-  windowMs: number;
-}
-
-export const RETRY_BUDGET_DEFAULTS: Readonly<RetryBudgetOptions> = Object.freeze({ ratio: 0.2, minPerWindow: 10, windowMs: 10_000 });
+import type { RetryBudgetConfig } from './config.js';
 
 export interface RetryBudget {
   recordRequest(): void;
@@ -24,7 +14,7 @@ export interface RetryBudget {
 
 const BUCKETS = 10;
 
-export function createRetryBudget(options: RetryBudgetOptions, now: () => number = Date.now): RetryBudget {
+export function createRetryBudget(options: RetryBudgetConfig, now: () => number = Date.now): RetryBudget {
   const span = Math.max(1, Math.ceil(options.windowMs / BUCKETS));
   const requests = new Array<number>(BUCKETS).fill(0);
   const retries = new Array<number>(BUCKETS).fill(0);
@@ -52,7 +42,8 @@ export function createRetryBudget(options: RetryBudgetOptions, now: () => number
     },
     tryRetry() {
       const index = advance();
-      if (sum(retries) >= options.minPerWindow + options.ratio * sum(requests)) return false;
+      // Integer arithmetic in the configured unit: retries × 100 against percent × requests.
+      if (sum(retries) * 100 >= options.minPerWindow * 100 + options.percent * sum(requests)) return false;
       retries[index] = (retries[index] ?? 0) + 1;
       return true;
     },

@@ -15,48 +15,17 @@ import { sendError, TwotierError } from '../error-response.js';
 import { negotiateEncoding, TWINS, type ContentCoding } from './encodings.js';
 import { createFileCache } from './file-cache.js';
 import { readListing, sendListing, type Listing } from './listing.js';
-import { buildRepresentation, compileCacheControl, type CacheControlRule, type Representation } from './representation.js';
+import type { StaticConfig } from './config.js';
+import { buildRepresentation, compileCacheControl, type Representation } from './representation.js';
 import { createResolver, type FileInfo } from './resolve.js';
 import { directoryLocation, parseStaticPath } from './safe-path.js';
 import { sendRepresentation, type SendOptions } from './send.js';
 
-export interface StaticOptions {
-  /** Absolute path of WEB_ROOT. */
-  root: string;
-  /** The file served for a directory URL ending in "/". */
-  index: string;
-  /** URL path prefixes where a directory listing is on, e.g. ['/files/']; [] = off everywhere. */
-  listingDirs: readonly string[];
-  /** Cache-Control by URL path; the first rule whose prefix and pattern both match wins. */
-  cacheControl: readonly CacheControlRule[];
-  /** Follow symlinks whose target is outside the root (or a dotfile). Default false. */
-  followOutsideSymlinks: boolean;
-  /** Total bytes of file bodies held in memory. */
-  cacheMaxBytes: number;
-  /** Largest file held in memory; bigger files are streamed from disk. */
-  cacheMaxFileBytes: number;
-  /** How long a stat result (found, missing, directory) is trusted, in milliseconds; 0 = stat every request. */
-  statTtlMs: number;
+/** The static section (static/config.ts, validated once), and the operator metrics' hook. */
+export type StaticOptions = StaticConfig & {
   /** Called once per body sent: true when it came from the in-memory cache (for the operator metrics). */
-  onCacheLookup?: (hit: boolean) => void;
-}
-
-export const STATIC_DEFAULTS: Readonly<Omit<StaticOptions, 'root'>> = Object.freeze({
-  index: 'index.html',
-  listingDirs: Object.freeze([]) as readonly string[],
-  cacheControl: Object.freeze([
-    // Fingerprinted build output (`app.3f2a9c1b.js`, `logo-0a1b2c3d4e.svg`): a new version gets a
-    // new name, so the old one can be cached for a year and never revalidated (RFC 8246). A hex
-    // hash with both a digit and a letter: a date stamp (`report-20240101.csv`) is not one.
-    { pattern: '[.-](?=[0-9a-f]*[0-9])(?=[0-9a-f]*[a-f])[0-9a-f]{8,}\\.[A-Za-z0-9]+$', value: 'public, max-age=31536000, immutable' },
-    // Everything else may be stored but is revalidated each time (a cheap 304 with our ETag).
-    { value: 'public, max-age=0, must-revalidate' },
-  ]) as readonly CacheControlRule[],
-  followOutsideSymlinks: false,
-  cacheMaxBytes: 32 * 1024 * 1024, // 32 MiB
-  cacheMaxFileBytes: 128 * 1024, // 128 KiB
-  statTtlMs: 1_000, // 1 s
-});
+  readonly onCacheLookup?: (hit: boolean) => void;
+};
 
 const ALLOW = 'GET, HEAD, OPTIONS';
 /** Paths the resolver remembers, and raw request paths the hot map remembers: bounds memory under a flood of distinct URLs. */

@@ -5,16 +5,9 @@
  */
 import { extname } from 'node:path';
 import mime from 'mime-types';
+import type { CacheControlRule } from './config.js';
 import type { ContentCoding } from './encodings.js';
 import type { FileInfo } from './resolve.js';
-
-export interface CacheControlRule {
-  /** A URL path prefix, e.g. "/assets/" (decoded, like the paths it is tested against). */
-  readonly prefix?: string | undefined;
-  /** A regular expression (source text) tested against the decoded URL path. */
-  readonly pattern?: string | undefined;
-  readonly value: string;
-}
 
 export interface Representation {
   /** The bytes on disk: the file itself or its precompressed twin. */

@@ -35,17 +35,17 @@ function scripts(t: Parameters<typeof makeCgiDir>[0]): { cgiDir: string; root: s
 
 t.test('WEB_CGI: off by default; on/off, true/false, 1/0; WEB_DYNAMIC=cgi implies it; APP_TOKEN is read', async (t) => {
   const config = loadConfig(undefined, {});
-  t.equal(config.cgi, false, 'off unless the operator turns it on');
+  t.equal(config.cgi.enabled, false, 'off unless the operator turns it on');
   t.equal(cgiEnabled(config), false);
-  t.equal(config.appToken, undefined);
+  t.equal(config.app.token, undefined);
   for (const [value, expected] of [['on', true], ['off', false], ['true', true], ['false', false], ['1', true], ['0', false]] as const) {
-    t.equal(loadConfig(undefined, { WEB_CGI: value }).cgi, expected, `WEB_CGI=${value}`);
+    t.equal(loadConfig(undefined, { WEB_CGI: value }).cgi.enabled, expected, `WEB_CGI=${value}`);
   }
   t.equal(cgiEnabled(loadConfig(undefined, { WEB_DYNAMIC: 'cgi' })), true, 'WEB_DYNAMIC=cgi needs the gateway for the app');
   t.equal(cgiEnabled(loadConfig(undefined, { WEB_DYNAMIC: 'embedded' })), false);
   t.throws(() => loadConfig(undefined, { WEB_CGI: 'maybe' }), { name: 'ConfigError', key: 'WEB_CGI' });
-  t.equal(loadConfig(undefined, { APP_TOKEN: TOKEN }).appToken, TOKEN, 'the app tier\'s own variable');
-  t.equal(loadConfig(undefined, { APP_TOKEN: '' }).appToken, undefined, 'empty is unset, as in the app tier');
+  t.equal(loadConfig(undefined, { APP_TOKEN: TOKEN }).app.token, TOKEN, 'the app tier\'s own variable');
+  t.equal(loadConfig(undefined, { APP_TOKEN: '' }).app.token, undefined, 'empty is unset, as in the app tier');
 });
 
 t.test('CGI off (default): /cgi-bin/app is a static path (404; 405 to a write) and the script never runs', async (t) => {
@@ -106,7 +106,7 @@ t.test('a reload cannot turn the gateway on: cgi and appToken are read at start-
   const env = { WEB_ROOT: root, WEB_CGI_DIR: cgiDir, APP_UPSTREAMS: '' };
   const { origin, web } = await startWeb(t, { env });
   const result = await web.reload(loadConfig(undefined, { ...env, WEB_PORT: '0', WEB_HOST: '127.0.0.1', WEB_CGI: 'on', APP_TOKEN: TOKEN }));
-  t.same([...result.needRestart].sort(), ['appToken', 'cgi']);
+  t.same([...result.needRestart].sort(), ['app.token', 'cgi.enabled']);
   t.equal((await send(origin, '/cgi-bin/app')).status, 404);
   t.notOk(existsSync(marker));
 });
@@ -153,6 +153,6 @@ t.test('where the app runs in the web tier, a DATABASE_URL it cannot use stops s
   }
   t.match(message, /names no database/);
   t.notOk(message.includes('pw-SECRET-5'), 'the password is not repeated');
-  t.equal(loadConfig(undefined, { WEB_DYNAMIC: 'embedded', DATABASE_URL: 'sqlite::memory:' }).databaseUrl, 'sqlite::memory:', 'embedded: one process, one memory database, fine');
-  t.equal(loadConfig(undefined, { DATABASE_URL: 'mysql://db/x' }).databaseUrl, 'mysql://db/x', 'proxy mode with CGI off does not use it: the app tier checks its own');
+  t.equal(loadConfig(undefined, { WEB_DYNAMIC: 'embedded', DATABASE_URL: 'sqlite::memory:' }).app.databaseUrl, 'sqlite::memory:', 'embedded: one process, one memory database, fine');
+  t.equal(loadConfig(undefined, { DATABASE_URL: 'mysql://db/x' }).app.databaseUrl, 'mysql://db/x', 'proxy mode with CGI off does not use it: the app tier checks its own');
 });

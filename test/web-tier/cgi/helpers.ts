@@ -13,7 +13,9 @@ import { Writable } from 'node:stream';
 import type { Test } from 'tap';
 import { createLogger } from '../../../common/logger.js';
 import { contextForTarget, type RequestHandler } from '../../../web-tier/context.js';
-import { CGI_DEFAULTS, createCgiHandler, type CgiOptions } from '../../../web-tier/cgi/handler.js';
+import { CGI_DEFAULTS } from '../../../web-tier/cgi/config.js';
+import { createCgiHandler, type CgiOptions } from '../../../web-tier/cgi/handler.js';
+import { LIMITS_DEFAULTS } from '../../../web-tier/limits-config.js';
 
 export interface LogLine {
   readonly level: number;
@@ -80,10 +82,12 @@ export interface CgiServer {
   readonly handler: RequestHandler;
 }
 
-export async function startCgiServer(t: Test, options: Partial<CgiOptions> & { cgiDir: string }): Promise<CgiServer> {
+export async function startCgiServer(t: Test, given: Partial<CgiOptions> & { cgiDir: string }): Promise<CgiServer> {
+  // `cgiDir` names the test's script folder; the gateway's option is the section's `dir`.
+  const { cgiDir, ...options } = given;
   const sink = new LogSink();
   const logger = createLogger({ tier: 'web', level: 'debug', destination: sink });
-  const handler = createCgiHandler({ ...CGI_DEFAULTS, passEnv: {}, documentRoot: '/srv/www', ...options, logger });
+  const handler = createCgiHandler({ ...CGI_DEFAULTS, maxBodyBytes: LIMITS_DEFAULTS.maxBodyBytes, serverSoftware: 'twotier', passEnv: {}, documentRoot: '/srv/www', dir: cgiDir, ...options, logger });
   const server = createServer((req, res) => {
     handler.handle(req, res, contextForTarget(req.url ?? '/', logger));
   });

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { loadConfig } from '../../../web-tier/config.js';
 import { cgiKeysChanged } from '../../../web-tier/server-handlers.js';
+import { withOverrides } from '../../helpers/web-tier.js';
 import { makeCgiDir, parseEnv, send, startCgiServer, writeScript } from './helpers.js';
 
 const ENV_SCRIPT = "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\n'\nexec env\n";
@@ -119,7 +120,7 @@ t.test('every script gets the edge fields the proxy would set (issue 12: the thr
 
 t.test('a reload that changes WEB_TRUSTED_PROXIES builds a new gateway with them', async (t) => {
   const config = loadConfig(undefined, {});
-  t.ok(cgiKeysChanged(config, { ...config, trustedProxies: ['10.0.0.1'] }));
+  t.ok(cgiKeysChanged(config, withOverrides(config, { server: { trustedProxies: ['10.0.0.1'] } })));
   t.notOk(cgiKeysChanged(config, { ...config }));
 });
 

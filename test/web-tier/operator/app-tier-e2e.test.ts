@@ -7,13 +7,14 @@ import t from 'tap';
 import { existsSync } from 'node:fs';
 import { createLogger } from '../../../common/logger.js';
 import type { StatusSnapshot } from '../../../web-tier/operator/status-data.js';
-import { createProxyHandler, PROXY_DEFAULTS } from '../../../web-tier/proxy/handler.js';
+import { createProxyHandler } from '../../../web-tier/proxy/handler.js';
+import { proxyConfig } from '../proxy/helpers.js';
 import { APP_MAIN, startAppTier } from '../../helpers/app-tier.js';
 import { startHarness } from './harness.js';
 
 t.test('status.json lists the clustered app tier\'s workers', { skip: existsSync(APP_MAIN) ? false : `${APP_MAIN} is not built` }, async (t) => {
   const app = await startAppTier(t, { workers: 2 });
-  const proxy = createProxyHandler({ ...PROXY_DEFAULTS, activeHealth: false, upstreams: [app.url], logger: createLogger({ tier: 'web', level: 'silent' }) });
+  const proxy = createProxyHandler({ ...proxyConfig({ activeHealth: { intervalMs: 0 }, upstreams: [app.url] }), logger: createLogger({ tier: 'web', level: 'silent' }) });
   t.teardown(() => proxy.close());
   const harness = await startHarness(t, { proxy, operator: { workers: { timeoutMs: 5_000, cacheMs: 0 } } });
 

@@ -5,16 +5,15 @@
 import t from 'tap';
 import { createLogger } from '../../../common/logger.js';
 import type { StatusSnapshot } from '../../../web-tier/operator/status-data.js';
-import { createProxyHandler, PROXY_DEFAULTS } from '../../../web-tier/proxy/handler.js';
+import { createProxyHandler } from '../../../web-tier/proxy/handler.js';
+import { proxyConfig } from '../proxy/helpers.js';
 import { refusedUrl, sampleValue, scrape, startHarness, startStubUpstream } from './harness.js';
 
 t.test('a refused upstream: failures and retries counted, the live one up with a latency', async (t) => {
   const live = await startStubUpstream(t, [777]);
   const refused = await refusedUrl();
   const proxy = createProxyHandler({
-    ...PROXY_DEFAULTS,
-    activeHealth: false,
-    upstreams: [live.url, refused],
+    ...proxyConfig({ activeHealth: { intervalMs: 0 }, upstreams: [live.url, refused] }),
     logger: createLogger({ tier: 'web', level: 'silent' }),
   });
   t.teardown(() => proxy.close());

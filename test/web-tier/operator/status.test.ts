@@ -9,8 +9,8 @@ import { createWebMetrics } from '../../../web-tier/operator/metrics.js';
 import { isLoopback, isOperatorPath } from '../../../web-tier/operator/handler.js';
 import { startHarness, startStubUpstream } from './harness.js';
 
-// Compile-time only (tsc in npm test): server.ts can pass its whole config.
-const configIsOperatorConfig = (config: WebConfig): OperatorConfig => config;
+// Compile-time only (tsc in npm test): the operator's view is typed from the config's own sections.
+const configIsOperatorConfig = (config: WebConfig): OperatorConfig => ({ dynamic: config.server.dynamic, upstreams: config.proxy.upstreams });
 void configIsOperatorConfig;
 
 async function statusJson(url: string): Promise<StatusSnapshot> {

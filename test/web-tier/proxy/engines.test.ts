@@ -6,7 +6,7 @@
  */
 import t from 'tap';
 import http from 'node:http';
-import { PROXY_DEFAULTS } from '../../../web-tier/proxy/handler.js';
+import { PROXY_DEFAULTS } from '../../../web-tier/proxy/config.js';
 import { echo, echoed, refusedUrl, request, startFront, startUpstream } from './helpers.js';
 
 for (const engine of ['plain', 'http-proxy'] as const) t.test(`${engine} engine: target byte-identical, edge headers, body, response headers`, async (t) => {

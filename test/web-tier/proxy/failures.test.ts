@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { captureLogger, echo, rawExchange, refusedUrl, request, startFront, startUpstream, type Teardown } from './helpers.js';
+import { loadConfig } from '../../../web-tier/config.js';
 
 interface ErrorBody {
   error: { status: number; code: string; requestId: string };
@@ -166,10 +167,11 @@ t.test('an HTTP/1.0 client gets a close-delimited answer it can read', async (t)
   t.match(text, /\r\n\r\nchunk one, chunk two$/);
 });
 
-t.test('nonsense options are refused at construction, naming the option', async (t) => {
-  await t.rejects(startFront(t, { upstreams: [], responseTimeoutMs: 0 }), /responseTimeoutMs/);
-  await t.rejects(startFront(t, { upstreams: [], maxSocketsPerUpstream: 1.5 }), /maxSocketsPerUpstream/);
-  await t.rejects(startFront(t, { upstreams: [], maxBodyBytes: -1 }), /maxBodyBytes/);
+t.test('nonsense options are refused where config is validated (once), naming the option', async (t) => {
+  t.throws(() => loadConfig(undefined, { WEB_PROXY_RESPONSE_TIMEOUT_MS: '0' }), { code: 'CONFIG_INVALID', key: 'WEB_PROXY_RESPONSE_TIMEOUT_MS' });
+  t.throws(() => loadConfig(undefined, { WEB_PROXY_MAX_SOCKETS: '1.5' }), { code: 'CONFIG_INVALID', key: 'WEB_PROXY_MAX_SOCKETS' });
+  t.throws(() => loadConfig(undefined, { WEB_MAX_BODY: '-1' }), { code: 'CONFIG_INVALID', key: 'WEB_MAX_BODY' });
+  t.throws(() => loadConfig(undefined, { APP_UPSTREAMS: 'https://127.0.0.1:1' }), { code: 'CONFIG_INVALID', key: 'APP_UPSTREAMS', message: /must be an http/ });
   await t.rejects(startFront(t, { upstreams: ['https://127.0.0.1:1'] }), /must be http/);
 });
 

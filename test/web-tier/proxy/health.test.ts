@@ -82,7 +82,7 @@ t.test('the checks run by themselves every intervalMs, under the upstream base p
 
 t.test('active health off: no check ever reaches the upstream', async (t) => {
   const worker = await startWorker(t);
-  const front = await startFront(t, { upstreams: [worker.upstream.url], activeHealth: false });
+  const front = await startFront(t, { upstreams: [worker.upstream.url], activeHealth: { intervalMs: 0 } });
   await front.handler.checkUpstreams();
   t.equal(worker.state.checks, 0);
 });

@@ -11,7 +11,11 @@ import { createLogger, type Logger } from '../../../common/logger.js';
 import { closeServer, listen, type Teardown } from '../../helpers/upstream.js';
 import { contextForTarget, type RequestContext } from '../../../web-tier/context.js';
 import { throwOnIllegalPhase } from '../../../web-tier/proxy/phase.js';
-import { createProxyHandler, PROXY_DEFAULTS, type ProxyHandler, type ProxyOptions } from '../../../web-tier/proxy/handler.js';
+import { DEFAULTS } from '../../../web-tier/config.js';
+import type { ProxyHandlerConfig } from '../../../web-tier/proxy/config.js';
+import { createProxyHandler, type ProxyHandler } from '../../../web-tier/proxy/handler.js';
+import { proxyOptions } from '../../../web-tier/server-handlers.js';
+import { withOverrides, type DeepPartial } from '../../helpers/web-tier.js';
 
 export { listen, startUpstream, type Teardown, type Upstream } from '../../helpers/upstream.js';
 
@@ -63,10 +67,17 @@ export interface Front {
 }
 
 /** The front server: one RequestContext per request, then the proxy handler (server.ts's job). */
-export async function startFront(t: Teardown, options: Partial<ProxyOptions> & { upstreams: readonly string[]; logger?: Logger }): Promise<Front> {
+/** The proxy as the config builds it by default, with some settings replaced (group by group: `activeHealth: { intervalMs: 0 }`). */
+export function proxyConfig(overrides: DeepPartial<ProxyHandlerConfig>): ProxyHandlerConfig {
+  return withOverrides(proxyOptions(DEFAULTS), overrides);
+}
+
+export async function startFront(t: Teardown, options: DeepPartial<ProxyHandlerConfig> & { upstreams: readonly string[]; logger?: Logger }): Promise<Front> {
+  const { logger: given, ...overrides } = options;
+  // An exchange moved against phase.ts's table fails the test (a running tier only logs it).
   throwOnIllegalPhase(true);
-  const logger = options.logger ?? createLogger({ tier: 'web', level: 'silent' });
-  const handler = createProxyHandler({ ...PROXY_DEFAULTS, ...options, logger });
+  const logger = given ?? createLogger({ tier: 'web', level: 'silent' });
+  const handler = createProxyHandler({ ...proxyConfig(overrides), logger });
   const contexts: RequestContext[] = [];
   const server = http.createServer((req, res) => {
     const ctx = contextForTarget(req.url ?? '/', logger);

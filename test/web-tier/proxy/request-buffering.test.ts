@@ -11,8 +11,8 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { buffersBody } from '../../../web-tier/proxy/body-buffer.js';
-import { createProxyHandler, PROXY_DEFAULTS } from '../../../web-tier/proxy/handler.js';
-import { createLogger } from '../../../common/logger.js';
+import { loadConfig } from '../../../web-tier/config.js';
+import { PROXY_DEFAULTS } from '../../../web-tier/proxy/config.js';
 import { filesUnder, openInto } from './spill-helpers.js';
 import { captureLogger, echo, echoed, rawExchange, refusedUrl, request, startFront, startUpstream, type Front } from './helpers.js';
 
@@ -66,10 +66,10 @@ t.test('which bodies are read whole first', async (t) => {
   t.equal(buffersBody('/api/echo', 0, []), false, '0 turns buffering off');
   t.equal(PROXY_DEFAULTS.bufferBodyBytes, 64 * 1024);
   t.same(PROXY_DEFAULTS.streamBodyPrefixes, []);
-  const logger = createLogger({ tier: 'web', level: 'silent' });
-  t.throws(() => createProxyHandler({ ...PROXY_DEFAULTS, upstreams: [], bufferBodyBytes: -1, logger }), RangeError);
-  t.throws(() => createProxyHandler({ ...PROXY_DEFAULTS, upstreams: [], streamBodyPrefixes: ['upload/'], logger }), RangeError);
-  t.throws(() => createProxyHandler({ ...PROXY_DEFAULTS, upstreams: [], bodyTempMaxBytes: -1, logger }), RangeError);
+  // Refused where config is validated, once (web-tier/config.ts), naming the setting; the handler trusts it.
+  t.throws(() => loadConfig(undefined, { WEB_PROXY_BUFFER_BODY: '-1' }), { code: 'CONFIG_INVALID', key: 'WEB_PROXY_BUFFER_BODY' });
+  t.throws(() => loadConfig(undefined, { WEB_PROXY_STREAM_BODY_PREFIXES: 'upload/' }), { code: 'CONFIG_INVALID', key: 'WEB_PROXY_STREAM_BODY_PREFIXES' });
+  t.throws(() => loadConfig(undefined, { WEB_PROXY_BODY_TEMP_MAX_BYTES: '-1' }), { code: 'CONFIG_INVALID', key: 'WEB_PROXY_BODY_TEMP_MAX_BYTES' });
 });
 
 t.test('slow small bodies hold no upstream slot: a GET gets 200 at once, the upstream sees each only when complete', { timeout: 10_000 }, async (t) => {
@@ -86,7 +86,7 @@ t.test('slow small bodies hold no upstream slot: a GET gets 200 at once, the ups
   });
   // Two slots and two queue places: without buffering, the slow bodies take both slots and fill
   // the queue, and the GET is turned away (503). With it, the four complete bodies fit once ready.
-  const front = await startFront(t, { upstreams: [upstream.url], maxSocketsPerUpstream: 2, maxQueue: 2, queueTimeoutMs: 2_000, activeHealth: false });
+  const front = await startFront(t, { upstreams: [upstream.url], maxSocketsPerUpstream: 2, maxQueue: 2, queueTimeoutMs: 2_000, activeHealth: { intervalMs: 0 } });
   const taken = frontTakes(front, SLOW);
   const clients = Array.from({ length: SLOW }, (_, index) => {
     const path = `/api/echo/slow-${index}`;
@@ -119,7 +119,7 @@ for (const engine of ['http-proxy', 'plain'] as const) t.test(`${engine}: a smal
     if (req.url === '/api/echo/chunked' && !last) early = true;
     echo(req, res);
   });
-  const front = await startFront(t, { upstreams: [upstream.url], engine, maxSocketsPerUpstream: 1, maxQueue: 0, activeHealth: false });
+  const front = await startFront(t, { upstreams: [upstream.url], engine, maxSocketsPerUpstream: 1, maxQueue: 0, activeHealth: { intervalMs: 0 } });
   const taken = frontTakes(front, 1);
   const head = 'POST /api/echo/chunked HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n';
   const client = slowClient(front.port, head, ['3\r\nabc\r\n', '3\r\ndef\r\n', '0\r\n\r\n'], () => {
@@ -144,7 +144,7 @@ t.test('a client that leaves while its small body is being read never reaches th
     echo(req, res);
   });
   const log = captureLogger();
-  const front = await startFront(t, { upstreams: [upstream.url], activeHealth: false, logger: log.logger });
+  const front = await startFront(t, { upstreams: [upstream.url], activeHealth: { intervalMs: 0 }, logger: log.logger });
   const firstBytes = new Promise<void>((resolve) => {
     front.server.once('request', (req: http.IncomingMessage) => req.once('data', () => resolve()));
   });
@@ -163,7 +163,7 @@ t.test('a client that leaves while its small body is being read never reaches th
 
 t.test('a proxy closed while a small body was being read answers 503 and sends nothing upstream', { timeout: 5000 }, async (t) => {
   const upstream = await startUpstream(t, echo);
-  const front = await startFront(t, { upstreams: [upstream.url], activeHealth: false });
+  const front = await startFront(t, { upstreams: [upstream.url], activeHealth: { intervalMs: 0 } });
   const firstBytes = new Promise<void>((resolve) => {
     front.server.once('request', (req: http.IncomingMessage) => req.once('data', () => resolve()));
   });
@@ -183,7 +183,7 @@ t.test('a proxy closed while a small body was being read answers 503 and sends n
 
 t.test('a small chunked body past the body limit: 413 while it is read, the upstream never contacted', async (t) => {
   const upstream = await startUpstream(t, echo);
-  const front = await startFront(t, { upstreams: [upstream.url], maxBodyBytes: 1024, activeHealth: false });
+  const front = await startFront(t, { upstreams: [upstream.url], maxBodyBytes: 1024, activeHealth: { intervalMs: 0 } });
   const socket = net.connect(front.port, '127.0.0.1');
   const chunks: Buffer[] = [];
   socket.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -220,7 +220,7 @@ async function replyOf(req: http.ClientRequest): Promise<{ status: number; body:
 
 t.test('under a streaming prefix, a body declared past bufferBodyBytes streams: the upstream reads its first bytes before the client is done', { timeout: 5000 }, async (t) => {
   const upstream = await watchingUpstream(t);
-  const front = await startFront(t, { upstreams: [upstream.url], bufferBodyBytes: 1024, streamBodyPrefixes: ['/api/'], activeHealth: false });
+  const front = await startFront(t, { upstreams: [upstream.url], bufferBodyBytes: 1024, streamBodyPrefixes: ['/api/'], activeHealth: { intervalMs: 0 } });
   const req = http.request({ host: '127.0.0.1', port: front.port, method: 'POST', path: '/api/echo', agent: false, headers: { 'content-length': 4096 } });
   req.write('a'.repeat(2048));
   await upstream.firstBytes;
@@ -232,7 +232,7 @@ t.test('under a streaming prefix, a body declared past bufferBodyBytes streams: 
 
 for (const engine of ['http-proxy', 'plain'] as const) t.test(`${engine}: under a streaming prefix, a chunked body streams, in order, with its chunked framing`, { timeout: 5000 }, async (t) => {
   const upstream = await watchingUpstream(t);
-  const front = await startFront(t, { upstreams: [upstream.url], engine, bufferBodyBytes: 1024, streamBodyPrefixes: ['/api/'], activeHealth: false });
+  const front = await startFront(t, { upstreams: [upstream.url], engine, bufferBodyBytes: 1024, streamBodyPrefixes: ['/api/'], activeHealth: { intervalMs: 0 } });
   const req = http.request({ host: '127.0.0.1', port: front.port, method: 'POST', path: '/api/echo', agent: false });
   req.write('x'.repeat(500));
   req.write('a'.repeat(1000));
@@ -260,7 +260,7 @@ async function spilled(dir: string): Promise<void> {
   for (let tries = 0; openInto(dir).length === 0 && tries < 500; tries += 1) await delay(10);
 }
 
-const SPILL = { bufferBodyBytes: 1024, activeHealth: false } as const;
+const SPILL = { bufferBodyBytes: 1024, activeHealth: { intervalMs: 0 } } as const;
 const BIG = 'L'.repeat(200 * 1024);
 
 for (const engine of ['http-proxy', 'plain'] as const) t.test(`${engine}: a body past bufferBodyBytes is spilled to a temp file, sent whole with its length, and the file given back`, { timeout: 10_000 }, async (t) => {

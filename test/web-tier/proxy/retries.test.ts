@@ -98,7 +98,7 @@ t.test('a 503 from a draining upstream (Connection: close) sends a GET elsewhere
     res.end('{"status":"draining"}');
   });
   const b = await startRecording(t, () => echo);
-  const front = await startFront(t, { upstreams: [draining.upstream.url, b.upstream.url], activeHealth: false });
+  const front = await startFront(t, { upstreams: [draining.upstream.url, b.upstream.url], activeHealth: { intervalMs: 0 } });
   const reply = await request(front.port);
   t.equal(reply.status, 200, 'the client never saw the 503');
   t.same(draining.seen, ['GET 1']);
@@ -106,7 +106,7 @@ t.test('a 503 from a draining upstream (Connection: close) sends a GET elsewhere
   t.equal(front.handler.stats().retries, 1);
 
   // Once it is out of rotation nothing goes there; a fresh pool shows what a POST gets.
-  const front2 = await startFront(t, { upstreams: [draining.upstream.url, b.upstream.url], activeHealth: false });
+  const front2 = await startFront(t, { upstreams: [draining.upstream.url, b.upstream.url], activeHealth: { intervalMs: 0 } });
   const post = await request(front2.port, { method: 'POST', body: 'x' });
   t.equal(post.status, 503, 'a POST gets the app’s own 503: it reached the app');
   t.same(draining.seen, ['GET 1', 'POST 1']);
@@ -131,7 +131,7 @@ t.test('the retry budget stops retries once spent, and says so in stats and the 
   const { logger, lines } = captureLogger();
   const front = await startFront(t, {
     upstreams: [dead, b.upstream.url],
-    retryBudget: { ratio: 0, minPerWindow: 1, windowMs: 60_000 },
+    retryBudget: { percent: 0, minPerWindow: 1, windowMs: 60_000 },
     passiveHealth: { maxFails: 100, failTimeoutMs: 60_000 },
     logger,
   });

@@ -1,9 +1,9 @@
 import t from 'tap';
 import { createRetryBudget } from '../../../web-tier/proxy/retry-budget.js';
 
-t.test('retries are capped at the floor plus ratio × requests over the window', async (t) => {
+t.test('retries are capped at the floor plus percent × requests over the window', async (t) => {
   let clock = 0;
-  const budget = createRetryBudget({ ratio: 0.2, minPerWindow: 2, windowMs: 10_000 }, () => clock);
+  const budget = createRetryBudget({ percent: 20, minPerWindow: 2, windowMs: 10_000 }, () => clock);
   t.same([budget.tryRetry(), budget.tryRetry(), budget.tryRetry()], [true, true, false], 'the floor alone: 2');
   for (let index = 0; index < 10; index += 1) budget.recordRequest();
   t.same([budget.tryRetry(), budget.tryRetry(), budget.tryRetry()], [true, true, false], '2 + 20 % of 10 = 4 in all');
@@ -11,7 +11,7 @@ t.test('retries are capped at the floor plus ratio × requests over the window',
 
 t.test('the window slides: old requests and retries stop counting', async (t) => {
   let clock = 0;
-  const budget = createRetryBudget({ ratio: 0, minPerWindow: 1, windowMs: 1_000 }, () => clock);
+  const budget = createRetryBudget({ percent: 0, minPerWindow: 1, windowMs: 1_000 }, () => clock);
   t.equal(budget.tryRetry(), true);
   t.equal(budget.tryRetry(), false);
   clock = 500;
@@ -23,8 +23,8 @@ t.test('the window slides: old requests and retries stop counting', async (t) =>
   t.equal(budget.tryRetry(), false);
 });
 
-t.test('ratio 0 and floor 0: no retry ever', async (t) => {
-  const budget = createRetryBudget({ ratio: 0, minPerWindow: 0, windowMs: 1_000 });
+t.test('0 % and floor 0: no retry ever', async (t) => {
+  const budget = createRetryBudget({ percent: 0, minPerWindow: 0, windowMs: 1_000 });
   budget.recordRequest();
   t.equal(budget.tryRetry(), false);
 });

@@ -94,7 +94,7 @@ t.test('pipelined proxied requests, then the client leaves: each one accounted f
       upstreamGone.shift()?.();
     });
   });
-  const { port, log, web } = await startWeb(t, { config: { upstreams: [upstream.url], proxyHealthIntervalMs: 0, proxyMaxQueue: 10_000 } });
+  const { port, log, web } = await startWeb(t, { config: { proxy: { upstreams: [upstream.url], activeHealth: { intervalMs: 0 }, maxQueue: 10_000 } } });
   let read = 0;
   web.server.prependListener('request', (req) => {
     if (req.url?.startsWith('/api/') === true) read += 1;

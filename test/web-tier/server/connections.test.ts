@@ -36,7 +36,7 @@ t.test('keep-alive + pipelining: static, dynamic, 404 and health mixed on one co
 });
 
 t.test('slowloris: a header trickled in is cut off in bounded time', async (t) => {
-  const { port } = await startWeb(t, { handlers: fakeHandlers(), config: { headersTimeoutMs: 400, requestTimeoutMs: 1_000 } });
+  const { port } = await startWeb(t, { handlers: fakeHandlers(), config: { limits: { headersTimeoutMs: 400, requestTimeoutMs: 1_000 } } });
   const socket = await openSocket(port);
   t.teardown(() => socket.destroy());
   const closed = untilClosed(socket);
@@ -55,7 +55,7 @@ t.test('slowloris: a header trickled in is cut off in bounded time', async (t) =
 t.test('hundreds of idle and half-sent connections do not stop service', async (t) => {
   // All 300 come from 127.0.0.1, as does the probe: the per-peer cap (peer-limits.test.ts) is off
   // so that this stays a test of the server holding them, not of the cap refusing them.
-  const { port } = await startWeb(t, { handlers: fakeHandlers(), config: { headersTimeoutMs: 5_000, requestTimeoutMs: 10_000, peerMaxConnections: 0 } });
+  const { port } = await startWeb(t, { handlers: fakeHandlers(), config: { limits: { headersTimeoutMs: 5_000, requestTimeoutMs: 10_000, peer: { maxConnectionsPerPeer: 0 } } } });
   const sockets = await Promise.all(Array.from({ length: 300 }, () => openSocket(port)));
   t.teardown(() => sockets.forEach((socket) => socket.destroy()));
   sockets.forEach((socket, index) => {
@@ -69,7 +69,7 @@ t.test('hundreds of idle and half-sent connections do not stop service', async (
 });
 
 t.test('idle keep-alive connections are closed after keepAliveTimeout', async (t) => {
-  const { port } = await startWeb(t, { handlers: fakeHandlers(), config: { keepAliveTimeoutMs: 200 } });
+  const { port } = await startWeb(t, { handlers: fakeHandlers(), config: { server: { keepAliveTimeoutMs: 200 } } });
   const exchange = await rawExchange(port, `GET / HTTP/1.1\r\n${H}\r\n`, { timeoutMs: 2_000 });
   t.equal(exchange.responses[0]?.status, 200);
   t.ok(exchange.closedByServer, 'server closed the idle connection');

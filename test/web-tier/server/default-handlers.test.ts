@@ -49,7 +49,7 @@ t.test('static, proxy and cgi handlers built from config', async (t) => {
   const { port } = await startWeb(t, {
     // WEB_CGI=on: the gateway is off by default (issue 12); this test is about the handler built from config.
     env: { WEB_ROOT: root, WEB_CGI: 'on', WEB_CGI_DIR: cgiDir, APP_UPSTREAMS: upstreamUrl },
-    config: { cacheControl: [{ pattern: '\\.[0-9a-f]{8}\\.js$', value: 'public, max-age=31536000, immutable' }, { value: 'no-cache' }] },
+    config: { static: { cacheControl: [{ pattern: '\\.[0-9a-f]{8}\\.js$', value: 'public, max-age=31536000, immutable' }, { value: 'no-cache' }] } },
   });
 
   const home = await get(port, '/');

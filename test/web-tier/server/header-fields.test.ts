@@ -21,8 +21,8 @@ function requestWithFields(count: number, path = '/api/echo'): string {
 }
 
 t.test('config: WEB_MAX_HEADER_FIELDS and APP_MAX_HEADER_FIELDS', async (t) => {
-  t.equal(loadConfig(undefined, {}).maxHeaderFields, 100, 'web default: Apache LimitRequestFields');
-  t.equal(loadConfig(undefined, { WEB_MAX_HEADER_FIELDS: '250' }).maxHeaderFields, 250);
+  t.equal(loadConfig(undefined, {}).limits.maxHeaderFields, 100, 'web default: Apache LimitRequestFields');
+  t.equal(loadConfig(undefined, { WEB_MAX_HEADER_FIELDS: '250' }).limits.maxHeaderFields, 250);
   t.throws(() => loadConfig(undefined, { WEB_MAX_HEADER_FIELDS: '0' }));
   t.ok(loadAppConfig(undefined, {}).maxHeaderFields > 100, 'app default leaves room for the fields the proxy adds');
   t.equal(loadAppConfig(undefined, { APP_MAX_HEADER_FIELDS: '250' }).maxHeaderFields, 250);
@@ -30,7 +30,7 @@ t.test('config: WEB_MAX_HEADER_FIELDS and APP_MAX_HEADER_FIELDS', async (t) => {
 
 t.test('web tier: 3,000 short fields under the byte limit → 431; the limit itself passes', async (t) => {
   const handlers = fakeHandlers();
-  const { port } = await startWeb(t, { handlers, config: { maxHeaderBytes: 64 * 1024 } });
+  const { port } = await startWeb(t, { handlers, config: { limits: { maxHeaderBytes: 64 * 1024 } } });
   const many = await rawExchange(port, requestWithFields(3_000), { timeoutMs: 3_000 });
   t.equal(many.responses[0]?.status, 431, '3,000 fields → 431');
   t.equal(many.responses[0]?.headers['x-served-by'], 'web');
@@ -53,7 +53,7 @@ t.test('web tier: a raised limit above node\'s 2000 passes every field through, 
       res.end();
     },
   };
-  const { port } = await startWeb(t, { handlers: { ...handlers, app }, config: { maxHeaderBytes: 64 * 1024, maxHeaderFields: 5_000 } });
+  const { port } = await startWeb(t, { handlers: { ...handlers, app }, config: { limits: { maxHeaderBytes: 64 * 1024, maxHeaderFields: 5_000 } } });
   const exchange = await rawExchange(port, requestWithFields(3_000), { responses: 1, timeoutMs: 3_000 });
   t.equal(exchange.responses[0]?.status, 204);
   t.same(seen, [3_000], 'the handler saw all 3,000 fields');

@@ -81,7 +81,7 @@ t.test('a 413 (Content-Length one byte over the limit) reaches a client that sen
   // Bigger than what loopback's socket buffers take in at once, or the whole body would be
   // written before the close and the RST would not hit the client's writes.
   const body = 32 * MiB + 1;
-  const { port, log } = await startWeb(t, { handlers, config: { maxBodyBytes: body - 1, lingeringMaxBytes: 64 * MiB } });
+  const { port, log } = await startWeb(t, { handlers, config: { limits: { maxBodyBytes: body - 1, lingeringMaxBytes: 64 * MiB } } });
   const outcome = await sendThenRead(port, `POST /api/upload HTTP/1.1\r\n${H}Content-Type: application/octet-stream\r\nContent-Length: ${body}\r\n\r\n`, body);
   const responses = parseResponses(outcome.raw, true);
   t.equal(responses[0]?.status, 413, `answered 413 (write error: ${outcome.writeError ?? 'none'}, read error: ${outcome.readError ?? 'none'})`);
@@ -93,7 +93,7 @@ t.test('a 413 (Content-Length one byte over the limit) reaches a client that sen
 });
 
 t.test('431, 414 and 400 with a body in flight also reach the client', async (t) => {
-  const { port } = await startWeb(t, { handlers: fakeHandlers(), config: { maxBodyBytes: 32 * MiB, lingeringMaxBytes: 64 * MiB } });
+  const { port } = await startWeb(t, { handlers: fakeHandlers(), config: { limits: { maxBodyBytes: 32 * MiB, lingeringMaxBytes: 64 * MiB } } });
   const body = 16 * MiB;
   const cases: readonly [string, string, number][] = [
     ['header section over the parser limit', `POST /api/x HTTP/1.1\r\n${H}X-Big: ${'b'.repeat(40_000)}\r\nContent-Length: ${body}\r\n\r\n`, 431],
@@ -111,7 +111,7 @@ t.test('431, 414 and 400 with a body in flight also reach the client', async (t)
 t.test('the linger is bounded: by time, by idle time, and by bytes', async (t) => {
   const { port, web } = await startWeb(t, {
     handlers: fakeHandlers(),
-    config: { maxBodyBytes: 10, lingeringTimeMs: 2_000, lingeringTimeoutMs: 300, lingeringMaxBytes: 256 * 1024 },
+    config: { limits: { maxBodyBytes: 10, lingeringTimeMs: 2_000, lingeringTimeoutMs: 300, lingeringMaxBytes: 256 * 1024 } },
   });
   // Measured at the server: when it lets go of the connection.
   const closers: ((ms: number) => void)[] = [];
@@ -160,7 +160,7 @@ t.test('the linger is bounded: by time, by idle time, and by bytes', async (t) =
 
 t.test('requests pipelined after a refused one are never answered, and a flood of them ends the connection', async (t) => {
   const handlers = fakeHandlers();
-  const { port, web } = await startWeb(t, { handlers, config: { lingeringTimeMs: 10_000, lingeringTimeoutMs: 5_000 } });
+  const { port, web } = await startWeb(t, { handlers, config: { limits: { lingeringTimeMs: 10_000, lingeringTimeoutMs: 5_000 } } });
   const serverClosed = new Promise<number>((resolve) => {
     web.server.once('connection', (socket: Socket) => {
       const started = Date.now();

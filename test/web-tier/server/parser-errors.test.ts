@@ -37,7 +37,7 @@ t.test('a valid request and unparseable bytes in one write: its response first, 
       }, 100);
     });
   });
-  const { port, log } = await startWeb(t, { config: { upstreams: [upstream.url], cgiDir, proxyHealthIntervalMs: 0 }, env: { WEB_CGI: 'on' } });
+  const { port, log } = await startWeb(t, { config: { proxy: { upstreams: [upstream.url], activeHealth: { intervalMs: 0 } }, cgi: { dir: cgiDir } }, env: { WEB_CGI: 'on' } });
   const cases: readonly [string, string, number, RegExp][] = [
     ['static', `GET /static/site.css HTTP/1.1\r\n${H}\r\n`, 200, /\S/],
     ['proxied POST', `POST /api/articles/ HTTP/1.1\r\n${H}Content-Type: application/json\r\nContent-Length: 11\r\n\r\n{"title":1}`, 201, /^\{"id":1\}$/],

@@ -8,7 +8,7 @@ import t from 'tap';
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { parseResponses, type RawResponse } from '../../helpers/raw-http.js';
-import { fakeHandlers, startWeb, type Teardown } from '../../helpers/web-tier.js';
+import { fakeHandlers, startWeb, withOverrides, type Teardown } from '../../helpers/web-tier.js';
 
 const H = 'Host: a\r\n';
 const WAIT_MS = 3_000;
@@ -74,7 +74,7 @@ function requests(n: number, path: string, extra = ''): string {
 }
 
 t.test('connection cap: the N+1th connection from one peer is closed at once; another peer still connects', async (t) => {
-  const { port } = await startWeb(t, { handlers: fakeHandlers(), config: { peerMaxConnections: 3 } });
+  const { port } = await startWeb(t, { handlers: fakeHandlers(), config: { limits: { peer: { maxConnectionsPerPeer: 3 } } } });
   for (let index = 0; index < 3; index += 1) await heldConnection(t, '127.0.0.1', port);
 
   const fourth = await refusedOrIdle('127.0.0.1', port);
@@ -92,7 +92,7 @@ t.test('connection cap: the N+1th connection from one peer is closed at once; an
 });
 
 t.test('connection cap: a closed connection frees its place', async (t) => {
-  const { web, port } = await startWeb(t, { handlers: fakeHandlers(), config: { peerMaxConnections: 1 } });
+  const { web, port } = await startWeb(t, { handlers: fakeHandlers(), config: { limits: { peer: { maxConnectionsPerPeer: 1 } } } });
   const serverSide: Socket[] = [];
   web.server.on('connection', (socket: Socket) => serverSide.push(socket));
   const first = await heldConnection(t, '127.0.0.1', port);
@@ -105,11 +105,11 @@ t.test('connection cap: a closed connection frees its place', async (t) => {
 });
 
 t.test('reload: turning the cap on counts the connections already open; the rate applies at once', async (t) => {
-  const { web, port, config } = await startWeb(t, { handlers: fakeHandlers(), config: { peerMaxConnections: 0 } });
+  const { web, port, config } = await startWeb(t, { handlers: fakeHandlers(), config: { limits: { peer: { maxConnectionsPerPeer: 0 } } } });
   for (let index = 0; index < 2; index += 1) await heldConnection(t, '127.0.0.1', port);
-  const result = await web.reload({ ...config, peerMaxConnections: 2, peerRatePerSec: 1, peerRateBurst: 1 });
+  const result = await web.reload(withOverrides(config, { limits: { peer: { maxConnectionsPerPeer: 2, ratePerSec: 1, rateBurst: 1 } } }));
   t.same(result.needRestart, [], 'no restart needed');
-  t.match(result.applied, ['peerMaxConnections', 'peerRatePerSec', 'peerRateBurst']);
+  t.match(result.applied, ['limits.peer.maxConnectionsPerPeer', 'limits.peer.ratePerSec', 'limits.peer.rateBurst']);
   t.ok((await refusedOrIdle('127.0.0.1', port)).closed, 'the third connection is refused: the two open before the reload count');
   const rate = await exchangeFrom('127.0.0.2', port, requests(2, '/x'), 2);
   t.same(rate.responses.map((response) => response.status), [200, 429]);
@@ -117,7 +117,7 @@ t.test('reload: turning the cap on counts the connections already open; the rate
 
 t.test('request rate: a burst above rate+burst gets 429 + Retry-After from the web tier; other peers and health checks are not limited', async (t) => {
   const handlers = fakeHandlers();
-  const { port } = await startWeb(t, { handlers, config: { peerRatePerSec: 1, peerRateBurst: 3 } });
+  const { port } = await startWeb(t, { handlers, config: { limits: { peer: { ratePerSec: 1, rateBurst: 3 } } } });
   const burst = await exchangeFrom('127.0.0.1', port, requests(5, '/api/echo'), 5);
   const statuses = burst.responses.map((response) => response.status);
   // One token a second: the 5 pipelined requests arrive within milliseconds of each other.
@@ -141,7 +141,7 @@ t.test('request rate: a burst above rate+burst gets 429 + Retry-After from the w
 });
 
 t.test('request rate: a limited request with a body is answered and the connection closed (its body is never read)', async (t) => {
-  const { port } = await startWeb(t, { handlers: fakeHandlers(), config: { peerRatePerSec: 1, peerRateBurst: 1 } });
+  const { port } = await startWeb(t, { handlers: fakeHandlers(), config: { limits: { peer: { ratePerSec: 1, rateBurst: 1 } } } });
   const post = `POST /api/echo HTTP/1.1\r\n${H}Content-Length: 3\r\n\r\nabc`;
   const exchange = await exchangeFrom('127.0.0.1', port, post + post, 2);
   t.same(exchange.responses.map((response) => response.status), [200, 429]);
@@ -152,7 +152,7 @@ t.test('a trusted proxy is exempt from both limits; the client it forwards for i
   const handlers = fakeHandlers();
   const { port } = await startWeb(t, {
     handlers,
-    config: { trustedProxies: ['127.0.0.3'], peerMaxConnections: 2, peerRatePerSec: 1, peerRateBurst: 2 },
+    config: { server: { trustedProxies: ['127.0.0.3'] }, limits: { peer: { maxConnectionsPerPeer: 2, ratePerSec: 1, rateBurst: 2 } } },
   });
   for (let index = 0; index < 4; index += 1) await heldConnection(t, '127.0.0.3', port);
   t.pass('the trusted proxy holds 4 connections with a cap of 2');

@@ -16,7 +16,7 @@ const H = 'Host: a\r\n';
 for (const flood of [3, 40]) {
   t.test(`${flood} requests after a refusal behind a slow answer: the slow answer, the refusal, then close`, async (t) => {
     const app = createFakeHandler('app', { healthy: () => true, delayMs: 300 });
-    const { port, web } = await startWeb(t, { handlers: { ...fakeHandlers(), app }, config: { lingeringTimeMs: 10_000, lingeringTimeoutMs: 5_000 } });
+    const { port, web } = await startWeb(t, { handlers: { ...fakeHandlers(), app }, config: { limits: { lingeringTimeMs: 10_000, lingeringTimeoutMs: 5_000 } } });
     const serverClosed = new Promise<number>((resolve) => {
       web.server.once('connection', (socket: Socket) => {
         const started = Date.now();

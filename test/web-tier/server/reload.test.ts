@@ -6,7 +6,7 @@
 import t from 'tap';
 import { Agent, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import { startUpstream } from '../../helpers/upstream.js';
-import { createFakeHandler, startWeb, type Teardown } from '../../helpers/web-tier.js';
+import { createFakeHandler, startWeb, withOverrides, type Teardown } from '../../helpers/web-tier.js';
 
 async function upstream(t: Teardown, name: string, onSlow?: (res: ServerResponse) => void): Promise<string> {
   return (await startUpstream(t, (req: IncomingMessage, res: ServerResponse) => {
@@ -59,9 +59,9 @@ t.test('reload: new upstreams and limits apply at once, the old proxy finishes i
   const inFlight = fetchText(port, '/api/slow', new Agent(), { method: 'POST', body: 'z' });
   await slowArrived;
 
-  const result = await web.reload(Object.freeze({ ...config, upstreams: [second], maxBodyBytes: 10, port: 1 }));
-  t.same([...result.applied].sort(), ['maxBodyBytes', 'upstreams']);
-  t.same(result.needRestart, ['port'], 'the listening port needs a restart and is kept');
+  const result = await web.reload(withOverrides(config, { proxy: { upstreams: [second] }, limits: { maxBodyBytes: 10 }, server: { port: 1 } }));
+  t.same([...result.applied].sort(), ['limits.maxBodyBytes', 'proxy.upstreams']);
+  t.same(result.needRestart, ['server.port'], 'the listening port needs a restart and is kept');
 
   const after = await fetchText(port, '/api/x', agent);
   t.equal(after.body, 'B', 'new requests go to the new upstream list');

@@ -59,7 +59,7 @@ function collect(socket: Socket): { text(): string; closed: Promise<void> } {
 
 t.test('SIGTERM-style close: readyz 503, listener closed, Connection: close, in-flight finish, hung cut at the bound', async (t) => {
   const app = gatedApp();
-  const { web, port, log } = await startWeb(t, { handlers: { ...fakeHandlers(), app: app.handler }, config: { shutdownTimeoutMs: 1_500 } });
+  const { web, port, log } = await startWeb(t, { handlers: { ...fakeHandlers(), app: app.handler }, config: { server: { shutdownTimeoutMs: 1_500 } } });
 
   // A: an idle keep-alive connection (one answered request).
   const idle = await openSocket(port);
@@ -119,7 +119,7 @@ t.test('SIGTERM-style close: readyz 503, listener closed, Connection: close, in-
 });
 
 t.test('close() with nothing in flight resolves at once', async (t) => {
-  const { web } = await startWeb(t, { handlers: fakeHandlers(), config: { shutdownTimeoutMs: 10_000 } });
+  const { web } = await startWeb(t, { handlers: fakeHandlers(), config: { server: { shutdownTimeoutMs: 10_000 } } });
   const started = Date.now();
   await web.close();
   t.ok(Date.now() - started < 1_000, 'no wait for the bound');

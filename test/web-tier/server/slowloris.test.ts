@@ -14,8 +14,8 @@ import { fakeHandlers, startWeb } from '../../helpers/web-tier.js';
 const H = 'Host: a\r\n';
 
 t.test('the checking interval leaves room within a second of the default 20 s headersTimeout', async (t) => {
-  t.equal(DEFAULTS.headersTimeoutMs, 20_000);
-  t.ok(checkingIntervalMs(DEFAULTS.headersTimeoutMs) <= 500, `interval ${checkingIntervalMs(DEFAULTS.headersTimeoutMs)} ms at the default`);
+  t.equal(DEFAULTS.limits.headersTimeoutMs, 20_000);
+  t.ok(checkingIntervalMs(DEFAULTS.limits.headersTimeoutMs) <= 500, `interval ${checkingIntervalMs(DEFAULTS.limits.headersTimeoutMs)} ms at the default`);
   t.ok(checkingIntervalMs(1_500) <= 375, 'a quarter of a short timeout');
   t.ok(checkingIntervalMs(1) >= 50, 'never a busy loop');
   const options = serverOptions({ maxBodyBytes: 1, maxUrlBytes: 1, maxHeaderBytes: 1, maxHeaderFields: 1, headersTimeoutMs: 20_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 1 });
@@ -24,7 +24,7 @@ t.test('the checking interval leaves room within a second of the default 20 s he
 
 t.test('a header trickled at one byte per 300 ms is cut within a second of headersTimeout, under load', async (t) => {
   const headersTimeoutMs = 1_500;
-  const { port } = await startWeb(t, { handlers: fakeHandlers(), config: { headersTimeoutMs, requestTimeoutMs: 10_000 } });
+  const { port } = await startWeb(t, { handlers: fakeHandlers(), config: { limits: { headersTimeoutMs: headersTimeoutMs, requestTimeoutMs: 10_000 } } });
   // Load: keep-alive connections sending pipelined requests back to back while the trickle runs.
   let loading = true;
   let served = 0;

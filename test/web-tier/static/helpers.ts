@@ -11,7 +11,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createLogger, type Logger } from '../../../common/logger.js';
 import { contextForTarget, type RequestContext, type RequestHandler } from '../../../web-tier/context.js';
-import { createStaticHandler, STATIC_DEFAULTS, type StaticOptions } from '../../../web-tier/static/handler.js';
+import { STATIC_DEFAULTS } from '../../../web-tier/static/config.js';
+import { createStaticHandler, type StaticOptions } from '../../../web-tier/static/handler.js';
 
 export const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'fixtures', 'static');
 export const LARGE_SIZE = 200 * 1024;

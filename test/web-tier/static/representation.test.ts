@@ -1,7 +1,7 @@
 import t from 'tap';
 import { buildRepresentation, compileCacheControl, contentTypeFor } from '../../../web-tier/static/representation.js';
 import type { FileInfo } from '../../../web-tier/static/resolve.js';
-import { STATIC_DEFAULTS } from '../../../web-tier/static/handler.js';
+import { STATIC_DEFAULTS } from '../../../web-tier/static/config.js';
 
 const file: FileInfo = { path: '/srv/a.css', size: 42, mtimeMs: 1_700_000_000_123, lastModifiedMs: 1_700_000_000_000, lastModified: new Date(1_700_000_000_000).toUTCString(), etagCore: '1-2a-3', checkedAt: 0 };
 
