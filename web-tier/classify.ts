@@ -112,15 +112,24 @@ function splitAbsoluteForm(target: string): { authority: string; rest: string } 
   return { authority, rest: rest === '' || rest.startsWith('?') ? `/${rest}` : rest };
 }
 
-export function classify(method: string, rawTarget: string, options: ClassifyOptions): Decision {
+/** A request-target split once (RFC 9112 §3.2), not yet judged: the limits read it before classification does. */
+export interface Target {
+  /** The path as received (still encoded, not yet checked), or "*" for asterisk-form. */
+  readonly pathname: string;
+  /** "?query" or "". */
+  readonly search: string;
+  /** The request-target as received, reduced to origin-form when it came in absolute-form. */
+  readonly target: string;
+  /** From an absolute-form target (RFC 9112 §3.2.2): host[:port] that replaces the Host header. */
+  readonly authority?: string;
+}
+
+/** Splits the request-target into path, query and the authority of an absolute-form; rejects what is none of the four forms. */
+export function parseTarget(rawTarget: string): Target | Rejection {
+  // RFC 9112 §3.2.4: asterisk-form; classifyTarget accepts it for OPTIONS only.
+  if (rawTarget === '*') return { pathname: '*', search: '', target: '*' };
   let target = rawTarget;
   let authority: string | undefined;
-  if (target === '*') {
-    // RFC 9112 §3.2.4: asterisk-form is only for a server-wide OPTIONS.
-    return method === 'OPTIONS'
-      ? { kind: 'asterisk', pathname: '*', search: '', target: '*' }
-      : reject('WEB_ERR_BAD_REQUEST', 'asterisk-form without OPTIONS');
-  }
   if (!target.startsWith('/')) {
     const split = splitAbsoluteForm(target);
     if ('kind' in split) return split;
@@ -132,6 +141,17 @@ export function classify(method: string, rawTarget: string, options: ClassifyOpt
   const pathname = queryAt === -1 ? target : target.slice(0, queryAt);
   const search = queryAt === -1 ? '' : target.slice(queryAt);
   if (!pathname.startsWith('/')) return reject('WEB_ERR_BAD_REQUEST', 'path does not start with "/"');
+  return authority === undefined ? { pathname, search, target } : { pathname, search, target, authority };
+}
+
+/** Judges a parsed target's path and decides its route. */
+export function classifyTarget(method: string, parsed: Target, options: ClassifyOptions): Decision {
+  const { pathname, search, target, authority } = parsed;
+  if (target === '*') {
+    return method === 'OPTIONS'
+      ? { kind: 'asterisk', pathname: '*', search: '', target: '*' }
+      : reject('WEB_ERR_BAD_REQUEST', 'asterisk-form without OPTIONS');
+  }
   const unsafe = unsafePath(pathname);
   if (unsafe !== undefined) return reject('WEB_ERR_BAD_REQUEST', unsafe);
 
@@ -143,4 +163,9 @@ export function classify(method: string, rawTarget: string, options: ClassifyOpt
   if (options.cgi === true && (normal.startsWith(CGI_PREFIX) || normal === CGI_PREFIX.slice(0, -1))) return route('cgi');
   if (options.dynamicPrefixes.some((prefix) => matchesPrefix(normal, prefix))) return route('app');
   return route('static');
+}
+
+export function classify(method: string, rawTarget: string, options: ClassifyOptions): Decision {
+  const parsed = parseTarget(rawTarget);
+  return 'kind' in parsed ? parsed : classifyTarget(method, parsed, options);
 }

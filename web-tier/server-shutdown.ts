@@ -1,0 +1,48 @@
+/**
+ * Draining, then closing (SIGTERM, SIGINT, a test's teardown): from the first call every
+ * response says `Connection: close` and /readyz 503 "draining"; the operator's event streams
+ * end; the listeners stop accepting and close idle connections; in-flight requests get
+ * shutdownTimeoutMs before their sockets are cut; then the handlers close. Once, however often called.
+ */
+import type { RequestHandler } from './context.js';
+import type { WebMetrics } from './operator/metrics.js';
+import type { RouteHandlers } from './route-handlers.js';
+import type { Listener } from './server-listener.js';
+import type { LiveConfig } from './server-live-config.js';
+
+export interface Shutdown {
+  /** True from the first close() on. */
+  readonly draining: boolean;
+  close(): Promise<void>;
+}
+
+export interface ShutdownParts {
+  readonly live: LiveConfig;
+  readonly listeners: readonly Listener[];
+  readonly operator: RequestHandler;
+  readonly routes: Pick<RouteHandlers, 'close'>;
+  readonly metrics: Pick<WebMetrics, 'close'>;
+}
+
+/** `parts` is read at close(): the server is wired after the flag exists (responses and /readyz read it). */
+export function createShutdown(parts: () => ShutdownParts): Shutdown {
+  let draining = false;
+  let closing: Promise<void> | undefined;
+  return {
+    get draining() {
+      return draining;
+    },
+    close() {
+      draining = true;
+      closing ??= (async () => {
+        const { live, listeners, operator, routes, metrics } = parts();
+        // Open /-/status/events streams are in-flight requests: end them first, or they hold the drain.
+        await operator.close();
+        await Promise.all(listeners.map((listener) => listener.close(live.config.server.shutdownTimeoutMs)));
+        await routes.close();
+        metrics.close();
+      })();
+      return closing;
+    },
+  };
+}
