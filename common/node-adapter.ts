@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AppBody, AppRequest, AppResponse } from './app-interface.js';
+import { firstEvent } from './first-event.js';
 
 /** Node's req.headers with arrays (only set-cookie is one) joined like every other repeated field. */
 function joinHeaders(headers: IncomingMessage['headers']): Record<string, string> {
@@ -108,17 +109,7 @@ function fixedLength(body: AppBody): number | undefined {
 
 /** Resolves on 'drain'; false when the response closed first (the client went away). */
 function drained(res: ServerResponse): Promise<boolean> {
-  return new Promise((resolve) => {
-    const onDrain = (): void => finish(true);
-    const onClose = (): void => finish(false);
-    function finish(value: boolean): void {
-      res.off('drain', onDrain);
-      res.off('close', onClose);
-      resolve(value);
-    }
-    res.once('drain', onDrain);
-    res.once('close', onClose);
-  });
+  return firstEvent(res, 'drain', 'close');
 }
 
 /**

@@ -10,6 +10,7 @@
  * back-off, whether a worker that will not exit is killed, and what other messages mean.
  */
 import type { Cluster, Worker } from 'node:cluster';
+import { firstEvent } from './first-event.js';
 import { isListenFailed, ListenError } from './listen-error.js';
 import type { Logger } from './logger.js';
 
@@ -176,27 +177,12 @@ export function createClusterSupervisor(options: ClusterSupervisorOptions): Clus
     return ready;
   }
 
-  /** Whether `worker` listens before it exits. */
-  function listened(worker: Worker): Promise<boolean> {
-    return new Promise((resolve) => {
-      const onListened = (): void => done(true);
-      const onExited = (): void => done(false);
-      function done(value: boolean): void {
-        worker.off('listening', onListened);
-        worker.off('exit', onExited);
-        resolve(value);
-      }
-      worker.once('listening', onListened);
-      worker.once('exit', onExited);
-    });
-  }
-
   async function replaceEach(): Promise<void> {
     for (const old of [...live.keys()]) {
       if (stopping || !live.has(old)) continue;
       const fresh = fork();
       trial.add(fresh);
-      const ok = await listened(fresh);
+      const ok = await firstEvent(fresh, 'listening', 'exit');
       trial.delete(fresh);
       if (!ok) {
         throw new Error(`reload stopped: new worker ${fresh.process.pid} exited before listening; the old workers keep serving`);
