@@ -19,12 +19,19 @@ interface Service {
   build?: unknown;
   command?: string[];
   init?: boolean;
+  user?: string;
+  read_only?: boolean;
+  tmpfs?: string[];
+  secrets?: Array<string | { source: string }>;
   environment?: Record<string, string>;
-  ports?: Array<string | { published?: number | string; target?: number }>;
+  ports?: Array<string | { published?: number | string; target?: number; mode?: string }>;
   depends_on?: Record<string, { condition?: string }>;
   healthcheck?: { test?: unknown };
   networks?: Record<string, { ipv4_address?: string } | null>;
-  volumes?: string[];
+  volumes?: Array<string | { source?: string; target?: string }>;
+  restart?: string;
+  logging?: { driver?: string };
+  deploy?: { replicas?: number; endpoint_mode?: string; resources?: { limits?: { memory?: string } }; update_config?: { order?: string } };
 }
 
 function sourceFiles(folders: readonly string[]): string[] {
@@ -48,23 +55,27 @@ function hasCommand(command: string): boolean {
 
 const skip = hasCommand('docker-compose') ? false : 'docker-compose is not installed (apt-get install docker-compose)';
 
-/** docker-compose config, as JSON through the PyYAML that docker-compose itself runs on. */
-function composeConfig(): { services: Record<string, Service> } {
-  const yaml = execFileSync('docker-compose', ['-f', join(ROOT, 'docker-compose.yml'), 'config'], { cwd: ROOT, timeout: 60_000 }).toString();
+/** docker-compose config, as JSON through the PyYAML that docker-compose itself runs on (the defaults: no WEB_PUBLISH_PORT). */
+function composeConfig(): { services: Record<string, Service>; secrets?: Record<string, { file?: string }> } {
+  const env = { ...process.env };
+  for (const key of ['WEB_PUBLISH_PORT', 'NETWORK_MTU', 'DB_PASSWORD_FILE', 'APP_TOKEN_FILE']) delete env[key];
+  const yaml = execFileSync('docker-compose', ['-f', join(ROOT, 'docker-compose.yml'), 'config'], { cwd: ROOT, timeout: 60_000, env }).toString();
   const json = execFileSync('python3', ['-c', 'import sys, json, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)'], { input: yaml }).toString();
   return JSON.parse(json) as { services: Record<string, Service> };
 }
 
-const EXTRA_ENV = new Set(['PGPASSWORD', 'HEALTH_PORT', 'LOG_PRETTY']);
+const EXTRA_ENV = new Set(['HEALTH_PORT', 'LOG_PRETTY']);
 
-t.test('docker-compose.yml: valid, multi-box shaped, env from the multi-box placement', { skip }, async (t) => {
-  const { services } = composeConfig();
-  t.same(Object.keys(services).sort(), ['app1', 'app2', 'db', 'web']);
+// Issue 19 replaced app1/app2 at fixed addresses by one `app` service with replicas that the
+// web tier finds by DNS, and moved the passwords into secrets: the checks follow that shape.
+t.test('docker-compose.yml: valid, multi-box shaped, app replicas found by DNS, production defaults', { skip }, async (t) => {
+  const config = composeConfig();
+  const { services } = config;
+  t.same(Object.keys(services).sort(), ['app', 'db', 'web']);
   const multi = placements.loadPlacement('multi-box');
-  const { web, db } = services as Record<string, Service>;
-  const apps = [services['app1'], services['app2']] as Service[];
+  const { web, app, db } = services as Record<string, Service>;
 
-  t.ok(web?.ports?.some((port) => (typeof port === 'string' ? /^(\d+\.\d+\.\d+\.\d+:)?8080:8080$/.test(port) : String(port.published) === '8080' && port.target === 8080)), 'web publishes 8080');
+  t.ok(web?.ports?.some((port) => (typeof port === 'string' ? /^(\d+\.\d+\.\d+\.\d+:)?8080:8080$/.test(port) : String(port.published) === '8080' && port.target === 8080)), 'web publishes 8080 (WEB_PUBLISH_PORT unset)');
   for (const [name, service] of Object.entries(services)) {
     if (name !== 'web') t.notOk(service.ports, `${name} publishes nothing`);
     t.ok(service.healthcheck?.test, `${name} has a healthcheck`);
@@ -72,34 +83,47 @@ t.test('docker-compose.yml: valid, multi-box shaped, env from the multi-box plac
       t.equal(spec.condition, 'service_healthy', `${name} waits for ${dependency} to be healthy`);
       t.ok(services[dependency]?.healthcheck, `${dependency} has the healthcheck ${name} waits for`);
     }
+    t.equal(service.read_only, true, `${name}: read-only root filesystem`);
+    t.ok((service.tmpfs ?? []).length > 0, `${name}: tmpfs where it writes`);
+    t.equal(service.restart, 'unless-stopped', `${name}: restart policy`);
+    t.ok(service.deploy?.resources?.limits?.memory, `${name}: a memory limit`);
+    t.equal(service.logging?.driver, 'json-file', `${name}: logs kept by Docker, bounded`);
+    t.ok((service.secrets ?? []).some((secret) => (typeof secret === 'string' ? secret : secret.source) === 'db_password'), `${name}: the database password is a secret`);
+    t.notMatch(JSON.stringify(service.environment ?? {}), /PASSWORD":|PGPASSWORD|APP_TOKEN"/, `${name}: no password or token in the environment`);
   }
-  t.same(Object.keys(web?.depends_on ?? {}).sort(), ['app1', 'app2']);
-  for (const app of apps) t.same(Object.keys(app.depends_on ?? {}), ['db']);
+  t.same(Object.keys(web?.depends_on ?? {}), ['app']);
+  t.same(Object.keys(app?.depends_on ?? {}), ['db']);
 
-  for (const [name, service] of [['web', web], ['app1', apps[0]], ['app2', apps[1]]] as const) {
+  for (const [name, service] of [['web', web], ['app', app]] as const) {
     t.equal(service?.init, true, `${name}: init: true (an init as PID 1 forwards signals and reaps)`);
+    t.equal(service?.user, 'node', `${name}: runs as the node user`);
     t.notMatch((service?.command ?? []).join(' '), /npm/, `${name}: not started through npm (npm does not forward SIGTERM)`);
+    // sh only reads the secret files, then exec hands PID 1's child slot to node itself.
+    t.match((service?.command ?? []).join(' '), /\bexec node /, `${name}: sh execs node`);
   }
-  t.same(web?.command, ['node', ...WEB_NODE_FLAGS, 'dist/web-tier/main.js'], 'the web tier with the V8 flags of deploy/node-flags.json');
-  for (const app of apps) t.same(app.command, ['node', 'dist/app-tier/main.js']);
+  t.match(web?.command?.join(' '), `exec node ${WEB_NODE_FLAGS.join(' ')} dist/web-tier/main.js`, 'the web tier with the V8 flags of deploy/node-flags.json');
+  t.match(app?.command?.join(' '), 'exec node dist/app-tier/main.js');
 
   const webEnv = web?.environment ?? {};
-  for (const [key, value] of Object.entries(placements.placementEnv(multi, 'web'))) t.equal(webEnv[key], value, `web ${key} is the multi-box placement's`);
+  const placementWeb = placements.placementEnv(multi, 'web');
+  for (const key of ['WEB_HOST', 'WEB_PORT']) t.equal(webEnv[key], placementWeb[key], `web ${key} is the multi-box placement's`);
+  t.equal(webEnv['APP_UPSTREAMS'], 'http://app:3000', 'the web tier names the app service: every replica by DNS');
   for (const key of Object.keys(webEnv)) t.ok(ENV_VARS.includes(key) || EXTRA_ENV.has(key), `web env ${key} is read by the web tier`);
-  for (const app of apps) {
-    const env = app.environment ?? {};
-    for (const [key, value] of Object.entries(placements.placementEnv(multi, 'app'))) t.equal(env[key], value, `app ${key} is the multi-box placement's`);
-    for (const key of Object.keys(env)) t.ok(key in ENV_BINDINGS || EXTRA_ENV.has(key), `app env ${key} is read by the app tier`);
-    t.equal(env['APP_HOST'], '0.0.0.0', 'an app box listens beyond loopback');
-  }
+  const appEnv = app?.environment ?? {};
+  const placementApp = placements.placementEnv(multi, 'app');
+  for (const key of ['APP_HOST', 'APP_PORT', 'APP_WORKERS']) t.equal(appEnv[key], placementApp[key], `app ${key} is the multi-box placement's`);
+  for (const key of Object.keys(appEnv)) t.ok(key in ENV_BINDINGS || EXTRA_ENV.has(key), `app env ${key} is read by the app tier`);
+  t.equal(appEnv['APP_HOST'], '0.0.0.0', 'an app box listens beyond loopback');
+  t.match(appEnv['DATABASE_URL'], /^postgres:\/\/twotier@db:5432\/twotier$/, 'the database by its service name');
+  t.notOk(app?.networks && Object.values(app.networks).some((network) => network?.ipv4_address), 'replicas have no fixed address');
+  t.ok((app?.deploy?.replicas ?? 0) >= 2, 'two app replicas by default');
+  t.equal(app?.deploy?.endpoint_mode, 'dnsrr', 'Swarm: the name resolves to every task');
+  t.equal(app?.deploy?.update_config?.order, 'start-first', 'Swarm: a new task is up before the old one stops');
 
-  // The boxes sit at the placement's addresses.
-  const upstreamHosts = (multi.web['upstreams'] as string[]).map((url) => new URL(url).hostname);
-  t.same(apps.map((app) => Object.values(app.networks ?? {})[0]?.ipv4_address), upstreamHosts, 'app boxes at the upstream addresses');
-  t.equal(Object.values(db?.networks ?? {})[0]?.ipv4_address, new URL(multi.app['databaseUrl'] as string).hostname, 'db box at the DATABASE_URL host');
   t.match(db?.image, /^postgres:\d+/);
-  t.ok(db?.volumes?.some((volume) => /:\/var\/lib\/postgresql\/data/.test(volume)), 'db data on a volume');
-  t.equal(db?.environment?.['POSTGRES_PASSWORD'], apps[0]?.environment?.['PGPASSWORD'], 'the apps use the db password');
+  t.ok(db?.volumes?.some((volume) => (typeof volume === 'string' ? /:\/var\/lib\/postgresql\/data/.test(volume) : volume.target === '/var/lib/postgresql/data')), 'db data on a volume');
+  t.equal(db?.environment?.['POSTGRES_PASSWORD_FILE'], '/run/secrets/db_password', 'Postgres reads its password from the secret');
+  t.ok(config.secrets?.['db_password']?.file && config.secrets['app_token']?.file, 'both secrets are files');
 });
 
 t.test('Dockerfile: multi-stage, CI build commands, production deps only, non-root, healthcheck', async (t) => {
@@ -132,5 +156,5 @@ t.test('Dockerfile: multi-stage, CI build commands, production deps only, non-ro
   t.ok(runtimePaths.size > 0, `run-time folders found: ${[...runtimePaths].join(', ')}`);
   for (const path of runtimePaths) t.match(runtime, new RegExp(`^COPY --from=build /app/${path} \\./${path}$`, 'm'), `the image has ${path}/ (read at run time)`);
   const ignore = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n');
-  for (const entry of ['node_modules', 'dist', 'data', '.git']) t.ok(ignore.includes(entry), `.dockerignore leaves out ${entry}`);
+  for (const entry of ['node_modules', 'dist', 'data', '.git', 'secrets', 'deploy/containers']) t.ok(ignore.includes(entry), `.dockerignore leaves out ${entry}`);
 });
