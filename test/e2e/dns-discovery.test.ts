@@ -1,0 +1,192 @@
+/**
+ * DNS discovery across real network stacks (issue 19): a web box and three app boxes, each in
+ * its own network namespace on one bridge, and one name, app.twotier.test, that the web box
+ * resolves through its own /etc/hosts (`ip netns exec` mounts /etc/netns/<ns>/hosts over it,
+ * and getaddrinfo reads the file on every look-up), the way Docker's DNS answers for a compose
+ * service with replicas. Under a steady load from the host: boxes are added to the name, one is
+ * taken out and stopped gracefully (a scale-down), one is killed outright before the name
+ * forgets it (a crash): 0 failed GETs, and the echo shows which boxes answer.
+ */
+import t, { type Test } from 'tap';
+import { type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { setTimeout as delay } from 'node:timers/promises';
+import { APP_MAIN } from '../helpers/app-tier.js';
+import { fetchOnce } from '../helpers/load.js';
+import { connectBoxes, createNetns, netnsSkipReason, uniqueTag, type Netns } from '../helpers/netns.js';
+import { WEB_MAIN } from '../helpers/web-tier.js';
+
+const skip = netnsSkipReason() || (existsSync(WEB_MAIN) && existsSync(APP_MAIN) ? false : 'dist/ is not built (npx tsc -p tsconfig.build.json)');
+
+// A /24 of its own inside 198.18.0.0/15, apart from multibox.test.ts's 198.18.0.0/24.
+const NET = { client: '198.18.7.1', web: '198.18.7.10', apps: ['198.18.7.11', '198.18.7.12', '198.18.7.13'] } as const;
+const NAME = 'app.twotier.test';
+
+interface Box {
+  readonly child: ChildProcess;
+  readonly exited: Promise<unknown>;
+  /** The last lines of its log and stderr, for failure messages. */
+  tail(): string;
+  /** Resolves with the first JSON log line that matches. */
+  seen(match: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+}
+
+function launch(t: Test, netns: Netns, script: string, env: NodeJS.ProcessEnv, cwd: string): Box {
+  const child = netns.spawn(process.execPath, [script], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = once(child, 'exit');
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const lines: Array<Record<string, unknown>> = [];
+  const waiters = new Set<() => void>();
+  createInterface({ input: child.stdout! }).on('line', (text) => {
+    try {
+      lines.push(JSON.parse(text) as Record<string, unknown>);
+    } catch {
+      lines.push({ msg: text });
+    }
+    for (const waiter of waiters) waiter();
+  });
+  t.teardown(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+  });
+  return {
+    child,
+    exited,
+    tail: () => `${lines.slice(-8).map((line) => JSON.stringify(line)).join('\n')}\n${stderr.slice(-1500)}`,
+    seen(match, timeoutMs = 120_000) {
+      return new Promise((resolve, reject) => {
+        const check = (): void => {
+          const line = lines.find(match);
+          if (line === undefined) return;
+          waiters.delete(check);
+          clearTimeout(timer);
+          resolve(line);
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`no matching line within ${timeoutMs} ms in ${netns.name}; stderr: ${stderr.slice(-2000)}`));
+        }, timeoutMs);
+        waiters.add(check);
+        void exited.then(() => {
+          if (!waiters.has(check)) return;
+          waiters.delete(check);
+          clearTimeout(timer);
+          reject(new Error(`process in ${netns.name} exited; stderr: ${stderr.slice(-2000)}`));
+        });
+        check();
+      });
+    },
+  };
+}
+
+interface AutocannonResult {
+  requests: { total: number };
+  errors: number;
+  timeouts: number;
+  non2xx: number;
+  statusCodeStats: Record<string, { count: number }>;
+}
+interface AutocannonInstance extends PromiseLike<AutocannonResult> {
+  stop(): void;
+}
+// autocannon is CommonJS without types; the fields used are declared above.
+const autocannon = createRequire(import.meta.url)('autocannon') as (options: Record<string, unknown>) => AutocannonInstance;
+
+t.test('boxes added to and removed from a name under load: 0 failed GETs', { skip, timeout: 400_000 }, async (t) => {
+  const tag = uniqueTag();
+  const webNs = await createNetns(t, `tt${tag}web`);
+  const appNs = await Promise.all(NET.apps.map((_, index) => createNetns(t, `tt${tag}app${index + 1}`)));
+  await connectBoxes(t, tag, [{ netns: webNs, address: NET.web }, ...appNs.map((netns, index) => ({ netns, address: NET.apps[index] ?? '' }))], { hostAddress: NET.client });
+
+  // The web box's /etc/hosts: written in place (same inode), as the bind mount pins the file.
+  const etc = join('/etc/netns', webNs.name);
+  mkdirSync(etc, { recursive: true });
+  t.teardown(() => rmSync(etc, { recursive: true, force: true }));
+  const hosts = join(etc, 'hosts');
+  const setName = (addresses: readonly string[]): void => {
+    writeFileSync(hosts, `127.0.0.1 localhost\n${addresses.map((address) => `${address} ${NAME}`).join('\n')}\n`);
+  };
+  setName([NET.apps[0]]);
+
+  const work = mkdtempSync(join(tmpdir(), 'twotier-dns-'));
+  t.teardown(() => rmSync(work, { recursive: true, force: true }));
+  const base = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', LOG_LEVEL: 'info', LOG_PRETTY: '0' };
+  const apps = NET.apps.map((address, index) => {
+    const dir = join(work, `app${index + 1}`);
+    mkdirSync(dir);
+    return launch(t, appNs[index]!, APP_MAIN, {
+      ...base, APP_HOST: address, APP_PORT: '3000', APP_WORKERS: '1', APP_SHUTDOWN_TIMEOUT_MS: '5000',
+      DATABASE_URL: `sqlite:${join(dir, 'twotier.db')}`, APP_OPERATOR_ALLOW: NET.web,
+    }, dir);
+  });
+  await Promise.all(apps.map((app) => app.seen((line) => line['msg'] === 'listening' && line['role'] === 'primary')));
+  const web = launch(t, webNs, WEB_MAIN, {
+    ...base, WEB_HOST: NET.web, WEB_PORT: '8080', APP_UPSTREAMS: `http://${NAME}:3000`,
+    WEB_UPSTREAM_RESOLVE_MS: '300', WEB_PROXY_HEALTH_INTERVAL_MS: '300',
+  }, work);
+  await web.seen((line) => line['msg'] === 'listening');
+  const url = `http://${NET.web}:8080/api/echo`;
+  // 'listening' may come from the primary before its workers accept: ask /healthz (bounded).
+  for (let deadline = Date.now() + 60_000; Date.now() < deadline; await delay(200)) {
+    const health = await fetchOnce(`http://${NET.web}:8080/healthz`).catch(() => undefined);
+    if (health?.status === 200) break;
+  }
+  const ready = await fetchOnce(`http://${NET.web}:8080/healthz`).catch((error: unknown) => ({ status: 0, body: String(error) }));
+  if (ready.status !== 200) t.fail(`the web box does not answer: ${ready.body}\n${web.tail()}`);
+
+  /** Distinct app addresses answering `samples` echoes in a row. */
+  const answering = async (samples = 24): Promise<Set<string>> => {
+    const seen = new Set<string>();
+    for (let i = 0; i < samples; i += 1) {
+      const answer = await fetchOnce(url);
+      if (answer.status === 200) seen.add((JSON.parse(answer.body) as { worker: { address: string } }).worker.address);
+    }
+    return seen;
+  };
+  /** Waits (bounded) until exactly `expected` answer. */
+  const until = async (expected: readonly string[], timeoutMs = 30_000): Promise<string[]> => {
+    const deadline = Date.now() + timeoutMs;
+    let seen: string[] = [];
+    while (Date.now() < deadline) {
+      seen = [...(await answering())].sort();
+      if (seen.join() === [...expected].sort().join()) return seen;
+      await delay(200);
+    }
+    return seen;
+  };
+
+  t.same(await until([NET.apps[0]]), [NET.apps[0]], 'one box behind the name');
+  const load = autocannon({ url, connections: 4, overallRate: 150, duration: 120, timeout: 10 });
+
+  setName(NET.apps);
+  t.same(await until(NET.apps), [...NET.apps].sort(), 'three boxes once the name lists them');
+
+  // Scale-down: the name forgets box 1, which then stops gracefully.
+  setName([NET.apps[1], NET.apps[2]]);
+  apps[0]!.child.kill('SIGTERM');
+  await apps[0]!.exited;
+  t.same(await until([NET.apps[1], NET.apps[2]]), [NET.apps[1], NET.apps[2]], 'box 1 drained away');
+
+  // A crash: box 2 is killed while the name still lists it; the failure triggers a look-up.
+  await appNs[1]!.killAll();
+  await apps[1]!.exited;
+  setName([NET.apps[2]]);
+  t.same(await until([NET.apps[2]]), [NET.apps[2]], 'only box 3 answers');
+
+  load.stop();
+  const result = await load;
+  const statuses = Object.entries(result.statusCodeStats).map(([status, { count }]) => `${status}×${count}`).join(' ');
+  t.comment(`load through add 1→3, drain 1, kill 2: ${result.requests.total} requests (${statuses}), ${result.errors} errors, ${result.timeouts} timeouts`);
+  t.ok(result.requests.total > 100, 'the load ran');
+  t.equal(result.errors + result.timeouts + result.non2xx, 0, 'no GET failed');
+  const changes = await web.seen((line) => line['msg'] === 'upstream addresses changed');
+  t.ok(changes, 'the web tier logged the address changes');
+});
