@@ -1,6 +1,8 @@
 /**
- * A hand-written SVG chart of one run: horizontal bars for throughput, then paired bars for
- * latency p50/p99, then the ratios against the references with their issue 8 targets. Plain
+ * A hand-written SVG chart of one run. First the chapter's question (issue 17): CGI vs embedded
+ * vs persistent workers, on req/s (log scale: the rows are 1000× apart), CPU ms per request (log),
+ * peak memory and p50/p99 latency; then the proxy hop; then every row's throughput and latency,
+ * and the ratios against the references with their issue 8 targets. Plain
  * elements only (rect, text, line), so any browser and GitHub's markdown renderer show it
  * without scripts or a chart library.
  */
@@ -24,8 +26,8 @@ const COLOURS = { rps: '#3b6ea5', nginx: '#8a96a3', p50: '#5aa36f', p99: '#d0803
  * each at least 3:1 against white). The value label repeats met/below in words besides.
  */
 const RATIO_COLOURS = { met: '#1b9e77', below: '#d55e00', none: '#7a6fa0', tick: '#222', parity: '#bbb' } as const;
-/** The ratio labels are longer than row names ("twotier ÷ nginx, static 100 KiB"). */
-const RATIO_LABEL_WIDTH = 250;
+/** The ratio labels are longer than row names ("twotier ÷ nginx, proxy, same edge headers": 261 px in Chromium). */
+const RATIO_LABEL_WIDTH = 290;
 /** Leaves room right of the longest bar for "3.25× · below target". */
 const RATIO_BAR_AREA = WIDTH - RATIO_LABEL_WIDTH - 150;
 /** A band for the target label above each bar, then the bar. */
@@ -70,6 +72,106 @@ interface Panel {
   readonly parts: string[];
   readonly height: number;
 }
+
+/** The chapter's question, in the order a reader meets the models; rows the run lacks are left out. */
+const MODEL_ROWS: readonly { readonly name: string; readonly label: string }[] = [
+  { name: 'cgi-echo', label: 'CGI (Node + app per request)' },
+  { name: 'cgi-shell', label: 'CGI (a shell per request)' },
+  { name: 'embedded-echo', label: 'embedded in the web tier' },
+  { name: 'proxy-echo-w1', label: 'persistent worker (proxied)' },
+];
+const HOP_ROWS: readonly { readonly name: string; readonly label: string }[] = [
+  { name: 'direct-echo', label: 'app tier alone (no hop)' },
+  { name: 'proxy-echo-w1', label: 'web tier → app tier' },
+  { name: 'embedded-echo', label: 'app inside the web tier' },
+];
+/** Room for the longest model label at 12 px. */
+const MODEL_LABEL_WIDTH = 230;
+const MODEL_BAR_AREA = WIDTH - MODEL_LABEL_WIDTH - 130;
+const MODEL_ROW = 20;
+
+interface Metric {
+  readonly title: string;
+  readonly value: (row: ScenarioResult) => number;
+  readonly format: (value: number) => string;
+  readonly log: boolean;
+  readonly colour: string;
+}
+
+function cpuMsPerRequest(row: ScenarioResult): number {
+  return row.requests > 0 ? (row.cpuSeconds * 1000) / row.requests : 0;
+}
+
+/** Decades that hold every value: [10^floor(log10 min), 10^ceil(log10 max)]. */
+function decades(values: readonly number[]): [number, number] {
+  const positive = values.filter((value) => value > 0);
+  if (positive.length === 0) return [1, 10];
+  const low = 10 ** Math.floor(Math.log10(Math.min(...positive)));
+  const high = 10 ** Math.ceil(Math.log10(Math.max(...positive)));
+  return [low, high > low ? high : low * 10];
+}
+
+function decadeLabel(value: number): string {
+  if (value >= 1000) return `${formatNumber(value / 1000, 0)}k`;
+  return value >= 1 ? formatNumber(value, 0) : String(value);
+}
+
+/** One metric over the given rows: a title, a bar per row with its value, decade lines on a log scale. */
+function metricBlock(rows: readonly { row: ScenarioResult; label: string }[], metric: Metric, top: number): Panel {
+  const parts = [text(MARGIN, top + 14, metric.title, 'font-weight="bold" font-size="12"')];
+  const values = rows.map(({ row }) => metric.value(row));
+  const first = top + 22;
+  let toWidth: (value: number) => number;
+  if (metric.log) {
+    const [low, high] = decades(values);
+    const span = Math.log10(high / low);
+    // A value below the lowest decade (a 0 ms p50) gets a sliver, not a negative bar.
+    toWidth = (value) => (value <= low ? 2 : (Math.log10(value / low) / span) * MODEL_BAR_AREA);
+    for (let decade = low; decade <= high * 1.0001; decade *= 10) {
+      const x = Math.round(MODEL_LABEL_WIDTH + toWidth(decade === low ? low * 1.0000001 : decade)) + 0.5;
+      parts.push(`<line x1="${x}" y1="${first}" x2="${x}" y2="${first + rows.length * MODEL_ROW}" stroke="#ddd"/>`);
+      parts.push(text(x, first + rows.length * MODEL_ROW + 11, decadeLabel(decade), `text-anchor="middle" font-size="10" fill="${COLOURS.axis}"`));
+    }
+  } else {
+    const max = Math.max(0, ...values);
+    toWidth = (value) => (max > 0 ? (value / max) * MODEL_BAR_AREA : 0);
+  }
+  rows.forEach(({ row, label }, index) => {
+    const y = first + index * MODEL_ROW;
+    parts.push(text(MODEL_LABEL_WIDTH - 8, y + 13, label, 'text-anchor="end"'));
+    const width = toWidth(metric.value(row));
+    parts.push(bar(MODEL_LABEL_WIDTH, y + 3, width, MODEL_ROW - 6, metric.colour));
+    parts.push(text(MODEL_LABEL_WIDTH + width + 6, y + 13, metric.format(metric.value(row))));
+  });
+  parts.push(`<line x1="${MODEL_LABEL_WIDTH - 0.5}" y1="${first}" x2="${MODEL_LABEL_WIDTH - 0.5}" y2="${first + rows.length * MODEL_ROW}" stroke="${COLOURS.axis}"/>`);
+  return { parts, height: 22 + rows.length * MODEL_ROW + (metric.log ? 16 : 4) };
+}
+
+function pick(result: Pick<BenchResult, 'scenarios'>, wanted: readonly { name: string; label: string }[]): { row: ScenarioResult; label: string }[] {
+  return wanted.flatMap(({ name, label }) => {
+    const row = result.scenarios.find((candidate) => candidate.name === name && candidate.status === 'ok');
+    return row === undefined ? [] : [{ row, label }];
+  });
+}
+
+/** Stacks metric blocks under a heading; undefined when the run has fewer than two of the rows. */
+function comparisonPanel(heading: string, rows: readonly { row: ScenarioResult; label: string }[], metrics: readonly Metric[], top: number): Panel | undefined {
+  if (rows.length < 2) return undefined;
+  const parts = [text(MARGIN, top + 14, heading, 'font-weight="bold" font-size="14"')];
+  let y = top + 24;
+  for (const metric of metrics) {
+    const block = metricBlock(rows, metric, y);
+    parts.push(...block.parts);
+    y += block.height + 10;
+  }
+  return { parts, height: y - top };
+}
+
+const PER_SECOND: Metric = { title: 'Requests per second (log scale, higher is better)', value: (row) => row.rps, format: (value) => formatNumber(value), log: true, colour: '#2c5d8f' };
+const CPU_PER_REQUEST: Metric = { title: 'CPU ms per request, all the row\'s processes (log scale, lower is better)', value: cpuMsPerRequest, format: (value) => formatNumber(value, value < 1 ? 3 : 1), log: true, colour: '#7a6fa0' };
+const PEAK_MEMORY: Metric = { title: 'Peak memory, MiB over every process (lower is better)', value: (row) => row.peakRssMiB, format: (value) => formatNumber(value, 1), log: false, colour: '#8c6d46' };
+const P50: Metric = { title: 'Latency p50, ms (log scale; "<1" under a millisecond)', value: (row) => row.latencyMs.p50, format: latencyLabel, log: true, colour: COLOURS.p50 };
+const P99: Metric = { title: 'Latency p99, ms (log scale)', value: (row) => row.latencyMs.p99, format: latencyLabel, log: true, colour: COLOURS.p99 };
 
 function throughputPanel(rows: readonly ScenarioResult[], top: number): Panel {
   const parts = [text(MARGIN, top + 14, 'Throughput (requests/s, higher is better)', 'font-weight="bold"')];
@@ -179,23 +281,26 @@ function ratioPanel(ratios: readonly Ratio[], top: number): Panel | undefined {
 export function renderSvg(result: BenchResult): string {
   const rows = result.scenarios;
   const title = `twotier benchmark ${result.startedAt}: ${result.machine.cpuModel} × ${result.machine.cpuCount}, Node ${result.machine.node}, ${result.flags.connections} connections`;
-  const first = throughputPanel(rows, 30);
-  const second = latencyPanel(rows, 30 + first.height + PANEL_GAP);
-  const thirdTop = 30 + first.height + PANEL_GAP + second.height + PANEL_GAP;
-  const third = ratioPanel(panelRatios(result), thirdTop);
-  const height = third === undefined ? 30 + first.height + PANEL_GAP + second.height + 16 : thirdTop + third.height + 16;
-  const secondBottom = 30 + first.height + PANEL_GAP + second.height;
-  const axisX = LABEL_WIDTH - 0.5;
+  const parts: string[] = [];
+  let top = 30;
+  const add = (panel: Panel | undefined, axis = false): void => {
+    if (panel === undefined) return;
+    parts.push(...panel.parts);
+    if (axis) parts.push(`<line x1="${LABEL_WIDTH - 0.5}" y1="${top + 24}" x2="${LABEL_WIDTH - 0.5}" y2="${top + panel.height}" stroke="${COLOURS.axis}"/>`);
+    top += panel.height + PANEL_GAP;
+  };
+  add(comparisonPanel('CGI vs embedded vs persistent workers: the same app, the same request', pick(result, MODEL_ROWS), [PER_SECOND, CPU_PER_REQUEST, PEAK_MEMORY, P50, P99], top));
+  add(comparisonPanel('The proxy hop: the app alone, behind the web tier, inside it', pick(result, HOP_ROWS), [PER_SECOND, CPU_PER_REQUEST], top));
+  add(throughputPanel(rows, top), true);
+  add(latencyPanel(rows, top), true);
+  add(ratioPanel(panelRatios(result), top));
+  const height = top - PANEL_GAP + 16;
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="system-ui, sans-serif" font-size="12" fill="${COLOURS.text}">`,
     `<title>${escapeXml(title)}</title>`,
     `<rect width="${WIDTH}" height="${height}" fill="#fff"/>`,
     text(MARGIN, 18, title, 'font-size="13"'),
-    ...first.parts,
-    `<line x1="${axisX}" y1="${54}" x2="${axisX}" y2="${30 + first.height}" stroke="${COLOURS.axis}"/>`,
-    ...second.parts,
-    `<line x1="${axisX}" y1="${30 + first.height + PANEL_GAP + 24}" x2="${axisX}" y2="${secondBottom}" stroke="${COLOURS.axis}"/>`,
-    ...(third?.parts ?? []),
+    ...parts,
     '</svg>',
     '',
   ].join('\n');
