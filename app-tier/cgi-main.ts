@@ -6,7 +6,9 @@
  * a script's stderr with the request id).
  */
 import { pino } from 'pino';
-import { createLogger, isLogLevel } from '../common/logger.js';
+import type { Application } from '../common/app-interface.js';
+import { DEFAULT_APP_MODULE_TIMEOUT_MS, loadAppModule, type AppModuleError } from '../common/app-module.js';
+import { createLogger, isLogLevel, type Logger } from '../common/logger.js';
 import { createApp } from './app/create-app.js';
 import { runCgi } from './cgi-adapter.js';
 import { readBodyLimits, type BodyLimits } from './cgi-limits.js';
@@ -30,6 +32,46 @@ function writeMisconfigured(requestId: string | undefined): void {
   process.stdout.write(`Status: 500 Internal Server Error\r\nContent-Type: application/json; charset=utf-8\r\n\r\n${body}`);
 }
 
+/** RFC 3875 §4.1 meta-variables (and the ones this gateway adds, like Apache): the request, not the operator's settings. */
+const META_VARIABLE = /^(HTTP_.*|AUTH_TYPE|CONTENT_LENGTH|CONTENT_TYPE|GATEWAY_INTERFACE|PATH_INFO|PATH_TRANSLATED|QUERY_STRING|REMOTE_ADDR|REMOTE_HOST|REMOTE_IDENT|REMOTE_USER|REMOTE_PORT|REQUEST_METHOD|REQUEST_URI|SCRIPT_NAME|SCRIPT_FILENAME|DOCUMENT_ROOT|SERVER_ADDR|SERVER_NAME|SERVER_PORT|SERVER_PROTOCOL|SERVER_SOFTWARE|HTTPS)$/;
+
+/** What the gateway's config gave this script (scriptEnv/passEnv), without the request's meta-variables. */
+function operatorEnv(env: NodeJS.ProcessEnv): Record<string, string | undefined> {
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !META_VARIABLE.test(name)));
+}
+
+/**
+ * APP_MODULE under CGI: the module the gateway names (its own config, in this script's env alone,
+ * like APP_TOKEN and DATABASE_URL; never a request's value) loaded for this one request. A module
+ * that cannot be loaded is this request's 500, its one line on stderr (the gateway logs it).
+ */
+async function runModule(spec: string, env: NodeJS.ProcessEnv, logger: Logger): Promise<void> {
+  const timeout = Number(env['APP_MODULE_TIMEOUT_MS']);
+  let app: Application;
+  try {
+    app = await loadAppModule({
+      spec,
+      baseDir: process.cwd(),
+      context: { logger, env: operatorEnv(env), databaseUrl: env['DATABASE_URL'] ?? DEFAULT_DATABASE_URL, mode: 'cgi' },
+      timeoutMs: Number.isInteger(timeout) && timeout > 0 ? timeout : DEFAULT_APP_MODULE_TIMEOUT_MS,
+    });
+  } catch (error) {
+    logger.error({ err: error, code: (error as AppModuleError).code }, (error as Error).message);
+    writeMisconfigured(env['HTTP_X_REQUEST_ID']);
+    process.exitCode = 1;
+    return;
+  }
+  try {
+    await runCgi(app, env, process.stdin, process.stdout);
+  } catch (error) {
+    logger.error({ err: error }, 'cgi request failed');
+    process.exitCode = 1;
+  } finally {
+    await app.close();
+  }
+  process.stdin.destroy();
+}
+
 async function main(): Promise<void> {
   const env = process.env;
   const level = env['LOG_LEVEL'] !== undefined && isLogLevel(env['LOG_LEVEL']) ? env['LOG_LEVEL'] : 'warn';
@@ -45,6 +87,11 @@ async function main(): Promise<void> {
     logger.error({ err: error }, (error as Error).message);
     writeMisconfigured(env['HTTP_X_REQUEST_ID']);
     process.exitCode = 1;
+    return;
+  }
+
+  if (env['APP_MODULE'] !== undefined && env['APP_MODULE'] !== '') {
+    await runModule(env['APP_MODULE'], env, logger);
     return;
   }
 

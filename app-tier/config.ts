@@ -36,6 +36,21 @@ const schema = z.object({
   workers: fields.positiveInt('a positive number of worker processes'),
   /** When set, article writes need `Authorization: Bearer <appToken>`. */
   appToken: z.string({ error: 'must be a non-empty string' }).min(1, 'must be a non-empty string').optional(),
+  /**
+   * The application to run (gunicorn's `module:app`): a path (relative to the working directory)
+   * or a package name whose default export is createApp(context) (common/app-interface.ts). The
+   * built-in articles application when absent.
+   */
+  appModule: z.string({ error: 'must be a module path or package name' }).min(1, 'must be a module path or package name').optional(),
+  /** How long importing appModule plus its createApp may take at start-up before it is a start-up error. */
+  appModuleTimeoutMs: fields.positiveInt('a positive number of milliseconds'),
+  /**
+   * gunicorn's max_requests: a worker that has served this many requests drains and exits, and
+   * its supervisor starts a fresh one (a safety net for an application that leaks). 0 = never.
+   */
+  maxRequests: fields.nonNegativeInt('a number of requests (0 = no limit)'),
+  /** gunicorn's max_requests_jitter: each worker adds a random 0..this to maxRequests, so workers do not all restart at once. */
+  maxRequestsJitter: fields.nonNegativeInt('a number of requests (0 = no jitter)'),
   databaseUrl,
   logLevel: fields.logLevel(),
   /** Adds GET /api/_fault/throw (500) and /api/_fault/slow?ms= (the web tier's 504). Off unless asked for. */
@@ -102,6 +117,9 @@ export const DEFAULTS: AppConfig = Object.freeze({
   host: '127.0.0.1',
   port: 3000,
   workers: Math.max(2, availableParallelism()),
+  appModuleTimeoutMs: 10_000,
+  maxRequests: 0,
+  maxRequestsJitter: 0,
   databaseUrl: 'sqlite:./data/twotier.db',
   logLevel: 'info',
   faultRoutes: false,
@@ -130,6 +148,10 @@ export const ENV_BINDINGS: Readonly<Record<string, EnvBinding>> = Object.freeze(
   APP_PORT: { key: 'port', kind: 'int' },
   APP_WORKERS: { key: 'workers', kind: 'int' },
   APP_TOKEN: { key: 'appToken', kind: 'string' },
+  APP_MODULE: { key: 'appModule', kind: 'string' },
+  APP_MODULE_TIMEOUT_MS: { key: 'appModuleTimeoutMs', kind: 'int' },
+  APP_MAX_REQUESTS: { key: 'maxRequests', kind: 'int' },
+  APP_MAX_REQUESTS_JITTER: { key: 'maxRequestsJitter', kind: 'int' },
   DATABASE_URL: { key: 'databaseUrl', kind: 'string' },
   LOG_LEVEL: { key: 'logLevel', kind: 'string' },
   APP_FAULT_ROUTES: { key: 'faultRoutes', kind: 'bool' },

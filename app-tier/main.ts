@@ -9,10 +9,13 @@
  *   primary of ours, so /metrics answers for this process alone.
  */
 import cluster from 'node:cluster';
+import { randomInt } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { AppModuleError, loadAppModule, type LoadAppModuleOptions } from '../common/app-module.js';
 import { ConfigError, parseFlags } from '../common/config.js';
 import { hostPort, ListenError, listenFailedMessage, probeListen } from '../common/listen-error.js';
+import type { Application } from '../common/app-interface.js';
 import { createLogger, prettyWanted, type Logger } from '../common/logger.js';
 import { launcherChain, watchLaunchers, type LauncherChain } from '../common/parent-watch.js';
 import { createApp } from './app/create-app.js';
@@ -84,13 +87,25 @@ async function runPrimary(config: AppConfig, logger: Logger, launchers: Launcher
   } catch (error) {
     fail(`${(error as Error).message}; set APP_HOST/APP_PORT`);
   }
-  // Migrate and seed once here, before any worker starts: a bad DATABASE_URL path fails now,
-  // in one line, instead of as a crash loop of workers.
-  try {
-    const store = await openStore(config.databaseUrl, { logger });
-    await store.close();
-  } catch (error) {
-    fail(`DATABASE_URL: cannot open the database: ${(error as Error).message}`);
+  if (config.appModule === undefined) {
+    // Migrate and seed once here, before any worker starts: a bad DATABASE_URL path fails now,
+    // in one line, instead of as a crash loop of workers.
+    try {
+      const store = await openStore(config.databaseUrl, { logger });
+      await store.close();
+    } catch (error) {
+      fail(`DATABASE_URL: cannot open the database: ${(error as Error).message}`);
+    }
+  } else {
+    // Build APP_MODULE's application once here and close it (gunicorn's preload check): a module
+    // that is missing, of the wrong shape, or whose createApp fails stops start-up with its one
+    // line, instead of as workers that die at start until the supervisor gives up.
+    try {
+      const app = await loadAppModule(appModuleOptions(config, logger));
+      await app.close();
+    } catch (error) {
+      fail(error instanceof AppModuleError ? error.message : `APP_MODULE: ${(error as Error).message}`);
+    }
   }
   if (config.databaseUrl === 'sqlite::memory:' && config.workers > 1) {
     logger.warn({ workers: config.workers }, 'sqlite::memory: gives every worker its own empty database; use a file to share data');
@@ -141,6 +156,26 @@ async function runPrimary(config: AppConfig, logger: Logger, launchers: Launcher
   }
 }
 
+/** APP_MODULE with what every mode hands createApp (common/app-interface.ts AppContext). */
+function appModuleOptions(config: AppConfig, logger: Logger): LoadAppModuleOptions {
+  return {
+    spec: config.appModule ?? '',
+    baseDir: process.cwd(),
+    context: { logger: logger.child({ component: 'app' }), env: process.env, databaseUrl: config.databaseUrl, mode: 'persistent' },
+    timeoutMs: config.appModuleTimeoutMs,
+  };
+}
+
+async function moduleApp(config: AppConfig, logger: Logger): Promise<Application> {
+  try {
+    return await loadAppModule(appModuleOptions(config, logger));
+  } catch (error) {
+    // Our primary checked the module before forking, so this is rare (a file changed since); the
+    // supervisor counts the exit as a failed start and gives up after a few (supervisor.ts).
+    fail(error instanceof AppModuleError ? error.message : `APP_MODULE: ${(error as Error).message}`);
+  }
+}
+
 interface WorkerRole {
   /** Our primary's pid, or undefined for a standalone worker (pm2, or another primary). */
   readonly primaryPid: number | undefined;
@@ -151,9 +186,13 @@ interface WorkerRole {
 async function runWorker(config: AppConfig, logger: Logger, role: WorkerRole): Promise<void> {
   let worker: WorkerServer | undefined;
   const metrics = createWorkerMetrics({ isReady: () => worker?.state === 'ready' });
-  const store = instrumentStore(await openStore(config.databaseUrl, { logger }), (operation, code) => metrics.storeError(operation, code));
-  const app = createApp({
-    store, logger, appToken: config.appToken, faultRoutes: config.faultRoutes, worker: { pid: process.pid },
+  // An application's stray promise rejection (one no request awaited) is logged, and the worker
+  // keeps serving; node's default would end the process and every request in it. An uncaught
+  // exception still ends it: after one, node's state is not known to be sound (node docs, 'uncaughtException').
+  process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled promise rejection in the application; the worker keeps serving'));
+  const app = config.appModule !== undefined ? await moduleApp(config, logger) : createApp({
+    store: instrumentStore(await openStore(config.databaseUrl, { logger }), (operation, code) => metrics.storeError(operation, code)),
+    logger, appToken: config.appToken, faultRoutes: config.faultRoutes, worker: { pid: process.pid },
     maxArticleBodyBytes: config.maxArticleBodyBytes, maxRequestBodyBytes: config.maxRequestBodyBytes,
     debug: config.debug, reportStepDelayMs: config.reportStepDelayMs,
   });
@@ -181,13 +220,16 @@ async function runWorker(config: AppConfig, logger: Logger, role: WorkerRole): P
     app,
     metrics,
     operator: createOperatorEndpoints({ allow: config.operatorAllow, hosts: config.operatorHosts, source }),
-    routeOf: createRouteNamer({ faultRoutes: config.faultRoutes }),
+    // The built-in app's route names; an APP_MODULE's routes are its own business: one label.
+    routeOf: config.appModule === undefined ? createRouteNamer({ faultRoutes: config.faultRoutes }) : () => 'app',
+    ...(config.maxRequests === 0 ? {} : { maxRequests: config.maxRequests + randomInt(config.maxRequestsJitter + 1) }),
+    onMaxRequests: (served) => shutDown({ maxRequests: served }),
   });
   const server = worker;
   // SIGINT is what `pm2 reload`/`pm2 stop` send; SIGTERM is what our primary and container
   // runtimes send. Either way: readyz 503, listener closed, in-flight requests finished (with
   // Connection: close) within shutdownTimeoutMs, then exit 0.
-  onShutdownSignal(logger, async () => {
+  const shutDown = onShutdownSignal(logger, async () => {
     await server.close();
     source.close?.();
     metrics.close();
@@ -220,7 +262,9 @@ function positiveInt(raw: string | undefined): number | undefined {
 async function main(): Promise<void> {
   let config: AppConfig;
   try {
-    config = loadConfig(parseFlags(process.argv.slice(2), ['config'])['config'], process.env);
+    const flags = parseFlags(process.argv.slice(2), ['config', 'app']);
+    // --app names APP_MODULE on the command line (gunicorn's positional module:app); it wins over the env.
+    config = loadConfig(flags['config'], flags['app'] === undefined ? process.env : { ...process.env, APP_MODULE: flags['app'] });
   } catch (error) {
     if (error instanceof ConfigError) fail(error.message);
     throw error;

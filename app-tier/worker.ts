@@ -27,6 +27,12 @@ export interface WorkerServerOptions {
   readonly operator?: OperatorEndpoints | undefined;
   /** The route name a request resolves to (the `route` metrics label); "app" when absent. */
   readonly routeOf?: ((method: string, target: string) => string) | undefined;
+  /**
+   * APP_MAX_REQUESTS (with its jitter already added): once this many requests have reached the
+   * application, onMaxRequests is called once (main drains the worker; its supervisor replaces it).
+   */
+  readonly maxRequests?: number | undefined;
+  readonly onMaxRequests?: ((served: number) => void) | undefined;
 }
 
 export interface WorkerServer {
@@ -89,6 +95,7 @@ export function createWorkerServer(options: WorkerServerOptions): WorkerServer {
   let closing: Promise<void> | undefined;
   let graceOver = false;
   const inFlight = new Set<ServerResponse>();
+  let servedByApp = 0;
 
   const server = createServer(onRequest);
   // The web tier's upstream keep-alive pool idles sockets out sooner than 65 s, so it is
@@ -158,6 +165,13 @@ export function createWorkerServer(options: WorkerServerOptions): WorkerServer {
     void handleApp(req, res, reqId, log, (bytes) => {
       requestBytes = bytes;
     });
+    servedByApp += 1;
+    // gunicorn's max_requests: this request is still answered (the drain waits for it); the
+    // ones after it go to the other workers while this one is replaced.
+    if (servedByApp === options.maxRequests) {
+      log.info({ served: servedByApp, maxRequests: options.maxRequests }, 'max requests reached: draining for a fresh worker');
+      options.onMaxRequests?.(servedByApp);
+    }
   }
 
   async function handleApp(req: IncomingMessage, res: ServerResponse, reqId: string, log: Logger, onBody: (bytes: number) => void): Promise<void> {
