@@ -11,6 +11,7 @@ import type { Application } from '../common/app-interface.js';
 import type { Logger } from '../common/logger.js';
 import { ERROR_CATALOGUE, type ErrorCode } from '../common/errors.js';
 import { BodyTooLargeError, toAppRequest, writeAppResponse } from '../common/node-adapter.js';
+import { answerClientErrors, missingHostRule } from './client-errors.js';
 import type { AppConfig } from './config.js';
 import type { WorkerMetrics } from './metrics.js';
 import type { OperatorEndpoints } from './operator.js';
@@ -97,7 +98,9 @@ export function createWorkerServer(options: WorkerServerOptions): WorkerServer {
   const inFlight = new Set<ServerResponse>();
   let servedByApp = 0;
 
-  const server = createServer(onRequest);
+  // requireHostHeader off: missingHostRule answers it with a body that names the rule.
+  const server = createServer({ requireHostHeader: false }, onRequest);
+  answerClientErrors(server);
   // The web tier's upstream keep-alive pool idles sockets out sooner than 65 s, so it is
   // always the proxy that closes an idle connection, never the app under a request the proxy
   // just sent (nodejs/node#20256). headersTimeout above keepAliveTimeout: nodejs/node#27363.
@@ -142,6 +145,13 @@ export function createWorkerServer(options: WorkerServerOptions): WorkerServer {
       // RFC 6585 §5: 431; the application never sees a truncated header set.
       res.setHeader('Connection', 'close');
       sendJson(res, ERROR_CATALOGUE.APP_ERR_HEADERS_TOO_LARGE, { error: { code: 'APP_ERR_HEADERS_TOO_LARGE' satisfies ErrorCode, message: 'Request Header Fields Too Large', requestId: reqId } });
+      req.resume();
+      return;
+    }
+    const hostRule = missingHostRule(req);
+    if (hostRule !== undefined) {
+      res.setHeader('Connection', 'close');
+      sendJson(res, ERROR_CATALOGUE.APP_ERR_BAD_REQUEST, { error: { code: 'APP_ERR_BAD_REQUEST' satisfies ErrorCode, message: hostRule, requestId: reqId } });
       req.resume();
       return;
     }

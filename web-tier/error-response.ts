@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { TwotierError } from '../common/errors.js';
+import { reasonRule } from '../common/request-rules.js';
 import type { RequestContext } from './context.js';
 
 const STATUS_TEXT: Readonly<Record<number, string>> = {
@@ -32,10 +33,12 @@ export function sendError(res: ServerResponse, ctx: RequestContext, error: Twoti
   const title = STATUS_TEXT[status] ?? 'Error';
   const accept = res.req?.headers.accept;
   const json = wantsJson(accept, ctx.pathname);
+  // Only the syntax rules of common/request-rules.ts are shown; any other message stays in the log.
+  const rule = error.code === 'WEB_ERR_BAD_REQUEST' ? reasonRule(error.message) : undefined;
   const body = json
-    ? JSON.stringify({ error: { status, code: error.code, message: title, requestId: ctx.requestId } })
+    ? JSON.stringify({ error: { status, code: error.code, message: rule ?? title, requestId: ctx.requestId } })
     : `<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>${status} ${title}</title></head>` +
-      `<body><h1>${status} ${title}</h1><p>Request id: <code>${escapeHtml(ctx.requestId)}</code></p></body></html>\n`;
+      `<body><h1>${status} ${title}</h1>${rule === undefined ? '' : `<p>${escapeHtml(rule)}</p>`}<p>Request id: <code>${escapeHtml(ctx.requestId)}</code></p></body></html>\n`;
   const headers: Record<string, string | number> = {
     'Content-Type': json ? 'application/json; charset=utf-8' : 'text/html; charset=utf-8',
     'Content-Length': Buffer.byteLength(body),

@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from '../common/logger.js';
+import { parserErrorRule } from '../common/request-rules.js';
 import { clientErrorStatus, type ClientErrorLike, type LimitOptions } from './limits.js';
 import { isLingering, lingeringClose, type LingerOptions } from './lingering-close.js';
 import { responsesOwed } from './response.js';
@@ -29,14 +30,15 @@ export interface ParserErrorOptions {
  * Not when a response on it has already begun (a bad chunk arriving while its own request is
  * answered): bytes must not be interleaved with that answer, so then the socket is destroyed.
  */
-export function writeRawError(socket: Socket, status: number, code: string, requestId: string, linger: LingerOptions): void {
+export function writeRawError(socket: Socket, status: number, code: string, requestId: string, linger: LingerOptions, message?: string): void {
   const inProgress = (socket as Socket & { _httpMessage?: { headersSent?: boolean } | null })._httpMessage;
   if (!socket.writable || inProgress?.headersSent === true) {
     socket.destroy();
     return;
   }
   const reason = REASON[status] ?? 'Bad Request';
-  const body = `${JSON.stringify({ error: { status, code, message: reason, requestId } })}\n`;
+  // A rule the request broke (common/request-rules.ts) says what to fix; otherwise the reason phrase.
+  const body = `${JSON.stringify({ error: { status, code, message: message ?? reason, requestId } })}\n`;
   socket.write(
     `HTTP/1.1 ${status} ${reason}\r\n` +
       'Content-Type: application/json; charset=utf-8\r\n' +
@@ -92,6 +94,7 @@ export function answerParserErrors(server: Server, options: ParserErrorOptions):
     failed.add(socket);
     const requestId = randomUUID();
     accessLine(requestId, { method: '', url: '', status: mapped.status, parseError: error.code });
-    afterOwedResponses(socket, () => writeRawError(socket, mapped.status, mapped.code, requestId, options.linger()));
+    const rule = mapped.status === 400 ? parserErrorRule(error) : undefined;
+    afterOwedResponses(socket, () => writeRawError(socket, mapped.status, mapped.code, requestId, options.linger(), rule));
   });
 }
