@@ -23,6 +23,7 @@ import type { WebMetrics } from './metrics.js';
 import { createStatusEvents } from './status-events.js';
 import { createStatusSource, type OperatorConfig, type Placement, type StatusSource } from './status-data.js';
 import type { UpstreamSource } from './upstream-view.js';
+import { renderStatusHtml } from './page-render.js';
 
 export const OPERATOR_PREFIX = '/-/';
 
@@ -139,6 +140,15 @@ export function createOperatorHandler(options: OperatorOptions): OperatorHandler
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       // RFC 9110 §15.5.6: a 405 carries Allow.
       sendError(res, ctx, new TwotierError('WEB_ERR_METHOD_NOT_ALLOWED', 'operator endpoints are read-only', { headers: { Allow: ALLOW } }));
+      return;
+    }
+    if (ctx.pathname === '/-/status') {
+      // First paint without JavaScript: the page arrives with this snapshot's figures in it.
+      const template = (assets.get('/-/status') as Asset).body.toString('utf8');
+      status.snapshot().then(
+        (snapshot) => send(req, res, 'text/html; charset=utf-8', renderStatusHtml(template, snapshot)),
+        (error: unknown) => fail(res, ctx, error),
+      );
       return;
     }
     const asset = assets.get(ctx.pathname);
