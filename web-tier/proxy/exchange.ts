@@ -15,8 +15,6 @@ import type { Phase } from './phase.js';
 import type { UpstreamPool, Upstream } from './pool.js';
 import type { RetryBudget } from './retry-budget.js';
 
-export type { EngineName } from './engines/engine.js';
-
 /** Pool-wide counters for operators and metrics. */
 export interface ForwardCounters {
   retries: number;

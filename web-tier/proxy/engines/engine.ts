@@ -5,12 +5,13 @@
  * (admission, timeouts, retries, the response) is the same for every engine.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ProxyConfig } from '../config.js';
 import type { AttemptHandler } from '../dispatch.js';
 import type { Attempt } from '../exchange.js';
 import type { EdgeFacts } from '../headers.js';
 
-/** node's own http.request (plain, the default) or http-proxy (the package the mission names). */
-export type EngineName = 'http-proxy' | 'plain';
+/** node's own http.request (plain, the default) or http-proxy (the package the mission names): the schema's. */
+export type EngineName = ProxyConfig['engine'];
 
 export interface ProxyEngine {
   readonly name: EngineName;
