@@ -8,9 +8,9 @@
  * README_CHECK_FILE=FILE checks another markdown file (a draft).
  */
 import t from 'tap';
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compareOutput, extractExamples, parseStart, withPorts, type ReadmeExample } from '../readme/examples.js';
 import { createShell } from '../readme/shell.js';
@@ -26,6 +26,17 @@ if (actualFile !== undefined) writeFileSync(actualFile, '');
 
 // Four start-ups and some thirty commands: a loaded CI box needs more than tap's 180 s default.
 t.setTimeout(600_000);
+
+/** A tool README's commands use that this machine lacks, named with its Debian package. */
+function missingTool(command: string): string | undefined {
+  const tools: Record<string, string> = { nc: 'netcat-openbsd', curl: 'curl' };
+  for (const [tool, pkg] of Object.entries(tools)) {
+    if (!new RegExp(`(^|[|;&(]\\s*)${tool}\\s`, 'm').test(command)) continue;
+    const found = (process.env['PATH'] ?? '').split(delimiter).some((dir) => dir !== '' && existsSync(join(dir, tool)));
+    if (!found) return `${tool} is not installed (apt-get install ${pkg}; .ci/run installs it)`;
+  }
+  return undefined;
+}
 
 const examples = extractExamples(readFileSync(README, 'utf8'));
 t.ok(examples.length >= 10, `README has checked examples (${examples.length})`);
@@ -55,6 +66,11 @@ for (const [start, group] of byStart) {
     const shell = createShell({ cwd: ROOT, env: cleanEnv({ TERM: 'dumb' }) });
     t.teardown(() => shell.close());
     for (const example of group) {
+      const missing = missingTool(example.command);
+      if (missing !== undefined) {
+        t.skip(`README.md:${example.line}: ${missing}`);
+        continue;
+      }
       const { stdout, stderr, code } = await shell.run(withPorts(example.command, ports), 30_000);
       const actual = withPorts(stdout, back);
       if (actualFile !== undefined) appendFileSync(actualFile, `\n<!-- README.md:${example.line} -->\n${example.command}\n----\n${actual}\n`);
