@@ -68,7 +68,7 @@ for (const [start, group] of byStart) {
     for (const example of group) {
       const missing = missingTool(example.command);
       if (missing !== undefined) {
-        t.skip(`README.md:${example.line}: ${missing}`);
+        t.ok(true, `README.md:${example.line}`, { skip: missing });
         continue;
       }
       const { stdout, stderr, code } = await shell.run(withPorts(example.command, ports), 30_000);
