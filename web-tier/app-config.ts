@@ -20,6 +20,13 @@ export const appSchema = z.object({
   maxArticleBodyBytes: fields.positiveInt('a positive number of bytes'),
   /** APP_MAX_REQUEST_BODY_BYTES: a request body past it is 413, in every mode alike. */
   maxRequestBodyBytes: fields.positiveInt('a positive number of bytes'),
+  /**
+   * APP_MODULE, the app tier's variable: the application embedded mode and cgi-bin/app run (a path,
+   * relative to the working directory, or a package name); the built-in articles app when absent.
+   */
+  module: z.string({ error: 'must be a module path or package name' }).min(1, 'must be a module path or package name').optional(),
+  /** APP_MODULE_TIMEOUT_MS: how long importing APP_MODULE plus its createApp may take. */
+  moduleTimeoutMs: fields.positiveInt('a positive number of milliseconds'),
 }).strict();
 
 export type AppConfig = Frozen<z.infer<typeof appSchema>>;
@@ -28,6 +35,7 @@ export const APP_DEFAULTS: AppConfig = Object.freeze({
   databaseUrl: 'sqlite:./data/twotier.db',
   maxArticleBodyBytes: APP_TIER_DEFAULTS.maxArticleBodyBytes,
   maxRequestBodyBytes: APP_TIER_DEFAULTS.maxRequestBodyBytes,
+  moduleTimeoutMs: APP_TIER_DEFAULTS.appModuleTimeoutMs,
 });
 
 export interface AppConfigProblem {

@@ -119,6 +119,9 @@ const ENV: Readonly<Record<string, EnvBinding>> = {
   // The app tier's variables too: the same bounds in all three modes.
   APP_MAX_ARTICLE_BODY_BYTES: { key: 'app.maxArticleBodyBytes', kind: 'int' },
   APP_MAX_REQUEST_BODY_BYTES: { key: 'app.maxRequestBodyBytes', kind: 'int' },
+  // The application itself (issue 18): the same module in all three modes.
+  APP_MODULE: { key: 'app.module', kind: 'string' },
+  APP_MODULE_TIMEOUT_MS: { key: 'app.moduleTimeoutMs', kind: 'int' },
 };
 
 /** Names of the environment variables `loadConfig` reads, for README and `--help`. */

@@ -10,6 +10,7 @@ import { joinHeaderLines, type AppHeaders, type AppResponse, type Application } 
 import { TwotierError, isTwotierError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { toAppRequest, writeAppResponse } from '../common/node-adapter.js';
+import { loadAppModule } from '../common/app-module.js';
 import { createApp } from '../app-tier/app/create-app.js';
 import { openStore } from '../app-tier/store/index.js';
 import type { WebConfig } from './config.js';
@@ -78,7 +79,19 @@ async function serve(app: Application, trusted: ReadonlySet<string>, req: Incomi
 export async function createEmbeddedApp(
   config: Pick<WebConfig, 'app' | 'server'>,
   logger: Logger,
+  /** APP_MODULE's context: the environment the operator gave this process, and where a relative path starts (main passes both). */
+  where: { readonly env: Readonly<Record<string, string | undefined>>; readonly baseDir: string } = { env: {}, baseDir: '.' },
 ): Promise<EmbeddedHandler> {
+  if (config.app.module !== undefined) {
+    // The operator's application (issue 18), loaded as the app tier's workers load it.
+    const app = await loadAppModule({
+      spec: config.app.module,
+      baseDir: where.baseDir,
+      context: { logger: logger.child({ component: 'app' }), env: where.env, databaseUrl: config.app.databaseUrl, mode: 'embedded' },
+      timeoutMs: config.app.moduleTimeoutMs,
+    });
+    return createEmbeddedHandler({ app, logger: logger.child({ component: 'embedded' }), trustedProxies: config.server.trustedProxies });
+  }
   const store = await openStore(config.app.databaseUrl, { logger });
   const app = createApp({
     store, logger: logger.child({ component: 'app' }), appToken: config.app.token,

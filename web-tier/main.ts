@@ -29,7 +29,7 @@ async function embeddedHandlers(config: WebConfig, logger: Logger): Promise<Part
   // Loaded only in embedded mode: the proxy and CGI modes never open the database here.
   const { createEmbeddedApp } = await import('./embedded.js');
   // config.app.token is APP_TOKEN, the app tier's own variable: the same write protection here.
-  return { app: await createEmbeddedApp(config, logger) };
+  return { app: await createEmbeddedApp(config, logger, { env: process.env, baseDir: process.cwd() }) };
 }
 
 function readConfig(configFile: string | undefined): WebConfig {
@@ -76,7 +76,9 @@ async function runServer(config: WebConfig, logger: Logger, configFile: string |
   try {
     handlers = await embeddedHandlers(config, logger);
   } catch (error) {
-    fail(`DATABASE_URL: cannot open the application for embedded mode: ${(error as Error).message}`);
+    // An APP_MODULE failure is already one line naming APP_MODULE (common/app-module.ts).
+    const message = (error as Error).message;
+    fail(message.startsWith('APP_MODULE: ') ? message : `DATABASE_URL: cannot open the application for embedded mode: ${message}`);
   }
   // Clustered, POST /-/reload reaches one worker: the primary passes SIGHUP to all of them.
   const onReloadRequest = cluster.isWorker

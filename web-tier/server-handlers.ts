@@ -8,6 +8,7 @@ import { cgiEnabled, type WebConfig } from './config.js';
 import type { RequestContext, RequestHandler } from './context.js';
 import { sendError, TwotierError } from './error-response.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { resolveAppModuleSpec } from '../common/app-module.js';
 import { createCgiHandler } from './cgi/handler.js';
 import { createProxyHandler, type ProxyHandler } from './proxy/handler.js';
 import type { ProxyHandlerConfig } from './proxy/config.js';
@@ -57,6 +58,8 @@ export function appScriptEnv(config: WebConfig): Record<string, string> {
     ...(config.app.token === undefined ? {} : { APP_TOKEN: config.app.token }),
     APP_MAX_ARTICLE_BODY_BYTES: String(config.app.maxArticleBodyBytes),
     APP_MAX_REQUEST_BODY_BYTES: String(config.app.maxRequestBodyBytes),
+    // Absolute: the script runs from the package root (cgi-bin/app), not from this tier's directory.
+    ...(config.app.module === undefined ? {} : { APP_MODULE: resolveAppModuleSpec(config.app.module, process.cwd()), APP_MODULE_TIMEOUT_MS: String(config.app.moduleTimeoutMs) }),
   };
 }
 
