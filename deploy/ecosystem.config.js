@@ -31,6 +31,8 @@ const killTimeoutMs = shutdownTimeoutMs + 2_000;
 function envFor(placement, tier) {
   const env = placementEnv(loadPlacement(placement), tier);
   for (const key of Object.keys(env)) if (process.env[key] !== undefined) env[key] = process.env[key];
+  // `APP_MODULE=./examples/hello/app.js pm2 start deploy/ecosystem.config.js`: both tiers run that application (issue 18).
+  if (process.env.APP_MODULE !== undefined) env.APP_MODULE = process.env.APP_MODULE;
   return { NODE_ENV: 'production', LOG_PRETTY: '0', ...env };
 }
 

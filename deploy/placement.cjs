@@ -26,6 +26,8 @@ const APP_ENV = Object.freeze({
   workers: 'APP_WORKERS',
   databaseUrl: 'DATABASE_URL',
   operatorAllow: 'APP_OPERATOR_ALLOW',
+  // The application to run (issue 18): a path from the package root, or a package name.
+  appModule: 'APP_MODULE',
   logLevel: 'LOG_LEVEL',
 });
 const TIER_ENV = Object.freeze({ web: WEB_ENV, app: APP_ENV });
@@ -104,6 +106,8 @@ function placementEnv(placement, tier) {
   }
   // The web tier hands DATABASE_URL to CGI and embedded modes: the same database as the app.
   if (tier === 'web' && placement.app.databaseUrl !== undefined) env.DATABASE_URL = String(placement.app.databaseUrl);
+  // And the same application, for embedded mode and cgi-bin/app.
+  if (tier === 'web' && placement.app.appModule !== undefined) env.APP_MODULE = String(placement.app.appModule);
   return env;
 }
 
