@@ -51,6 +51,8 @@ if [ "$started_engine" = 1 ] || [ "${STAND_IN_IMAGES:-auto}" = 1 ]; then
   phase "base images"
 fi
 
+# A run cut short (a session stopped mid-test) may have left the project behind: start clean.
+docker-compose down -v --remove-orphans --timeout 10 >/dev/null 2>&1 || true
 check "docker-compose build" docker-compose build
 phase "docker-compose build"
 

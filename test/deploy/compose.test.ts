@@ -108,6 +108,7 @@ t.test('docker-compose.yml: valid, multi-box shaped, app replicas found by DNS, 
   const placementWeb = placements.placementEnv(multi, 'web');
   for (const key of ['WEB_HOST', 'WEB_PORT']) t.equal(webEnv[key], placementWeb[key], `web ${key} is the multi-box placement's`);
   t.equal(webEnv['APP_UPSTREAMS'], 'http://app:3000', 'the web tier names the app service: every replica by DNS');
+  t.ok(Number(webEnv['WEB_UPSTREAM_RESOLVE_MS']) > 0, 'and re-resolves it');
   for (const key of Object.keys(webEnv)) t.ok(ENV_VARS.includes(key) || EXTRA_ENV.has(key), `web env ${key} is read by the web tier`);
   const appEnv = app?.environment ?? {};
   const placementApp = placements.placementEnv(multi, 'app');
