@@ -7,9 +7,10 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { Transform, type TransformCallback } from 'node:stream';
 import { TwotierError } from '../common/errors.js';
+import { LIMITS_DEFAULTS } from './limits-config.js';
 
-/** The default limit, nginx's `client_max_body_size` (WEB_MAX_BODY): 1 MiB. */
-export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+/** The default limit, nginx's `client_max_body_size` (WEB_MAX_BODY): 1 MiB, from limits-config.ts. */
+export const DEFAULT_MAX_BODY_BYTES = LIMITS_DEFAULTS.maxBodyBytes;
 
 /**
  * The declared Content-Length, or undefined when there is none or it is not one plain decimal

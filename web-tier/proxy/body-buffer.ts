@@ -15,12 +15,6 @@ import { bodyTooLargeError } from '../body-limit.js';
 import type { BodyReplay } from './body-replay.js';
 import type { SpillDir } from './spill-file.js';
 
-/** In memory up to this; the same size the retry copy of a streamed body keeps (body-replay.ts). */
-export const DEFAULT_BUFFER_BODY_BYTES = 64 * 1024;
-
-/** What all spilled bodies may take on disk at once (WEB_PROXY_BODY_TEMP_MAX_BYTES). */
-export const DEFAULT_BODY_TEMP_MAX_BYTES = 1024 * 1024 * 1024;
-
 /**
  * Whether a request's body is read whole before admission: buffering is on (`memoryBytes` > 0)
  * and the path is under none of the streaming prefixes. Any declared length up to the body limit

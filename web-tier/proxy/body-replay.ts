@@ -7,8 +7,6 @@
  */
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 
-export const DEFAULT_MAX_REPLAY_BODY_BYTES = 64 * 1024;
-
 /** What forward.ts asks when it retries: a fresh stream of the whole body, or undefined when there is none to resend. */
 export interface BodyReplay {
   replay(): Readable | undefined;
