@@ -5,9 +5,24 @@ import { recipeCommand, SETUPS, STATUS_CODES } from '../status-codes.js';
 import { html } from '../templates/html.js';
 import { layout } from '../templates/layout.js';
 
+const DEFAULT_HOST = '127.0.0.1:8080';
+
+/**
+ * A Host safe to put in a shell command unquoted (the nc line) and that the URL parser takes: a
+ * DNS name or IPv4 address, or a bracketed IPv6 address, with an optional port. A Host is client
+ * bytes, and RFC 3986 §3.2.2's reg-name admits sub-delims ($ ' ( ) ; &), which are shell syntax.
+ */
+const PLAIN_HOST = /^(?:[A-Za-z0-9][A-Za-z0-9.-]*|\[[0-9A-Fa-f:.]+\])(?::(\d{1,5}))?$/;
+
+function plainHost(host: string | undefined): string {
+  const match = host === undefined ? null : PLAIN_HOST.exec(host);
+  if (host === undefined || match === null || Number(match[1] ?? 0) > 65535 || !URL.canParse(`http://${host}`)) return DEFAULT_HOST;
+  return host;
+}
+
 /** The address the reader used (Host, and the scheme the web tier saw), so commands are copyable as they are. */
 function baseOf(headers: Readonly<Record<string, string>>): string {
-  const host = headers['host'] ?? '127.0.0.1:8080';
+  const host = plainHost(headers['host']);
   const proto = headers['x-forwarded-proto'] === 'https' ? 'https' : 'http';
   return `${proto}://${host}`;
 }
