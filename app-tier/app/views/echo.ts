@@ -6,7 +6,7 @@
 import type { AppHeaders } from '../../../common/app-interface.js';
 import type { View } from '../context.js';
 import { json } from '../responses.js';
-import { urlParts } from '../url-parts.js';
+import { urlParts, UrlPartsError } from '../url-parts.js';
 import { FRAGMENT_NOTE } from './urlparse.js';
 
 // Not fatal: the inspector shows any body; invalid UTF-8 becomes U+FFFD and bodyLength keeps the true size.
@@ -40,6 +40,17 @@ function receivedUrl(request: { target: string; headers: AppHeaders }): string {
   return `${proto}://${request.headers['host'] ?? ''}${request.target}`;
 }
 
+/** urlParts of the URL as received; a Host urlparse refuses (only reachable at the app tier's own port) is said, not a 500. */
+function receivedParts(request: { target: string; headers: AppHeaders }): Record<string, unknown> {
+  const url = receivedUrl(request);
+  try {
+    return { url, ...urlParts(url), note: FRAGMENT_NOTE };
+  } catch (error) {
+    if (error instanceof UrlPartsError) return { url, error: error.message, note: FRAGMENT_NOTE };
+    throw error;
+  }
+}
+
 export const echo: View = async ({ request, deps }) =>
   json(200, {
     method: request.method,
@@ -49,5 +60,5 @@ export const echo: View = async ({ request, deps }) =>
     body: lenientUtf8.decode(request.body),
     bodyLength: request.body.byteLength,
     worker: { pid: deps.workerPid, address: request.localAddress, port: request.localPort },
-    urlParts: { url: receivedUrl(request), ...urlParts(receivedUrl(request)), note: FRAGMENT_NOTE },
+    urlParts: receivedParts(request),
   });
