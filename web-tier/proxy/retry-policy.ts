@@ -19,14 +19,17 @@ export function isDrainingAnswer(proxyRes: IncomingMessage): boolean {
 }
 
 /**
- * Safe to send again: never sent at all (refused, connect timeout: any method), or reset on a
- * reused keep-alive socket / turned away by a draining upstream (idempotent methods only: a POST
- * whose bytes reached an app may have been acted on).
+ * Safe to send again: never sent at all (refused, connect timeout: any method), or reset before
+ * any response / turned away by a draining upstream (idempotent methods only: a POST whose bytes
+ * reached an app may have been acted on). A reset counts on a fresh socket too: an app box killed
+ * with requests in hand resets connections just opened, and nginx's `proxy_next_upstream error`
+ * sends idempotent requests on then (RFC 9110 §9.2.2; non-idempotent ones not since nginx 1.9.13).
+ * The retry budget bounds how much extra load this can make.
  */
 export function isSafeToResend(exchange: Exchange, failure: unknown): boolean {
   if (failure === 'draining') return IDEMPOTENT_METHODS.has(exchange.req.method ?? '');
   if (isNeverSent(failure)) return true;
-  return IDEMPOTENT_METHODS.has(exchange.req.method ?? '') && exchange.attempt?.proxyReq?.reusedSocket === true && isConnectionReset(failure);
+  return IDEMPOTENT_METHODS.has(exchange.req.method ?? '') && isConnectionReset(failure);
 }
 
 /** The client's own fault (body too large) and the keep-alive race say nothing about the upstream's health. */
