@@ -37,6 +37,13 @@ export interface Discovery {
   close(): void;
 }
 
+/**
+ * Addresses kept per name: each is a pool member with its own health checks, metric series and
+ * status row, so a resolver answering thousands (a wildcard zone, a poisoned cache) must not
+ * make thousands. Far above any replica count a compose or Swarm service is scaled to.
+ */
+export const MAX_ADDRESSES_PER_NAME = 256;
+
 /** A failure triggers a re-resolve at most this often, so a flapping address cannot flood the resolver. */
 const FAILURE_RESOLVE_GAP_MS = 1_000;
 
@@ -83,6 +90,10 @@ export function startDiscovery(entries: readonly UpstreamEntry[], pool: Upstream
         return;
       }
       if (addresses.length === 0) return;
+      if (addresses.length > MAX_ADDRESSES_PER_NAME) {
+        logger.warn({ upstream: named.url, addresses: addresses.length, kept: MAX_ADDRESSES_PER_NAME }, 'upstream name resolved to more addresses than kept; using the lowest');
+        addresses = addresses.slice(0, MAX_ADDRESSES_PER_NAME);
+      }
       const before = current[index] ?? [];
       const next = addresses.map((address) => before.find((upstream) => upstream.hostname === address) ?? atAddress(named, address));
       if (next.length === before.length && next.every((upstream, at) => upstream === before[at])) return;
