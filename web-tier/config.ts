@@ -19,6 +19,7 @@ import { OPERATOR_DEFAULTS, OPERATOR_FORMER_KEYS, operatorSchema } from './opera
 import { PROXY_DEFAULTS, PROXY_FORMER_KEYS, proxySchema } from './proxy/config.js';
 import { SERVER_DEFAULTS, SERVER_FORMER_KEYS, serverSchema } from './server-config.js';
 import { STATIC_DEFAULTS, STATIC_FORMER_KEYS, staticSchema } from './static/config.js';
+import { checkTls, TLS_DEFAULTS, TLS_ENV, tlsSchema } from './tls/config.js';
 
 export { cgiEnabled };
 
@@ -30,6 +31,7 @@ const schema = z.object({
   cgi: cgiSchema,
   operator: operatorSchema,
   app: appSchema,
+  tls: tlsSchema,
 });
 
 export type WebConfig = Frozen<z.infer<typeof schema>>;
@@ -43,6 +45,7 @@ export const DEFAULTS: WebConfig = Object.freeze({
   cgi: CGI_DEFAULTS,
   operator: OPERATOR_DEFAULTS,
   app: APP_DEFAULTS,
+  tls: TLS_DEFAULTS,
 });
 
 /** The flat keys config files had before the sections → their path now: such a key fails with "moved to …". */
@@ -122,6 +125,8 @@ const ENV: Readonly<Record<string, EnvBinding>> = {
   // The application itself (issue 18): the same module in all three modes.
   APP_MODULE: { key: 'app.module', kind: 'string' },
   APP_MODULE_TIMEOUT_MS: { key: 'app.moduleTimeoutMs', kind: 'int' },
+  // HTTPS at the edge (issue 15): tls/config.ts.
+  ...TLS_ENV,
 };
 
 /** Names of the environment variables `loadConfig` reads, for README and `--help`. */
@@ -144,7 +149,7 @@ export function packageRoot(): string {
 export function loadConfig(file: string | undefined, env: Env): WebConfig {
   const fileValues = file === undefined ? undefined : readConfigFile(file);
   const config: WebConfig = buildConfig({ schema, defaults: DEFAULTS, envBindings: ENV, fileValues, fileName: file, movedKeys: MOVED_KEYS, env });
-  const problem = checkLimits(config.limits) ?? checkApp(config.app, {
+  const problem = checkLimits(config.limits) ?? checkTls(config.tls) ?? checkApp(config.app, {
     requestBodyKey: env['APP_MAX_REQUEST_BODY_BYTES'] === undefined ? 'appMaxRequestBodyBytes' : 'APP_MAX_REQUEST_BODY_BYTES',
     appRunsHere: config.server.dynamic === 'embedded' || cgiEnabled(config),
     cgiApp: config.server.dynamic === 'cgi',
@@ -157,5 +162,6 @@ export function loadConfig(file: string | undefined, env: Env): WebConfig {
     static: Object.freeze({ ...config.static, root: absolute(config.static.root) }),
     cgi: Object.freeze({ ...config.cgi, dir: absolute(config.cgi.dir) }),
     proxy: Object.freeze({ ...config.proxy, bodyTempDir: absolute(config.proxy.bodyTempDir) }),
+    tls: Object.freeze({ ...config.tls, dir: absolute(config.tls.dir), certFiles: Object.freeze(config.tls.certFiles.map(absolute)), keyFiles: Object.freeze(config.tls.keyFiles.map(absolute)) }),
   });
 }

@@ -136,11 +136,16 @@ async function runServer(config: WebConfig, logger: Logger, configFile: string |
     const host = where.address.includes(':') ? `[${where.address}]` : where.address;
     // The launcher and tests read the port (WEB_PORT=0) from this line.
     logger.info({ address: where.address, port: where.port, url: `http://${host}:${where.port}`, dynamic: config.server.dynamic, upstreams: config.proxy.upstreams, root: config.static.root }, 'listening');
+    const secure = web.tlsAddress();
+    // Issue 15: tests and the launcher read the HTTPS port (WEB_TLS_PORT=0) from this line.
+    if (secure !== undefined) logger.info({ address: secure.address, tlsPort: secure.port, url: `https://${host}:${secure.port}`, tls: config.tls.mode }, 'listening tls');
     // pm2 (wait_ready) and any other process manager with an IPC channel learn "listening" here.
     process.send?.('ready');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'error';
     await web.close().catch(() => undefined);
+    // A certificate that cannot be loaded at start (missing, mismatched, expired): its one line, exit 1.
+    if ((error as NodeJS.ErrnoException).code === undefined && config.tls.mode !== 'off') fail(`tls: ${(error as Error).message}`);
     if (cluster.isWorker && process.send !== undefined) {
       // The primary prints the one line for all workers and stops forking (common/listen-error.ts).
       process.send(listenFailedMessage(code, config.server.host, config.server.port), undefined, undefined, () => process.exit(1));

@@ -22,6 +22,7 @@ import { createHttpListener } from './server-listener.js';
 import { createLiveConfig } from './server-live-config.js';
 import { createReload, type ReloadResult } from './server-reload.js';
 import { createShutdown } from './server-shutdown.js';
+import { createTlsListener, type TlsListener } from './tls/listener.js';
 
 export type { WebHandlers } from './server-handlers.js';
 export type { ReloadResult } from './server-reload.js';
@@ -37,6 +38,11 @@ export interface WebServerOptions {
 
 export interface WebServer {
   readonly server: Server;
+  /** The HTTPS listener (WEB_TLS files|internal), entering the same pipeline; undefined when TLS is off. */
+  readonly tls: TlsListener | undefined;
+  /** The HTTPS listener's address once listening. */
+  readonly tlsAddress: () => AddressInfo | undefined;
+  /** Listens on the HTTPS port first (its certificates load first: a bad one fails start), then the plain one. */
   listen(): Promise<AddressInfo>;
   /** Applies a validated config: upstreams, proxy and limits; open connections stay open. */
   reload(next: WebConfig): Promise<ReloadResult>;
@@ -59,7 +65,9 @@ export function createWebServer(options: WebServerOptions): WebServer {
     draining: () => shutdown.draining,
     operator: (upstreams) => createOperatorGate({ live, logger, metrics, onReloadRequest: options.onReloadRequest, ...(upstreams === undefined ? {} : { upstreams }) }),
   });
+  let tlsAddress: AddressInfo | undefined;
   const handleRequest = createRequestPipeline({
+    httpsPort: () => tlsAddress?.port,
     live,
     logger,
     metrics,
@@ -68,12 +76,19 @@ export function createWebServer(options: WebServerOptions): WebServer {
     site: createFinish({ logger, metrics, draining: () => shutdown.draining }),
     routes: routes.table,
   });
-  const listeners = [createHttpListener({ live, logger, peerGuard, handleRequest })] as const;
-  const [http] = listeners;
+  const http = createHttpListener({ live, logger, peerGuard, handleRequest });
+  // Issue 15: the HTTPS listener is the same wiring around https.createServer, the same stages.
+  const tls = live.config.tls.mode === 'off' ? undefined : createTlsListener({ live, logger, peerGuard, handleRequest }, { tls: () => live.config.tls, serverNames: () => live.config.server.serverNames, logger });
+  const listeners = tls === undefined ? [http] : [http, tls];
   return {
     server: http.server,
     reload: createReload({ live, logger, listeners, peerGuard, routes }),
-    listen: () => http.listen(live.config.server.host, live.config.server.port),
+    tls,
+    tlsAddress: () => tlsAddress,
+    async listen() {
+      if (tls !== undefined) tlsAddress = await tls.listen(live.config.server.host, live.config.tls.port);
+      return http.listen(live.config.server.host, live.config.server.port);
+    },
     close: () => shutdown.close(),
   };
 }

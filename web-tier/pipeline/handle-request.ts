@@ -19,6 +19,7 @@ import { Exchange, type Stage } from './exchange.js';
 import { createLimits } from './limits.js';
 import type { Refusal } from './refusal.js';
 import { createStamp } from './stamp.js';
+import { createTlsEdge } from '../tls/edge-stage.js';
 
 /** A listener's way in: node's 'request' (expectsContinue false) and 'checkContinue' (true). */
 export type HandleRequest = (req: IncomingMessage, res: WebResponse, expectsContinue: boolean) => void;
@@ -32,6 +33,8 @@ export interface PipelineParts {
   /** The response site: `finish` (finish.ts) runs from it when each response closes. */
   readonly site: ResponseSite;
   readonly routes: RouteTable;
+  /** The HTTPS listener's port once it listens (issue 15); undefined while TLS is off. */
+  readonly httpsPort?: () => number | undefined;
 }
 
 export function createRequestPipeline(parts: PipelineParts): HandleRequest {
@@ -47,6 +50,8 @@ export function createRequestPipeline(parts: PipelineParts): HandleRequest {
     createClassify(live),
     // 5. Connection: close, lingering, 100 Continue: by whether the handler reads the body.
     createConnection(() => live.linger),
+    // 5b. With TLS on: HSTS over TLS, the plain listener's redirect to https (tls/edge-stage.ts).
+    createTlsEdge(live, parts.httpsPort ?? (() => undefined)),
     // 6. Exactly one handler; one that throws fails its own request (500).
     createDispatch(parts.routes),
   ];

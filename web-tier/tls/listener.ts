@@ -1,0 +1,146 @@
+/**
+ * The HTTPS listener (issue 15): `https.createServer` wired by the same attachListener as the plain
+ * one (server-listener.ts), so the same peer cap, parser-error answers and pipeline stages run on
+ * both; only the certificate source differs. The certificates are loaded before it listens, chosen
+ * per SNI name (cert-store.ts), replaced on a reload (SIGHUP, `POST /-/reload`: every reload calls
+ * each listener's `configure`) and, in `files` mode, when the files change. A set that fails to load
+ * keeps the one in use and logs one line. Session ticket keys rotate every ticketKeyRotateSec.
+ */
+import { randomBytes } from 'node:crypto';
+import { unwatchFile, watchFile } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
+import type { IncomingMessage, Server } from 'node:http';
+import type { Logger } from '../../common/logger.js';
+import { serverOptions } from '../limits.js';
+import { WebResponse } from '../response.js';
+import { attachListener, type Listener, type ListenerParts } from '../server-listener.js';
+import { readCertSet, certSet, loadPair, type CertSet } from './cert-store.js';
+import type { TlsConfig } from './config.js';
+import { TLS_SETTINGS } from './settings.js';
+
+export interface TlsListener extends Listener {
+  /** The certificates in use (tests, the status page). */
+  readonly certs: () => CertSet | undefined;
+  /** Re-reads the certificate source now; false (and one logged line) when the old set was kept. */
+  reloadCertificates(): Promise<boolean>;
+}
+
+export function createTlsListener(parts: ListenerParts, options: { tls: () => TlsConfig; serverNames: () => readonly string[]; logger: Logger }): TlsListener {
+  const { logger } = options;
+  let current: CertSet | undefined;
+  let loading: Promise<boolean> | undefined;
+  let again = false;
+  const server = createHttpsServer<typeof IncomingMessage, typeof WebResponse>({
+    ...serverOptions(parts.live.limits),
+    ServerResponse: WebResponse,
+    ...TLS_SETTINGS,
+    // A connection that names a host gets that host's certificate (RFC 6066 §3); the server's own
+    // context (setSecureContext below) answers a client that sends no SNI.
+    SNICallback: (servername, callback) => {
+      if (current === undefined) callback(new Error('no certificate loaded'));
+      else callback(null, current.contextFor(servername));
+    },
+  });
+  const base = attachListener(server as unknown as Server, parts);
+
+  async function readSource(): Promise<CertSet> {
+    const tls = options.tls();
+    if (tls.mode === 'internal') {
+      // Loaded only in internal mode: the X.509 library stays out of every other start-up.
+      const { ensureInternalLeaf } = await import('./internal-ca.js');
+      const leaf = await ensureInternalLeaf(tls.dir, options.serverNames(), tls.leafLifetimeHours);
+      if (leaf.caCreated) logger.info({ caCert: leaf.paths.caCert }, 'tls internal: local CA created');
+      if (leaf.issued) logger.info({ leafCert: leaf.paths.leafCert, notAfter: leaf.notAfter.toISOString(), renewAt: leaf.renewAt.toISOString() }, 'tls internal: leaf certificate issued');
+      scheduleRenewal(leaf.renewAt);
+      return certSet([loadPair(leaf.certPem, leaf.keyPem, leaf.paths.leafCert)]);
+    }
+    return readCertSet(tls.certFiles.map((cert, index) => ({ cert, key: tls.keyFiles[index] ?? '' })));
+  }
+
+  let renewTimer: NodeJS.Timeout | undefined;
+  function scheduleRenewal(at: Date): void {
+    clearTimeout(renewTimer);
+    // setTimeout holds at most ~24.8 days; a later renewal point is re-checked then.
+    const delay = Math.min(Math.max(at.getTime() - Date.now(), 1_000), 2 ** 31 - 1);
+    renewTimer = setTimeout(() => void reloadCertificates(), delay);
+    renewTimer.unref();
+  }
+
+  async function loadOnce(): Promise<boolean> {
+    try {
+      const next = await readSource();
+      current = next;
+      // New handshakes without SNI get the default; open connections keep what they negotiated.
+      server.setSecureContext(next.defaultCert.options);
+      logger.info({ certificates: next.certs.map((cert) => ({ names: cert.names, notAfter: cert.notAfter.toISOString(), sha256: cert.fingerprint256 })) }, 'tls certificates loaded');
+      return true;
+    } catch (error) {
+      if (current === undefined) throw error;
+      logger.error(`tls: keeping the certificates in use: ${(error as Error).message}`);
+      return false;
+    }
+  }
+
+  /** One load at a time; a change during a load loads once more after it. */
+  function reloadCertificates(): Promise<boolean> {
+    if (loading !== undefined) {
+      again = true;
+      return loading;
+    }
+    loading = loadOnce().finally(() => {
+      loading = undefined;
+      if (again) {
+        again = false;
+        void reloadCertificates();
+      }
+    });
+    return loading;
+  }
+
+  // Session ticket keys (RFC 5077): fresh at start, replaced every period; a ticket sealed under an old key
+  // is refused and that client does one full handshake.
+  const rotate = (): void => server.setTicketKeys(randomBytes(48));
+  let ticketTimer: NodeJS.Timeout | undefined;
+  const watched: string[] = [];
+
+  return {
+    server: base.server,
+    certs: () => current,
+    reloadCertificates,
+    async listen(host, port) {
+      await loadOnce();
+      rotate();
+      ticketTimer = setInterval(rotate, options.tls().ticketKeyRotateSec * 1000);
+      ticketTimer.unref();
+      const tls = options.tls();
+      if (tls.mode === 'files' && tls.watchMs > 0) {
+        // fs.watchFile polls stat: it survives a rename-into-place (certbot, kubernetes secrets) that fs.watch loses.
+        for (const path of [...tls.certFiles, ...tls.keyFiles]) {
+          watchFile(path, { interval: tls.watchMs, persistent: false }, (now, before) => {
+            if (now.mtimeMs !== before.mtimeMs || now.ino !== before.ino || now.size !== before.size) void reloadCertificates();
+          });
+          watched.push(path);
+        }
+      }
+      const address = await base.listen(host, port);
+      if (tls.mode === 'internal') {
+        const caCert = `${tls.dir}/ca.pem`;
+        const { trustCommands } = await import('./internal-ca.js');
+        const trust = trustCommands(caCert);
+        logger.info({ caCert, curl: trust.curl.replace('PORT', String(address.port)), system: trust.system, chromium: trust.chromium }, `tls internal: trust the local CA ${caCert}`);
+      }
+      return address;
+    },
+    configure(limits) {
+      base.configure(limits);
+      // Called on every reload (server-reload.ts): the certificate files are re-read with it.
+      if (current !== undefined) void reloadCertificates();
+    },
+    async close(boundMs) {
+      clearInterval(ticketTimer);
+      clearTimeout(renewTimer);
+      for (const path of watched.splice(0)) unwatchFile(path);
+      await base.close(boundMs);
+    },
+  };
+}
