@@ -26,3 +26,14 @@ t.test('a name that resolves to 5000 addresses gives a bounded pool', async (t) 
   await discovery?.refresh();
   t.same(pool.upstreams.map((upstream) => upstream.url), before.map((upstream) => upstream.url));
 });
+
+t.test('addresses that are never a replica (unspecified, multicast, broadcast) are not taken', async (t) => {
+  const logger = pino({ level: 'silent' });
+  const pool = createUpstreamPool(['http://app:3000']);
+  const answer = ['0.0.0.0', '0.1.2.3', '::', '224.0.0.1', '239.1.2.3', 'ff02::1', '255.255.255.255', '198.18.0.11'];
+  const discovery = startDiscovery(['http://app:3000'], pool, { resolveMs: 0, checkNew: true, logger, resolve: async () => answer });
+  t.teardown(() => discovery?.close());
+  await discovery?.refresh();
+  // 0.0.0.0 and :: connect to this very host on Linux (the web tier itself, or loopback-only services).
+  t.same(pool.upstreams.map((upstream) => upstream.url), ['http://198.18.0.11:3000'], 'only the unicast address is a member');
+});

@@ -15,7 +15,7 @@
  * literal or `localhost` is never expanded, so configured addresses behave as before.
  */
 import { lookup } from 'node:dns/promises';
-import { isIP } from 'node:net';
+import { BlockList, isIP } from 'node:net';
 import type { Logger } from '../../common/logger.js';
 import { parseUpstream, type Upstream, type UpstreamEntry, type UpstreamPool } from './pool.js';
 
@@ -43,6 +43,24 @@ export interface Discovery {
  * make thousands. Far above any replica count a compose or Swarm service is scaled to.
  */
 export const MAX_ADDRESSES_PER_NAME = 256;
+
+/**
+ * Answers that are never a replica: the unspecified addresses (a connection to 0.0.0.0 or ::
+ * reaches this very host on Linux: the web tier itself, or loopback-only services), 0.0.0.0/8
+ * (RFC 1122 §3.2.1.3: "this network", not a destination), multicast (RFC 5771, RFC 4291 §2.7)
+ * and the limited broadcast address (RFC 919).
+ */
+const NEVER_A_REPLICA = new BlockList();
+NEVER_A_REPLICA.addSubnet('0.0.0.0', 8, 'ipv4');
+NEVER_A_REPLICA.addSubnet('224.0.0.0', 4, 'ipv4');
+NEVER_A_REPLICA.addAddress('255.255.255.255', 'ipv4');
+NEVER_A_REPLICA.addAddress('::', 'ipv6');
+NEVER_A_REPLICA.addSubnet('ff00::', 8, 'ipv6');
+
+function isReplicaAddress(address: string): boolean {
+  const family = isIP(address);
+  return family !== 0 && !NEVER_A_REPLICA.check(address, family === 6 ? 'ipv6' : 'ipv4');
+}
 
 /** A failure triggers a re-resolve at most this often, so a flapping address cannot flood the resolver. */
 const FAILURE_RESOLVE_GAP_MS = 1_000;
@@ -84,7 +102,7 @@ export function startDiscovery(entries: readonly UpstreamEntry[], pool: Upstream
       if (!isDiscoverable(named)) return;
       let addresses: string[];
       try {
-        addresses = [...new Set(await resolve(named.hostname))].sort();
+        addresses = [...new Set(await resolve(named.hostname))].filter(isReplicaAddress).sort();
       } catch (error) {
         logger.warn({ upstream: named.url, err: error }, 'upstream name did not resolve; keeping the addresses known');
         return;
