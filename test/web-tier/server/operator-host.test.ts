@@ -6,7 +6,7 @@
  */
 import t from 'tap';
 import { rawExchange, type RawExchange } from '../../helpers/raw-http.js';
-import { fakeHandlers, startWeb } from '../../helpers/web-tier.js';
+import { fakeHandlers, startWeb, withOverrides } from '../../helpers/web-tier.js';
 import { startHarness } from '../operator/harness.js';
 
 const HOSTILE = ['attacker.example:8080', 'attacker.example', '127.0.0.1.nip.io', 'localhost.attacker.example', 'notlocalhost', 'ops.example.net.attacker.example', 'xn--localhost-abc'];
@@ -72,7 +72,7 @@ t.test('WEB_OPERATOR_HOSTS is applied on reload, like WEB_OPERATOR_ALLOW', async
   const ask = (): Promise<RawExchange> =>
     rawExchange(started.port, 'GET /-/status.json HTTP/1.1\r\nHost: ops.example.net\r\n\r\n', { responses: 1, timeoutMs: 5_000 });
   t.equal((await ask()).responses[0]?.status, 421, 'not configured: refused');
-  await started.web.reload(Object.freeze({ ...started.config, operatorHosts: ['ops.example.net'] }));
+  await started.web.reload(withOverrides(started.config, { operator: { hosts: ['ops.example.net'] } }));
   t.equal((await ask()).responses[0]?.status, 200, 'configured by a reload: answered');
 });
 
