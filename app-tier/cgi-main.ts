@@ -40,6 +40,20 @@ function operatorEnv(env: NodeJS.ProcessEnv): Record<string, string | undefined>
   return Object.fromEntries(Object.entries(env).filter(([name]) => !META_VARIABLE.test(name)));
 }
 
+/** This process's one request: answered by `app`, which is closed after it. */
+async function answerOnce(app: Application, env: NodeJS.ProcessEnv, logger: Logger): Promise<void> {
+  try {
+    await runCgi(app, env, process.stdin, process.stdout);
+  } catch (error) {
+    logger.error({ err: error }, 'cgi request failed');
+    process.exitCode = 1;
+  } finally {
+    await app.close();
+  }
+  // stdin may still be open (a gateway need not send EOF, RFC 3875 §4.2): do not wait for it.
+  process.stdin.destroy();
+}
+
 /**
  * APP_MODULE under CGI: the module the gateway names (its own config, in this script's env alone,
  * like APP_TOKEN and DATABASE_URL; never a request's value) loaded for this one request. A module
@@ -61,15 +75,7 @@ async function runModule(spec: string, env: NodeJS.ProcessEnv, logger: Logger): 
     process.exitCode = 1;
     return;
   }
-  try {
-    await runCgi(app, env, process.stdin, process.stdout);
-  } catch (error) {
-    logger.error({ err: error }, 'cgi request failed');
-    process.exitCode = 1;
-  } finally {
-    await app.close();
-  }
-  process.stdin.destroy();
+  await answerOnce(app, env, logger);
 }
 
 async function main(): Promise<void> {
@@ -108,16 +114,7 @@ async function main(): Promise<void> {
   // never from the request: writes need the same bearer token as on the app tier (auth.ts).
   const appToken = env['APP_TOKEN'];
   const app = createApp({ store, logger, appToken: appToken === '' ? undefined : appToken, worker: { pid: process.pid }, ...limits });
-  try {
-    await runCgi(app, env, process.stdin, process.stdout);
-  } catch (error) {
-    logger.error({ err: error }, 'cgi request failed');
-    process.exitCode = 1;
-  } finally {
-    await app.close();
-  }
-  // stdin may still be open (a gateway need not send EOF, RFC 3875 §4.2): do not wait for it.
-  process.stdin.destroy();
+  await answerOnce(app, env, logger);
 }
 
 await main();
