@@ -28,3 +28,31 @@
     })
     .finally(() => clearTimeout(timer));
 })();
+
+// The fragment demo: ask the request inspector for this page's own query and fragment, and show that
+// what reached the server has the query but never the fragment (RFC 3986 §3.5; fetch drops it too).
+(function showFragment() {
+  const note = document.querySelector('[data-fragment]');
+  const output = document.querySelector('[data-fragment-output]');
+  if (note === null || output === null || typeof fetch !== 'function') return;
+  const asked = `/api/echo${location.search}${location.hash}`;
+  fetch(asked, { headers: { accept: 'application/json' } })
+    .then((response) => {
+      if (!response.ok) throw new Error(`the request inspector answered ${response.status}`);
+      return response.json();
+    })
+    .then((echo) => {
+      const parts = echo.urlParts || {};
+      note.textContent = 'What the address bar holds, and what the server received for the same address:';
+      output.textContent = [
+        `in the browser:      ${asked}`,
+        `fragment (browser):  ${location.hash === '' ? '(none)' : location.hash.slice(1)}`,
+        `the server received: ${echo.url}`,
+        `fragment (server):   ${parts.fragment ? parts.fragment : '(none: it never left the browser)'}`,
+      ].join('\n');
+      output.hidden = false;
+    })
+    .catch((error) => {
+      note.textContent = `The request inspector could not be reached (${error.message}).`;
+    });
+})();

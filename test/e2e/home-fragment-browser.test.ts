@@ -1,0 +1,41 @@
+/**
+ * The home page shows the fragment staying in the browser (issue 17, URL anatomy): in real headless
+ * Chromium, `/?from=home#fragment` shows `fragment` in the browser while the request inspector (the
+ * app tier, through the web tier's proxy) received `/api/echo?from=home` with no fragment.
+ */
+import t from 'tap';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import { startAppWorker } from '../helpers/app-worker.js';
+import { startWeb } from '../helpers/web-tier.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+
+interface PageGlobals {
+  document: { querySelector(selector: string): { hidden: boolean; textContent: string } | null };
+}
+
+t.test('the fragment never reaches the server, and the home page shows it', { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (apt-get install chromium; .ci/run installs it)` }, async (t) => {
+  const { origin } = await startWeb(t, { env: { APP_UPSTREAMS: await startAppWorker(t), WEB_PROXY_HEALTH_INTERVAL_MS: '0' } });
+  const profile = mkdtempSync(join(tmpdir(), 'twotier-chromium-'));
+  t.teardown(() => rmSync(profile, { recursive: true, force: true }));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--headless', '--disable-gpu', '--no-first-run'],
+    headless: true,
+    timeout: 30_000,
+  });
+  t.teardown(() => context.close());
+  const page = await context.newPage();
+  const requested: string[] = [];
+  page.on('request', (request) => requested.push(request.url()));
+  await page.goto(`${origin}/?from=home#fragment`, { timeout: 15_000 });
+  await page.waitForFunction(() => (globalThis as unknown as PageGlobals).document.querySelector('[data-fragment-output]')?.hidden === false, undefined, { timeout: 15_000 });
+  const shown = await page.evaluate(() => (globalThis as unknown as PageGlobals).document.querySelector('[data-fragment-output]')?.textContent ?? '');
+  t.match(shown, /fragment \(browser\):\s+fragment/, 'the browser holds the fragment');
+  t.match(shown, /the server received: \/api\/echo\?from=home\n/, 'the server got the query, not the fragment');
+  t.match(shown, /fragment \(server\):\s+\(none: it never left the browser\)/);
+  t.notOk(requested.some((url) => url.includes('#')), 'no request Chromium sent carried a fragment');
+});
