@@ -98,12 +98,16 @@ t.test('a job outlives the app that accepted it: another app over the same store
 t.test('a step whose process died holding the lease is taken over once the lease expires', async (t) => {
   const store = createMemoryStore({ articles: ARTICLES });
   const logger = createLogger({ tier: 'app', level: 'silent' });
-  const app = createApp({ store, logger, reportStepDelayMs: 10, jobLeaseMs: 300, worker: { pid: 3333 } });
+  // Steps 200 ms apart, so the job cannot finish before the test's claim below (with 10 ms the app's own
+  // timer ran all three steps first on a busy CI machine and the claim never found a step to hold).
+  const app = createApp({ store, logger, reportStepDelayMs: 200, jobLeaseMs: 300, worker: { pid: 3333 } });
   t.teardown(() => app.close());
   const accepted = await answer(await app.handle(appRequest('/api/reports/', { method: 'POST', headers: JSON_HEADERS, body: '{}' })));
   const id = accepted.json().id as string;
   // A dead process's lease: claimed by someone who never finishes the step.
-  const claimed = await until(() => store.claimJob(id, 'dead/0', Date.now(), Date.now() + 300), (job) => job !== null);
+  // Claimed as of a moment past the step's due time and any lease the app holds now: the dead process
+  // takes the step whatever the app's timer did first.
+  const claimed = await until(() => store.claimJob(id, 'dead/0', Date.now() + 1_000, Date.now() + 300), (job) => job !== null);
   t.ok(claimed, 'the dead worker held the step');
   const done = await until(async () => answer(await app.handle(appRequest(accepted.header('location') ?? ''))), (reply) => reply.status === 303);
   t.equal(done.status, 303, 'finished after the lease ran out');
