@@ -97,6 +97,7 @@ const ENV: Readonly<Record<string, EnvBinding>> = {
   WEB_PROXY_QUEUE_TIMEOUT_MS: { key: 'proxy.queueTimeoutMs', kind: 'int' },
   WEB_PROXY_KEEP_ALIVE_IDLE_MS: { key: 'proxy.keepAliveIdleMs', kind: 'int' },
   WEB_PROXY_RETRY: { key: 'proxy.retryIdempotentOnReset', kind: 'bool' },
+  WEB_PROXY_NEXT_UPSTREAM_TRIES: { key: 'proxy.nextUpstreamTries', kind: 'int' },
   WEB_PROXY_MAX_REPLAY_BODY: { key: 'proxy.maxReplayBodyBytes', kind: 'int' },
   WEB_PROXY_BUFFER_BODY: { key: 'proxy.bufferBodyBytes', kind: 'int' },
   WEB_PROXY_STREAM_BODY_PREFIXES: { key: 'proxy.streamBodyPrefixes', kind: 'list' },

@@ -202,7 +202,7 @@ t.test('scale app to 3, then to 1, under load: 0 failed GETs; the echo shows 3, 
   const result = await load.stop();
   t.comment(`scale 2 → 3 → 1: ${describe(result)}`);
   t.ok(result.requests.total > 0, 'the load ran');
-  t.equal(result.errors + result.timeouts + result.non2xx, 0, 'no GET failed');
+  t.equal(result.errors + result.timeouts + result.non2xx, 0, `no GET failed (${describe(result)})`);
 });
 
 t.test('down -v leaves no container, network or volume of the project', async (t) => {

@@ -17,9 +17,9 @@ export interface Ticket {
 export interface Admission {
   /**
    * Calls `onAdmitted` with an upstream whose slot is now held (synchronously when one is free),
-   * or `onRefused` with the reason. `avoid` is preferred against (a retry goes elsewhere).
+   * or `onRefused` with the reason. upstreams in `avoid` are picked only as the last choice (a retry goes elsewhere).
    */
-  admit(avoid: Upstream | undefined, onAdmitted: (upstream: Upstream) => void, onRefused: (reason: Refusal) => void): Ticket;
+  admit(avoid: readonly Upstream[] | undefined, onAdmitted: (upstream: Upstream) => void, onRefused: (reason: Refusal) => void): Ticket;
   /** Gives a held slot back and hands it to the longest waiter. */
   release(upstream: Upstream): void;
   queued(): number;
@@ -28,7 +28,7 @@ export interface Admission {
 }
 
 interface Waiter {
-  readonly avoid: Upstream | undefined;
+  readonly avoid: readonly Upstream[] | undefined;
   readonly onAdmitted: (upstream: Upstream) => void;
   readonly onRefused: (reason: Refusal) => void;
   timer: NodeJS.Timeout | undefined;

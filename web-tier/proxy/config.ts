@@ -46,6 +46,13 @@ export const proxySchema = z.object({
   keepAliveIdleMs: ms(),
   /** Retries at all (refused, reset on a reused socket, draining 503); the name is kept from issue 3. */
   retryIdempotentOnReset: z.boolean({ error: 'must be true or false' }),
+  /**
+   * Attempts per request in all, each on an upstream not tried yet for it (nginx
+   * proxy_next_upstream_tries; HAProxy `retries`). 3: scaling three replicas down to one leaves
+   * a request two dead ones to pass before the live one (CI at 975b86d: 1 GET of a scale-down failed
+   * when only one retry was allowed).
+   */
+  nextUpstreamTries: fields.positiveInt('a count of attempts (1 or more; 1 = never retry)'),
   /** Streamed request bodies up to this are kept while they pass so a retry can resend them; larger → never retried. */
   maxReplayBodyBytes: fields.nonNegativeInt('a byte count (0 or more)'),
   /**
@@ -95,7 +102,7 @@ export type RetryBudgetConfig = ProxyConfig['retryBudget'];
 export type PassiveHealthConfig = ProxyConfig['passiveHealth'];
 export type ActiveHealthConfig = ProxyConfig['activeHealth'];
 /** What forwarding reads on every exchange (forward.ts, interceptors/): its three timeouts, and whether it may retry. */
-export type ForwardConfig = Pick<ProxyConfig, 'connectTimeoutMs' | 'responseTimeoutMs' | 'bodyIdleTimeoutMs' | 'retryIdempotentOnReset'>;
+export type ForwardConfig = Pick<ProxyConfig, 'connectTimeoutMs' | 'responseTimeoutMs' | 'bodyIdleTimeoutMs' | 'retryIdempotentOnReset' | 'nextUpstreamTries'>;
 /** The admission queue's two settings (admission.ts). */
 export type QueueConfig = Pick<ProxyConfig, 'maxQueue' | 'queueTimeoutMs'>;
 /** What createProxyHandler takes: its section, plus the body limit (limits section) and the trusted peers (server section) it enforces too. */
@@ -114,6 +121,7 @@ export const PROXY_DEFAULTS: ProxyConfig = Object.freeze({
   queueTimeoutMs: 5_000,
   keepAliveIdleMs: 30_000,
   retryIdempotentOnReset: true,
+  nextUpstreamTries: 3,
   maxReplayBodyBytes: 64 * 1024,
   bufferBodyBytes: 64 * 1024,
   streamBodyPrefixes: Object.freeze([]),

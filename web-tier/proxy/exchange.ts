@@ -52,8 +52,10 @@ export interface Exchange {
 
 /** One try at an upstream: a slot, one upstream request, its answer. A retry is a new attempt. */
 export interface Attempt {
-  /** 1, then 2 for the one retry (logged as `attempts`). */
+  /** 1, then 2, 3 … for retries, up to proxy.nextUpstreamTries (logged as `attempts`). */
   readonly number: number;
+  /** The upstreams earlier attempts of this request went to: a retry avoids them. */
+  readonly tried: readonly Upstream[];
   /** The upstream this attempt goes to; a retry shows the failed one until it is admitted elsewhere. */
   upstream: Upstream | undefined;
   /** Whether this attempt holds a slot of `upstream`: from admission until its answer's body ends or it fails. */

@@ -22,14 +22,14 @@ import type { Upstream } from './pool.js';
 
 /** The first attempt, with the request's body (streamed through the limit counter, or the buffered copy). */
 export function admitFirst(forwarder: Forwarder, exchange: Exchange, body: Readable | undefined): void {
-  admit(forwarder, exchange, { number: 1, upstream: undefined, holdsSlot: false, ticket: undefined, body, proxyReq: undefined, sentAt: 0 }, undefined);
+  admit(forwarder, exchange, { number: 1, tried: [], upstream: undefined, holdsSlot: false, ticket: undefined, body, proxyReq: undefined, sentAt: 0 }, undefined);
 }
 
 /**
  * Queues `attempt` for a slot, then dispatches it. A new attempt replaces the exchange's previous
  * one, whose slot is given back. `retryOf` is the failure a retry answers with when refused.
  */
-export function admit(forwarder: Forwarder, exchange: Exchange, attempt: Attempt, avoid: Upstream | undefined, retryOf?: unknown): void {
+export function admit(forwarder: Forwarder, exchange: Exchange, attempt: Attempt, avoid: readonly Upstream[] | undefined, retryOf?: unknown): void {
   if (exchange.attempt !== undefined) releaseSlot(forwarder, exchange.attempt);
   exchange.attempt = attempt;
   moveTo(exchange, 'queued');

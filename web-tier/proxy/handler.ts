@@ -84,7 +84,7 @@ export function createProxyHandler(options: ProxyHandlerConfig & { readonly logg
   const counters = { retries: 0, retryBudgetExhausted: 0, queueTimeouts: 0, queueFull: 0 };
   // Outermost first: a failure is timed out, then counted against its upstream, then maybe retried.
   const interceptors: Interceptor[] = [passiveHealth(pool), timeouts(settings)];
-  if (settings.retryIdempotentOnReset) interceptors.unshift(retry({ budget, counters, admit: (exchange, attempt, avoid, retryOf) => admit(forwarder, exchange, attempt, avoid, retryOf) }));
+  if (settings.retryIdempotentOnReset) interceptors.unshift(retry({ budget, counters, pool, maxTries: settings.nextUpstreamTries, admit: (exchange, attempt, avoid, retryOf) => admit(forwarder, exchange, attempt, avoid, retryOf) }));
   const forwarder: Forwarder = { engine, pool, admission, budget, counters, settings, send: compose(interceptors) };
   let requests = 0;
   let closed = false;

@@ -61,10 +61,12 @@ export type CheckResult = 'up' | 'draining' | 'down';
 export interface UpstreamPool {
   readonly upstreams: readonly Upstream[];
   /**
-   * The next eligible upstream (healthy, below its cap), preferring any other than `avoid`
+   * The next eligible upstream (healthy, below its cap), preferring any not in `avoid`
    * (a retry goes elsewhere when it can); undefined when none is eligible right now.
    */
-  pick(avoid?: Upstream): Upstream | undefined;
+  pick(avoid?: readonly Upstream[]): Upstream | undefined;
+  /** Whether an upstream not in `tried` could take a request now or later (healthy; its cap aside). */
+  hasUntried(tried: readonly Upstream[]): boolean;
   /** A request starts / stops occupying a slot on the upstream (least-conn counts these). */
   acquire(upstream: Upstream): void;
   release(upstream: Upstream): void;
@@ -156,21 +158,21 @@ export function createUpstreamPool(entries: readonly UpstreamEntry[], options: P
   const eligible = (member: Member, at: number): boolean => member.active < cap && statusOf(member, at) === 'up';
 
   /**
-   * Smooth weighted round-robin (nginx) among the eligible members other than `avoid`; with
+   * Smooth weighted round-robin (nginx) among the eligible members not in `avoid`; with
    * least-conn, only among those with the fewest requests in flight per unit of weight, so that
    * equals take turns. Two passes over the members and no allocation: this runs per request.
    */
-  function select(at: number, avoid: Upstream | undefined): Member | undefined {
+  function select(at: number, avoid: readonly Upstream[] | undefined): Member | undefined {
     let lowest = Number.POSITIVE_INFINITY;
     if (balance === 'least-conn') {
       for (const member of members) {
-        if (member.upstream !== avoid && eligible(member, at)) lowest = Math.min(lowest, member.active / member.upstream.weight);
+        if (avoid?.includes(member.upstream) !== true && eligible(member, at)) lowest = Math.min(lowest, member.active / member.upstream.weight);
       }
     }
     let total = 0;
     let best: Member | undefined;
     for (const member of members) {
-      if (member.upstream === avoid || !eligible(member, at)) continue;
+      if (avoid?.includes(member.upstream) === true || !eligible(member, at)) continue;
       if (balance === 'least-conn' && member.active / member.upstream.weight !== lowest) continue;
       member.current += member.upstream.weight;
       total += member.upstream.weight;
@@ -186,9 +188,13 @@ export function createUpstreamPool(entries: readonly UpstreamEntry[], options: P
     },
     pick(avoid) {
       const at = now();
-      // Another upstream when there is one; the avoided one only as the last choice.
+      // Another upstream when there is one; an avoided one only as the last choice.
       const chosen = select(at, avoid) ?? (avoid === undefined ? undefined : select(at, undefined));
       return chosen?.upstream;
+    },
+    hasUntried(tried) {
+      const at = now();
+      return members.some((member) => !tried.includes(member.upstream) && statusOf(member, at) === 'up');
     },
     acquire(upstream) {
       const member = byUpstream.get(upstream);

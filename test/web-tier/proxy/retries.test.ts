@@ -179,3 +179,26 @@ t.test('retries switched off: the refused GET gets its 502', { timeout: 5000 }, 
   t.equal((await request(front.port)).status, 502);
   t.same(b.seen, []);
 });
+
+t.test('three replicas, two gone (a scale-down): a GET passes both dead ones and reaches the live one; each upstream at most once', { timeout: 5000 }, async (t) => {
+  // nginx proxy_next_upstream_tries: the next server, then the next, never one already tried for
+  // this request. CI at 975b86d lost 1 GET of a compose scale 3 → 1 when only one retry was allowed.
+  const [deadA, deadB] = [await refusedUrl(), await refusedUrl()];
+  const live = await startRecording(t, () => echo);
+  const sticky = { passiveHealth: { maxFails: 100, failTimeoutMs: 60_000 }, activeHealth: { intervalMs: 0 } };
+  const { logger, lines } = captureLogger();
+  const front = await startFront(t, { upstreams: [deadA, deadB, live.upstream.url], ...sticky, logger });
+  const reply = await request(front.port, { path: '/api/scaled' });
+  t.equal(reply.status, 200, 'answered by the live replica');
+  t.same(live.seen, ['GET 1']);
+  t.match(front.handler.stats(), { retries: 2, failuresByUpstream: { [deadA]: 1, [deadB]: 1 } }, 'each dead one tried once');
+  t.same(lines().filter((line) => line.msg === 'upstream failed before answering; retrying').map((line) => line['attempt']), [2, 3]);
+
+  const twoTries = await startFront(t, { upstreams: [deadA, deadB, live.upstream.url], ...sticky, nextUpstreamTries: 2 });
+  t.equal((await request(twoTries.port)).status, 502, 'WEB_PROXY_NEXT_UPSTREAM_TRIES=2: the first retry went to the other dead one, and that was the last try');
+
+  const allDead = await startFront(t, { upstreams: [deadA, deadB], ...sticky, nextUpstreamTries: 5 });
+  const refused = await request(allDead.port);
+  t.equal(refused.status, 502, 'both dead: 502 once each has been tried');
+  t.match(allDead.handler.stats(), { retries: 1, failuresByUpstream: { [deadA]: 1, [deadB]: 1 } }, 'no third attempt on an upstream already tried');
+});
