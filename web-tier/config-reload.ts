@@ -16,6 +16,8 @@ const READ_AT_START: { readonly [S in WebConfigSection]: RestartRule<WebConfig[S
   static: 'whole section',
   // A new proxy is built from the new section (the upstream pool lives in it).
   proxy: [],
+  // WEB_ROUTES: a list, taken whole; the groups are rebuilt with the proxy (route-handlers.ts).
+  routes: [],
   // Whether the gateway runs and where its scripts are is fixed at start; its bounds are live.
   cgi: ['enabled', 'dir'],
   operator: [],
@@ -55,6 +57,7 @@ export function planReload(previous: WebConfig, next: WebConfig): ReloadPlan {
     applied.push(...changed.filter((path) => !restart(path)));
     needRestart.push(...changed.filter(restart));
     if (rule === 'whole section') sections[section] = changed.length === 0 ? after : before;
+    else if (Array.isArray(after)) sections[section] = after;
     else sections[section] = Object.freeze({ ...after, ...Object.fromEntries(rule.map((key) => [key, before[key]])) });
   }
   return { config: Object.freeze(sections) as WebConfig, applied, needRestart };

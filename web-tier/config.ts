@@ -17,6 +17,7 @@ import { CGI_DEFAULTS, CGI_FORMER_KEYS, cgiEnabled, cgiSchema } from './cgi/conf
 import { checkLimits, LIMITS_DEFAULTS, LIMITS_FORMER_KEYS, limitsSchema } from './limits-config.js';
 import { OPERATOR_DEFAULTS, OPERATOR_FORMER_KEYS, operatorSchema } from './operator/config.js';
 import { PROXY_DEFAULTS, PROXY_FORMER_KEYS, proxySchema } from './proxy/config.js';
+import { checkRoutesMode, ROUTES_DEFAULTS, routesSchema } from './proxy/routes.js';
 import { SERVER_DEFAULTS, SERVER_FORMER_KEYS, serverSchema } from './server-config.js';
 import { STATIC_DEFAULTS, STATIC_FORMER_KEYS, staticSchema } from './static/config.js';
 import { checkTls, TLS_DEFAULTS, TLS_ENV, tlsSchema } from './tls/config.js';
@@ -28,6 +29,8 @@ const schema = z.object({
   limits: limitsSchema,
   static: staticSchema,
   proxy: proxySchema,
+  // Issue 18: prefix → its own upstream group (proxy/routes.ts); empty = everything to proxy.upstreams.
+  routes: routesSchema,
   cgi: cgiSchema,
   operator: operatorSchema,
   app: appSchema,
@@ -42,6 +45,7 @@ export const DEFAULTS: WebConfig = Object.freeze({
   limits: LIMITS_DEFAULTS,
   static: STATIC_DEFAULTS,
   proxy: PROXY_DEFAULTS,
+  routes: ROUTES_DEFAULTS,
   cgi: CGI_DEFAULTS,
   operator: OPERATOR_DEFAULTS,
   app: APP_DEFAULTS,
@@ -87,6 +91,8 @@ const ENV: Readonly<Record<string, EnvBinding>> = {
   WEB_STATIC_STAT_TTL_MS: { key: 'static.statTtlMs', kind: 'int' },
   APP_UPSTREAMS: { key: 'proxy.upstreams', kind: 'list' },
   WEB_UPSTREAM_RESOLVE_MS: { key: 'proxy.upstreamResolveMs', kind: 'int' },
+  // Several apps behind one web tier (issue 18): "/shop/=http://…,http://…;/blog/=http://…".
+  WEB_ROUTES: { key: 'routes', kind: 'string' },
   WEB_PROXY_ENGINE: { key: 'proxy.engine', kind: 'string' },
   WEB_PROXY_BALANCE: { key: 'proxy.balance', kind: 'string' },
   WEB_PROXY_CONNECT_TIMEOUT_MS: { key: 'proxy.connectTimeoutMs', kind: 'int' },
@@ -150,7 +156,7 @@ export function packageRoot(): string {
 export function loadConfig(file: string | undefined, env: Env): WebConfig {
   const fileValues = file === undefined ? undefined : readConfigFile(file);
   const config: WebConfig = buildConfig({ schema, defaults: DEFAULTS, envBindings: ENV, fileValues, fileName: file, movedKeys: MOVED_KEYS, env });
-  const problem = checkLimits(config.limits) ?? checkTls(config.tls) ?? checkApp(config.app, {
+  const problem = checkLimits(config.limits) ?? checkTls(config.tls) ?? checkRoutesMode(config.routes, config.server.dynamic) ?? checkApp(config.app, {
     requestBodyKey: env['APP_MAX_REQUEST_BODY_BYTES'] === undefined ? 'appMaxRequestBodyBytes' : 'APP_MAX_REQUEST_BODY_BYTES',
     appRunsHere: config.server.dynamic === 'embedded' || cgiEnabled(config),
     cgiApp: config.server.dynamic === 'cgi',

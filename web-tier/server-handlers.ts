@@ -12,6 +12,7 @@ import { resolveAppModuleSpec } from '../common/app-module.js';
 import { createCgiHandler } from './cgi/handler.js';
 import { createProxyHandler, type ProxyHandler } from './proxy/handler.js';
 import type { ProxyHandlerConfig } from './proxy/config.js';
+import { createRoutedProxy } from './proxy/routed.js';
 import { createStaticHandler } from './static/handler.js';
 
 /** The handlers a request can end in (health and operator are the server's own). */
@@ -34,7 +35,13 @@ export function proxyOptions(config: WebConfig): ProxyHandlerConfig {
 }
 
 export function buildProxy(config: WebConfig, logger: Logger): ProxyHandler {
-  return createProxyHandler({ ...proxyOptions(config), logger: logger.child({ component: 'proxy' }) });
+  const proxy = createProxyHandler({ ...proxyOptions(config), logger: logger.child({ component: 'proxy' }) });
+  if (config.routes.length === 0) return proxy;
+  // WEB_ROUTES: each route a whole proxy of its own over its group (proxy/routed.ts); same settings, own pool.
+  return createRoutedProxy(proxy, config.routes.map(({ prefix, upstreams }) => ({
+    prefix,
+    handler: createProxyHandler({ ...proxyOptions(config), upstreams, logger: logger.child({ component: 'proxy', group: prefix }) }),
+  })));
 }
 
 /** Counters the operator metrics keep for the CGI gateway and the static file cache. */
@@ -99,9 +106,9 @@ export function buildStatic(config: WebConfig, logger: Logger, hooks?: HandlerHo
   });
 }
 
-/** Whether a reload needs a new proxy handler (the upstream pool lives in it): its whole input compared. */
+/** Whether a reload needs a new proxy handler (the upstream pools live in it): its whole input, routes included, compared. */
 export function proxyKeysChanged(before: WebConfig, after: WebConfig): boolean {
-  return JSON.stringify(proxyOptions(before)) !== JSON.stringify(proxyOptions(after));
+  return JSON.stringify([proxyOptions(before), before.routes]) !== JSON.stringify([proxyOptions(after), after.routes]);
 }
 
 /** Whether a reload needs a new CGI gateway: its section, the body limit or the trusted peers changed. */

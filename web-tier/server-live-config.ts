@@ -9,6 +9,7 @@ import { cgiEnabled, type WebConfig } from './config.js';
 import type { LimitOptions } from './limits.js';
 import type { LingerOptions } from './lingering-close.js';
 import { createPeerAllow } from './peer-allow.js';
+import { appPrefixes } from './proxy/routes.js';
 
 export interface LiveConfig {
   readonly config: WebConfig;
@@ -39,7 +40,8 @@ export function createLiveConfig(initial: WebConfig): LiveConfig {
     limits: limitsOf(config),
     linger: lingerOf(config),
     trusted: new Set(config.server.trustedProxies) as ReadonlySet<string>,
-    classifyOptions: { dynamicPrefixes: config.server.dynamicPrefixes, cgi: cgiEnabled(config) },
+    // WEB_ROUTES' prefixes are app paths too (their groups are picked in the proxy: proxy/routed.ts).
+    classifyOptions: { dynamicPrefixes: appPrefixes(config.server.dynamicPrefixes, config.routes), cgi: cgiEnabled(config) },
     allowPeer: createPeerAllow(config.operator.allow),
     allowHost: createOperatorHostCheck(config.operator.hosts),
   });

@@ -37,7 +37,8 @@ export interface WebMetricState {
 function* upstreamSamples(state: WebMetricState, read: (upstream: ReturnType<typeof readUpstreams>[number]) => number | undefined): Iterable<Sample> {
   for (const upstream of readUpstreams(state.upstreams)) {
     const value = read(upstream);
-    if (value !== undefined) yield [{ upstream: upstream.url }, value];
+    // A `group` label only with WEB_ROUTES (one URL may then serve two groups): without routes the series are as before.
+    if (value !== undefined) yield [upstream.group === undefined ? { upstream: upstream.url } : { upstream: upstream.url, group: upstream.group }, value];
   }
 }
 
@@ -61,23 +62,23 @@ export function webMetricTable(state: WebMetricState): readonly MetricRow[] {
       source: () => [...state.bytesByRoute].map(([route, bytes]): Sample => [{ route }, bytes]),
     },
     {
-      name: `${PREFIX}upstream_up`, type: 'gauge', labels: ['upstream'],
+      name: `${PREFIX}upstream_up`, type: 'gauge', labels: ['upstream', 'group'],
       help: 'Whether the proxy sends traffic to this app-tier upstream (1) or has taken it out of rotation (0).',
       source: () => upstreamSamples(state, (upstream) => (upstream.healthy ? 1 : 0)),
     },
     {
-      name: `${PREFIX}upstream_latency_seconds`, type: 'gauge', labels: ['upstream'],
+      name: `${PREFIX}upstream_latency_seconds`, type: 'gauge', labels: ['upstream', 'group'],
       help: 'Smoothed (EWMA) response latency of each upstream, as the proxy measures it.',
       source: () => upstreamSamples(state, (upstream) => (upstream.latencyMsEwma === undefined ? undefined : upstream.latencyMsEwma / 1000)),
     },
     {
-      name: `${PREFIX}upstream_active_requests`, type: 'gauge', labels: ['upstream'],
+      name: `${PREFIX}upstream_active_requests`, type: 'gauge', labels: ['upstream', 'group'],
       help: 'Requests currently forwarded to each upstream.',
       source: () => upstreamSamples(state, (upstream) => upstream.active),
     },
     {
       // The proxy keeps the running total.
-      name: `${PREFIX}upstream_failures_total`, type: 'counter', labels: ['upstream'],
+      name: `${PREFIX}upstream_failures_total`, type: 'counter', labels: ['upstream', 'group'],
       help: 'Failed exchanges with each upstream (refused, reset, timeout), as the proxy counts them.',
       source: () => upstreamSamples(state, (upstream) => upstream.failures),
     },

@@ -20,6 +20,8 @@ export interface UpstreamView {
   active?: number;
   failures?: number;
   lastError?: string;
+  /** WEB_ROUTES: the upstream group (a route's prefix, or "default" for APP_UPSTREAMS); absent without routes. */
+  group?: string;
 }
 
 function numberField(record: Record<string, unknown>, key: string): number | undefined {
@@ -57,6 +59,8 @@ export function readUpstreams(source: UpstreamSource | undefined): UpstreamView[
     if (failures !== undefined) view.failures = failures;
     const lastError = stringField(record, 'lastError');
     if (lastError !== undefined) view.lastError = lastError;
+    const group = stringField(record, 'group');
+    if (group !== undefined) view.group = group;
     views.push(view);
   }
   return views;

@@ -10,7 +10,8 @@ import type { ServerConfig } from '../server-config.js';
 
 const MiB = 1024 * 1024;
 
-function httpBaseUrl(): z.ZodType<string> {
+/** An upstream's base URL (APP_UPSTREAMS, and each WEB_ROUTES group: routes.ts). */
+export function httpBaseUrl(): z.ZodType<string> {
   return z.string({ error: 'must be an http:// base URL such as http://127.0.0.1:3000' }).refine((value) => {
     if (!URL.canParse(value)) return false;
     const url = new URL(value);
