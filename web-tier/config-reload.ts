@@ -23,8 +23,8 @@ const READ_AT_START: { readonly [S in WebConfigSection]: RestartRule<WebConfig[S
   operator: [],
   // The embedded app and cgi-bin/app are given these once.
   app: 'whole section',
-  // The HTTPS listener and the local CA are set up once; certificate files, redirect and HSTS are live.
-  tls: ['mode', 'port', 'dir', 'leafLifetimeHours', 'ticketKeyRotateSec'],
+  // The HTTPS listener, the local CA and the ACME client are set up once; certificate files, redirect and HSTS are live.
+  tls: ['mode', 'port', 'dir', 'leafLifetimeHours', 'ticketKeyRotateSec', 'acmeDirectory', 'acmeEmail', 'acmeRenewBeforeDays', 'acmeRetryMinMs', 'acmeRetryMaxMs'],
 };
 
 export interface ReloadPlan {

@@ -156,7 +156,7 @@ export function packageRoot(): string {
 export function loadConfig(file: string | undefined, env: Env): WebConfig {
   const fileValues = file === undefined ? undefined : readConfigFile(file);
   const config: WebConfig = buildConfig({ schema, defaults: DEFAULTS, envBindings: ENV, fileValues, fileName: file, movedKeys: MOVED_KEYS, env });
-  const problem = checkLimits(config.limits) ?? checkTls(config.tls) ?? checkRoutesMode(config.routes, config.server.dynamic) ?? checkApp(config.app, {
+  const problem = checkLimits(config.limits) ?? checkTls(config.tls, config.server) ?? checkRoutesMode(config.routes, config.server.dynamic) ?? checkApp(config.app, {
     requestBodyKey: env['APP_MAX_REQUEST_BODY_BYTES'] === undefined ? 'appMaxRequestBodyBytes' : 'APP_MAX_REQUEST_BODY_BYTES',
     appRunsHere: config.server.dynamic === 'embedded' || cgiEnabled(config),
     cgiApp: config.server.dynamic === 'cgi',

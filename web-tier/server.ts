@@ -22,6 +22,7 @@ import { createHttpListener } from './server-listener.js';
 import { createLiveConfig } from './server-live-config.js';
 import { createReload, type ReloadResult } from './server-reload.js';
 import { createShutdown } from './server-shutdown.js';
+import { createAcmeChallenges } from './tls/acme-challenges.js';
 import { createTlsListener, type TlsListener } from './tls/listener.js';
 
 export type { WebHandlers } from './server-handlers.js';
@@ -66,7 +67,10 @@ export function createWebServer(options: WebServerOptions): WebServer {
     operator: (upstreams) => createOperatorGate({ live, logger, metrics, onReloadRequest: options.onReloadRequest, ...(upstreams === undefined ? {} : { upstreams }) }),
   });
   let tlsAddress: AddressInfo | undefined;
+  // WEB_TLS=acme: the HTTP-01 tokens of pending orders, answered by the pipeline, added by the TLS listener's ACME client.
+  const acmeChallenges = live.config.tls.mode === 'acme' ? createAcmeChallenges() : undefined;
   const handleRequest = createRequestPipeline({
+    ...(acmeChallenges === undefined ? {} : { acmeChallenges }),
     httpsPort: () => tlsAddress?.port,
     live,
     logger,
@@ -78,7 +82,7 @@ export function createWebServer(options: WebServerOptions): WebServer {
   });
   const http = createHttpListener({ live, logger, peerGuard, handleRequest });
   // Issue 15: the HTTPS listener is the same wiring around https.createServer, the same stages.
-  const tls = live.config.tls.mode === 'off' ? undefined : createTlsListener({ live, logger, peerGuard, handleRequest }, { tls: () => live.config.tls, serverNames: () => live.config.server.serverNames, logger });
+  const tls = live.config.tls.mode === 'off' ? undefined : createTlsListener({ live, logger, peerGuard, handleRequest }, { tls: () => live.config.tls, serverNames: () => live.config.server.serverNames, logger, ...(acmeChallenges === undefined ? {} : { acmeChallenges }) });
   const listeners = tls === undefined ? [http] : [http, tls];
   return {
     server: http.server,
@@ -87,7 +91,9 @@ export function createWebServer(options: WebServerOptions): WebServer {
     tlsAddress: () => tlsAddress,
     async listen() {
       if (tls !== undefined) tlsAddress = await tls.listen(live.config.server.host, live.config.tls.port);
-      return http.listen(live.config.server.host, live.config.server.port);
+      const plain = await http.listen(live.config.server.host, live.config.server.port);
+      tls?.onPlainListening();
+      return plain;
     },
     close: () => shutdown.close(),
   };

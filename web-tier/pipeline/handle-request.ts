@@ -20,6 +20,7 @@ import { createLimits } from './limits.js';
 import type { Refusal } from './refusal.js';
 import { createStamp } from './stamp.js';
 import { createTlsEdge } from '../tls/edge-stage.js';
+import type { AcmeChallenges } from '../tls/acme-challenges.js';
 
 /** A listener's way in: node's 'request' (expectsContinue false) and 'checkContinue' (true). */
 export type HandleRequest = (req: IncomingMessage, res: WebResponse, expectsContinue: boolean) => void;
@@ -35,6 +36,8 @@ export interface PipelineParts {
   readonly routes: RouteTable;
   /** The HTTPS listener's port once it listens (issue 15); undefined while TLS is off. */
   readonly httpsPort?: () => number | undefined;
+  /** WEB_TLS=acme: the pending HTTP-01 tokens, answered in stage 5b before any redirect (tls/acme-challenges.ts). */
+  readonly acmeChallenges?: AcmeChallenges;
 }
 
 export function createRequestPipeline(parts: PipelineParts): HandleRequest {
@@ -51,7 +54,7 @@ export function createRequestPipeline(parts: PipelineParts): HandleRequest {
     // 5. Connection: close, lingering, 100 Continue: by whether the handler reads the body.
     createConnection(() => live.linger),
     // 5b. With TLS on: HSTS over TLS, the plain listener's redirect to https (tls/edge-stage.ts).
-    createTlsEdge(live, parts.httpsPort ?? (() => undefined)),
+    createTlsEdge(live, parts.httpsPort ?? (() => undefined), parts.acmeChallenges),
     // 6. Exactly one handler; one that throws fails its own request (500).
     createDispatch(parts.routes),
   ];

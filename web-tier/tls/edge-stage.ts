@@ -12,14 +12,19 @@
  * `/.well-known/acme-challenge/` (RFC 8555 §8.3: HTTP-01 is validated over plain HTTP on port
  * 80), the health probes (`/healthz`, `/readyz`: load balancers probe the plain port) and the
  * operator paths `/-/` (loopback peers only; `npm run reload` posts there).
+ *
+ * With `WEB_TLS=acme` the challenge path is answered here, on both listeners and before any
+ * redirect, from the pending orders' tokens only (acme-challenges.ts); in the other modes it goes
+ * on to the static files or the app as before (a webroot an outside ACME client writes to).
  */
 import type { TLSSocket } from 'node:tls';
 import { HEALTH_PATHS, OPERATOR_PREFIX } from '../classify.js';
 import { hasBody } from '../limits.js';
 import type { LiveConfig } from '../server-live-config.js';
 import type { Stage } from '../pipeline/exchange.js';
+import { ACME_CHALLENGE_PREFIX, answerChallenge, type AcmeChallenges } from './acme-challenges.js';
 
-export const ACME_CHALLENGE_PREFIX = '/.well-known/acme-challenge/';
+export { ACME_CHALLENGE_PREFIX } from './acme-challenges.js';
 
 /** Paths the plain listener serves itself even when it redirects everything else. */
 export function exemptFromRedirect(pathname: string): boolean {
@@ -38,10 +43,14 @@ export function httpsLocation(host: string, port: number, pathAndQuery: string):
   return `https://${authority}${port === 443 ? '' : `:${port}`}${pathAndQuery}`;
 }
 
-export function createTlsEdge(live: LiveConfig, httpsPort: () => number | undefined): Stage {
+export function createTlsEdge(live: LiveConfig, httpsPort: () => number | undefined, acmeChallenges?: AcmeChallenges): Stage {
   return function tlsEdge({ req, res, target }) {
     const tls = live.config.tls;
     if (tls.mode === 'off') return false;
+    if (tls.mode === 'acme' && acmeChallenges !== undefined && !('kind' in target) && target.pathname.startsWith(ACME_CHALLENGE_PREFIX)) {
+      answerChallenge(acmeChallenges, req, res, target.pathname);
+      return true;
+    }
     if ((req.socket as Partial<TLSSocket>).encrypted === true) {
       if (tls.hstsMaxAgeSec > 0) res.setHeader('Strict-Transport-Security', `max-age=${tls.hstsMaxAgeSec}`);
       return false;

@@ -7,13 +7,14 @@
  * X.509 building is @peculiar/x509 over node's WebCrypto (no OpenSSL command line needed).
  */
 import { webcrypto, X509Certificate as NodeX509 } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 // @peculiar/x509's dependency injection (tsyringe) needs the Reflect metadata polyfill loaded first.
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { canonicalName } from './cert-store.js';
+import { readOptional, writeAtomic } from './tls-files.js';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
@@ -53,23 +54,6 @@ function pemKey(der: ArrayBuffer): string {
 async function importKey(pem: string): Promise<webcrypto.CryptoKey> {
   const der = Buffer.from(pem.replace(/-----[^-]+-----|\s/g, ''), 'base64');
   return webcrypto.subtle.importKey('pkcs8', der, ALG, true, ['sign']) as Promise<webcrypto.CryptoKey>;
-}
-
-/** Written beside, then renamed: a reader never sees half a file; keys are 0600 from the first byte. */
-async function writeAtomic(path: string, text: string, mode: number): Promise<void> {
-  const temp = `${path}.${process.pid}.tmp`;
-  await writeFile(temp, text, { mode });
-  await chmod(temp, mode);
-  await rename(temp, path);
-}
-
-async function readOptional(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
 }
 
 function serial(): string {

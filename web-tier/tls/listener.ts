@@ -5,6 +5,9 @@
  * per SNI name (cert-store.ts), replaced on a reload (SIGHUP, `POST /-/reload`: every reload calls
  * each listener's `configure`) and, in `files` mode, when the files change. A set that fails to load
  * keeps the one in use and logs one line. Session ticket keys rotate every ticketKeyRotateSec.
+ * In `acme` mode the certificate comes from acme.ts: the stored one at start (if any), each new
+ * one swapped in with setSecureContext when it arrives; until the first, handshakes are refused
+ * and the plain listener (which answers the CA's HTTP-01 requests) serves as usual.
  */
 import { randomBytes } from 'node:crypto';
 import { unwatchFile, watchFile } from 'node:fs';
@@ -14,6 +17,8 @@ import type { Logger } from '../../common/logger.js';
 import { serverOptions } from '../limits.js';
 import { WebResponse } from '../response.js';
 import { attachListener, type Listener, type ListenerParts } from '../server-listener.js';
+import type { AcmeChallenges } from './acme-challenges.js';
+import { createAcmeManager, type AcmeManager } from './acme.js';
 import { readCertSet, certSet, loadPair, type CertSet } from './cert-store.js';
 import type { TlsConfig } from './config.js';
 import { TLS_SETTINGS } from './settings.js';
@@ -23,10 +28,27 @@ export interface TlsListener extends Listener {
   readonly certs: () => CertSet | undefined;
   /** Re-reads the certificate source now; false (and one logged line) when the old set was kept. */
   reloadCertificates(): Promise<boolean>;
+  /** `acme`: the ACME client (tests read its state); undefined in the other modes. */
+  readonly acme: AcmeManager | undefined;
+  /** The plain listener is up: `acme` may order now (the CA's HTTP-01 request must find it). */
+  onPlainListening(): void;
 }
 
-export function createTlsListener(parts: ListenerParts, options: { tls: () => TlsConfig; serverNames: () => readonly string[]; logger: Logger }): TlsListener {
+export function createTlsListener(parts: ListenerParts, options: { tls: () => TlsConfig; serverNames: () => readonly string[]; logger: Logger; acmeChallenges?: AcmeChallenges }): TlsListener {
   const { logger } = options;
+  const start = options.tls();
+  const acme = start.mode !== 'acme' || options.acmeChallenges === undefined ? undefined : createAcmeManager({
+    tlsDir: start.dir,
+    directoryUrl: start.acmeDirectory,
+    email: start.acmeEmail,
+    names: options.serverNames,
+    renewBeforeDays: start.acmeRenewBeforeDays,
+    retryMinMs: start.acmeRetryMinMs,
+    retryMaxMs: start.acmeRetryMaxMs,
+    challenges: options.acmeChallenges,
+    logger,
+    onCertificate: () => void reloadCertificates(),
+  });
   let current: CertSet | undefined;
   let loading: Promise<boolean> | undefined;
   let again = false;
@@ -45,6 +67,11 @@ export function createTlsListener(parts: ListenerParts, options: { tls: () => Tl
 
   async function readSource(): Promise<CertSet> {
     const tls = options.tls();
+    if (acme !== undefined) {
+      const certificate = acme.current();
+      if (certificate === undefined) throw new Error('acme: no certificate obtained yet');
+      return certSet([loadPair(certificate.certPem, certificate.keyPem, acme.paths.cert)]);
+    }
     if (tls.mode === 'internal') {
       // Loaded only in internal mode: the X.509 library stays out of every other start-up.
       const { ensureInternalLeaf } = await import('./internal-ca.js');
@@ -107,8 +134,11 @@ export function createTlsListener(parts: ListenerParts, options: { tls: () => Tl
     server: base.server,
     certs: () => current,
     reloadCertificates,
+    acme,
+    onPlainListening: () => acme?.start(),
     async listen(host, port) {
-      await loadOnce();
+      // acme: the stored certificate if there is one; with none the port listens and refuses handshakes until the first order.
+      if (acme === undefined || (await acme.loadStored()) !== undefined) await loadOnce();
       rotate();
       ticketTimer = setInterval(rotate, options.tls().ticketKeyRotateSec * 1000);
       ticketTimer.unref();
@@ -139,6 +169,7 @@ export function createTlsListener(parts: ListenerParts, options: { tls: () => Tl
     async close(boundMs) {
       clearInterval(ticketTimer);
       clearTimeout(renewTimer);
+      acme?.close();
       for (const path of watched.splice(0)) unwatchFile(path);
       await base.close(boundMs);
     },
