@@ -63,6 +63,10 @@ const schema = z.object({
   maxArticleBodyBytes: fields.positiveInt('a positive number of bytes'),
   /** The largest request body the app parses, in bytes: more is 413 (RFC 9110 §15.5.14). */
   maxRequestBodyBytes: fields.positiveInt('a positive number of bytes'),
+  /** The largest WebSocket message a client may send (/api/live), in bytes: more closes with 1009 (RFC 6455 §7.4.1). */
+  wsMaxMessageBytes: fields.positiveInt('a positive number of bytes'),
+  /** How many recent live-feed events each process keeps for a Server-Sent Events client's Last-Event-ID resume. */
+  liveBufferEvents: fields.positiveInt('a positive number of events').max(100_000, 'must be a number of events (1 to 100000)'),
   /** How long an idle keep-alive socket is kept open (node's server.keepAliveTimeout). */
   keepAliveTimeoutMs: fields.positiveInt('a positive number of milliseconds'),
   /** Header fields in one request (Apache LimitRequestFields) → 431 above it, never truncated (node's maxHeadersCount cut). */
@@ -130,6 +134,8 @@ export const DEFAULTS: AppConfig = Object.freeze({
   maxRequestBodyBytes: DEFAULT_MAX_REQUEST_BODY_BYTES,
   // Above the web tier's 100 (WEB_MAX_HEADER_FIELDS): the proxy adds its own fields (X-Forwarded-*, Forwarded, Via, X-Request-Id).
   maxHeaderFields: 120,
+  wsMaxMessageBytes: 65_536,
+  liveBufferEvents: 1_000,
   keepAliveTimeoutMs: 65_000,
   headersTimeoutMs: 66_000,
   requestTimeoutMs: 300_000,
@@ -159,6 +165,8 @@ export const ENV_BINDINGS: Readonly<Record<string, EnvBinding>> = Object.freeze(
   APP_REPORT_STEP_DELAY_MS: { key: 'reportStepDelayMs', kind: 'int' },
   APP_MAX_ARTICLE_BODY_BYTES: { key: 'maxArticleBodyBytes', kind: 'int' },
   APP_MAX_REQUEST_BODY_BYTES: { key: 'maxRequestBodyBytes', kind: 'int' },
+  APP_WS_MAX_MESSAGE_BYTES: { key: 'wsMaxMessageBytes', kind: 'int' },
+  APP_LIVE_BUFFER_EVENTS: { key: 'liveBufferEvents', kind: 'int' },
   APP_KEEP_ALIVE_TIMEOUT_MS: { key: 'keepAliveTimeoutMs', kind: 'int' },
   APP_HEADERS_TIMEOUT_MS: { key: 'headersTimeoutMs', kind: 'int' },
   APP_MAX_HEADER_FIELDS: { key: 'maxHeaderFields', kind: 'int' },

@@ -27,6 +27,8 @@ import { instrumentStore } from './metrics-store.js';
 import { createOperatorEndpoints } from './operator.js';
 import { claimPidFile, heldBy, instancePidFile, PidFileHeldError, type PidFile } from './operator-pid-file.js';
 import { openStore } from './store/index.js';
+import { createWorkerLiveHub } from './live.js';
+import { createLiveRelay } from './live-cluster.js';
 import { createSupervisor } from './supervisor.js';
 import { createWorkerServer, type WorkerServer } from './worker.js';
 
@@ -120,7 +122,10 @@ async function runPrimary(config: AppConfig, logger: Logger, launchers: Launcher
   });
   const primaryMetrics = createPrimaryMetrics({ workersAlive: () => supervisor.pids().length });
   const aggregator = createClusterAggregator({ cluster, primary: primaryMetrics });
+  // The live feed of one box: what a worker publishes, the primary sends to every worker.
+  const liveRelay = createLiveRelay(cluster);
   const shutDown = onShutdownSignal(logger, async () => {
+    liveRelay.close();
     await supervisor.close();
     aggregator.close();
   });
@@ -183,6 +188,15 @@ interface WorkerRole {
   readonly killTimeoutMs: number | undefined;
 }
 
+/** This worker's IPC channel to our primary; a closed channel (primary gone) is reported to the callback, not thrown. */
+function processChannel(): { send(message: unknown): boolean; on(event: 'message', listener: (message: unknown) => void): void; off(event: 'message', listener: (message: unknown) => void): void } {
+  return {
+    send: (message) => process.send?.(message, undefined, undefined, () => undefined) ?? false,
+    on: (event, listener) => process.on(event, listener),
+    off: (event, listener) => process.off(event, listener),
+  };
+}
+
 async function runWorker(config: AppConfig, logger: Logger, role: WorkerRole): Promise<void> {
   let worker: WorkerServer | undefined;
   const metrics = createWorkerMetrics({ isReady: () => worker?.state === 'ready' });
@@ -190,11 +204,17 @@ async function runWorker(config: AppConfig, logger: Logger, role: WorkerRole): P
   // keeps serving; node's default would end the process and every request in it. An uncaught
   // exception still ends it: after one, node's state is not known to be sound (node docs, 'uncaughtException').
   process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled promise rejection in the application; the worker keeps serving'));
+  // The live feed (article events for /api/live and /api/articles/events), fanned out to the other
+  // workers through our primary, or to every box through Postgres (live.ts).
+  const live = await createWorkerLiveHub({
+    databaseUrl: config.databaseUrl, bufferEvents: config.liveBufferEvents, logger,
+    channel: role.primaryPid !== undefined && process.send !== undefined ? processChannel() : undefined,
+  });
   const app = config.appModule !== undefined ? await moduleApp(config, logger) : createApp({
     store: instrumentStore(await openStore(config.databaseUrl, { logger }), (operation, code) => metrics.storeError(operation, code)),
     logger, appToken: config.appToken, faultRoutes: config.faultRoutes, worker: { pid: process.pid },
     maxArticleBodyBytes: config.maxArticleBodyBytes, maxRequestBodyBytes: config.maxRequestBodyBytes,
-    debug: config.debug, reportStepDelayMs: config.reportStepDelayMs,
+    debug: config.debug, reportStepDelayMs: config.reportStepDelayMs, live,
   });
   let source: OperatorSource & { close?: () => void };
   if (role.primaryPid !== undefined && process.send !== undefined) {
@@ -221,6 +241,9 @@ async function runWorker(config: AppConfig, logger: Logger, role: WorkerRole): P
     metrics,
     operator: createOperatorEndpoints({ allow: config.operatorAllow, hosts: config.operatorHosts, source }),
     // The built-in app's route names; an APP_MODULE's routes are its own business: one label.
+    // Server-Sent Events streams end when the worker drains (their clients resume elsewhere with
+    // Last-Event-ID); the WebSockets get 1001 from the worker server itself.
+    onDraining: () => live.end(),
     routeOf: config.appModule === undefined ? createRouteNamer({ faultRoutes: config.faultRoutes }) : () => 'app',
     ...(config.maxRequests === 0 ? {} : { maxRequests: config.maxRequests + randomInt(config.maxRequestsJitter + 1) }),
     onMaxRequests: (served) => shutDown({ maxRequests: served }),
@@ -234,6 +257,7 @@ async function runWorker(config: AppConfig, logger: Logger, role: WorkerRole): P
     source.close?.();
     metrics.close();
     await app.close();
+    await live.close();
   });
   let where: { address: string; port: number };
   try {

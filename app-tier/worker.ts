@@ -7,10 +7,12 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Server as NetServer } from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Application } from '../common/app-interface.js';
 import type { Logger } from '../common/logger.js';
 import { ERROR_CATALOGUE, type ErrorCode } from '../common/errors.js';
 import { BodyTooLargeError, toAppRequest, writeAppResponse } from '../common/node-adapter.js';
+import { createWebSocketAdapter, handshakeRequest, isWebSocketUpgrade, jsonError, writeRawResponse } from '../common/websocket-adapter.js';
 import { answerClientErrors, missingHostRule } from './client-errors.js';
 import type { AppConfig } from './config.js';
 import type { WorkerMetrics } from './metrics.js';
@@ -19,7 +21,7 @@ import type { OperatorEndpoints } from './operator.js';
 export type WorkerState = 'starting' | 'ready' | 'draining';
 
 export interface WorkerServerOptions {
-  readonly config: Pick<AppConfig, 'host' | 'port' | 'keepAliveTimeoutMs' | 'headersTimeoutMs' | 'requestTimeoutMs' | 'shutdownTimeoutMs'> & Partial<Pick<AppConfig, 'drainGraceMs' | 'maxHeaderFields' | 'maxRequestBodyBytes'>>;
+  readonly config: Pick<AppConfig, 'host' | 'port' | 'keepAliveTimeoutMs' | 'headersTimeoutMs' | 'requestTimeoutMs' | 'shutdownTimeoutMs'> & Partial<Pick<AppConfig, 'drainGraceMs' | 'maxHeaderFields' | 'maxRequestBodyBytes' | 'wsMaxMessageBytes'>>;
   readonly logger: Logger;
   readonly app: Application;
   /** Request counters, latency, bytes; none recorded when absent. */
@@ -34,6 +36,11 @@ export interface WorkerServerOptions {
    */
   readonly maxRequests?: number | undefined;
   readonly onMaxRequests?: ((served: number) => void) | undefined;
+  /**
+   * Called once when close() begins, before the WebSockets get their 1001: main ends the live
+   * feed's streams here (Server-Sent Events responses never finish by themselves).
+   */
+  readonly onDraining?: (() => void) | undefined;
 }
 
 export interface WorkerServer {
@@ -80,6 +87,9 @@ function trackQueued(socket: Socket, res: ServerResponse): void {
   res.once('close', () => queued.delete(res));
 }
 
+/** When the config does not say: APP_WS_MAX_MESSAGE_BYTES's default. */
+const DEFAULT_WS_MAX_MESSAGE_BYTES = 65_536;
+
 /** When the config does not say: Apache's LimitRequestFields. */
 const DEFAULT_MAX_HEADER_FIELDS = 100;
 
@@ -100,6 +110,8 @@ export function createWorkerServer(options: WorkerServerOptions): WorkerServer {
 
   // requireHostHeader off: missingHostRule answers it with a body that names the rule.
   const server = createServer({ requireHostHeader: false }, onRequest);
+  const websockets = createWebSocketAdapter({ app, maxMessageBytes: config.wsMaxMessageBytes ?? DEFAULT_WS_MAX_MESSAGE_BYTES });
+  server.on('upgrade', onUpgrade);
   answerClientErrors(server);
   // The web tier's upstream keep-alive pool idles sockets out sooner than 65 s, so it is
   // always the proxy that closes an idle connection, never the app under a request the proxy
@@ -184,6 +196,40 @@ export function createWorkerServer(options: WorkerServerOptions): WorkerServer {
     }
   }
 
+  /**
+   * node emits 'upgrade' (not 'request') for every request with an Upgrade field once a listener
+   * exists. A WebSocket handshake goes to the application's websocket entry; any other protocol
+   * (h2c…) is ignored as RFC 9110 §7.8 allows and the request answered as plain HTTP, on a
+   * connection that then closes. Never a hang: every branch writes an answer or hands the
+   * socket to ws.
+   */
+  function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const reqId = requestIdOf(req);
+    const log = logger.child({ reqId });
+    socket.on('error', (error) => log.debug({ err: error }, 'upgrade socket error'));
+    const answer = (response: Parameters<typeof writeRawResponse>[1]): void => {
+      writeRawResponse(socket, { ...response, headers: { ...response.headers, 'X-Request-Id': reqId } }).catch(() => socket.destroy());
+    };
+    if (state === 'draining') {
+      answer({ ...jsonError(503, 'APP_ERR_DRAINING', 'this worker is shutting down; connect again', reqId), headers: { 'Content-Type': 'application/json', 'Retry-After': '1' } });
+      return;
+    }
+    const request = handshakeRequest(req, reqId);
+    if (isWebSocketUpgrade(req)) {
+      websockets.handle(req, socket, head, request, log);
+      return;
+    }
+    const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
+    if (hasBody) {
+      answer(jsonError(400, 'APP_ERR_BAD_REQUEST', `Upgrade: ${req.headers.upgrade ?? ''} with a request body is not served here; send it without Upgrade`, reqId));
+      return;
+    }
+    app.handle(request).then(answer, (error: unknown) => {
+      log.error({ err: error }, 'request failed outside the application');
+      answer(jsonError(500, 'APP_ERR_INTERNAL', 'Internal Server Error', reqId));
+    });
+  }
+
   async function handleApp(req: IncomingMessage, res: ServerResponse, reqId: string, log: Logger, onBody: (bytes: number) => void): Promise<void> {
     let request;
     try {
@@ -227,6 +273,10 @@ export function createWorkerServer(options: WorkerServerOptions): WorkerServer {
   function close(): Promise<void> {
     if (closing !== undefined) return closing;
     state = 'draining';
+    options.onDraining?.();
+    // RFC 6455 §7.4.1: 1001, the server is going away; clients reconnect (through the web
+    // tier) to a worker that stays. Not awaited here: 'close' below waits for their sockets.
+    void websockets.closeAll(1001, 'server going away');
     closing = new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         logger.warn({ inFlight: inFlight.size, shutdownTimeoutMs: config.shutdownTimeoutMs }, 'shutdown timeout: cutting remaining connections');

@@ -6,7 +6,7 @@
  * §6.4.1: HEAD, 204, 304), which the built-in app does itself, so an adapter writes what it gets.
  * close() is awaited once however often it is called, and may be left out by the application.
  */
-import type { AppRequest, AppResponse, Application } from './app-interface.js';
+import type { AppRequest, AppResponse, AppWebSocket, Application } from './app-interface.js';
 import type { Logger } from './logger.js';
 
 function internalError(request: AppRequest): AppResponse {
@@ -33,7 +33,11 @@ function shapeProblem(response: unknown): string | undefined {
 
 export function guardApplication(app: Partial<Application> & Pick<Application, 'handle'>, logger: Logger): Application {
   let closed: Promise<void> | undefined;
+  // The websocket entry is passed through as it is: the adapter (common/websocket-adapter.ts)
+  // already turns its failure into a 500 or a 1011 close for that connection alone.
+  const websocket = app.websocket;
   return {
+    ...(typeof websocket === 'function' ? { websocket: (request: AppRequest, socket: AppWebSocket) => websocket.call(app, request, socket) } : {}),
     async handle(request) {
       let response: unknown;
       try {

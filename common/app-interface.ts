@@ -47,8 +47,41 @@ export interface AppResponse {
   readonly body: AppBody;
 }
 
+/** What `AppWebSocket.receive()` yields: a message, or the end of the connection (RFC 6455 §7.1.5 close code). */
+export type AppWebSocketEvent =
+  | { readonly type: 'message'; readonly data: string | Uint8Array }
+  | { readonly type: 'close'; readonly code: number; readonly reason: string };
+
+/**
+ * One WebSocket connection as the application sees it: ASGI's websocket scope. The handshake
+ * request arrives first; the application accepts it (101) or rejects it with an ordinary HTTP
+ * response, then receives and sends messages until either side closes. The adapter speaks the
+ * protocol (framing, masking, ping/pong, close handshake); the application sees only messages.
+ */
+export interface AppWebSocket {
+  /** Completes the handshake (101 Switching Protocols). `protocol`: the Sec-WebSocket-Protocol chosen (RFC 6455 §4.2.2). */
+  accept(options?: { readonly protocol?: string; readonly headers?: Readonly<Record<string, string>> }): Promise<void>;
+  /** Refuses the handshake with an HTTP response (a 403, a 404…); the connection then ends. Only before accept(). */
+  reject(response: AppResponse): Promise<void>;
+  /** The next message, or `close` once the connection has ended (then `close` again on every call). */
+  receive(): Promise<AppWebSocketEvent>;
+  /** Resolves once the message is handed to the socket; rejects when the connection is closed. */
+  send(data: string | Uint8Array): Promise<void>;
+  /** Starts the close handshake (RFC 6455 §7.4.1 codes; 1000 when absent). Before accept(): a 403, as ASGI does. */
+  close(code?: number, reason?: string): void;
+  /** Resolves with the close code and reason once the connection has ended, whoever ended it. */
+  readonly closed: Promise<{ readonly code: number; readonly reason: string }>;
+}
+
 export interface Application {
   handle(request: AppRequest): Promise<AppResponse>;
+  /**
+   * The connection-oriented entry (ASGI's websocket scope), optional: called once per WebSocket
+   * handshake (`request` has an empty body) by the adapters that hold connections (persistent
+   * workers, embedded). A one-request/one-response adapter (CGI) cannot offer it: its process
+   * ends with the response. Resolving without accept() or reject() refuses the handshake (403).
+   */
+  websocket?(request: AppRequest, socket: AppWebSocket): Promise<void>;
   /** Releases what the application holds (database handles). Idempotent. */
   close(): Promise<void>;
 }

@@ -4,6 +4,6 @@
  * The contract is the default export of an APP_MODULE: createApp(context) → Application.
  */
 export type {
-  AppBody, AppContext, AppHeaders, AppMode, AppRequest, AppResponse, AppResponseHeaders, Application, CreateApp,
+  AppBody, AppContext, AppHeaders, AppMode, AppRequest, AppResponse, AppResponseHeaders, AppWebSocket, AppWebSocketEvent, Application, CreateApp,
 } from './app-interface.js';
 export { fromNodeHandler, type NodeRequestListener } from './node-handler.js';

@@ -15,6 +15,8 @@ const WEB_ENV = Object.freeze({
   host: 'WEB_HOST',
   port: 'WEB_PORT',
   upstreams: 'APP_UPSTREAMS',
+  // More applications behind this web tier (issue 18): ["/hello/=http://127.0.0.1:3001", …], one route each.
+  routes: 'WEB_ROUTES',
   trustedProxies: 'WEB_TRUSTED_PROXIES',
   serverNames: 'WEB_SERVER_NAMES',
   proxyHealthIntervalMs: 'WEB_PROXY_HEALTH_INTERVAL_MS',
@@ -102,7 +104,8 @@ function loadPlacement(nameOrFile) {
 function placementEnv(placement, tier) {
   const env = {};
   for (const [key, item] of Object.entries(placement[tier])) {
-    env[TIER_ENV[tier][key]] = Array.isArray(item) ? item.join(',') : String(item);
+    // WEB_ROUTES separates routes with ";" (a route's own upstreams are comma-separated).
+    env[TIER_ENV[tier][key]] = Array.isArray(item) ? item.join(key === 'routes' ? ';' : ',') : String(item);
   }
   // The web tier hands DATABASE_URL to CGI and embedded modes: the same database as the app.
   if (tier === 'web' && placement.app.databaseUrl !== undefined) env.DATABASE_URL = String(placement.app.databaseUrl);

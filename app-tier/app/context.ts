@@ -5,6 +5,7 @@ import type { ParamValue, Resolution, RouteEntry, RouteParams } from '../router/
 import type { Store } from '../store/types.js';
 import type { Csrf } from './csrf.js';
 import type { JobRunner } from './jobs/runner.js';
+import type { LiveHub } from './live/hub.js';
 
 export interface AppDeps {
   readonly store: Store;
@@ -26,6 +27,8 @@ export interface AppDeps {
   readonly jobs: JobRunner;
   /** The pause between two steps of a report job. */
   readonly reportStepDelayMs: number;
+  /** The live feed (article events); absent where no connection outlives a request (CGI). */
+  readonly live?: LiveHub | undefined;
 }
 
 export interface ViewContext {

@@ -15,6 +15,8 @@ import type { AppDeps } from './context.js';
 import { createCsrf, type Csrf } from './csrf.js';
 import { errorResponse, internalErrorResponse, notFoundResponse, toTwotierError } from './error-response.js';
 import { createJobRunner } from './jobs/runner.js';
+import type { LiveHub } from './live/hub.js';
+import { liveSocket } from './live/socket.js';
 import { WORD_COUNT, wordCount } from './jobs/word-count.js';
 import { assertBodyWithin, DEFAULT_MAX_REQUEST_BODY_BYTES } from './request-body.js';
 import { finalise, noContent, redirect } from './responses.js';
@@ -40,6 +42,12 @@ export interface CreateAppOptions {
   reportStepDelayMs?: number | undefined;
   /** How long a step of a job may run before another process may take the job over; DEFAULT_JOB_LEASE_MS by default. */
   jobLeaseMs?: number | undefined;
+  /**
+   * The live feed: article writes publish to it, /api/live and /api/articles/events read it. The
+   * adapter that holds connections creates it (with its transport) and passes it; absent (CGI):
+   * nothing is published, and the SSE endpoint answers a stream that asks to reconnect.
+   */
+  live?: LiveHub | undefined;
 }
 
 /** A report (four steps at least) takes about two seconds: long enough to watch its 200s, short enough to wait for. */
@@ -86,6 +94,7 @@ export function createApp(options: CreateAppOptions): Application {
     routes: () => router.entries(),
     jobs,
     reportStepDelayMs,
+    live: options.live,
   };
 
   async function dispatch(request: AppRequest): Promise<AppResponse> {
@@ -128,6 +137,14 @@ export function createApp(options: CreateAppOptions): Application {
         response = known === null ? internalErrorResponse(request, error, logger) : errorResponse(request, known, logger);
       }
       return finalise(request.method, response);
+    },
+    async websocket(request, socket) {
+      const resolution = router.resolve('GET', request.target);
+      if (resolution.kind === 'match' && resolution.routeName === 'live' && options.live !== undefined) {
+        await liveSocket(options.live, request, socket, logger);
+        return;
+      }
+      await socket.reject(finalise('GET', errorResponse(request, new TwotierError('APP_ERR_NOT_FOUND', 'there is no WebSocket endpoint at this address'), logger)));
     },
     close() {
       // Job timers first: a step still running finishes (and frees its lease) before the store closes.

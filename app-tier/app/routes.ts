@@ -11,6 +11,8 @@ import { createArticle, deleteArticle, getArticle, listArticles, patchArticle, r
 import { newArticleForm, submitArticleForm } from './views/article-form.js';
 import { archiveIndexPage, detailPage, monthPage, yearPage } from './views/articles-pages.js';
 import { echo } from './views/echo.js';
+import { articleEvents } from './live/events.js';
+import { liveUpgradeRequired } from './live/socket.js';
 import { slowView, throwingView } from './views/fault.js';
 import { latestArticleApi, latestArticlePage } from './views/latest.js';
 import { createReport, report, reportJob, reportWord } from './views/reports.js';
@@ -29,6 +31,9 @@ export function appRoutes(options: RouteOptions): RouteDefinition<View>[] {
     rePath(/api\/echo(?:\/.*)?/s, { '*': echo }, 'echo'),
     path('api/articles/', { GET: listArticles, POST: createArticle }, 'api-articles'),
     // Any method: a 307 tells the client to repeat this very request at the newest article.
+    // The live feed: Server-Sent Events here, the same events over WebSocket at api/live.
+    path('api/articles/events', { GET: articleEvents }, 'article-events'),
+    path('api/live', { GET: liveUpgradeRequired }, 'live'),
     path('api/articles/latest/', { '*': latestArticleApi }, 'api-article-latest'),
     path('api/articles/<int:id>/', { GET: getArticle, PUT: replaceArticle, PATCH: patchArticle, DELETE: deleteArticle }, 'api-article'),
     path('api/reports/', { POST: createReport }, 'reports'),

@@ -57,6 +57,16 @@ t.test('multi-box on SQLite is refused: each box would have its own database', a
   t.ok(placements.loadPlacement(tempFile(t, '{"web":{"upstreams":["http://127.0.0.1:3000","http://127.0.0.1:3001"]},"app":{}}')), 'several app tiers on this box may share a file');
 });
 
+t.test('a placement may route prefixes to more app tiers (WEB_ROUTES)', async (t) => {
+  const placement = placements.loadPlacement(tempFile(t, '{"web":{"upstreams":["http://127.0.0.1:3000"],"routes":["/hello/=http://127.0.0.1:3001","/shop/=http://127.0.0.1:3002,http://127.0.0.1:3003"]},"app":{}}'));
+  const env = placements.placementEnv(placement, 'web');
+  t.equal(env['WEB_ROUTES'], '/hello/=http://127.0.0.1:3001;/shop/=http://127.0.0.1:3002,http://127.0.0.1:3003');
+  t.same(loadWebConfig(undefined, env).routes, [
+    { prefix: '/hello/', upstreams: ['http://127.0.0.1:3001'] },
+    { prefix: '/shop/', upstreams: ['http://127.0.0.1:3002', 'http://127.0.0.1:3003'] },
+  ]);
+});
+
 t.test('npm start arguments', async (t) => {
   t.equal(parseStartArgs([], {}).placementName, 'single-box');
   t.same(parseStartArgs([], {}).tiers, ['app', 'web']);

@@ -15,6 +15,7 @@ import { isStoreConflict } from '../error-response.js';
 import { articleForm } from '../templates/article-form.js';
 import { pad2, publishedParts } from '../templates/articles.js';
 import { layout } from '../templates/layout.js';
+import { eventArticle } from '../live/events.js';
 import { validateArticle, type FieldError } from '../validation.js';
 
 const FORM_FIELDS = ['title', 'slug', 'body', 'published'] as const;
@@ -73,6 +74,7 @@ export const submitArticleForm: View = async (ctx) => {
   let created;
   try {
     created = await ctx.deps.store.createArticle(result.value);
+    ctx.deps.live?.publish('article.created', eventArticle(ctx.deps, created));
   } catch (error) {
     if (!isStoreConflict(error)) throw error;
     return renderForm(ctx, 400, { values, errors: [{ field: 'slug', message: 'an article with this slug already exists in that month; choose another slug' }] });

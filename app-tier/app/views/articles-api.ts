@@ -8,6 +8,7 @@ import type { Article, ArticleSummary } from '../../store/types.js';
 import { requireBearer } from '../auth.js';
 import type { View, ViewContext } from '../context.js';
 import { readJson } from '../request-body.js';
+import { eventArticle } from '../live/events.js';
 import { json, noContent } from '../responses.js';
 import { validateArticle, type Validated, type ValidationLimits } from '../validation.js';
 
@@ -59,6 +60,11 @@ function listItem(ctx: ViewContext, summary: ArticleSummary): Record<string, unk
   return { id, title, slug, excerpt, published, createdAt, updatedAt, url: ctx.deps.reverse('api-article', { id }) };
 }
 
+function updated(ctx: ViewContext, article: Article): Article {
+  ctx.deps.live?.publish('article.updated', eventArticle(ctx.deps, article));
+  return article;
+}
+
 export const listArticles: View = async (ctx) => {
   const limit = queryInt(ctx, 'limit', LIST_DEFAULT_LIMIT, 1, LIST_MAX_LIMIT);
   const offset = queryInt(ctx, 'offset', 0, 0, LIST_MAX_OFFSET);
@@ -70,6 +76,7 @@ export const createArticle: View = async (ctx) => {
   requireBearer(ctx.request.headers, ctx.deps.appToken);
   const input = unwrap(validateArticle(readJson(ctx.request.headers, ctx.request.body), 'full', limits(ctx)));
   const article = await ctx.deps.store.createArticle(input);
+  ctx.deps.live?.publish('article.created', eventArticle(ctx.deps, article));
   const location = ctx.deps.reverse('api-article', { id: article.id });
   // RFC 9110 §15.3.2: 201 with Location naming the new resource.
   return json(201, article, { Location: location });
@@ -84,19 +91,22 @@ export const replaceArticle: View = async (ctx) => {
   requireBearer(ctx.request.headers, ctx.deps.appToken);
   const id = articleId(ctx);
   const input = unwrap(validateArticle(readJson(ctx.request.headers, ctx.request.body), 'full', limits(ctx)));
-  return json(200, found(await ctx.deps.store.replaceArticle(id, input), id));
+  return json(200, updated(ctx, found(await ctx.deps.store.replaceArticle(id, input), id)));
 };
 
 export const patchArticle: View = async (ctx) => {
   requireBearer(ctx.request.headers, ctx.deps.appToken);
   const id = articleId(ctx);
   const patch = unwrap(validateArticle(readJson(ctx.request.headers, ctx.request.body), 'partial', limits(ctx)));
-  return json(200, found(await ctx.deps.store.patchArticle(id, patch), id));
+  return json(200, updated(ctx, found(await ctx.deps.store.patchArticle(id, patch), id)));
 };
 
 export const deleteArticle: View = async (ctx) => {
   requireBearer(ctx.request.headers, ctx.deps.appToken);
   const id = articleId(ctx);
+  // Read first, for the event's title; a write racing in between changes only what the event names.
+  const before = ctx.deps.live === undefined ? null : await ctx.deps.store.getArticle(id);
   if (!(await ctx.deps.store.deleteArticle(id))) throw notFound(id);
+  ctx.deps.live?.publish('article.deleted', eventArticle(ctx.deps, before ?? { id, title: '', slug: '', published: '' }, true));
   return noContent();
 };

@@ -96,9 +96,11 @@ function renderUpstreams(upstreams) {
         (upstream.workers.scope === 'worker' ? ' · one instance (pm2: each answers for itself)' : '');
     // The proxy reports 0 until the upstream's first answer: nothing measured yet.
     const latency = upstream.latencyMsEwma > 0 ? ms(upstream.latencyMsEwma) : '–';
-    const tr = row([el('td', upstream.url), health, latency, upstream.active ?? '–', upstream.failures ?? '–', upstream.lastError ?? '', workers]);
+    // WEB_ROUTES: which group (route prefix, or default) the upstream serves.
+    const tr = row([el('td', upstream.group ? `${upstream.group} → ${upstream.url}` : upstream.url), health, latency, upstream.active ?? '–', upstream.failures ?? '–', upstream.lastError ?? '', workers]);
     tr.dataset.url = upstream.url;
     tr.dataset.healthy = String(upstream.healthy);
+    if (upstream.group) tr.dataset.group = upstream.group;
     return tr;
   }), 'no app-tier upstream (embedded or CGI mode)', 7);
   const workerRows = [];
