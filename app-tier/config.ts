@@ -67,6 +67,9 @@ const schema = z.object({
   wsMaxMessageBytes: fields.positiveInt('a positive number of bytes'),
   /** How many recent live-feed events each process keeps for a Server-Sent Events client's Last-Event-ID resume. */
   liveBufferEvents: fields.positiveInt('a positive number of events').max(100_000, 'must be a number of events (1 to 100000)'),
+  /** Listen with TLS (issue 15, multi-box): the PEM certificate chain (APP_TLS_CERT) and its key (APP_TLS_KEY); both or neither (app-tier/tls.ts). */
+  tlsCertFile: z.string({ error: 'must be a PEM file path' }).min(1, 'must be a PEM file path').optional(),
+  tlsKeyFile: z.string({ error: 'must be a PEM file path' }).min(1, 'must be a PEM file path').optional(),
   /** How long an idle keep-alive socket is kept open (node's server.keepAliveTimeout). */
   keepAliveTimeoutMs: fields.positiveInt('a positive number of milliseconds'),
   /** Header fields in one request (Apache LimitRequestFields) → 431 above it, never truncated (node's maxHeadersCount cut). */
@@ -167,6 +170,8 @@ export const ENV_BINDINGS: Readonly<Record<string, EnvBinding>> = Object.freeze(
   APP_MAX_REQUEST_BODY_BYTES: { key: 'maxRequestBodyBytes', kind: 'int' },
   APP_WS_MAX_MESSAGE_BYTES: { key: 'wsMaxMessageBytes', kind: 'int' },
   APP_LIVE_BUFFER_EVENTS: { key: 'liveBufferEvents', kind: 'int' },
+  APP_TLS_CERT: { key: 'tlsCertFile', kind: 'string' },
+  APP_TLS_KEY: { key: 'tlsKeyFile', kind: 'string' },
   APP_KEEP_ALIVE_TIMEOUT_MS: { key: 'keepAliveTimeoutMs', kind: 'int' },
   APP_HEADERS_TIMEOUT_MS: { key: 'headersTimeoutMs', kind: 'int' },
   APP_MAX_HEADER_FIELDS: { key: 'maxHeaderFields', kind: 'int' },
@@ -189,6 +194,10 @@ export function loadConfig(file: string | undefined, env: Env): AppConfig {
   if (config.maxRequestBodyBytes < config.maxArticleBodyBytes) {
     const key = env['APP_MAX_REQUEST_BODY_BYTES'] === undefined ? 'maxRequestBodyBytes' : 'APP_MAX_REQUEST_BODY_BYTES';
     throw new ConfigError(key, `${key}: must be at least maxArticleBodyBytes (${config.maxArticleBodyBytes}), or no article of the largest size could be sent, got ${config.maxRequestBodyBytes}`);
+  }
+  if ((config.tlsCertFile === undefined) !== (config.tlsKeyFile === undefined)) {
+    const key = config.tlsCertFile === undefined ? 'APP_TLS_CERT' : 'APP_TLS_KEY';
+    throw new ConfigError(key, `${key}: APP_TLS_CERT and APP_TLS_KEY go together (a certificate without its key, or a key without its certificate, cannot serve TLS)`);
   }
   if (config.maxRestartDelayMs < config.restartDelayMs) {
     throw new ConfigError('maxRestartDelayMs', `maxRestartDelayMs: must be at least restartDelayMs (${config.restartDelayMs}), got ${config.maxRestartDelayMs}`);

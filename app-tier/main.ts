@@ -30,6 +30,7 @@ import { openStore } from './store/index.js';
 import { createWorkerLiveHub } from './live.js';
 import { createLiveRelay } from './live-cluster.js';
 import { createSupervisor } from './supervisor.js';
+import { readAppTls } from './tls.js';
 import { createWorkerServer, type WorkerServer } from './worker.js';
 
 /** Set by our primary in every worker it forks: its pid. */
@@ -72,6 +73,12 @@ function pidFileFailure(error: unknown, file: string, host: string, port: number
 }
 
 async function runPrimary(config: AppConfig, logger: Logger, launchers: LauncherChain): Promise<void> {
+  // APP_TLS_CERT/APP_TLS_KEY read and matched once here: a bad pair is one line, before any worker forks.
+  try {
+    readAppTls(config);
+  } catch (error) {
+    fail((error as Error).message);
+  }
   // One pid file per instance (operator-pid-file.ts): the default name carries host and port.
   const pidFileAt = (port: number): string => resolve(instancePidFile(config.pidFile, config.pidFile === DEFAULTS.pidFile, config.host, port));
   const early = pidFileAt(config.port);
@@ -151,7 +158,7 @@ async function runPrimary(config: AppConfig, logger: Logger, launchers: Launcher
       fail(pidFileFailure(error, file, config.host, where.port));
     }
     process.on('exit', () => pidFile.remove());
-    const url = `http://${where.address.includes(':') ? `[${where.address}]` : where.address}:${where.port}`;
+    const url = `${config.tlsCertFile === undefined ? 'http' : 'https'}://${where.address.includes(':') ? `[${where.address}]` : where.address}:${where.port}`;
     // Tests and the launcher read the port (APP_PORT=0) from this line.
     logger.info({ address: where.address, port: where.port, url, metrics: `${url}/metrics`, workers: supervisor.pids(), pidFile: file }, 'listening');
   } catch (error) {
@@ -246,6 +253,7 @@ async function runWorker(config: AppConfig, logger: Logger, role: WorkerRole): P
     onDraining: () => live.end(),
     routeOf: config.appModule === undefined ? createRouteNamer({ faultRoutes: config.faultRoutes }) : () => 'app',
     ...(config.maxRequests === 0 ? {} : { maxRequests: config.maxRequests + randomInt(config.maxRequestsJitter + 1) }),
+    tls: readAppTls(config),
     onMaxRequests: (served) => shutDown({ maxRequests: served }),
   });
   const server = worker;

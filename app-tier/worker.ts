@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { Server as NetServer } from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -17,6 +18,7 @@ import { answerClientErrors, missingHostRule } from './client-errors.js';
 import type { AppConfig } from './config.js';
 import type { WorkerMetrics } from './metrics.js';
 import type { OperatorEndpoints } from './operator.js';
+import { appTlsServerOptions, type AppTlsOptions } from './tls.js';
 
 export type WorkerState = 'starting' | 'ready' | 'draining';
 
@@ -36,6 +38,8 @@ export interface WorkerServerOptions {
    */
   readonly maxRequests?: number | undefined;
   readonly onMaxRequests?: ((served: number) => void) | undefined;
+  /** Listen with TLS (APP_TLS_CERT/APP_TLS_KEY, read by tls.ts); plain HTTP when absent. */
+  readonly tls?: AppTlsOptions | undefined;
   /**
    * Called once when close() begins, before the WebSockets get their 1001: main ends the live
    * feed's streams here (Server-Sent Events responses never finish by themselves).
@@ -109,7 +113,10 @@ export function createWorkerServer(options: WorkerServerOptions): WorkerServer {
   let servedByApp = 0;
 
   // requireHostHeader off: missingHostRule answers it with a body that names the rule.
-  const server = createServer({ requireHostHeader: false }, onRequest);
+  // Over TLS the same request handling (https.Server is an http.Server over TLS sockets: node's docs).
+  const server = options.tls === undefined
+    ? createServer({ requireHostHeader: false }, onRequest)
+    : createHttpsServer({ requireHostHeader: false, ...appTlsServerOptions(options.tls) }, onRequest) as unknown as Server;
   const websockets = createWebSocketAdapter({ app, maxMessageBytes: config.wsMaxMessageBytes ?? DEFAULT_WS_MAX_MESSAGE_BYTES });
   server.on('upgrade', onUpgrade);
   answerClientErrors(server);

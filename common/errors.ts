@@ -29,6 +29,8 @@ export const ERROR_CATALOGUE = {
   WEB_ERR_UPSTREAM_REFUSED: 502,
   WEB_ERR_UPSTREAM_RESET: 502,
   WEB_ERR_UPSTREAM_BAD_RESPONSE: 502,
+  // An https:// upstream whose certificate or name did not verify, or that spoke no TLS (issue 15).
+  WEB_ERR_UPSTREAM_TLS: 502,
   WEB_ERR_UPSTREAM_UNAVAILABLE: 503,
   WEB_ERR_OVERLOADED: 503,
   WEB_ERR_UPSTREAM_TIMEOUT: 504,

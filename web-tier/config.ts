@@ -17,6 +17,7 @@ import { CGI_DEFAULTS, CGI_FORMER_KEYS, cgiEnabled, cgiSchema } from './cgi/conf
 import { checkLimits, LIMITS_DEFAULTS, LIMITS_FORMER_KEYS, limitsSchema } from './limits-config.js';
 import { OPERATOR_DEFAULTS, OPERATOR_FORMER_KEYS, operatorSchema } from './operator/config.js';
 import { PROXY_DEFAULTS, PROXY_FORMER_KEYS, proxySchema } from './proxy/config.js';
+import { readUpstreamCa } from './proxy/upstream-tls.js';
 import { checkRoutesMode, ROUTES_DEFAULTS, routesSchema } from './proxy/routes.js';
 import { SERVER_DEFAULTS, SERVER_FORMER_KEYS, serverSchema } from './server-config.js';
 import { STATIC_DEFAULTS, STATIC_FORMER_KEYS, staticSchema } from './static/config.js';
@@ -91,6 +92,8 @@ const ENV: Readonly<Record<string, EnvBinding>> = {
   WEB_STATIC_STAT_TTL_MS: { key: 'static.statTtlMs', kind: 'int' },
   APP_UPSTREAMS: { key: 'proxy.upstreams', kind: 'list' },
   WEB_UPSTREAM_RESOLVE_MS: { key: 'proxy.upstreamResolveMs', kind: 'int' },
+  // Issue 15: the CA file https:// upstreams are verified against (proxy/upstream-tls.ts).
+  WEB_UPSTREAM_CA: { key: 'proxy.upstreamCaFile', kind: 'string' },
   // Several apps behind one web tier (issue 18): "/shop/=http://…,http://…;/blog/=http://…".
   WEB_ROUTES: { key: 'routes', kind: 'string' },
   WEB_PROXY_ENGINE: { key: 'proxy.engine', kind: 'string' },
@@ -164,11 +167,13 @@ export function loadConfig(file: string | undefined, env: Env): WebConfig {
   if (problem !== undefined) throw new ConfigError(problem.key, problem.message, { cause: 'cause' in problem ? problem.cause : undefined });
   const base = packageRoot();
   const absolute = (path: string): string => (path === '' || isAbsolute(path) ? path : resolve(base, path));
+  // Read now, so a missing or empty CA file is one line at start and a rejected reload (ConfigError naming WEB_UPSTREAM_CA).
+  readUpstreamCa(absolute(config.proxy.upstreamCaFile));
   return Object.freeze({
     ...config,
     static: Object.freeze({ ...config.static, root: absolute(config.static.root) }),
     cgi: Object.freeze({ ...config.cgi, dir: absolute(config.cgi.dir) }),
-    proxy: Object.freeze({ ...config.proxy, bodyTempDir: absolute(config.proxy.bodyTempDir) }),
+    proxy: Object.freeze({ ...config.proxy, bodyTempDir: absolute(config.proxy.bodyTempDir), upstreamCaFile: absolute(config.proxy.upstreamCaFile) }),
     tls: Object.freeze({ ...config.tls, dir: absolute(config.tls.dir), certFiles: Object.freeze(config.tls.certFiles.map(absolute)), keyFiles: Object.freeze(config.tls.keyFiles.map(absolute)) }),
   });
 }

@@ -72,11 +72,15 @@ export function isDiscoverable(upstream: Upstream): boolean {
   return isIP(upstream.hostname) === 0 && upstream.hostname !== 'localhost';
 }
 
-/** The upstream for one resolved address of a named one: same port, path and weight. */
+/**
+ * The upstream for one resolved address of a named one: same scheme, port, path and weight; an
+ * https:// one keeps the name for SNI and the certificate check (the address is only where to connect).
+ */
 function atAddress(named: Upstream, address: string): Upstream {
   const host = isIP(address) === 6 ? `[${address}]` : address;
-  const url = `http://${host}:${named.port}${named.basePath}`;
-  return { ...parseUpstream(url), weight: named.weight };
+  const scheme = named.tls === undefined ? 'http' : 'https';
+  const url = `${scheme}://${host}:${named.port}${named.basePath}`;
+  return named.tls === undefined ? { ...parseUpstream(url), weight: named.weight } : { ...parseUpstream(url), weight: named.weight, tls: named.tls };
 }
 
 /**

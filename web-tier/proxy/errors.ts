@@ -4,6 +4,7 @@
  * errno in the body (sendError shows only the code and the request id; the cause goes to the log).
  */
 import { TwotierError } from '../../common/errors.js';
+import { isTlsFailure, isTlsHandshakeFailure } from './upstream-tls.js';
 
 /** connect: until the TCP connection is up; response: until the response head; body: between two body chunks. */
 export type TimeoutPhase = 'connect' | 'response' | 'body';
@@ -46,9 +47,13 @@ export function errorCode(error: unknown): string {
   return 'UNKNOWN';
 }
 
-/** True when the request never left: the connection was refused or the name did not resolve. */
+/**
+ * True when the request never left: the connection was refused, the name did not resolve, or the
+ * TLS handshake failed (node writes an https request only on a socket that verified).
+ */
 export function isNeverSent(error: unknown): boolean {
-  return REFUSED.has(errorCode(error)) || (error instanceof UpstreamTimeoutError && error.phase === 'connect');
+  const code = errorCode(error);
+  return REFUSED.has(code) || isTlsHandshakeFailure(code) || (error instanceof UpstreamTimeoutError && error.phase === 'connect');
 }
 
 /** True for a connection reset: on a reused keep-alive socket, this is the idle-close race. */
@@ -66,6 +71,7 @@ export function toUpstreamError(error: unknown, upstreamUrl: string): TwotierErr
   }
   if (REFUSED.has(code)) return new TwotierError('WEB_ERR_UPSTREAM_REFUSED', message, { cause: error });
   if (RESET.has(code)) return new TwotierError('WEB_ERR_UPSTREAM_RESET', message, { cause: error });
+  if (isTlsFailure(code)) return new TwotierError('WEB_ERR_UPSTREAM_TLS', `upstream ${upstreamUrl}: TLS failed (${code})`, { cause: error });
   return new TwotierError('WEB_ERR_UPSTREAM_BAD_RESPONSE', message, { cause: error });
 }
 

@@ -177,7 +177,9 @@ function answer(forwarder: Forwarder, exchange: Exchange, error: unknown): void 
   const url = attempt?.upstream?.url ?? 'none';
   const reply: TwotierError = toUpstreamError(error, url);
   const level = reply.status === 413 ? 'info' : 'warn';
-  exchange.ctx.logger[level]({ code: reply.code, cause: errorCode(error), upstream: url, attempts: attempt?.number ?? 1 }, 'proxy answered with an error');
+  // A TLS failure says why in words too ("unable to verify the first certificate", "Hostname/IP does not match …").
+  const reason = reply.code === 'WEB_ERR_UPSTREAM_TLS' ? { reason: (error as Error).message } : undefined;
+  exchange.ctx.logger[level]({ code: reply.code, cause: errorCode(error), upstream: url, attempts: attempt?.number ?? 1, ...reason }, 'proxy answered with an error');
   // An unread body would stall the keep-alive connection; 413 always closes (issue 3).
   sendError(exchange.res, exchange.ctx, reply, { close: reply.status === 413 || !exchange.req.complete });
 }

@@ -33,6 +33,7 @@ import { createUpstreamPool, type UpstreamState } from './pool.js';
 import { bufferThenAdmit, onBufferError } from './request-buffering.js';
 import { createRetryBudget } from './retry-budget.js';
 import { createSpillDir } from './spill-file.js';
+import { upstreamTlsFor } from './upstream-tls.js';
 
 /** Totals for the metrics engineer. */
 export interface ProxyStats {
@@ -74,8 +75,10 @@ export function createProxyHandler(options: ProxyHandlerConfig & { readonly logg
   const { logger, upstreams, ...settings } = options;
   const pool = createUpstreamPool(upstreams, { balance: settings.balance, maxActivePerUpstream: settings.maxSocketsPerUpstream, passiveHealth: settings.passiveHealth });
   const admission = createAdmission(pool, { maxQueue: settings.maxQueue, queueTimeoutMs: settings.queueTimeoutMs });
-  const agent = createUpstreamAgent({ maxSockets: settings.maxSocketsPerUpstream, keepAliveIdleMs: settings.keepAliveIdleMs });
-  const checker = settings.activeHealth.intervalMs === 0 || upstreams.length === 0 ? undefined : createHealthChecker(pool, settings.activeHealth, logger);
+  // https:// upstreams (issue 15): every connection, pooled, retried or health check, verifies against the same CA.
+  const tls = upstreamTlsFor(upstreams, settings.upstreamCaFile);
+  const agent = createUpstreamAgent({ maxSockets: settings.maxSocketsPerUpstream, keepAliveIdleMs: settings.keepAliveIdleMs, tls });
+  const checker = settings.activeHealth.intervalMs === 0 || upstreams.length === 0 ? undefined : createHealthChecker(pool, settings.activeHealth, logger, tls);
   const discovery = startDiscovery(upstreams, pool, { resolveMs: settings.upstreamResolveMs, checkNew: checker !== undefined, logger });
   const trusted = new Set(settings.trustedProxies.map((address) => normalizeAddress(address)));
   const spillDir = createSpillDir({ parent: settings.bodyTempDir, maxTotalBytes: settings.bodyTempMaxBytes });

@@ -7,10 +7,12 @@
  * Like Caddy's active + passive health, both must agree for an upstream to get traffic.
  */
 import http from 'node:http';
+import https from 'node:https';
 import type { Logger } from '../../common/logger.js';
 import type { ActiveHealthConfig } from './config.js';
 import { errorCode } from './errors.js';
 import type { CheckResult, Upstream, UpstreamPool } from './pool.js';
+import type { UpstreamTlsOptions } from './upstream-tls.js';
 
 export interface HealthChecker {
   /** Checks every upstream now; resolves when all have answered or timed out. */
@@ -26,11 +28,14 @@ function verdict(status: number): CheckResult {
   return status === 503 ? 'draining' : 'down';
 }
 
-function checkOne(upstream: Upstream, options: ActiveHealthConfig): Promise<{ result: CheckResult; reason?: string }> {
+function checkOne(upstream: Upstream, options: ActiveHealthConfig, tls: UpstreamTlsOptions | undefined): Promise<{ result: CheckResult; reason?: string }> {
   return new Promise((resolve) => {
     const url = new URL(upstream.basePath + options.path, upstream.origin);
     // agent: false: one short connection per check, closed after it, never a pooled client socket.
-    const request = http.get(url, { agent: false, headers: { 'user-agent': 'twotier-web-health', connection: 'close' }, timeout: options.timeoutMs });
+    const settings = { agent: false, headers: { 'user-agent': 'twotier-web-health', connection: 'close' }, timeout: options.timeoutMs } as const;
+    // Over TLS, verified as client requests are (same CA, same name): an upstream whose certificate
+    // fails stays out of rotation with the verify error as its lastError.
+    const request = upstream.tls === undefined ? http.get(url, settings) : https.get(url, { ...settings, servername: upstream.tls.servername, ...(tls?.ca === undefined ? {} : { ca: tls.ca }) });
     request.once('response', (response) => {
       response.resume();
       const result = verdict(response.statusCode ?? 0);
@@ -41,7 +46,7 @@ function checkOne(upstream: Upstream, options: ActiveHealthConfig): Promise<{ re
   });
 }
 
-export function createHealthChecker(pool: UpstreamPool, options: ActiveHealthConfig, logger: Logger): HealthChecker {
+export function createHealthChecker(pool: UpstreamPool, options: ActiveHealthConfig, logger: Logger, tls?: UpstreamTlsOptions): HealthChecker {
   let closed = false;
   const running = new Set<Upstream>();
 
@@ -50,14 +55,14 @@ export function createHealthChecker(pool: UpstreamPool, options: ActiveHealthCon
     if (closed || running.has(upstream)) return;
     running.add(upstream);
     try {
-      let { result, reason } = await checkOne(upstream, options);
+      let { result, reason } = await checkOne(upstream, options, tls);
       // One address may front several processes (pm2 cluster mode, a node:cluster primary, a
       // service VIP): a 503 says only that the process this connection reached is draining, e.g.
       // one that pm2 is reloading while its replacement already listens. Ask again on fresh
       // connections before the whole address leaves rotation (HAProxy's `fall`: more than one
       // failed check marks a server down); any ready answer keeps it in.
       for (let again = 0; result === 'draining' && again < DRAINING_RECHECKS && !closed; again += 1) {
-        ({ result, reason } = await checkOne(upstream, options));
+        ({ result, reason } = await checkOne(upstream, options, tls));
       }
       if (closed) return;
       const before = pool.states().find((state) => state.url === upstream.url)?.state;

@@ -6,6 +6,7 @@
  * free slot is admission.ts's job; this file only knows who is eligible.
  */
 import { PROXY_DEFAULTS, type BalanceMethod, type PassiveHealthConfig } from './config.js';
+import { tlsServername } from './upstream-tls.js';
 
 export type { BalanceMethod, PassiveHealthConfig } from './config.js';
 
@@ -33,6 +34,12 @@ export interface Upstream {
   readonly hostname: string;
   readonly port: number;
   readonly weight: number;
+  /**
+   * Present for an https:// upstream: the name its certificate is checked against and sent as
+   * SNI ('' for an IP address: no SNI, the IP SANs are checked). The configured host name, also
+   * for each address DNS discovery finds behind it (discovery.ts): never the client's Host.
+   */
+  readonly tls?: { readonly servername: string };
 }
 
 export type UpstreamStatus = 'up' | 'down' | 'draining';
@@ -113,7 +120,7 @@ interface Member {
 
 const WEIGHT = /^weight=(\d{1,3})$/;
 
-/** Parses one base URL; throws a TypeError naming it when it is not plain http://host[:port][/path][#weight=N]. */
+/** Parses one base URL; throws a TypeError naming it when it is not http(s)://host[:port][/path][#weight=N]. */
 export function parseUpstream(entry: UpstreamEntry): Upstream {
   const raw = typeof entry === 'string' ? entry : entry.url;
   let parsed: URL;
@@ -123,14 +130,16 @@ export function parseUpstream(entry: UpstreamEntry): Upstream {
     throw new TypeError(`upstream ${JSON.stringify(raw)} is not a URL`, { cause: error });
   }
   const fragment = WEIGHT.exec(parsed.hash.slice(1));
-  if (parsed.protocol !== 'http:' || parsed.hostname === '' || parsed.search !== '' || (parsed.hash !== '' && fragment === null) || parsed.username !== '') {
-    throw new TypeError(`upstream ${JSON.stringify(raw)} must be http://host[:port][/path][#weight=N]`);
+  const secure = parsed.protocol === 'https:';
+  if ((parsed.protocol !== 'http:' && !secure) || parsed.hostname === '' || parsed.search !== '' || (parsed.hash !== '' && fragment === null) || parsed.username !== '') {
+    throw new TypeError(`upstream ${JSON.stringify(raw)} must be http(s)://host[:port][/path][#weight=N]`);
   }
   const weight = typeof entry === 'string' ? Number(fragment?.[1] ?? 1) : (entry.weight ?? Number(fragment?.[1] ?? 1));
   if (!Number.isSafeInteger(weight) || weight < 1 || weight > 100) throw new TypeError(`upstream ${JSON.stringify(raw)}: weight must be an integer from 1 to 100`);
   const url = parsed.hash === '' ? raw : raw.slice(0, raw.indexOf('#'));
   const hostname = parsed.hostname.replace(/^\[(.*)\]$/, '$1');
-  return { url, origin: parsed.origin, basePath: parsed.pathname.replace(/\/+$/, ''), hostname, port: Number(parsed.port === '' ? 80 : parsed.port), weight };
+  const upstream = { url, origin: parsed.origin, basePath: parsed.pathname.replace(/\/+$/, ''), hostname, port: Number(parsed.port === '' ? (secure ? 443 : 80) : parsed.port), weight };
+  return secure ? { ...upstream, tls: { servername: tlsServername(hostname) } } : upstream;
 }
 
 export function createUpstreamPool(entries: readonly UpstreamEntry[], options: Partial<PoolOptions> = {}, now: () => number = Date.now): UpstreamPool {

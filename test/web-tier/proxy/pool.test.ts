@@ -21,7 +21,9 @@ t.test('base URLs are parsed into origin, base path and weight; anything else is
   t.match(parseUpstream('http://a:1#weight=3'), { url: 'http://a:1', origin: 'http://a:1', basePath: '', weight: 3 });
   t.match(parseUpstream({ url: 'http://a:1', weight: 2 }), { url: 'http://a:1', origin: 'http://a:1', basePath: '', weight: 2 });
   t.throws(() => parseUpstream('not a url'), TypeError);
-  t.throws(() => parseUpstream('https://127.0.0.1:3000'), /must be http/);
+  t.throws(() => parseUpstream('ftp://127.0.0.1:3000'), /must be http/);
+  t.match(parseUpstream('https://app.internal'), { origin: 'https://app.internal', port: 443, tls: { servername: 'app.internal' } });
+  t.match(parseUpstream('https://10.0.0.5:3443'), { port: 3443, tls: { servername: '' } });
   t.throws(() => parseUpstream('http://127.0.0.1:3000/?q=1'), /must be http/);
   t.throws(() => parseUpstream('http://a:1#w=2'), /must be http/);
   t.throws(() => parseUpstream('http://a:1#weight=0'), /weight/);

@@ -9,7 +9,7 @@ import type http from 'node:http';
 import { Readable } from 'node:stream';
 import httpProxy from 'http-proxy';
 import type { Logger } from '../../../common/logger.js';
-import { createFreshConnectionAgent, withRequestHook } from '../agent.js';
+import { createFreshConnectionAgent, withRequestHook, type RequestOptionsSeen } from '../agent.js';
 import { withContentLengthField } from '../body-buffer.js';
 import type { AttemptHandler } from '../dispatch.js';
 import { ClientAbortedError, errorCode } from '../errors.js';
@@ -37,9 +37,9 @@ export function createHttpProxyEngine(agent: http.Agent, trustedProxies: Readonl
    * per-request churn). A request created outside proxy.web() is refused rather than sent without
    * its timers and exact target.
    */
-  const onRequest = (proxyReq: ClientRequest): void => {
+  const onRequest = (proxyReq: ClientRequest, options: RequestOptionsSeen): void => {
     if (sending === undefined) proxyReq.destroy(new Error('upstream request outside any exchange'));
-    else prepare(sending, proxyReq);
+    else prepare(sending, proxyReq, options);
   };
   const pooled = withRequestHook(agent, onRequest);
 
@@ -88,7 +88,7 @@ export function createHttpProxyEngine(agent: http.Agent, trustedProxies: Readonl
           // the path is set in prepare() anyway.
           toProxy: true,
           // A retry goes out on a fresh connection: the pooled sockets may all be equally stale.
-          agent: first ? pooled : withRequestHook(createFreshConnectionAgent(), onRequest),
+          agent: first ? pooled : withRequestHook(createFreshConnectionAgent(agent), onRequest),
           // http-proxy pipes req itself when there is no buffer; a retry's req is already read.
           buffer: first ? attempt.body : (attempt.body ?? Readable.from([])),
           selfHandleResponse: true,
@@ -115,9 +115,12 @@ export function createHttpProxyEngine(agent: http.Agent, trustedProxies: Readonl
   };
 }
 
-/** Runs before the request head is written: the last word on target and framing. */
-function prepare(sending: Sending, proxyReq: ClientRequest): void {
+/** Runs before the request head is written: the last word on target, framing and TLS name. */
+function prepare(sending: Sending, proxyReq: ClientRequest, options: RequestOptionsSeen): void {
   sending.attempt.proxyReq = proxyReq;
+  // http-proxy passes no servername: node's https agent would take the client's Host (agent.ts).
+  const tls = (sending.attempt.upstream as Upstream).tls;
+  if (tls !== undefined) options.servername = tls.servername;
   // http-proxy rebuilds the path with url.parse and a regex that collapses "//" and turns "\"
   // into "/": the app must see the target as sent.
   proxyReq.path = sending.path;
@@ -149,11 +152,13 @@ function restoreFraming(framing: RequestFraming, proxyReq: ClientRequest): void 
 }
 
 /** http-proxy url.parse()s a string target on every request; a parsed one is used as is. */
-const targets = new WeakMap<Upstream, { protocol: 'http:'; host: string; hostname: string; port: number }>();
-function targetOf(upstream: Upstream): { protocol: 'http:'; host: string; hostname: string; port: number } {
+type Target = { protocol: 'http:' | 'https:'; host: string; hostname: string; port: number };
+const targets = new WeakMap<Upstream, Target>();
+function targetOf(upstream: Upstream): Target {
   let target = targets.get(upstream);
   if (target === undefined) {
-    target = { protocol: 'http:', host: upstream.hostname, hostname: upstream.hostname, port: upstream.port };
+    // https: http-proxy then uses https.request and sets rejectUnauthorized (its `secure` default: true).
+    target = { protocol: upstream.tls === undefined ? 'http:' : 'https:', host: upstream.hostname, hostname: upstream.hostname, port: upstream.port };
     targets.set(upstream, target);
   }
   return target;

@@ -3,8 +3,9 @@
  * web-incoming passes do for this configuration (copy the headers, pipe the body, report the
  * response) minus its per-request url.parse, options merge and pass loop.
  */
-import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
+import { request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import type http from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { createFreshConnectionAgent } from '../agent.js';
 import { withContentLength } from '../body-buffer.js';
 import type { AttemptHandler } from '../dispatch.js';
@@ -46,10 +47,17 @@ class PlainExchange implements EngineExchange {
     try {
       // A header list is written as it is: node stores the head at once, path and framing included,
       // and adds no Host of its own (an HTTP/1.0 client may have sent none: the upstream's, as node would).
-      const head = req.headers.host === undefined ? [...this.#head, 'Host', upstream.origin.slice('http://'.length)] : this.#head;
+      const head = req.headers.host === undefined ? [...this.#head, 'Host', upstream.origin.slice(upstream.origin.indexOf('//') + 2)] : this.#head;
       // A retry goes out on a fresh connection: the pooled sockets may all be equally stale.
-      const agent = attempt.number === 1 ? this.#agent : createFreshConnectionAgent();
-      proxyReq = httpRequest({ host: upstream.hostname, port: upstream.port, method: req.method, path: upstream.basePath + this.#target, headers: head, agent });
+      const agent = attempt.number === 1 ? this.#agent : createFreshConnectionAgent(this.#agent);
+      const options: RequestOptions & { servername?: string } = { host: upstream.hostname, port: upstream.port, method: req.method, path: upstream.basePath + this.#target, headers: head, agent };
+      if (upstream.tls === undefined) proxyReq = httpRequest(options);
+      else {
+        // SNI and the certificate check from the upstream's configured name: node's https agent
+        // would otherwise take them from the Host header, the client's (upstream-tls.ts).
+        options.servername = upstream.tls.servername;
+        proxyReq = httpsRequest(options);
+      }
     } catch (error) {
       handler.onError(error);
       return;
