@@ -6,12 +6,16 @@
  * shares the event loop with static file serving.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { joinHeaderLines, type AppHeaders, type AppResponse, type Application } from '../common/app-interface.js';
 import { TwotierError, isTwotierError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { toAppRequest, writeAppResponse } from '../common/node-adapter.js';
 import { loadAppModule } from '../common/app-module.js';
+import { createWebSocketAdapter, handshakeRequest, isWebSocketUpgrade, jsonError, writeRawResponse } from '../common/websocket-adapter.js';
 import { createApp } from '../app-tier/app/create-app.js';
+import { createLiveHub, type LiveHub } from '../app-tier/app/live/hub.js';
+import { parseDatabaseUrl } from '../app-tier/store/database-url.js';
 import { openStore } from '../app-tier/store/index.js';
 import type { WebConfig } from './config.js';
 import type { RequestContext, RequestHandler } from './context.js';
@@ -24,7 +28,14 @@ export interface EmbeddedHandlerOptions {
   readonly logger: Logger;
   /** WEB_TRUSTED_PROXIES: peers whose X-Forwarded-For/-Proto are kept, as the proxy keeps them. Default none. */
   readonly trustedProxies?: readonly string[];
+  /** The built-in app's live feed: its streams end and it closes with the handler. */
+  readonly live?: LiveHub | undefined;
+  /** The largest WebSocket message a client may send; the app tier's APP_WS_MAX_MESSAGE_BYTES default when absent. */
+  readonly wsMaxMessageBytes?: number | undefined;
 }
+
+/** The app tier's default for APP_WS_MAX_MESSAGE_BYTES (app-tier/config.ts). */
+const DEFAULT_WS_MAX_MESSAGE_BYTES = 65_536;
 
 /** Turns whatever the application (or reading the request) threw into the error the client sees. */
 function toClientError(error: unknown): TwotierError {
@@ -93,11 +104,19 @@ export async function createEmbeddedApp(
     return createEmbeddedHandler({ app, logger: logger.child({ component: 'embedded' }), trustedProxies: config.server.trustedProxies });
   }
   const store = await openStore(config.app.databaseUrl, { logger });
+  // The live feed in this process; with Postgres, every process (web workers, app tiers on other
+  // boxes) hears every write through LISTEN/NOTIFY. Without it, a client sees the writes of its own
+  // web worker only (embedded mode has no app-tier primary to relay between workers).
+  const location = parseDatabaseUrl(config.app.databaseUrl);
+  const transport = location.kind === 'postgres'
+    ? (await import('../app-tier/store/postgres-notify.js')).createPostgresNotifyTransport({ url: location.url, logger })
+    : undefined;
+  const live = createLiveHub({ transport, bufferEvents: 1_000, onError: (error) => logger.warn({ err: error }, 'live feed: an event could not be sent to the other processes') });
   const app = createApp({
     store, logger: logger.child({ component: 'app' }), appToken: config.app.token,
-    maxArticleBodyBytes: config.app.maxArticleBodyBytes, maxRequestBodyBytes: config.app.maxRequestBodyBytes,
+    maxArticleBodyBytes: config.app.maxArticleBodyBytes, maxRequestBodyBytes: config.app.maxRequestBodyBytes, live,
   });
-  return createEmbeddedHandler({ app, logger: logger.child({ component: 'embedded' }), trustedProxies: config.server.trustedProxies });
+  return createEmbeddedHandler({ app, logger: logger.child({ component: 'embedded' }), trustedProxies: config.server.trustedProxies, live });
 }
 
 function trustedSet(addresses: readonly string[]): ReadonlySet<string> {
@@ -105,6 +124,12 @@ function trustedSet(addresses: readonly string[]): ReadonlySet<string> {
 }
 
 export interface EmbeddedHandler extends RequestHandler {
+  /**
+   * An `Upgrade: websocket` request (the web tier's upgrade path calls it): the application's
+   * websocket entry in this process, as the app tier's workers run it (common/websocket-adapter.ts).
+   * Owns the socket from here and ends it on every failure; never throws.
+   */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, ctx: RequestContext): void;
   /** A reload's WEB_TRUSTED_PROXIES (server.ts reload): the same peers the proxy and the CGI gateway trust. */
   reconfigure(config: { readonly server: Pick<WebConfig['server'], 'trustedProxies'> }): void;
 }
@@ -115,6 +140,7 @@ export function createEmbeddedHandler(options: EmbeddedHandlerOptions): Embedded
   let trusted = trustedSet(options.trustedProxies ?? []);
   const inFlight = new Set<Promise<void>>();
   let closing: Promise<void> | undefined;
+  const websockets = createWebSocketAdapter({ app, maxMessageBytes: options.wsMaxMessageBytes ?? DEFAULT_WS_MAX_MESSAGE_BYTES });
 
   return {
     handle(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): void {
@@ -130,6 +156,21 @@ export function createEmbeddedHandler(options: EmbeddedHandlerOptions): Embedded
       void done.finally(() => inFlight.delete(done));
     },
 
+    upgrade(req, socket, head, ctx) {
+      ctx.servedBy = 'embedded';
+      socket.on('error', (error) => ctx.logger.debug({ err: error }, 'upgrade socket error'));
+      if (closing !== undefined || !isWebSocketUpgrade(req)) {
+        const response = closing !== undefined
+          ? jsonError(503, 'WEB_ERR_DRAINING', 'the server is shutting down; connect again', ctx.requestId)
+          : jsonError(400, 'WEB_ERR_BAD_REQUEST', 'only Upgrade: websocket on GET is served', ctx.requestId);
+        writeRawResponse(socket, response).catch(() => socket.destroy());
+        return;
+      }
+      // The same edge rules as for a request (X-Forwarded-*, X-Request-Id), as handle() applies them.
+      const request = { ...handshakeRequest(req, ctx.requestId), headers: edgeHeaders(req, ctx.requestId, trusted) };
+      websockets.handle(req, socket, head, request, ctx.logger);
+    },
+
     reconfigure(config) {
       trusted = trustedSet(config.server.trustedProxies);
     },
@@ -137,8 +178,13 @@ export function createEmbeddedHandler(options: EmbeddedHandlerOptions): Embedded
     close(): Promise<void> {
       // Requests already inside the app finish first: closing the store under a running view
       // would turn a graceful stop into 500s.
-      closing ??= Promise.allSettled([...inFlight]).then(async () => {
+      if (closing !== undefined) return closing;
+      // The event streams end with the feed; the WebSockets get RFC 6455 §7.4.1's 1001 going away.
+      options.live?.end();
+      const sockets = websockets.closeAll(1001, 'server going away');
+      closing = Promise.allSettled([...inFlight, sockets]).then(async () => {
         await app.close();
+        await options.live?.close();
         logger.debug('embedded application closed');
       });
       return closing;

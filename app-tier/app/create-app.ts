@@ -141,7 +141,7 @@ export function createApp(options: CreateAppOptions): Application {
     async websocket(request, socket) {
       const resolution = router.resolve('GET', request.target);
       if (resolution.kind === 'match' && resolution.routeName === 'live' && options.live !== undefined) {
-        await liveSocket(options.live, request, socket, logger);
+        await liveSocket(options.live, request, socket, logger, workerPid);
         return;
       }
       await socket.reject(finalise('GET', errorResponse(request, new TwotierError('APP_ERR_NOT_FOUND', 'there is no WebSocket endpoint at this address'), logger)));

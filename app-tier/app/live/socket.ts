@@ -22,7 +22,7 @@ export const liveUpgradeRequired: View = async () => json(426, {
   error: { status: 426, code: 'APP_ERR_UPGRADE_REQUIRED', message: 'this is a WebSocket endpoint: connect with Upgrade: websocket (or read /api/articles/events as Server-Sent Events)' },
 }, { Upgrade: 'websocket', Connection: 'Upgrade' });
 
-export async function liveSocket(hub: LiveHub, request: AppRequest, socket: AppWebSocket, logger: Logger): Promise<void> {
+export async function liveSocket(hub: LiveHub, request: AppRequest, socket: AppWebSocket, logger: Logger, workerPid: number): Promise<void> {
   await socket.accept();
   let pending = 0;
   const send = (message: string): void => {
@@ -45,8 +45,9 @@ export async function liveSocket(hub: LiveHub, request: AppRequest, socket: AppW
       if (missed === undefined) send('{"type":"reset"}');
       else for (const event of missed) send(eventMessage(event));
     }
-    // Tells the client it is subscribed: anything written from now on reaches it.
-    send('{"type":"hello"}');
+    // Tells the client it is subscribed (anything written from now on reaches it), and which
+    // process holds its connection, as the echo and the page footer do.
+    send(JSON.stringify({ type: 'hello', worker: { pid: workerPid } }));
     for (;;) {
       const event = await socket.receive();
       if (event.type === 'close') break;

@@ -1,0 +1,86 @@
+/**
+ * Embedded mode's WebSocket entry: the web tier's upgrade path calls handler.upgrade(), which
+ * runs the application's websocket entry in-process. Here a bare http server stands in for the
+ * web tier's 'upgrade' wiring (web-tier/pipeline owns that): the live feed over /api/live, a
+ * non-WebSocket upgrade refused with 400, and 1001 for every socket when the handler closes.
+ */
+import t from 'tap';
+import { once } from 'node:events';
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import WebSocket from 'ws';
+import { createLogger } from '../../common/logger.js';
+import { createApp } from '../../app-tier/app/create-app.js';
+import { createLiveHub } from '../../app-tier/app/live/hub.js';
+import { openStore } from '../../app-tier/store/index.js';
+import type { RequestContext } from '../../web-tier/context.js';
+import { createEmbeddedHandler } from '../../web-tier/embedded.js';
+
+const logger = createLogger({ tier: 'web', level: 'silent' });
+const WAIT_MS = 10_000;
+
+function within<T>(promise: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([promise, new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), WAIT_MS);
+  })]).finally(() => clearTimeout(timer));
+}
+
+function contextOf(req: IncomingMessage): RequestContext {
+  const url = new URL(req.url ?? '/', 'http://x');
+  return { requestId: 'req-1', startedAt: process.hrtime.bigint(), logger, pathname: url.pathname, search: url.search, servedBy: 'web' };
+}
+
+t.test('embedded: the live feed over WebSocket in the web tier\'s own process', async (t) => {
+  const live = createLiveHub({ bufferEvents: 10 });
+  const app = createApp({ store: await openStore('sqlite::memory:', { logger }), logger, live });
+  const handler = createEmbeddedHandler({ app, logger, live });
+  const server = createServer((req, res) => handler.handle(req, res, contextOf(req)));
+  server.on('upgrade', (req: IncomingMessage, socket, head: Buffer) => handler.upgrade(req, socket, head, contextOf(req)));
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  t.teardown(async () => {
+    await handler.close();
+    server.closeAllConnections();
+    server.close();
+  });
+
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/api/live`);
+  ws.on('error', () => undefined);
+  t.teardown(() => ws.terminate());
+  const messages: Record<string, unknown>[] = [];
+  let wake: (() => void) | undefined;
+  ws.on('message', (data) => {
+    messages.push(JSON.parse(String(data)) as Record<string, unknown>);
+    wake?.();
+  });
+  const next = async (what: string): Promise<Record<string, unknown>> => {
+    while (messages.length === 0) await within(new Promise<void>((resolve) => { wake = resolve; }), what);
+    return messages.shift() as Record<string, unknown>;
+  };
+  t.match(await next('hello'), { type: 'hello', worker: { pid: process.pid } });
+  const created = await fetch(`http://127.0.0.1:${port}/api/articles/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ title: 'Embedded live', body: 'x' }) });
+  t.equal(created.status, 201);
+  await created.text();
+  t.match(await next('article.created'), { type: 'article.created', article: { title: 'Embedded live' } });
+
+  // Not a WebSocket: refused with 400 on the socket, never a hang.
+  const refused = await new Promise<number>((resolve, reject) => {
+    const socket = (async () => {
+      const net = await import('node:net');
+      const raw = net.connect(port, '127.0.0.1');
+      let text = '';
+      raw.on('data', (chunk: Buffer) => { text += chunk.toString('latin1'); });
+      raw.on('close', () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0)));
+      raw.on('error', reject);
+      raw.end('GET /api/live HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n');
+    })();
+    socket.catch(reject);
+  });
+  t.equal(refused, 400);
+
+  const closed = once(ws, 'close');
+  await within(handler.close(), 'the handler to close');
+  t.equal((await within(closed, 'the 1001'))[0], 1001, 'RFC 6455 §7.4.1 going away');
+});
