@@ -29,6 +29,7 @@ import { claimPidFile, heldBy, instancePidFile, PidFileHeldError, type PidFile }
 import { openStore } from './store/index.js';
 import { createWorkerLiveHub } from './live.js';
 import { createLiveRelay } from './live-cluster.js';
+import { replaceRequest } from '../common/supervisor.js';
 import { createSupervisor } from './supervisor.js';
 import { readAppTls } from './tls.js';
 import { createWorkerServer, type WorkerServer } from './worker.js';
@@ -254,7 +255,13 @@ async function runWorker(config: AppConfig, logger: Logger, role: WorkerRole): P
     routeOf: config.appModule === undefined ? createRouteNamer({ faultRoutes: config.faultRoutes }) : () => 'app',
     ...(config.maxRequests === 0 ? {} : { maxRequests: config.maxRequests + randomInt(config.maxRequestsJitter + 1) }),
     tls: readAppTls(config),
-    onMaxRequests: (served) => shutDown({ maxRequests: served }),
+    // Under our primary the worker asks to be replaced and serves on until its successor listens
+    // (common/supervisor.ts replaceWorker: one at a time, so capacity never drops); standalone
+    // (pm2) it drains and exits, and its process manager starts another.
+    onMaxRequests: (served) => {
+      if (role.primaryPid !== undefined && process.send !== undefined) process.send(replaceRequest('max-requests'), undefined, undefined, () => undefined);
+      else shutDown({ maxRequests: served });
+    },
   });
   const server = worker;
   // SIGINT is what `pm2 reload`/`pm2 stop` send; SIGTERM is what our primary and container

@@ -1,8 +1,9 @@
 /**
  * The app tier's cluster primary: common/supervisor.ts with the app tier's settings. A crash
  * loop at start-up gives up after MAX_START_FAILURES; a reload (SIGHUP, `npm run reload`)
- * replaces every worker one at a time; close() kills a worker that has not exited after its
- * own drain bound.
+ * replaces every worker one at a time, as does a worker that reached APP_MAX_REQUESTS (one
+ * replacement at a time, after the reload's, never two at once); close() kills a worker that has
+ * not exited after its own drain bound.
  */
 import type { Cluster } from 'node:cluster';
 import type { Logger } from '../common/logger.js';

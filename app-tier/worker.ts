@@ -34,7 +34,8 @@ export interface WorkerServerOptions {
   readonly routeOf?: ((method: string, target: string) => string) | undefined;
   /**
    * APP_MAX_REQUESTS (with its jitter already added): once this many requests have reached the
-   * application, onMaxRequests is called once (main drains the worker; its supervisor replaces it).
+   * application, onMaxRequests is called once (main asks its primary for a successor and the worker
+   * serves on until that one listens; a standalone worker drains at once).
    */
   readonly maxRequests?: number | undefined;
   readonly onMaxRequests?: ((served: number) => void) | undefined;

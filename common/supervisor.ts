@@ -2,8 +2,8 @@
  * The node:cluster primary both tiers use. It forks the workers, replaces the ones that die
  * (backing off when they die right after starting, so a broken build or an unreachable database
  * does not become a fork bomb), signals them (the web tier's config reload is SIGHUP in place),
- * replaces them one at a time (the app tier's rolling reload), and on shutdown signals every
- * worker and waits for them. It never runs the application: with cluster's round-robin policy
+ * replaces them one at a time (the app tier's rolling reload, and a worker that asks to be
+ * replaced: APP_MAX_REQUESTS), and on shutdown signals every worker and waits for them. It never runs the application: with cluster's round-robin policy
  * (the default on Linux) the primary only accepts connections and hands them to the workers.
  *
  * What differs between the tiers is passed in: how many start failures end start(), the
@@ -13,6 +13,23 @@ import type { Cluster, Worker } from 'node:cluster';
 import { firstEvent } from './first-event.js';
 import { isListenFailed, ListenError } from './listen-error.js';
 import type { Logger } from './logger.js';
+
+/**
+ * What a worker sends its primary to be replaced (gunicorn's max_requests): the primary forks its
+ * successor and asks it to drain only once that one listens, one replacement at a time.
+ */
+export interface ReplaceRequest {
+  readonly twotier: 'replace-me';
+  readonly reason: string;
+}
+
+export function replaceRequest(reason: string): ReplaceRequest {
+  return { twotier: 'replace-me', reason };
+}
+
+export function isReplaceRequest(message: unknown): message is ReplaceRequest {
+  return typeof message === 'object' && message !== null && (message as { twotier?: unknown }).twotier === 'replace-me';
+}
 
 export interface ListeningAddress {
   readonly address: string;
@@ -61,6 +78,15 @@ export interface ClusterSupervisor {
    * stops the reload and leaves the old ones serving. Concurrent calls share one reload.
    */
   rollingReload(): Promise<void>;
+  /**
+   * Replaces one worker as a reload does (its successor listens before it is asked to drain).
+   * Replacements and reloads run one at a time, in the order asked: when every worker reaches
+   * APP_MAX_REQUESTS together they are not all retired at once (node:cluster closes the shared
+   * socket while no worker listens: lib/internal/cluster/round_robin_handle.js remove()).
+   * A worker asked for twice is replaced once; one that is gone by its turn is skipped.
+   * A worker that sends a ReplaceRequest gets this.
+   */
+  replaceWorker(worker: Worker, reason?: string): Promise<void>;
   /** Pids of the workers alive now, in the order they were forked. */
   pids(): number[];
   /** `signal` (SIGTERM: they drain) to every worker; resolves when all have exited. Idempotent. */
@@ -80,6 +106,10 @@ export function createClusterSupervisor(options: ClusterSupervisorOptions): Clus
   let quickFailures = 0;
   let stopping = false;
   let reloading: Promise<void> | undefined;
+  /** The queue replacements and reloads take turns in: never two at once. */
+  let turn: Promise<void> = Promise.resolve();
+  /** Workers waiting in that queue (or being replaced): asked once, replaced once. */
+  const queued = new Map<Worker, Promise<void>>();
   let closing: Promise<void> | undefined;
   let onAllExited: (() => void) | undefined;
   let address: ListeningAddress | undefined;
@@ -126,6 +156,8 @@ export function createClusterSupervisor(options: ClusterSupervisorOptions): Clus
     // Not checked against `live`: the worker's 'exit' may be handled before its last message.
     if (isListenFailed(message)) {
       if (onStartFailed !== undefined) failStart(new ListenError(message.errno, message.host, message.port));
+    } else if (isReplaceRequest(message)) {
+      void replaceWorker(worker, message.reason);
     } else if (!stopping) {
       options.onMessage?.(worker, message);
     }
@@ -177,23 +209,60 @@ export function createClusterSupervisor(options: ClusterSupervisorOptions): Clus
     return ready;
   }
 
+  /** Runs `job` once every replacement or reload asked before it has finished. */
+  function inTurn(job: () => Promise<void>): Promise<void> {
+    const run = turn.then(job);
+    turn = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Forks old's successor; once it listens, old drains. The successor's pid if it died first, else null. */
+  async function replace(old: Worker, reason: string): Promise<number | null> {
+    const fresh = fork();
+    trial.add(fresh);
+    const ok = await firstEvent(fresh, 'listening', 'exit');
+    trial.delete(fresh);
+    if (!ok) return fresh.process.pid ?? 0;
+    if (stopping) return null;
+    if (!live.has(old)) {
+      // Old died meanwhile and onExit already forked its crash replacement: one too many now.
+      retiring.add(fresh);
+      fresh.process.kill('SIGTERM');
+      return null;
+    }
+    retiring.add(old);
+    const exited = new Promise<void>((resolve) => old.once('exit', () => resolve()));
+    logger.info({ oldPid: old.process.pid, newPid: fresh.process.pid, reason, listening: listening.size }, 'worker replaced');
+    // SIGTERM: the worker's own handler drains it (see close() below).
+    old.process.kill('SIGTERM');
+    options.onRestart?.('reload');
+    await exited;
+    return null;
+  }
+
   async function replaceEach(): Promise<void> {
     for (const old of [...live.keys()]) {
-      if (stopping || !live.has(old)) continue;
-      const fresh = fork();
-      trial.add(fresh);
-      const ok = await firstEvent(fresh, 'listening', 'exit');
-      trial.delete(fresh);
-      if (!ok) {
-        throw new Error(`reload stopped: new worker ${fresh.process.pid} exited before listening; the old workers keep serving`);
-      }
-      if (stopping || !live.has(old)) continue;
-      retiring.add(old);
-      const exited = new Promise<void>((resolve) => old.once('exit', () => resolve()));
-      old.process.kill('SIGTERM');
-      options.onRestart?.('reload');
-      await exited;
+      if (stopping || !live.has(old) || retiring.has(old)) continue;
+      const diedPid = await replace(old, 'reload');
+      if (diedPid !== null) throw new Error(`reload stopped: new worker ${diedPid} exited before listening; the old workers keep serving`);
     }
+  }
+
+  function replaceWorker(old: Worker, reason = 'asked'): Promise<void> {
+    const waiting = queued.get(old);
+    if (waiting !== undefined) return waiting;
+    if (stopping || !live.has(old)) return Promise.resolve();
+    const job = inTurn(async () => {
+      if (stopping || !live.has(old) || retiring.has(old)) return;
+      const diedPid = await replace(old, reason);
+      if (diedPid !== null) {
+        // The old worker keeps serving rather than leave a gap; it does not ask again (a successor
+        // that cannot start is a broken build or database, which retiring this one would not mend).
+        logger.warn({ workerPid: old.process.pid, newPid: diedPid, reason }, 'replacement exited before listening; the worker keeps serving');
+      }
+    }).finally(() => queued.delete(old));
+    queued.set(old, job);
+    return job;
   }
 
   function close(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
@@ -234,11 +303,12 @@ export function createClusterSupervisor(options: ClusterSupervisorOptions): Clus
     },
     rollingReload() {
       if (stopping) return Promise.resolve();
-      reloading ??= replaceEach().finally(() => {
+      reloading ??= inTurn(replaceEach).finally(() => {
         reloading = undefined;
       });
       return reloading;
     },
+    replaceWorker,
     pids: () => [...live.keys()].map((worker) => worker.process.pid ?? 0),
     close,
   };

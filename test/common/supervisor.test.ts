@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import type { Cluster, Worker } from 'node:cluster';
 import { createLogger } from '../../common/logger.js';
 import { ListenError } from '../../common/listen-error.js';
-import { createClusterSupervisor, type ClusterSupervisorOptions } from '../../common/supervisor.js';
+import { createClusterSupervisor, replaceRequest, type ClusterSupervisorOptions } from '../../common/supervisor.js';
 
 interface FakeWorker extends EventEmitter {
   signals: string[];
@@ -101,4 +101,55 @@ t.test('close() kills a worker that will not exit after killAfterMs; other messa
   t.same(messages, ['hello']);
   t.same(fake.workers.map((worker) => worker.signals), [['SIGTERM', 'SIGKILL'], ['SIGTERM', 'SIGKILL']]);
   t.equal(supervisor.close(), closing, 'idempotent');
+});
+
+t.test('workers that ask to be replaced are replaced one at a time, each after its successor listens', async (t) => {
+  const fake = fakeCluster();
+  const events: string[] = [];
+  const fork = fake.cluster.fork.bind(fake.cluster);
+  fake.cluster.fork = ((env?: NodeJS.ProcessEnv) => {
+    const worker = fork(env) as unknown as FakeWorker;
+    const pid = worker.process.pid;
+    const kill = worker.process.kill.bind(worker.process);
+    worker.process.kill = (signal: string) => {
+      events.push(`${signal} ${pid}`);
+      kill(signal);
+    };
+    worker.on('listening', () => events.push(`listening ${pid}`));
+    worker.on('exit', () => events.push(`exit ${pid}`));
+    return worker as unknown as Worker;
+  }) as Cluster['fork'];
+  const restarts: string[] = [];
+  const supervisor = createClusterSupervisor({ ...base, cluster: fake.cluster, onRestart: (reason) => restarts.push(reason) });
+  t.teardown(() => supervisor.close());
+  await supervisor.start();
+  events.length = 0;
+  const [first, second] = fake.workers as [FakeWorker, FakeWorker];
+  // Both reach APP_MAX_REQUESTS together (the message a worker sends), one of them twice.
+  fake.emitter.emit('message', first, replaceRequest('max-requests'));
+  fake.emitter.emit('message', second, replaceRequest('max-requests'));
+  fake.emitter.emit('message', first, replaceRequest('max-requests'));
+  await supervisor.replaceWorker(second as unknown as Worker);
+  t.same(events, [
+    'listening 2002', 'SIGTERM 2000', 'exit 2000',
+    'listening 2003', 'SIGTERM 2001', 'exit 2001',
+  ], 'never two at once: the next successor is forked once the previous old worker has exited');
+  t.same(supervisor.pids(), [2002, 2003], 'each replaced once');
+  t.same(restarts, ['reload', 'reload'], 'counted as planned replacements, not crashes');
+});
+
+t.test('a replacement that dies before listening leaves the old worker serving; one asked during a reload waits for it', async (t) => {
+  const fake = fakeCluster({ listen: (index) => index !== 2 });
+  const supervisor = createClusterSupervisor({ ...base, cluster: fake.cluster });
+  t.teardown(() => supervisor.close());
+  await supervisor.start();
+  await supervisor.replaceWorker(fake.workers[0] as unknown as Worker);
+  t.same(supervisor.pids(), [2000, 2001], 'the old worker keeps serving; nothing else was forked');
+  t.same(fake.workers[0]?.signals, [], 'never asked to drain');
+  const reloading = supervisor.rollingReload();
+  const asked = supervisor.replaceWorker(fake.workers[1] as unknown as Worker);
+  await reloading;
+  await asked;
+  t.same(supervisor.pids(), [2003, 2004], 'the reload replaced both; the ask found its worker gone and did nothing');
+  t.equal(fake.workers.length, 5);
 });
