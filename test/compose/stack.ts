@@ -11,13 +11,13 @@
  */
 import t from 'tap';
 import { execFile } from 'node:child_process';
-import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { fetchOnce } from '../helpers/load.js';
 import { ROOT } from '../helpers/pm2.js';
+import { describeResult as describe, docker, healthOf, lines, memoryLimitOf, steadyLoad as steadyLoadAt, waitForAddresses as waitForAddressesAt, waitHealthy as waitHealthyOf, type Echo } from './docker.js';
 
 const run = promisify(execFile);
 const PROJECT = process.env['COMPOSE_PROJECT_NAME'] ?? 'twotierci';
@@ -30,94 +30,15 @@ async function compose(args: readonly string[], timeoutMs = 240_000): Promise<st
   return stdout;
 }
 
-async function docker(args: readonly string[], timeoutMs = 60_000): Promise<string> {
-  return (await run('docker', args, { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 })).stdout;
-}
-
-const lines = (text: string): string[] => text.split('\n').map((line) => line.trim()).filter((line) => line !== '');
-
 /** Container ids of a service (running or not). */
 async function containersOf(service: string): Promise<string[]> {
   return lines(await docker(['ps', '-a', '-q', '--filter', `label=com.docker.compose.project=${PROJECT}`, '--filter', `label=com.docker.compose.service=${service}`]));
 }
 
-/** "healthy" only for a running container whose last check passed; else its state (exited, starting, unhealthy …). */
-async function healthOf(id: string): Promise<string> {
-  // An exited container keeps its last health status: the state comes first.
-  const [state, health] = (await docker(['inspect', '-f', '{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}', id]).catch(() => 'gone')).trim().split(' ');
-  return state === 'running' ? (health ?? 'running') || 'running' : (state ?? 'gone');
-}
-
 /** Waits until `service` has exactly `count` containers, all healthy; bounded. */
-async function waitHealthy(service: string, count: number, timeoutMs = 240_000): Promise<string[]> {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  while (Date.now() < deadline) {
-    const ids = await containersOf(service);
-    const states = await Promise.all(ids.map((id) => healthOf(id)));
-    last = states.join(',');
-    if (ids.length === count && states.every((state) => state === 'healthy')) return ids;
-    await delay(1_000);
-  }
-  throw new Error(`${service}: not ${count} healthy container(s) within ${timeoutMs} ms (last: ${last})`);
-}
-
-interface Echo {
-  worker: { address: string; pid: number };
-}
-
-/** The app replicas' addresses the web tier spreads `samples` GET /api/echo over. */
-async function echoAddresses(samples: number): Promise<Set<string>> {
-  const seen = new Set<string>();
-  for (let i = 0; i < samples; i += 1) {
-    const answer = await fetchOnce(`${BASE}/api/echo`);
-    if (answer.status === 200) seen.add((JSON.parse(answer.body) as Echo).worker.address);
-  }
-  return seen;
-}
-
-/** Polls the echo until exactly `count` distinct addresses answer `samples` requests in a row; bounded. */
-async function waitForAddresses(count: number, timeoutMs = 60_000): Promise<Set<string>> {
-  const deadline = Date.now() + timeoutMs;
-  let seen = new Set<string>();
-  while (Date.now() < deadline) {
-    seen = await echoAddresses(count * 12);
-    if (seen.size === count) return seen;
-    await delay(500);
-  }
-  return seen;
-}
-
-interface AutocannonResult {
-  requests: { total: number };
-  errors: number;
-  timeouts: number;
-  non2xx: number;
-  statusCodeStats: Record<string, { count: number }>;
-}
-interface AutocannonInstance extends PromiseLike<AutocannonResult> {
-  stop(): void;
-}
-// autocannon is CommonJS without types; the fields used are declared above.
-const autocannon = createRequire(import.meta.url)('autocannon') as (options: Record<string, unknown>) => AutocannonInstance;
-
-/** A small steady load (4 connections, 100 requests/s at most) until stop(), 10 minutes at most. */
-function steadyLoad(path: string): { stop(): Promise<AutocannonResult> } {
-  const instance = autocannon({ url: `${BASE}${path}`, connections: 4, overallRate: 100, duration: 600, timeout: 10 });
-  let stopped: Promise<AutocannonResult> | undefined;
-  return {
-    stop() {
-      if (stopped === undefined) {
-        instance.stop();
-        stopped = Promise.resolve(instance);
-      }
-      return stopped;
-    },
-  };
-}
-
-const describe = (result: AutocannonResult): string =>
-  `${result.requests.total} requests, ${Object.entries(result.statusCodeStats).map(([status, { count }]) => `${status}×${count}`).join(' ')}, ${result.errors} errors, ${result.timeouts} timeouts`;
+const waitHealthy = (service: string, count: number, timeoutMs = 240_000): Promise<string[]> => waitHealthyOf(service, () => containersOf(service), count, timeoutMs);
+const waitForAddresses = (count: number, timeoutMs = 60_000): Promise<Set<string>> => waitForAddressesAt(BASE, count, timeoutMs);
+const steadyLoad = (path: string): ReturnType<typeof steadyLoadAt> => steadyLoadAt(`${BASE}${path}`);
 
 t.setTimeout(20 * 60_000);
 
@@ -133,6 +54,18 @@ t.test('up: web, two app replicas and Postgres become healthy', async (t) => {
   t.equal(apps.length, 2, 'two app replicas healthy');
   t.equal(dbs.length + webs.length, 2, 'db and web healthy');
   t.comment(`up -d until all healthy: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+});
+
+t.test('memory limits apply: docker inspect HostConfig.Memory of every container', async (t) => {
+  // docker-compose.yml's deploy.resources.limits.memory. Compose 1.x ignores deploy: in a file
+  // of format version 2 or 3 (only --compatibility maps it); a file without `version:` is read as
+  // the Compose Specification, where 1.27+ applies it, as Compose v2 does. Checked, not assumed.
+  const expected: Record<string, number> = { web: 768 * 1024 * 1024, app: 768 * 1024 * 1024, db: 512 * 1024 * 1024 };
+  for (const [service, bytes] of Object.entries(expected)) {
+    const ids = await containersOf(service);
+    t.ok(ids.length > 0, `${service} has containers`);
+    for (const id of ids) t.equal(await memoryLimitOf(id), bytes, `${service} ${id.slice(0, 12)}: HostConfig.Memory ${bytes}`);
+  }
 });
 
 t.test('through the published port: static file, echo web → app, an article through Postgres, status page', async (t) => {
