@@ -47,9 +47,10 @@ COPY --from=build /app/web-tier/public ./web-tier/public
 COPY --from=build /app/web-tier/cgi-bin ./web-tier/cgi-bin
 COPY --from=build /app/web-tier/operator/page ./web-tier/operator/page
 # ./data holds the SQLite file and the app tier's pid file; the node user must own it.
-RUN mkdir -p /app/data && chown node:node /app/data
+# ./data/tls: the tls volume (docker-compose.yml) copies this owner when it is first mounted.
+RUN mkdir -p /app/data/tls && chown -R node:node /app/data && chmod 700 /app/data/tls
 USER node
-EXPOSE 8080 3000
+EXPOSE 8080 8443 3000
 # /healthz of whichever tier runs here: HEALTH_PORT (the app service sets 3000), else WEB_PORT, else 8080.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.HEALTH_PORT || process.env.WEB_PORT || 8080) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
