@@ -19,6 +19,9 @@ const WEB_ENV = Object.freeze({
   routes: 'WEB_ROUTES',
   trustedProxies: 'WEB_TRUSTED_PROXIES',
   serverNames: 'WEB_SERVER_NAMES',
+  // HTTPS at the edge (issue 15): off | files | internal | acme, and its port.
+  tls: 'WEB_TLS',
+  tlsPort: 'WEB_TLS_PORT',
   proxyHealthIntervalMs: 'WEB_PROXY_HEALTH_INTERVAL_MS',
   logLevel: 'LOG_LEVEL',
 });
