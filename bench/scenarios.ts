@@ -8,6 +8,7 @@ import { distPath, webNodeFlags } from './environment.js';
 import { launchServer, type LaunchedServer } from './launcher.js';
 import { startNginx } from './nginx.js';
 import { waitForWorkers, webProcessPid } from './readiness.js';
+import { httpsScenarios } from './https-rows.js';
 
 export interface ScenarioContext {
   /** Working directory of the servers (the repository root). */
@@ -28,6 +29,10 @@ export interface RunningScenario {
   readonly url: string;
   /** The X-Served-By the answer must carry, so a row measures the path its name says; null: unchecked. */
   readonly servedBy: string | null;
+  /** https rows (bench/https-rows.ts): the CA the answer check verifies against. */
+  readonly ca?: string;
+  /** Request headers of every load request (Connection: close for a new connection per request). */
+  readonly headers?: Readonly<Record<string, string>>;
   /** Every process the scenario started; the sampler adds their descendants. */
   readonly pids: readonly number[];
   close(): Promise<void>;
@@ -55,16 +60,21 @@ function databaseUrl(ctx: ScenarioContext, name: string): string {
   return `sqlite:${join(ctx.workDir, `${name}.db`)}`;
 }
 
-/** Resolves once all `workers` workers serve, so a wN row never measures fewer. */
-export async function startAppTier(ctx: ScenarioContext, workers: number, dbName: string): Promise<LaunchedServer> {
+/**
+ * Resolves once all `workers` workers serve, so a wN row never measures fewer. With `appModule`
+ * (APP_MODULE, issue 18) the tier has one worker: it listens once that worker does, and the
+ * built-in echo the readiness check asks is not there.
+ */
+export async function startAppTier(ctx: ScenarioContext, workers: number, dbName: string, appModule?: string): Promise<LaunchedServer> {
   const app = await launchServer({
-    name: `app tier (${workers} worker${workers === 1 ? '' : 's'})`,
+    name: `app tier (${workers} worker${workers === 1 ? '' : 's'}${appModule === undefined ? '' : `, ${appModule}`})`,
     command: process.execPath,
     args: [distPath('app-tier', 'main.js')],
-    env: { ...ctx.serverEnv, APP_HOST: '127.0.0.1', APP_PORT: '0', APP_WORKERS: String(workers), DATABASE_URL: databaseUrl(ctx, dbName) },
+    env: { ...ctx.serverEnv, APP_HOST: '127.0.0.1', APP_PORT: '0', APP_WORKERS: String(workers), DATABASE_URL: databaseUrl(ctx, dbName), ...(appModule === undefined ? {} : { APP_MODULE: join(ctx.root, appModule) }) },
     cwd: ctx.root,
     cpuList: ctx.serverCpus,
   });
+  if (appModule !== undefined) return app;
   try {
     await waitForWorkers({ port: app.port, workers });
   } catch (error) {
@@ -224,6 +234,48 @@ function nginxRow(name: string, description: string, path: string, withApp: bool
   };
 }
 
+const HELLO_APP = join('examples', 'hello', 'app.js');
+const EXPRESS_APP = join('examples', 'express', 'app.js');
+
+/** An APP_MODULE app (issue 18) in one of the three modes: behind the proxy, embedded, or CGI. */
+function appModuleRow(name: string, description: string, module: string, mode: 'persistent' | 'embedded' | 'cgi', path: string): Scenario {
+  return {
+    name,
+    description,
+    ...(mode === 'cgi' ? { byCount: { factor: 1 } } : {}),
+    skipReason: always,
+    start: async (ctx) => {
+      const env = { APP_MODULE: join(ctx.root, module) };
+      if (mode === 'embedded') {
+        const web = await startWebTier(ctx, 'embedded', NO_UPSTREAM, name, { env });
+        return running(`http://127.0.0.1:${web.port}${path}`, 'embedded', [web]);
+      }
+      if (mode === 'cgi') {
+        // cgi-bin/app runs the gateway's APP_MODULE, never a request's (issue 18).
+        const web = await startWebTier(ctx, 'proxy', NO_UPSTREAM, name, { env: { ...env, WEB_CGI: 'on' } });
+        return running(`http://127.0.0.1:${web.port}/cgi-bin/app${path}`, 'cgi', [web]);
+      }
+      const servers = await chain(startAppTier(ctx, 1, name, module), (app) => startWebTier(ctx, 'proxy', `http://127.0.0.1:${app.port}`, name));
+      return running(`http://127.0.0.1:${(servers[0] as LaunchedServer).port}${path}`, 'app', servers);
+    },
+  };
+}
+
+/** The Express example through fromNodeHandler in an app tier worker, or on its own http.createServer. */
+function expressRow(name: string, description: string, own: boolean): Scenario {
+  return {
+    name,
+    description,
+    skipReason: always,
+    start: async (ctx) => {
+      const server = own
+        ? await launchServer({ name: 'express on http.createServer', command: process.execPath, args: [distPath('bench', 'express-server.js'), join(ctx.root, EXPRESS_APP)], env: ctx.serverEnv, cwd: ctx.root, cpuList: ctx.serverCpus })
+        : await startAppTier(ctx, 1, name, EXPRESS_APP);
+      return running(`http://127.0.0.1:${server.port}/api/hello`, null, [server]);
+    },
+  };
+}
+
 /** Unpinned rows say so: their figures include sharing cores with the load generator. */
 const UNPINNED = 'not pinned: the web tier\'s processes may run on every CPU, including the load generator\'s (on 2 cores they share one with it)';
 
@@ -255,12 +307,20 @@ export function buildScenarios(maxWorkers: number): Scenario[] {
     webOnly('cgi-echo', 'web tier starting the app per request (CGI, WEB_CGI=on): /cgi-bin/app/api/echo', '/cgi-bin/app/api/echo', 'proxy', 'cgi', { env: { WEB_CGI: 'on' }, byCount: { factor: 1 } }),
     webOnly('cgi-shell', 'web tier starting a shell script per request (CGI, WEB_CGI=on): /cgi-bin/hello.sh', '/cgi-bin/hello.sh', 'proxy', 'cgi', { env: { WEB_CGI: 'on' }, byCount: { factor: 10 } }),
     proxied('articles-page', 'web tier → app tier, 1 worker: the SQLite-backed /articles/ HTML page', '/articles/', 1),
+    // Issue 18: the chapter's ten-line app in each mode, and the Express example with and without the adapter.
+    appModuleRow('hello-persistent', 'web tier → app tier, 1 worker running examples/hello (APP_MODULE): the smallest app, behind the proxy', HELLO_APP, 'persistent', '/api/'),
+    appModuleRow('hello-embedded', 'web tier running examples/hello (APP_MODULE) in its own process', HELLO_APP, 'embedded', '/api/'),
+    appModuleRow('hello-cgi', 'web tier starting examples/hello per request (CGI, WEB_CGI=on, APP_MODULE): the process start at its purest', HELLO_APP, 'cgi', '/api/'),
+    expressRow('express-app-tier', 'app tier alone, 1 worker: examples/express through fromNodeHandler (APP_MODULE), GET /api/hello (JSON)', false),
+    expressRow('express-own-server', 'the same Express app on its own http.createServer (bench/express-server.ts), no twotier: GET /api/hello', true),
     sirvRow('sirv-static-1k', 'sirv (Node static server; ETag on, production mode): the same 1 KiB static file', small),
     nginxRow('nginx-static-1k', 'nginx, 1 worker: the same 1 KiB static file', small, false),
     nginxRow('nginx-static-100k', 'nginx, 1 worker: the same 100 KiB static file', `/${STATIC_FILES.large.name}`, false),
     nginxRow('nginx-proxy-echo', 'nginx, 1 worker, proxy_pass with keep-alive → app tier with 1 worker: /api/echo', '/api/echo', true),
     nginxRow('nginx-proxy-echo-edge', 'nginx as nginx-proxy-echo, also setting the edge headers the web tier sets (X-Forwarded-For/-Proto/-Host, Forwarded, X-Request-Id, Via): /api/echo', '/api/echo', true, true),
   );
+  // Issue 15: the https rows, each beside its nginx reference with the same certificate.
+  scenarios.push(...httpsScenarios());
   return scenarios;
 }
 

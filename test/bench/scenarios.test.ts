@@ -64,9 +64,9 @@ const SLOW_SECOND_WORKER = [
 ].join('\n');
 
 /** One GET over a fresh connection (node:cluster hands out connections, not requests). */
-function fresh(url: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+function fresh(url: string, headers: Record<string, string> = {}, timeoutMs = 5_000): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
   return new Promise((resolve, reject) => {
-    get(url, { agent: false, headers, timeout: 5_000 }, (response) => {
+    get(url, { agent: false, headers, timeout: timeoutMs }, (response) => {
       let body = '';
       response.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
       response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body }));
@@ -147,4 +147,25 @@ t.test('cgi-shell and cgi-echo: the CGI gateway is off by default (issue 12), so
   t.equal(answer.status, 200);
   t.equal(answer.headers['x-served-by'], 'cgi', 'a script ran');
   t.match(buildScenarios(1).find((row) => row.name === 'cgi-echo')?.description, /WEB_CGI=on/);
+});
+
+t.test('issue 18 rows: the hello app in its three modes and the Express app with and without fromNodeHandler answer alike', needsBuild, async (t) => {
+  for (const [name, servedBy] of [['hello-persistent', 'app'], ['hello-embedded', 'embedded'], ['hello-cgi', 'cgi']] as const) {
+    const running = await start(t, name);
+    t.equal(running.servedBy, servedBy, `${name} checks X-Served-By: ${servedBy}`);
+    // A CGI request starts Node: seconds on a loaded box.
+    const answer = await fresh(running.url, {}, 30_000);
+    t.same([answer.status, answer.headers['x-served-by'], answer.body], [200, servedBy, 'Hello world!\n'], `${name}: the hello app answered`);
+    await running.close();
+  }
+  const bodies: string[] = [];
+  for (const name of ['express-app-tier', 'express-own-server']) {
+    const running = await start(t, name);
+    const answer = await fresh(running.url, {}, 30_000);
+    t.equal(answer.status, 200, `${name}: 200`);
+    t.match(answer.headers['content-type'], /^application\/json/);
+    bodies.push(answer.body);
+    await running.close();
+  }
+  t.same(bodies, ['{"hello":"world"}', '{"hello":"world"}'], 'the same Express answer with and without twotier');
 });
