@@ -25,9 +25,10 @@ function dateOf(article: Pick<Article, 'published'>): SafeHtml {
 }
 
 /** Lists show heads only (title, link, date): the archive pages never load a body. */
-function articleList(articles: readonly ArticleHead[], linkTo: LinkTo): SafeHtml {
-  return html`<ul class="article-list">
-${articles.map((article) => html`<li><a href="${linkTo(article)}">${article.title}</a> ${dateOf(article)}</li>
+function articleList(articles: readonly ArticleHead[], linkTo: LinkTo, live = false): SafeHtml {
+  // data-live-articles: site.js keeps this list current from /api/articles/events (the page works without it).
+  return html`<ul class="article-list"${live ? html` data-live-articles` : ''}>
+${articles.map((article) => html`<li data-article-id="${article.id}"><a href="${linkTo(article)}">${article.title}</a> ${dateOf(article)}</li>
 `)}</ul>`;
 }
 
@@ -54,7 +55,7 @@ ${options.months.filter((entry) => entry.year === year).map((entry) => html`<li>
 `)}</section>
 <section class="latest">
 <h2>Latest</h2>
-${articleList(options.latest, options.linkTo)}
+${articleList(options.latest, options.linkTo, true)}
 </section>`;
 }
 

@@ -56,3 +56,35 @@
       note.textContent = `The request inspector could not be reached (${error.message}).`;
     });
 })();
+
+// The archive index's "Latest" list follows the live feed (Server-Sent Events: /api/articles/events):
+// a new article appears at the top, an edited one is renamed, a deleted one goes, without a reload.
+// EventSource reconnects by itself and sends Last-Event-ID, so a worker's restart loses nothing.
+// The Content-Security-Policy's default-src 'self' covers it (same origin).
+(function followLiveArticles() {
+  const list = document.querySelector('[data-live-articles]');
+  if (list === null || typeof EventSource !== 'function') return;
+  const itemOf = (id) => list.querySelector(`li[data-article-id="${Number(id)}"]`);
+  const source = new EventSource('/api/articles/events');
+  const read = (event) => JSON.parse(event.data).article;
+  source.addEventListener('article.created', (event) => {
+    const article = read(event);
+    if (itemOf(article.id) !== null) return;
+    const item = document.createElement('li');
+    item.dataset.articleId = String(article.id);
+    const link = document.createElement('a');
+    link.href = article.page || article.url;
+    link.textContent = article.title;
+    item.append(link, ' (new)');
+    list.prepend(item);
+  });
+  source.addEventListener('article.updated', (event) => {
+    const article = read(event);
+    const link = itemOf(article.id)?.querySelector('a');
+    if (link) {
+      link.textContent = article.title;
+      if (article.page) link.href = article.page;
+    }
+  });
+  source.addEventListener('article.deleted', (event) => itemOf(read(event).id)?.remove());
+})();
