@@ -8,15 +8,15 @@
  * switch; authorization reuse off so the renewal validates again). Checked: the certificate is
  * obtained and served over https, verifying against Pebble's root from its management endpoint;
  * files 0600; a renewal of a short-lived certificate swapped in without a restart; a restart
- * reuses the stored certificate without ordering; a refused name is one clear line and the plain
- * listener keeps serving.
+ * reuses the stored certificate without ordering; a refused name and a failed validation are
+ * each one clear line and the plain listener keeps serving.
  */
 import t, { type Test } from 'tap';
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { get as httpGet } from 'node:http';
+import { get as httpGet, request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,6 +39,8 @@ const skip = netnsSkipReason() || pebbleMissing() || (existsSync(WEB_MAIN) ? fal
 const NET = { host: '198.18.9.1', acme: '198.18.9.2', web: '198.18.9.10' } as const;
 const NAME = 'web.twotier.test';
 const BLOCKED = 'blocked.twotier.test';
+/** A name pebble-challtestsrv points at the ACME box, so HTTP-01 fails for real. */
+const ASTRAY = 'astray.twotier.test';
 /** Pebble's certificates live this long: renewal at 2/3 comes within the test. */
 const VALIDITY_SEC = 45;
 
@@ -135,6 +137,19 @@ function httpStatus(url: string, host = NAME): Promise<number> {
     });
     req.setTimeout(10_000, () => req.destroy(new Error(`timeout ${url}`)));
     req.on('error', reject);
+  });
+}
+
+function postJson(url: string, body: unknown): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const text = JSON.stringify(body);
+    const req = httpRequest(url, { method: 'POST', agent: false, headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.setTimeout(10_000, () => req.destroy(new Error(`timeout ${url}`)));
+    req.on('error', reject);
+    req.end(text);
   });
 }
 
@@ -235,6 +250,15 @@ t.test('a certificate from Pebble over real HTTP-01, served, renewed, reused aft
   t.comment(String(refused['msg']));
   t.equal(await readFile(join(tlsDir, 'acme', 'cert.pem'), 'utf8'), storedCert, 'the other store is untouched');
   await blocked.stop();
+
+  // A failed HTTP-01 validation: the name resolves to the ACME box itself, where nothing answers on port 80.
+  await postJson(`http://${NET.acme}:8055/add-a`, { host: `${ASTRAY}.`, addresses: [NET.acme] });
+  const astray = launch(t, webNs, process.execPath, [WEB_MAIN], { ...webEnv, WEB_TLS_DIR: join(work, 'tls-astray'), WEB_SERVER_NAMES: ASTRAY, WEB_ACME_RETRY_MIN_MS: '600000', WEB_ACME_RETRY_MAX_MS: '600000' }, work);
+  const invalid = await astray.seen(msgStarts('tls acme: order failed'), 90_000);
+  t.comment(String(invalid['msg']));
+  t.match(invalid['msg'], /connection|refused|connect|invalid/i, 'the validation failure is in the line');
+  t.equal(await httpStatus(`http://${NET.web}:80/healthz`, ASTRAY).catch((error: Error) => error.message), 200, 'the plain listener keeps serving');
+  await astray.stop();
   t.equal(pebble.child.exitCode, null, 'Pebble ran throughout');
   void dns;
 });

@@ -47,7 +47,8 @@ export function createTlsListener(parts: ListenerParts, options: { tls: () => Tl
     retryMaxMs: start.acmeRetryMaxMs,
     challenges: options.acmeChallenges,
     logger,
-    onCertificate: () => void reloadCertificates(),
+    // acme.ts checked the pair already; a failure here is logged, never an unhandled rejection.
+    onCertificate: () => void reloadCertificates().catch((error: unknown) => logger.error(`tls acme: the new certificate was not loaded: ${(error as Error).message}`)),
   });
   let current: CertSet | undefined;
   let loading: Promise<boolean> | undefined;
