@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Logger } from '../common/logger.js';
 
 /** Which part of the deployment answered a request: the access log and `X-Served-By` say it. */
@@ -28,10 +29,30 @@ export interface RequestContext {
   metricsEnded?: boolean;
 }
 
+/**
+ * What an upgrade handler gets beyond a request's context: a response bound to the client's
+ * socket, for answering the handshake as HTTP (an error page, an upstream's refusal relayed, the
+ * 101 itself). Its head is stamped and logged like any response; after a non-101 answer the
+ * connection closes (node's parser has let go of the socket: pipeline/handle-upgrade.ts).
+ */
+export interface UpgradeContext extends RequestContext {
+  readonly response: ServerResponse;
+}
+
+/**
+ * Takes an `Upgrade: websocket` request (RFC 9110 §7.8, RFC 6455 §4) that node has handed over
+ * with its socket and the bytes read past the head (`head`). The handler owns the socket from
+ * here: it answers through `ctx.response` or writes the handshake itself, and must end the
+ * socket on every failure. Never throws.
+ */
+export type UpgradeEntry = (req: IncomingMessage, socket: Duplex, head: Buffer, ctx: UpgradeContext) => void;
+
 /** One handler per kind of request (static, proxy, cgi, embedded); `server.ts` picks exactly one. */
 export interface RequestHandler {
   handle(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): void;
   close(): Promise<void>;
+  /** WebSocket upgrades on this handler's paths; absent: it takes none (the upgrade pipeline answers 400/501). */
+  readonly upgrade?: UpgradeEntry | undefined;
 }
 
 /**

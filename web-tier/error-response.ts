@@ -24,7 +24,7 @@ function wantsJson(accept: string | undefined, pathname: string): boolean {
  * the request id: never a file-system path, an errno or a stack trace (those go to the log).
  * Safe to call once headers are sent: then the response is cut instead.
  */
-export function sendError(res: ServerResponse, ctx: RequestContext, error: TwotierError, options: { close?: boolean } = {}): void {
+export function sendError(res: ServerResponse, ctx: RequestContext, error: TwotierError, options: { close?: boolean; explain?: string } = {}): void {
   if (res.headersSent) {
     res.destroy();
     return;
@@ -34,7 +34,8 @@ export function sendError(res: ServerResponse, ctx: RequestContext, error: Twoti
   const accept = res.req?.headers.accept;
   const json = wantsJson(accept, ctx.pathname);
   // Only the syntax rules of common/request-rules.ts are shown; any other message stays in the log.
-  const rule = error.code === 'WEB_ERR_BAD_REQUEST' ? reasonRule(error.message) : undefined;
+  // `explain`: a fixed sentence the caller wrote for the client (why an upgrade is refused), never an error's message.
+  const rule = options.explain ?? (error.code === 'WEB_ERR_BAD_REQUEST' ? reasonRule(error.message) : undefined);
   const body = json
     ? JSON.stringify({ error: { status, code: error.code, message: rule ?? title, requestId: ctx.requestId } })
     : `<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>${status} ${title}</title></head>` +

@@ -38,6 +38,15 @@ export const limitsSchema = z.object({
     /** Clients whose rate is remembered at most; the least recently seen are forgotten first. */
     maxRateEntries: fields.positiveInt('a count (2 or more)').min(2, 'must be a count (2 or more)'),
   }).strict(),
+  /** Upgraded (WebSocket) connections (upgraded-connections.ts): held for minutes, so bounded apart from requests. */
+  websocket: z.object({
+    /** An upgraded connection with no byte either way for this long is closed (nginx proxy_read_timeout); 0 = never. Separate from keep-alive. */
+    idleTimeoutMs: fields.nonNegativeInt('a number of milliseconds (0 = no idle timeout)'),
+    /** Upgraded connections (handshakes under way included) at most in this process → 503 + Retry-After; 0 = no cap. */
+    maxConnections: fields.nonNegativeInt('a count of connections (0 = no cap)'),
+    /** … per client (the address the request rate is counted for; trusted proxies' own exempt) → 429 + Retry-After; 0 = no cap. */
+    maxPerPeer: fields.nonNegativeInt('a count of connections (0 = no cap)'),
+  }).strict(),
 }).strict();
 
 export type LimitsConfig = Frozen<z.infer<typeof limitsSchema>>;
@@ -45,6 +54,8 @@ export type LimitsConfig = Frozen<z.infer<typeof limitsSchema>>;
 export type PeerLimitsConfig = LimitsConfig['peer'];
 /** The lingering close after an early answer (lingering-close.ts). */
 export type LingerConfig = Pick<LimitsConfig, 'lingeringTimeMs' | 'lingeringTimeoutMs' | 'lingeringMaxBytes'>;
+/** The bounds on upgraded connections (upgraded-connections.ts). */
+export type WebSocketLimitsConfig = LimitsConfig['websocket'];
 
 export const LIMITS_DEFAULTS: LimitsConfig = Object.freeze({
   maxBodyBytes: 1 * MiB,
@@ -66,6 +77,17 @@ export const LIMITS_DEFAULTS: LimitsConfig = Object.freeze({
     rateBurst: 50,
     // ~100 bytes a bucket: about 1 MB at most (nginx's 1 MB zone holds ~16 000 states).
     maxRateEntries: 10_000,
+  }),
+  websocket: Object.freeze({
+    // nginx's proxy_read_timeout default, which its WebSocket proxying inherits: an app that
+    // pings every 30 s (the usual) keeps its connections.
+    idleTimeoutMs: 60_000,
+    // Two sockets and their buffers each: 10 000 stays well inside the descriptors and the heap
+    // the web tier runs with (--max-old-space-size=512).
+    maxConnections: 10_000,
+    // A browser holds a few per page; below the per-peer connection cap (256), so an office
+    // behind one NAT can keep its pages live while one host cannot take them all.
+    maxPerPeer: 128,
   }),
 });
 

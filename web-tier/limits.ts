@@ -13,7 +13,7 @@ import type { LimitsConfig } from './limits-config.js';
 import type { ServerConfig } from './server-config.js';
 
 /** The limits section, with the server's Host names and keep-alive timeout: what node and checkRequest enforce. */
-export type LimitOptions = Omit<LimitsConfig, 'peer' | 'lingeringTimeMs' | 'lingeringTimeoutMs' | 'lingeringMaxBytes'> & Pick<ServerConfig, 'keepAliveTimeoutMs'> & Partial<Pick<ServerConfig, 'serverNames'>>;
+export type LimitOptions = Omit<LimitsConfig, 'peer' | 'websocket' | 'lingeringTimeMs' | 'lingeringTimeoutMs' | 'lingeringMaxBytes'> & Pick<ServerConfig, 'keepAliveTimeoutMs'> & Partial<Pick<ServerConfig, 'serverNames'>>;
 
 export interface Violation {
   readonly code: ErrorCode;

@@ -8,7 +8,7 @@
 import type { Logger } from '../common/logger.js';
 import { classifyTarget, parseTarget, type RouteKind } from './classify.js';
 import type { WebConfig } from './config.js';
-import type { RequestHandler } from './context.js';
+import type { RequestHandler, UpgradeEntry } from './context.js';
 import { sendError, TwotierError } from './error-response.js';
 import { createHealthHandler } from './health.js';
 import type { UpstreamSource } from './operator/upstream-view.js';
@@ -33,6 +33,16 @@ function createSlot<H extends RequestHandler>(initial: H, drain: HandlerDrain): 
       const handler = current;
       drain.track(handler, res);
       handler.handle(req, res, ctx);
+    },
+    // The handler in use now, if it takes upgrades; a retired one waits for the handshake's answer, not the connection after it.
+    get upgrade(): UpgradeEntry | undefined {
+      const handler = current;
+      const upgrade = handler.upgrade;
+      if (upgrade === undefined) return undefined;
+      return (req, socket, head, ctx) => {
+        drain.track(handler, ctx.response);
+        upgrade.call(handler, req, socket, head, ctx);
+      };
     },
     close: () => current.close(),
     swap(next, boundMs) {

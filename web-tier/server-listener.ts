@@ -13,6 +13,7 @@ import { maxHeadersCountFor, serverOptions, type LimitOptions } from './limits.j
 import { answerParserErrors } from './parser-errors.js';
 import type { PeerGuard } from './peer-guard.js';
 import type { HandleRequest } from './pipeline/handle-request.js';
+import type { HandleUpgrade } from './pipeline/handle-upgrade.js';
 import { WebResponse } from './response.js';
 import type { LiveConfig } from './server-live-config.js';
 
@@ -30,6 +31,8 @@ export interface ListenerParts {
   readonly logger: Logger;
   readonly peerGuard: Pick<PeerGuard, 'onConnection'>;
   readonly handleRequest: HandleRequest;
+  /** node's 'upgrade' (pipeline/handle-upgrade.ts); absent → node answers upgrades as requests (Connection: close). */
+  readonly handleUpgrade?: HandleUpgrade;
 }
 
 /** Wires an http (or https) server, created with `serverOptions(limits)` and `ServerResponse: WebResponse`, to the pipeline. */
@@ -40,6 +43,8 @@ export function attachListener(server: Server, parts: ListenerParts): Listener {
   server.on('connection', (socket: Socket) => peerGuard.onConnection(socket));
   // RFC 9110 §10.1.1: a body over the limit is refused before 100 Continue invites it.
   server.on('checkContinue', (req: IncomingMessage, res: WebResponse) => handleRequest(req, res, true));
+  // Issue 16: `Connection: upgrade` requests; their sockets leave node's connection list (and its timeouts) here.
+  if (parts.handleUpgrade !== undefined) server.on('upgrade', parts.handleUpgrade);
   server.maxHeadersCount = maxHeadersCountFor(live.limits);
   answerParserErrors(server, { logger, limits: () => live.limits, linger: () => live.linger });
   return {

@@ -9,6 +9,7 @@ import type { WebMetrics } from './operator/metrics.js';
 import type { RouteHandlers } from './route-handlers.js';
 import type { Listener } from './server-listener.js';
 import type { LiveConfig } from './server-live-config.js';
+import type { UpgradedConnections } from './upgraded-connections.js';
 
 export interface Shutdown {
   /** True from the first close() on. */
@@ -22,6 +23,8 @@ export interface ShutdownParts {
   readonly operator: RequestHandler;
   readonly routes: Pick<RouteHandlers, 'close'>;
   readonly metrics: Pick<WebMetrics, 'close'>;
+  /** Upgraded connections: node's server.close() waits for them, so they get the same bound, then are closed. */
+  readonly upgrades?: Pick<UpgradedConnections, 'close'>;
 }
 
 /** `parts` is read at close(): the server is wired after the flag exists (responses and /readyz read it). */
@@ -35,10 +38,11 @@ export function createShutdown(parts: () => ShutdownParts): Shutdown {
     close() {
       draining = true;
       closing ??= (async () => {
-        const { live, listeners, operator, routes, metrics } = parts();
+        const { live, listeners, operator, routes, metrics, upgrades } = parts();
         // Open /-/status/events streams are in-flight requests: end them first, or they hold the drain.
         await operator.close();
-        await Promise.all(listeners.map((listener) => listener.close(live.config.server.shutdownTimeoutMs)));
+        const graceMs = live.config.server.shutdownTimeoutMs;
+        await Promise.all([...listeners.map((listener) => listener.close(graceMs)), upgrades?.close(graceMs)]);
         await routes.close();
         metrics.close();
       })();

@@ -14,6 +14,7 @@ import { createWebMetrics } from './operator/metrics.js';
 import { createPeerGuard } from './peer-guard.js';
 import { createFinish } from './pipeline/finish.js';
 import { createRequestPipeline } from './pipeline/handle-request.js';
+import { createUpgradePipeline } from './pipeline/handle-upgrade.js';
 import { createRefusal } from './pipeline/refusal.js';
 import type { OnReloadRequest } from './reload-endpoint.js';
 import { createRouteHandlers } from './route-handlers.js';
@@ -24,6 +25,7 @@ import { createReload, type ReloadResult } from './server-reload.js';
 import { createShutdown } from './server-shutdown.js';
 import { createAcmeChallenges } from './tls/acme-challenges.js';
 import { createTlsListener, type TlsListener } from './tls/listener.js';
+import { createUpgradedConnections } from './upgraded-connections.js';
 
 export type { WebHandlers } from './server-handlers.js';
 export type { ReloadResult } from './server-reload.js';
@@ -57,7 +59,10 @@ export function createWebServer(options: WebServerOptions): WebServer {
   // Per-client limits (nginx limit_conn / limit_req): a connection cap at accept, a request rate in the limits stage.
   const peerGuard = createPeerGuard({ settings: live.config.limits.peer, trustedProxies: live.config.server.trustedProxies, logger });
   metrics.watchPeerLimits(peerGuard);
-  const shutdown = createShutdown(() => ({ live, listeners, operator: routes.table.operator, routes, metrics }));
+  // Issue 16: upgraded connections, whoever serves them; beside the handlers, so a reload leaves them open.
+  const upgrades = createUpgradedConnections({ settings: () => live.config.limits.websocket, trusted: () => live.trusted, logger });
+  metrics.watchUpgrades(upgrades);
+  const shutdown = createShutdown(() => ({ live, listeners, operator: routes.table.operator, routes, metrics, upgrades }));
   const routes = createRouteHandlers({
     live,
     logger,
@@ -67,6 +72,8 @@ export function createWebServer(options: WebServerOptions): WebServer {
     operator: (upstreams) => createOperatorGate({ live, logger, metrics, onReloadRequest: options.onReloadRequest, ...(upstreams === undefined ? {} : { upstreams }) }),
   });
   let tlsAddress: AddressInfo | undefined;
+  const refusal = createRefusal(() => live.linger);
+  const site = createFinish({ logger, metrics, draining: () => shutdown.draining });
   // WEB_TLS=acme: the HTTP-01 tokens of pending orders, answered by the pipeline, added by the TLS listener's ACME client.
   const acmeChallenges = live.config.tls.mode === 'acme' ? createAcmeChallenges() : undefined;
   const handleRequest = createRequestPipeline({
@@ -76,13 +83,15 @@ export function createWebServer(options: WebServerOptions): WebServer {
     logger,
     metrics,
     peerGuard,
-    refusal: createRefusal(() => live.linger),
-    site: createFinish({ logger, metrics, draining: () => shutdown.draining }),
+    refusal,
+    site,
     routes: routes.table,
   });
-  const http = createHttpListener({ live, logger, peerGuard, handleRequest });
+  // Issue 16: the same stages for an upgrade, then the app route's upgrade (pipeline/handle-upgrade.ts).
+  const handleUpgrade = createUpgradePipeline({ httpsPort: () => tlsAddress?.port, live, logger, metrics, peerGuard, refusal, site, routes: routes.table, upgrades, handleRequest });
+  const http = createHttpListener({ live, logger, peerGuard, handleRequest, handleUpgrade });
   // Issue 15: the HTTPS listener is the same wiring around https.createServer, the same stages.
-  const tls = live.config.tls.mode === 'off' ? undefined : createTlsListener({ live, logger, peerGuard, handleRequest }, { tls: () => live.config.tls, serverNames: () => live.config.server.serverNames, logger, ...(acmeChallenges === undefined ? {} : { acmeChallenges }) });
+  const tls = live.config.tls.mode === 'off' ? undefined : createTlsListener({ live, logger, peerGuard, handleRequest, handleUpgrade }, { tls: () => live.config.tls, serverNames: () => live.config.server.serverNames, logger, ...(acmeChallenges === undefined ? {} : { acmeChallenges }) });
   const listeners = tls === undefined ? [http] : [http, tls];
   return {
     server: http.server,

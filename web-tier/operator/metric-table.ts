@@ -6,6 +6,7 @@
  */
 import type { HistogramSeries, Labels, MetricRow, Sample } from '../../common/metric-table.js';
 import type { PeerLimitStats } from '../peer-guard.js';
+import type { UpgradeStats } from '../upgraded-connections.js';
 import type { EventLoopDelay } from './event-loop-delay.js';
 import { readRetries, readStat, readUpstreams, type UpstreamSource } from './upstream-view.js';
 
@@ -31,6 +32,7 @@ export interface WebMetricState {
   cacheMisses: number;
   upstreams: UpstreamSource | undefined;
   peerLimits: { stats(): PeerLimitStats } | undefined;
+  upgrades: { stats(): UpgradeStats } | undefined;
   readonly eventLoopDelay: () => EventLoopDelay;
 }
 
@@ -42,8 +44,38 @@ function* upstreamSamples(state: WebMetricState, read: (upstream: ReturnType<typ
   }
 }
 
+function upgradeRows(upgraded: () => UpgradeStats | undefined): MetricRow[] {
+  return [
+    {
+      name: `${PREFIX}upgraded_connections`, type: 'gauge', labels: ['state'],
+      help: 'Upgraded (WebSocket) connections now, by state: open (101 sent, spliced or held by the embedded app), handshake (admitted, not answered yet).',
+      source: () => {
+        const stats = upgraded();
+        return [[{ state: 'open' }, stats?.open ?? 0], [{ state: 'handshake' }, stats?.handshaking ?? 0]];
+      },
+    },
+    {
+      name: `${PREFIX}upgraded_bytes_total`, type: 'counter', labels: ['direction'],
+      help: 'Bytes carried on upgraded connections after the handshake, by direction: from_client, to_client (read at the client socket; frames are not parsed).',
+      source: () => {
+        const stats = upgraded();
+        return [[{ direction: 'from_client' }, stats?.bytesFromClients ?? 0], [{ direction: 'to_client' }, stats?.bytesToClients ?? 0]];
+      },
+    },
+    {
+      name: `${PREFIX}upgrades_refused_total`, type: 'counter', labels: ['reason'],
+      help: 'Upgrade handshakes refused by the caps (total: 503 at WEB_WS_MAX_CONNECTIONS; peer: 429 at WEB_WS_MAX_PER_PEER) and upgraded connections closed idle (idle: WEB_WS_IDLE_TIMEOUT_MS).',
+      source: () => {
+        const stats = upgraded();
+        return [[{ reason: 'total' }, stats?.limitedTotal ?? 0], [{ reason: 'peer' }, stats?.limitedPerPeer ?? 0], [{ reason: 'idle' }, stats?.idleClosed ?? 0]];
+      },
+    },
+  ];
+}
+
 export function webMetricTable(state: WebMetricState): readonly MetricRow[] {
   const peer = (): PeerLimitStats | undefined => state.peerLimits?.stats();
+  const upgraded = (): UpgradeStats | undefined => state.upgrades?.stats();
   return [
     {
       name: `${PREFIX}requests_total`, type: 'counter', labels: ['route', 'method', 'status'],
@@ -111,6 +143,8 @@ export function webMetricTable(state: WebMetricState): readonly MetricRow[] {
         return [[{ table: 'connections' }, stats?.peersConnected ?? 0], [{ table: 'rate' }, stats?.rateEntries ?? 0]];
       },
     },
+    // Issue 16, only where upgrades are watched (every server): a table read without them is as it was.
+    ...(state.upgrades === undefined ? [] : upgradeRows(upgraded)),
     { name: `${PREFIX}cgi_processes_started_total`, type: 'counter', help: 'CGI script processes spawned.', source: () => state.cgiStarted },
     { name: `${PREFIX}cgi_processes_failed_total`, type: 'counter', help: 'CGI script processes that exited non-zero, were killed or timed out.', source: () => state.cgiFailed },
     { name: `${PREFIX}cgi_processes_live`, type: 'gauge', help: 'CGI script processes running now.', source: () => state.cgiLive },

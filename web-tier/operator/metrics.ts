@@ -10,6 +10,7 @@ import type { Registry } from 'prom-client';
 import { createHistogramSeries, observeHistogram, registerMetricTable } from '../../common/metric-table.js';
 import type { RequestContext, ServedBy } from '../context.js';
 import type { PeerLimitStats } from '../peer-guard.js';
+import type { UpgradeStats } from '../upgraded-connections.js';
 import { createEventLoopDelay, type EventLoopDelay } from './event-loop-delay.js';
 import { LATENCY_BUCKETS, webMetricTable, type WebMetricState } from './metric-table.js';
 import type { UpstreamSource } from './upstream-view.js';
@@ -51,6 +52,10 @@ export interface WebMetrics {
   watchPeerLimits(source: { stats(): PeerLimitStats } | undefined): void;
   /** Their numbers now; null when nothing is watched. */
   peerLimits(): PeerLimitStats | null;
+  /** server.ts: the upgraded (WebSocket) connections (upgraded-connections.ts), read at scrape time and by the status page. */
+  watchUpgrades(source: { stats(): UpgradeStats } | undefined): void;
+  /** Their numbers now; null when nothing is watched. */
+  upgrades(): UpgradeStats | null;
   /** Listeners for every finished request (the status page's rate window and recent errors). */
   onFinished(listener: (request: FinishedRequest) => void): () => void;
   inFlight(): number;
@@ -87,6 +92,7 @@ export function createWebMetrics(options: { now?: () => number } = {}): WebMetri
     cacheMisses: 0,
     upstreams: undefined,
     peerLimits: undefined,
+    upgrades: undefined,
     eventLoopDelay: loop.read,
   };
   let registry: Promise<Registry> | undefined;
@@ -157,6 +163,10 @@ export function createWebMetrics(options: { now?: () => number } = {}): WebMetri
       state.peerLimits = source;
     },
     peerLimits: () => state.peerLimits?.stats() ?? null,
+    watchUpgrades(source) {
+      state.upgrades = source;
+    },
+    upgrades: () => state.upgrades?.stats() ?? null,
     onFinished(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);

@@ -6,6 +6,7 @@
 import type { ProxyConfig } from '../proxy/config.js';
 import type { DynamicMode } from '../server-config.js';
 import type { PeerLimitStats } from '../peer-guard.js';
+import type { UpgradeStats } from '../upgraded-connections.js';
 import { createWorkerFetcher, type WorkerFetcherOptions, type WorkersReport } from './app-workers.js';
 import { createBenchReader, type BenchSummary } from './bench-summary.js';
 import type { EventLoopDelay, WebMetrics } from './metrics.js';
@@ -43,6 +44,8 @@ export interface StatusSnapshot {
   bench: BenchSummary | { error: string } | null;
   /** Per-client limits: settings, what they refused, table sizes (null when the server keeps none). */
   limits: PeerLimitStats | null;
+  /** Upgraded (WebSocket) connections: open now, bytes each way, refusals (null when the server keeps none). */
+  upgrades: UpgradeStats | null;
 }
 
 export interface StatusSourceOptions {
@@ -110,6 +113,7 @@ export function createStatusSource(options: StatusSourceOptions): StatusSource {
         recentErrors: recentErrors.list(),
         bench: latestBench,
         limits: options.metrics.peerLimits(),
+        upgrades: options.metrics.upgrades(),
       };
     },
     close() {

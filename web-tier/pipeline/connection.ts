@@ -15,8 +15,8 @@ export function createConnection(linger: () => LingerOptions): Stage {
     // A response that closes the connection while the body may still be arriving (413 from the
     // body limit, an error page, a static answer to a POST) must not be lost to an RST: linger.
     if (body) lingerInsteadOfClose(req.socket, linger);
-    // No protocol is ever switched to (the proxy drops Upgrade), but node's parser stops
-    // reading after an Upgrade request: what follows it would wait forever. Close instead.
+    // A request with an Upgrade is its connection's last unless it switches (a 101 replaces this
+    // field): with `Connection: upgrade` node's parser has let go of the socket (handle-upgrade.ts).
     if (req.headers.upgrade !== undefined) res.setHeader('Connection', 'close');
     // RFC 9110 §10.1.1: 100 Continue only for a handler that will read the body, after every limit passed.
     if (expectsContinue && consumesBody) res.writeContinue();

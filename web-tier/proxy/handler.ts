@@ -9,7 +9,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../../common/logger.js';
 import { bodyTooLargeError, createBodyLimit, declaredBodyTooLarge, requestHasBody } from '../body-limit.js';
-import type { RequestContext, RequestHandler } from '../context.js';
+import type { RequestContext, RequestHandler, UpgradeEntry } from '../context.js';
 import { sendError } from '../error-response.js';
 import { createAdmission } from './admission.js';
 import { createUpstreamAgent } from './agent.js';
@@ -33,6 +33,7 @@ import { createUpstreamPool, type UpstreamState } from './pool.js';
 import { bufferThenAdmit, onBufferError } from './request-buffering.js';
 import { createRetryBudget } from './retry-budget.js';
 import { createSpillDir } from './spill-file.js';
+import { createUpgradeForwarder } from './upgrade.js';
 import { upstreamTlsFor } from './upstream-tls.js';
 
 /** Totals for the metrics engineer. */
@@ -56,6 +57,12 @@ export interface ProxyHandler extends RequestHandler {
   stats(): ProxyStats;
   /** Runs the active checks now (tests, and an operator's "check now"); resolves when all answered. */
   checkUpstreams(): Promise<void>;
+  /**
+   * `Upgrade: websocket` on a dynamic path (upgrade.ts): the same pool and admission, then a
+   * spliced connection. Optional in the type only (RequestHandler's), so a front over several
+   * proxies (routed.ts) can pass it on to the group a path belongs to.
+   */
+  readonly upgrade?: UpgradeEntry | undefined;
 }
 
 /**
@@ -91,6 +98,7 @@ export function createProxyHandler(options: ProxyHandlerConfig & { readonly logg
   const forwarder: Forwarder = { engine, pool, admission, budget, counters, settings, send: compose(interceptors) };
   let requests = 0;
   let closed = false;
+  const forwardUpgrade = createUpgradeForwarder({ pool, admission, settings, trusted, closed: () => closed, target: (req, ctx) => upstreamTarget(req.url, ctx) });
 
   function handle(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): void {
     ctx.servedBy = 'app';
@@ -141,6 +149,15 @@ export function createProxyHandler(options: ProxyHandlerConfig & { readonly logg
         // handle() never throws: whatever slipped through becomes a 502 page, not a crash.
         ctx.logger.error({ err: error }, 'proxy handler failed');
         sendError(res, ctx, toUpstreamError(error, ctx.upstream ?? 'none'), { close: true });
+      }
+    },
+    upgrade(req, socket, head, ctx) {
+      try {
+        forwardUpgrade(req, socket, head, ctx);
+      } catch (error) {
+        // As handle(): a bug here fails this handshake (502), never the process.
+        ctx.logger.error({ err: error }, 'proxy upgrade failed');
+        sendError(ctx.response, ctx, toUpstreamError(error, ctx.upstream ?? 'none'), { close: true });
       }
     },
     hasHealthyUpstream: () => pool.hasHealthy(),

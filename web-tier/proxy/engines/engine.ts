@@ -24,9 +24,9 @@ export interface ProxyEngine {
   open(req: IncomingMessage, res: ServerResponse, target: string, facts: EdgeFacts): EngineExchange;
   /** Stops the engine's own machinery (the pooled agent is the handler's). */
   close(): void;
-  // A later issue adds `upgrade(req, socket, head, …)` here for `Upgrade: websocket` (RFC 6455
-  // §4.1, RFC 9110 §7.8): the same admission and edge headers, then a spliced socket instead of a
-  // response. Both engines can carry it (http-proxy has its ws passes; node's 'upgrade' event).
+  // `Upgrade: websocket` (RFC 6455 §4.1, RFC 9110 §7.8) does not go through an engine: proxy/upgrade.ts
+  // carries it for both, on node's own client and its 'upgrade' event, with the same admission
+  // and edge headers. http-proxy's ws passes are where its crash reports live (http-proxy#1468, #1439).
 }
 
 /** An engine's per-exchange state (exchange.outgoing): its transport details stay behind it. */
