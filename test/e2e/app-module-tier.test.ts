@@ -77,9 +77,8 @@ t.test('APP_MAX_REQUESTS: a worker retires after its requests, a fresh one takes
   const retired = (): number => app.lines.filter((line) => line.msg === 'max requests reached: draining for a fresh worker').length;
   const listened = (): number => app.lines.filter((line) => line.msg === 'worker listening').length;
   for (let index = 0; index < 16; index += 1) {
-    // Paced like a light load: a retired worker's replacement listens before the next request, so
-    // the two workers never retire at once. (When they do, node:cluster closes the shared socket
-    // until one listens again: round_robin_handle.js remove(); README says so.)
+    // Paced like a light load: a retired worker's replacement listens before the next request.
+    // Under steady load the primary replaces one worker at a time: max-requests-rolling.test.ts.
     const before = retired();
     const reply = await send(`${app.url}/api/count`);
     t.equal(reply.status, 200, `request ${index + 1} answered`);
