@@ -26,6 +26,11 @@ export const COMPARE_SETS: Readonly<Record<string, readonly string[]>> = {
     'static-1k', 'nginx-static-1k', 'sirv-static-1k', 'static-100k', 'nginx-static-100k',
     'proxy-echo-w1', 'proxy-echo-w1-http-proxy', 'nginx-proxy-echo', 'nginx-proxy-echo-edge', 'static-1k-web-w1', 'static-1k-web-w2',
   ],
+  // Issue 15: the https rows beside nginx with the same certificate (bench/https-rows.ts), and the plain hop for the upstream TLS ratio.
+  https: [
+    'https-static-1k', 'nginx-https-static-1k', 'https-proxy-echo', 'nginx-https-proxy-echo',
+    'https-static-1k-new-conn', 'nginx-https-static-1k-new-conn', 'proxy-echo-w1', 'proxy-echo-upstream-tls',
+  ],
 };
 
 export const USAGE = `Usage: npm run bench -- [options]

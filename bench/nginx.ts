@@ -19,6 +19,25 @@ export interface NginxConfigOptions {
    * Forwarded, X-Request-Id, Via), as a production nginx in front of an app would: the like-for-like row.
    */
   readonly edgeHeaders?: boolean;
+  /** Listen with TLS (issue 15's https rows): the same PEM pair as the web tier's. */
+  readonly tls?: { readonly certFile: string; readonly keyFile: string } | undefined;
+}
+
+/**
+ * nginx's TLS the way the web tier's is set (web-tier/tls/settings.ts): TLS 1.2/1.3, the same ECDHE+AEAD
+ * suites in the same order, server preference, and a shared session cache with tickets (the issue's
+ * "ssl_session_cache"), so the rows compare like with like.
+ */
+function renderTls(tls: NonNullable<NginxConfigOptions['tls']>): string {
+  return `
+    ssl_certificate ${tls.certFile};
+    ssl_certificate_key ${tls.keyFile};
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305;
+    ssl_prefer_server_ciphers on;
+    ssl_ecdh_curve X25519:prime256v1:secp384r1;
+    ssl_session_cache shared:SSL:10m;
+    ssl_session_timeout 1d;`;
 }
 
 /** A config as close to the web tier's job as nginx allows: 1 worker, no logs, keep-alive upstream. */
@@ -58,8 +77,8 @@ http {
   uwsgi_temp_path ${join(options.prefix, 'uwsgi')};
   scgi_temp_path ${join(options.prefix, 'scgi')};${upstream}
   server {
-    listen 127.0.0.1:${options.port};
-    root ${options.webRoot};${proxy}
+    listen 127.0.0.1:${options.port}${options.tls === undefined ? '' : ' ssl'};
+    root ${options.webRoot};${options.tls === undefined ? '' : renderTls(options.tls)}${proxy}
   }
 }
 `;
@@ -103,6 +122,7 @@ export interface StartNginxOptions {
   readonly webRoot: string;
   readonly upstreamPort: number | null;
   readonly edgeHeaders?: boolean;
+  readonly tls?: NginxConfigOptions['tls'];
   readonly cpuList: string | null;
   readonly env: Readonly<Record<string, string>>;
 }
@@ -111,7 +131,7 @@ export async function startNginx(options: StartNginxOptions): Promise<LaunchedSe
   mkdirSync(options.workDir, { recursive: true });
   const port = await freePort();
   const file = join(options.workDir, 'nginx.conf');
-  writeFileSync(file, renderNginxConfig({ port, webRoot: options.webRoot, upstreamPort: options.upstreamPort, prefix: options.workDir, edgeHeaders: options.edgeHeaders === true }));
+  writeFileSync(file, renderNginxConfig({ port, webRoot: options.webRoot, upstreamPort: options.upstreamPort, prefix: options.workDir, edgeHeaders: options.edgeHeaders === true, tls: options.tls }));
   return launchServer({
     name: 'nginx',
     command: options.nginxPath,

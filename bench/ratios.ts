@@ -67,6 +67,11 @@ function specs(names: readonly string[]): RatioSpec[] {
     { label: 'twotier ÷ nginx, static 100 KiB', numerator: 'static-100k', denominator: 'nginx-static-100k', metric: 'rps', meaning: 'the web tier against nginx with one worker on the same 100 KiB file', target: 0.5 },
     { label: 'twotier ÷ nginx, proxy', numerator: 'proxy-echo-w1', denominator: 'nginx-proxy-echo', metric: 'rps', meaning: 'the web tier\'s proxy against nginx proxy_pass to the same app worker', target: 1 },
     { label: 'twotier ÷ nginx, proxy, same edge headers', numerator: 'proxy-echo-w1', denominator: 'nginx-proxy-echo-edge', metric: 'rps', meaning: 'the same, with nginx also setting the X-Forwarded-*, Forwarded, X-Request-Id and Via headers the web tier sets (like for like)', target: 1 },
+    // Issue 15: https beside nginx with the same certificate (bench/https-rows.ts).
+    { label: 'twotier ÷ nginx, https static 1 KiB', numerator: 'https-static-1k', denominator: 'nginx-https-static-1k', metric: 'rps', meaning: 'the web tier (WEB_TLS=files) against nginx with the same certificate and ssl_session_cache, keep-alive (issue 15 target: ≥ 0.6×)', target: 0.6 },
+    { label: 'twotier ÷ nginx, https proxy', numerator: 'https-proxy-echo', denominator: 'nginx-https-proxy-echo', metric: 'rps', meaning: 'the proxied echo over TLS at the edge, against nginx proxy_pass behind the same certificate' },
+    { label: 'twotier ÷ nginx, full TLS handshakes', numerator: 'https-static-1k-new-conn', denominator: 'nginx-https-static-1k-new-conn', metric: 'rps', meaning: 'a new TLS connection per request (full handshakes: the load generator resumes none)' },
+    { label: 'upstream TLS ÷ plain hop', numerator: 'proxy-echo-upstream-tls', denominator: 'proxy-echo-w1', metric: 'rps', meaning: 'web → app over TLS (APP_UPSTREAMS=https://, kept-alive connections) against the plain hop: what encrypting the hop costs' },
   );
   return list;
 }

@@ -6,6 +6,7 @@
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { httpsGet } from './https-rows.js';
 import { runLoad } from './load-runner.js';
 import type { LoadSummary } from './load-protocol.js';
 import { createProcessSampler, type SamplerSummary } from './process-sampler.js';
@@ -53,14 +54,15 @@ function makeWebRoot(workDir: string, dir: string): void {
 }
 
 /** One request before the load: a wrong answer here would otherwise be measured as speed. */
-async function checkAnswer(url: string, servedBy: string | null): Promise<void> {
-  const response = await fetch(url, { signal: AbortSignal.timeout(15_000) });
-  const body = await response.text();
+async function checkAnswer(url: string, servedBy: string | null, ca?: string): Promise<void> {
+  const response = ca === undefined ? await fetch(url, { signal: AbortSignal.timeout(15_000) }) : undefined;
+  const answer = response === undefined ? await httpsGet(url, ca as string) : { status: response.status, servedBy: response.headers.get('x-served-by'), body: await response.text() };
+  const { body } = answer;
   const path = new URL(url).pathname;
-  if (response.status < 200 || response.status > 299) {
-    throw new Error(`GET ${path} answered ${response.status}: ${body.slice(0, 160).replace(/\s+/g, ' ')}`);
+  if (answer.status < 200 || answer.status > 299) {
+    throw new Error(`GET ${path} answered ${answer.status}: ${body.slice(0, 160).replace(/\s+/g, ' ')}`);
   }
-  const actual = response.headers.get('x-served-by');
+  const actual = answer.servedBy;
   if (servedBy !== null && actual !== servedBy) {
     throw new Error(`GET ${path} was answered by ${actual ?? 'nobody named'} instead of ${servedBy} (X-Served-By)`);
   }
@@ -76,7 +78,7 @@ export function countPlan(scenario: Scenario, flags: BenchFlags): { requested: n
 async function measure(scenario: Scenario, started: RunningScenario, options: RunBenchOptions): Promise<ScenarioResult> {
   const { flags, progress } = options;
   progress.phase('checking one answer');
-  await checkAnswer(started.url, started.servedBy);
+  await checkAnswer(started.url, started.servedBy, started.ca);
   progress.phase(flags.warmupSec > 0 ? `warming up ${flags.warmupSec} s` : 'starting load');
   const byCount = countPlan(scenario, flags);
   let sampler: ReturnType<typeof createProcessSampler> | undefined;
@@ -85,7 +87,7 @@ async function measure(scenario: Scenario, started: RunningScenario, options: Ru
   try {
     load = await runLoad({
       request: {
-        url: started.url, method: 'GET', headers: {}, connections: flags.connections, pipelining: flags.pipelining, warmupSec: flags.warmupSec,
+        url: started.url, method: 'GET', headers: started.headers ?? {}, connections: flags.connections, pipelining: flags.pipelining, warmupSec: flags.warmupSec,
         ...(byCount === undefined ? { durationSec: flags.durationSec } : { durationSec: byCount.capSec, amount: byCount.requested }),
       },
       cpuList: options.pinning.loadGenerator,

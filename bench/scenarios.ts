@@ -8,6 +8,7 @@ import { distPath, webNodeFlags } from './environment.js';
 import { launchServer, type LaunchedServer } from './launcher.js';
 import { startNginx } from './nginx.js';
 import { waitForWorkers, webProcessPid } from './readiness.js';
+import { httpsScenarios } from './https-rows.js';
 
 export interface ScenarioContext {
   /** Working directory of the servers (the repository root). */
@@ -28,6 +29,10 @@ export interface RunningScenario {
   readonly url: string;
   /** The X-Served-By the answer must carry, so a row measures the path its name says; null: unchecked. */
   readonly servedBy: string | null;
+  /** https rows (bench/https-rows.ts): the CA the answer check verifies against. */
+  readonly ca?: string;
+  /** Request headers of every load request (Connection: close for a new connection per request). */
+  readonly headers?: Readonly<Record<string, string>>;
   /** Every process the scenario started; the sampler adds their descendants. */
   readonly pids: readonly number[];
   close(): Promise<void>;
@@ -314,6 +319,8 @@ export function buildScenarios(maxWorkers: number): Scenario[] {
     nginxRow('nginx-proxy-echo', 'nginx, 1 worker, proxy_pass with keep-alive → app tier with 1 worker: /api/echo', '/api/echo', true),
     nginxRow('nginx-proxy-echo-edge', 'nginx as nginx-proxy-echo, also setting the edge headers the web tier sets (X-Forwarded-For/-Proto/-Host, Forwarded, X-Request-Id, Via): /api/echo', '/api/echo', true, true),
   );
+  // Issue 15: the https rows, each beside its nginx reference with the same certificate.
+  scenarios.push(...httpsScenarios());
   return scenarios;
 }
 
