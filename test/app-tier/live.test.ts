@@ -344,3 +344,26 @@ t.test('the websocket entry of an application: accept, receive, send, reject', a
     refused.terminate();
   }
 });
+
+t.test('the worker itself sends 1001 to an application\'s WebSockets when it drains', async (t) => {
+  // An application with no live feed of its own: only the adapter can say "going away".
+  const holder: Application = {
+    async handle(): Promise<AppResponse> {
+      return { status: 200, headers: {}, body: 'ok' };
+    },
+    async websocket(_request, socket) {
+      await socket.accept();
+      await socket.closed;
+    },
+    async close() {},
+  };
+  const { base, worker } = await startWorker(t, holder);
+  const ws = new WebSocket(`${base.replace('http', 'ws')}/hold`);
+  ws.on('error', () => undefined);
+  t.teardown(() => ws.terminate());
+  await within(once(ws, 'open'), 'open');
+  const closed = once(ws, 'close');
+  const closing = worker.close();
+  t.equal((await within(closed, 'the 1001'))[0], 1001, 'RFC 6455 §7.4.1: going away');
+  await within(closing, 'the worker to close');
+});
