@@ -98,7 +98,7 @@ export function createProxyHandler(options: ProxyHandlerConfig & { readonly logg
   const forwarder: Forwarder = { engine, pool, admission, budget, counters, settings, send: compose(interceptors) };
   let requests = 0;
   let closed = false;
-  const forwardUpgrade = createUpgradeForwarder({ pool, admission, settings, trusted, closed: () => closed, target: (req, ctx) => upstreamTarget(req.url, ctx) });
+  const forwardUpgrade = createUpgradeForwarder({ pool, admission, settings, trusted, tls, closed: () => closed, target: (req, ctx) => upstreamTarget(req.url, ctx) });
 
   function handle(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): void {
     ctx.servedBy = 'app';

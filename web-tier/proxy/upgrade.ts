@@ -20,6 +20,7 @@
  *   written to the upstream after the 101, in order
  */
 import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TwotierError } from '../../common/errors.js';
@@ -27,6 +28,7 @@ import type { UpgradeContext, UpgradeEntry } from '../context.js';
 import { sendError } from '../error-response.js';
 import type { Admission } from './admission.js';
 import { createFreshConnectionAgent } from './agent.js';
+import type { UpstreamTlsOptions } from './upstream-tls.js';
 import type { ProxyConfig } from './config.js';
 import { errorCode, isNeverSent, toUpstreamError, upstreamsOverloaded, upstreamUnavailable, UpstreamTimeoutError } from './errors.js';
 import { buildRequestHeaderList, buildResponseHeaders, edgeFactsOf } from './headers.js';
@@ -38,6 +40,8 @@ export interface UpgradeForwarderParts {
   readonly settings: Pick<ProxyConfig, 'connectTimeoutMs' | 'responseTimeoutMs' | 'nextUpstreamTries'>;
   /** WEB_TRUSTED_PROXIES, normalised (headers.ts normalizeAddress). */
   readonly trusted: ReadonlySet<string>;
+  /** https:// upstreams (issue 15): the CA the upgrade's own connection verifies against, as every other. */
+  readonly tls?: UpstreamTlsOptions | undefined;
   /** The proxy is closing: no new handshakes (503). */
   readonly closed: () => boolean;
   /** The request-target for the upstream (handler.ts upstreamTarget). */
@@ -148,7 +152,12 @@ class UpgradeExchange {
     let proxyReq: ClientRequest;
     try {
       // A connection of its own: it leaves the pool for good at the 101, and a pooled agent's close() must not cut it.
-      proxyReq = httpRequest({ host: upstream.hostname, port: upstream.port, method: 'GET', path: upstream.basePath + this.#parts.target(req, this.#ctx), headers: head, agent: createFreshConnectionAgent() });
+      const options = { host: upstream.hostname, port: upstream.port, method: 'GET', path: upstream.basePath + this.#parts.target(req, this.#ctx), headers: head };
+      // An https:// upstream: verified TLS with the configured name, never the handshake in clear (upstream-tls.ts).
+      const ca = this.#parts.tls?.ca;
+      proxyReq = upstream.tls === undefined
+        ? httpRequest({ ...options, agent: createFreshConnectionAgent() })
+        : httpsRequest({ ...options, agent: false, servername: upstream.tls.servername, ...(ca === undefined ? {} : { ca }) });
     } catch (error) {
       this.#fail(error);
       return;

@@ -190,3 +190,38 @@ t.test('config errors name the setting', async (t) => {
   const ok = loadConfig(undefined, { APP_UPSTREAMS: 'https://app1.internal:3443,https://10.0.0.5', WEB_UPSTREAM_CA: '' });
   t.same(ok.proxy.upstreams, ['https://app1.internal:3443', 'https://10.0.0.5'], 'https upstreams accepted; no CA file = node\'s default trust store');
 });
+
+t.test('a WebSocket upgrade to an https upstream goes over verified TLS too, never in clear', async (t) => {
+  const ca = await makeCa('upstream CA');
+  const leaf = await makeLeaf(ca, ['localhost']);
+  const upgraded: (string | false | null)[] = [];
+  const server = createHttpsServer({ cert: leaf.certPem, key: leaf.keyPem }, (_req, res) => res.end());
+  server.on('upgrade', (req: IncomingMessage, socket: import('node:stream').Duplex) => {
+    upgraded.push((req.socket as TLSSocket).servername);
+    // RFC 6455 §1.3's example key and its accept value.
+    socket.end('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n');
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.teardown(() => closeServer(server));
+  const { port } = await startWeb(t, {
+    handlers: { static: createFakeHandler('static') },
+    env: { ...QUIET, APP_UPSTREAMS: `https://localhost:${(server.address() as AddressInfo).port}`, WEB_UPSTREAM_CA: await caFile(t, ca) },
+  });
+  const { connect: netConnect } = await import('node:net');
+  const head = await new Promise<string>((resolve, reject) => {
+    const socket = netConnect(port, '127.0.0.1', () => socket.write('GET /api/live HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n'));
+    let text = '';
+    socket.setTimeout(10_000, () => socket.destroy(new Error('timeout')));
+    socket.on('data', (chunk: Buffer) => {
+      text += chunk.toString('latin1');
+      if (text.includes('\r\n\r\n')) {
+        socket.destroy();
+        resolve(text);
+      }
+    });
+    socket.on('error', reject);
+  });
+  t.match(head, /^HTTP\/1\.1 101 /, head.split('\r\n')[0]);
+  t.same(upgraded, ['localhost'], 'the upgrade reached the upstream over TLS, SNI from the upstream URL');
+});
