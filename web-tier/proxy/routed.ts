@@ -6,6 +6,7 @@
  * application's 503 only. Without routes the web tier builds the plain proxy handler, not this.
  */
 import type { RequestContext } from '../context.js';
+import { sendError, TwotierError } from '../error-response.js';
 import type { ProxyHandler, ProxyStats } from './handler.js';
 import type { UpstreamState } from './pool.js';
 import { matchRoute } from './routes.js';
@@ -43,6 +44,12 @@ export function createRoutedProxy(fallback: ProxyHandler, routes: readonly Route
     groupFor,
     handle(req, res, ctx: RequestContext) {
       groupFor(ctx.pathname).handle(req, res, ctx);
+    },
+    // A WebSocket handshake goes to its path's group too (each group's proxy relays it: upgrade.ts).
+    upgrade(req, socket, head, ctx) {
+      const handler = groupFor(ctx.pathname);
+      if (handler.upgrade !== undefined) handler.upgrade(req, socket, head, ctx);
+      else sendError(ctx.response, ctx, new TwotierError('WEB_ERR_NOT_IMPLEMENTED', 'this upstream group takes no upgrades'), { close: true });
     },
     // The web tier's /readyz: ready while any application can be reached. One application
     // down must not make a load balancer pull the whole web tier, which would take the
