@@ -62,7 +62,10 @@ cleanup() {
   docker-compose down -v --remove-orphans --timeout 10 >/dev/null 2>&1 || true
   # The swarm test cleans up after itself; a run cut short (tap's timeout) may not have: only a
   # swarm this run created is left, and only the stack's resources are removed.
-  if [ "$swarm_before" = inactive ] && [ "$(docker info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null)" != inactive ]; then
+  local state
+  # No engine answering (ours already stopped): nothing to clean.
+  state=$(docker info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null) || state=none
+  if [ "$swarm_before" = inactive ] && [ "$state" != inactive ] && [ "$state" != none ]; then
     docker stack rm "$SWARM_STACK_NAME" >/dev/null 2>&1 || true
     for _ in $(seq 1 60); do [ -z "$(docker ps -aq --filter "$swarm_label"; docker network ls -q --filter "$swarm_label")" ] && break; sleep 1; done
     docker volume ls -q --filter "$swarm_label" | xargs -r docker volume rm >/dev/null 2>&1 || true
