@@ -1,8 +1,8 @@
 /**
  * The https rows (issue 15's performance section): the web tier with WEB_TLS=files beside nginx
  * with the same certificate and `ssl_session_cache`, a 1 KiB static file and the proxied echo over
- * keep-alive TLS, and a new TLS connection per request (full handshakes: autocannon never offers
- * a session to resume). One more row puts TLS on the hop to the app tier (APP_UPSTREAMS=https://,
+ * keep-alive TLS, and a new TLS connection per request: full handshakes (autocannon never offers
+ * a session to resume) and resumed ones (bench/tls-resume-load.ts). One more row puts TLS on the hop to the app tier (APP_UPSTREAMS=https://,
  * WEB_UPSTREAM_CA, APP_TLS_CERT/APP_TLS_KEY) to show what upstream TLS costs against the plain hop.
  * The certificate is made once per run by the web tier's own local CA (tls/internal-ca.ts).
  */
@@ -80,12 +80,18 @@ function tlsEnv(cert: BenchCert): Record<string, string> {
 /** A new connection for every request: the server closes after each answer, autocannon connects again. */
 const NEW_CONNECTION = { Connection: 'close' } as const;
 
-function scenarioOf(url: string, servedBy: string | null, servers: readonly LaunchedServer[], cert: BenchCert, headers?: Readonly<Record<string, string>>): RunningScenario {
+/**
+ * Resumed handshakes: not autocannon but bench/tls-resume-load.ts, one GET with Connection: close per
+ * connection, each offering the session ticket of its loop's previous connection (TLS 1.3).
+ */
+const RESUMED = 'resumed';
+
+function scenarioOf(url: string, servedBy: string | null, servers: readonly LaunchedServer[], cert: BenchCert, headers?: Readonly<Record<string, string>> | typeof RESUMED): RunningScenario {
   return {
     url,
     servedBy,
     ca: cert.caPem,
-    ...(headers === undefined ? {} : { headers }),
+    ...(headers === undefined ? {} : headers === RESUMED ? { tlsResume: { ca: cert.caPem, servername: 'localhost', maxVersion: 'TLSv1.3' as const } } : { headers }),
     pids: servers.map((server) => server.pid),
     close: async () => {
       for (const server of servers) await server.close();
@@ -105,7 +111,7 @@ async function frontOf(back: LaunchedServer, front: () => Promise<LaunchedServer
 
 const always = (): null => null;
 
-function webHttpsRow(name: string, description: string, path: string, proxied: boolean, headers?: Readonly<Record<string, string>>): Scenario {
+function webHttpsRow(name: string, description: string, path: string, proxied: boolean, headers?: Readonly<Record<string, string>> | typeof RESUMED): Scenario {
   return {
     name,
     description,
@@ -127,7 +133,7 @@ function webHttpsRow(name: string, description: string, path: string, proxied: b
   };
 }
 
-function nginxHttpsRow(name: string, description: string, path: string, withApp: boolean, headers?: Readonly<Record<string, string>>): Scenario {
+function nginxHttpsRow(name: string, description: string, path: string, withApp: boolean, headers?: Readonly<Record<string, string>> | typeof RESUMED): Scenario {
   return {
     name,
     description,
@@ -175,6 +181,8 @@ export function httpsScenarios(): Scenario[] {
     nginxHttpsRow('nginx-https-proxy-echo', 'nginx, 1 worker, the same certificate, proxy_pass with keep-alive → app tier with 1 worker: /api/echo over TLS', '/api/echo', true),
     webHttpsRow('https-static-1k-new-conn', 'web tier, WEB_TLS=files: the 1 KiB file, a new TLS connection (full handshake) per request', '/1k.txt', false, NEW_CONNECTION),
     nginxHttpsRow('nginx-https-static-1k-new-conn', 'nginx, the same certificate: the 1 KiB file, a new TLS connection (full handshake) per request', '/1k.txt', false, NEW_CONNECTION),
+    webHttpsRow('https-static-1k-resumed', 'web tier, WEB_TLS=files: the 1 KiB file, a new TLS 1.3 connection per request resuming the previous one\'s session (bench/tls-resume-load.ts)', '/1k.txt', false, RESUMED),
+    nginxHttpsRow('nginx-https-static-1k-resumed', 'nginx, the same certificate, ssl_session_cache and tickets: the 1 KiB file, a new TLS 1.3 connection per request resuming the previous one\'s session', '/1k.txt', false, RESUMED),
     upstreamTlsRow('proxy-echo-upstream-tls', 'web tier → app tier with 1 worker over TLS (APP_UPSTREAMS=https://, WEB_UPSTREAM_CA; APP_TLS_CERT/APP_TLS_KEY): /api/echo, keep-alive on both hops'),
   ];
 }

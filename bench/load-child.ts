@@ -5,6 +5,7 @@
  */
 import { createRequire } from 'node:module';
 import type { LoadChildMessage, LoadRequest, LoadSummary } from './load-protocol.js';
+import { runTlsResumeLoad, type TlsResumeSpec } from './tls-resume-load.js';
 
 interface AutocannonResult {
   readonly latency: { readonly p50: number; readonly p90: number; readonly p99: number; readonly max: number };
@@ -84,8 +85,26 @@ function summarise(result: AutocannonResult, amount: number | undefined): LoadSu
   };
 }
 
+/** A resumed-handshake row (tls-resume-load.ts): warm-up and measurement in one run, so the loops keep their sessions. */
+async function runResumed(request: LoadRequest, spec: TlsResumeSpec): Promise<LoadSummary> {
+  const result = await runTlsResumeLoad({
+    ...spec, url: request.url, connections: request.connections, warmupSec: request.warmupSec, durationSec: request.durationSec,
+    onMeasuring: () => send({ type: 'measuring' }),
+    onTick: (counter) => send({ type: 'tick', counter, bytes: 0 }),
+  });
+  return {
+    rps: result.connections / result.seconds, requests: result.connections, latencyMs: result.latencyMs, errors: result.errors, non2xx: result.non2xx,
+    bytesPerSec: result.bytes / result.seconds, seconds: result.seconds, capped: false,
+    tlsResumption: { connections: result.connections, resumed: result.resumed, clientCpuShare: result.clientCpuShare },
+  };
+}
+
 async function main(): Promise<void> {
   const request = JSON.parse(process.argv[2] ?? '{}') as LoadRequest;
+  if (request.tlsResume !== undefined) {
+    send({ type: 'done', summary: await runResumed(request, request.tlsResume) });
+    return;
+  }
   // A run by count warms up by count too: one request per connection (autocannon needs
   // amount ≥ connections), capped at the warm-up time.
   const warmupAmount = request.amount === undefined ? undefined : request.connections;

@@ -1,5 +1,6 @@
 /** Messages between the bench and its load generator process (load-child.ts). */
 import type { LatencyMs } from './result-schema.js';
+import type { TlsResumeSpec } from './tls-resume-load.js';
 
 export interface LoadRequest {
   readonly url: string;
@@ -16,6 +17,11 @@ export interface LoadRequest {
    * whichever comes first (the CGI rows: a slow row still gets numbers, a fast one ends early).
    */
   readonly amount?: number;
+  /**
+   * A resumed-handshake row: bench/tls-resume-load.ts instead of autocannon, one new TLS connection per
+   * request offering the previous connection's session (autocannon never resumes one).
+   */
+  readonly tlsResume?: TlsResumeSpec;
 }
 
 export interface LoadSummary {
@@ -29,6 +35,8 @@ export interface LoadSummary {
   readonly seconds: number;
   /** A run by count that the time cap ended before it reached `amount`. */
   readonly capped: boolean;
+  /** Resumed-handshake rows: connections measured, how many resumed, the load generator's CPU share. */
+  readonly tlsResumption?: { readonly connections: number; readonly resumed: number; readonly clientCpuShare: number };
 }
 
 export type LoadChildMessage =

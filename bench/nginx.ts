@@ -37,6 +37,7 @@ function renderTls(tls: NonNullable<NginxConfigOptions['tls']>): string {
     ssl_prefer_server_ciphers on;
     ssl_ecdh_curve X25519:prime256v1:secp384r1;
     ssl_session_cache shared:SSL:10m;
+    ssl_session_tickets on;
     ssl_session_timeout 1d;`;
 }
 

@@ -43,6 +43,15 @@ export const scenarioResultSchema = z.object({
     seconds: z.number().nonnegative(),
     capped: z.boolean(),
   }).optional(),
+  /**
+   * Resumed-handshake rows (bench/tls-resume-load.ts, issue 15): connections measured, how many
+   * resumed a session, and the load generator's CPU share (near 1: the generator was the limit).
+   */
+  tlsResumption: z.object({
+    connections: z.number().int().nonnegative(),
+    resumed: z.number().int().nonnegative(),
+    clientCpuShare: z.number().nonnegative(),
+  }).optional(),
 });
 
 export const pinningSchema = z.object({

@@ -13,6 +13,7 @@ import { createProcessSampler, type SamplerSummary } from './process-sampler.js'
 import type { Progress } from './progress.js';
 import type { BenchFlags, BenchResult, Pinning, ScenarioResult } from './result-schema.js';
 import { STATIC_FILES, type RunningScenario, type Scenario, type ScenarioContext } from './scenarios.js';
+import { resumptionVerdict } from './tls-resume-load.js';
 
 export interface RunBenchOptions {
   readonly flags: BenchFlags;
@@ -89,6 +90,7 @@ async function measure(scenario: Scenario, started: RunningScenario, options: Ru
       request: {
         url: started.url, method: 'GET', headers: started.headers ?? {}, connections: flags.connections, pipelining: flags.pipelining, warmupSec: flags.warmupSec,
         ...(byCount === undefined ? { durationSec: flags.durationSec } : { durationSec: byCount.capSec, amount: byCount.requested }),
+        ...(started.tlsResume === undefined ? {} : { tlsResume: started.tlsResume }),
       },
       cpuList: options.pinning.loadGenerator,
       onMeasuring: () => {
@@ -108,9 +110,12 @@ async function measure(scenario: Scenario, started: RunningScenario, options: Ru
   if (figures.requests === 0) {
     throw new Error(`completed 0 requests in ${seconds} s${byCount === undefined ? '' : ` (asked for ${byCount.requested}, cap ${byCount.capSec} s)`}: the servers took longer than the run; try --cgi-max-sec or a less loaded machine`);
   }
+  // A resumed-handshake row where too few handshakes resumed measured full ones: it fails, naming its figures.
+  const verdict = figures.tlsResumption === undefined ? undefined : resumptionVerdict({ ...figures.tlsResumption, seconds });
+  if (verdict?.ok === false) throw new Error(verdict.reason);
   return {
     name: scenario.name,
-    description: scenario.description,
+    description: verdict === undefined ? scenario.description : `${scenario.description} (${verdict.note})`,
     status: 'ok',
     url: started.url,
     ...figures,

@@ -9,6 +9,7 @@ import { launchServer, type LaunchedServer } from './launcher.js';
 import { startNginx } from './nginx.js';
 import { waitForWorkers, webProcessPid } from './readiness.js';
 import { httpsScenarios } from './https-rows.js';
+import type { TlsResumeSpec } from './tls-resume-load.js';
 
 export interface ScenarioContext {
   /** Working directory of the servers (the repository root). */
@@ -33,6 +34,8 @@ export interface RunningScenario {
   readonly ca?: string;
   /** Request headers of every load request (Connection: close for a new connection per request). */
   readonly headers?: Readonly<Record<string, string>>;
+  /** Resumed-handshake rows: load with bench/tls-resume-load.ts (a new connection per request, resuming) instead of autocannon. */
+  readonly tlsResume?: TlsResumeSpec;
   /** Every process the scenario started; the sampler adds their descendants. */
   readonly pids: readonly number[];
   close(): Promise<void>;

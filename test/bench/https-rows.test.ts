@@ -18,6 +18,7 @@ t.test('nginx over TLS: the same pair, TLS 1.2/1.3, the web tier\'s suites, a sh
   t.match(config, /ssl_certificate_key \/c\/leaf-key\.pem;/);
   t.match(config, /ssl_protocols TLSv1\.2 TLSv1\.3;/);
   t.match(config, /ssl_session_cache shared:SSL:10m;/);
+  t.match(config, /ssl_session_tickets on;/, 'TLS 1.3 resumption needs tickets (the resumed-handshake row)');
   t.match(config, /ssl_prefer_server_ciphers on;/);
   t.notMatch(config, /ssl_ciphers [^;]*(?:^|:)(?:AES|DHE|RSA-AES)/, 'ECDHE suites only');
 });
@@ -31,4 +32,6 @@ t.test('--compare https names existing rows; the ratios pair each twotier row wi
   t.match(ratios.find((ratio) => ratio.label === 'twotier ÷ nginx, https static 1 KiB'), { value: 0.6, target: 0.6 });
   t.match(ratios.find((ratio) => ratio.label === 'upstream TLS ÷ plain hop'), { value: 0.75 });
   t.equal(ratios.find((ratio) => ratio.label === 'twotier ÷ nginx, full TLS handshakes')?.value, null, 'a missing row gives no ratio');
+  const resumed = computeRatios({ scenarios: [row('https-static-1k-resumed', 300), row('nginx-https-static-1k-resumed', 1000)] });
+  t.match(resumed.find((ratio) => ratio.label === 'twotier ÷ nginx, resumed TLS handshakes'), { value: 0.3, target: 0.5 });
 });
