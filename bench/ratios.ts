@@ -72,6 +72,7 @@ function specs(names: readonly string[]): RatioSpec[] {
     { label: 'twotier ÷ nginx, https proxy', numerator: 'https-proxy-echo', denominator: 'nginx-https-proxy-echo', metric: 'rps', meaning: 'the proxied echo over TLS at the edge, against nginx proxy_pass behind the same certificate' },
     { label: 'twotier ÷ nginx, full TLS handshakes', numerator: 'https-static-1k-new-conn', denominator: 'nginx-https-static-1k-new-conn', metric: 'rps', meaning: 'a new TLS connection per request (full handshakes: the load generator resumes none)' },
     { label: 'twotier ÷ nginx, resumed TLS handshakes', numerator: 'https-static-1k-resumed', denominator: 'nginx-https-static-1k-resumed', metric: 'rps', meaning: 'a new TLS 1.3 connection per request resuming the previous session (bench/tls-resume-load.ts; a row below 90% resumed fails) (issue 15 target: ≥ 0.5×)', target: 0.5 },
+    { label: 'resumed handshakes per server CPU second, twotier ÷ nginx', numerator: 'nginx-https-static-1k-resumed', denominator: 'https-static-1k-resumed', metric: 'cpuMsPerRequest', meaning: 'nginx\'s CPU ms per resumed connection ÷ the web tier\'s: the same comparison when one load generator process is the limit (its CPU share is in the row description)' },
     { label: 'upstream TLS ÷ plain hop', numerator: 'proxy-echo-upstream-tls', denominator: 'proxy-echo-w1', metric: 'rps', meaning: 'web → app over TLS (APP_UPSTREAMS=https://, kept-alive connections) against the plain hop: what encrypting the hop costs' },
   );
   return list;

@@ -34,4 +34,6 @@ t.test('--compare https names existing rows; the ratios pair each twotier row wi
   t.equal(ratios.find((ratio) => ratio.label === 'twotier ÷ nginx, full TLS handshakes')?.value, null, 'a missing row gives no ratio');
   const resumed = computeRatios({ scenarios: [row('https-static-1k-resumed', 300), row('nginx-https-static-1k-resumed', 1000)] });
   t.match(resumed.find((ratio) => ratio.label === 'twotier ÷ nginx, resumed TLS handshakes'), { value: 0.3, target: 0.5 });
+  const cpu = (name: string, cpuSeconds: number): ScenarioResult => ({ name, status: 'ok', rps: 1, requests: 1000, cpuSeconds } as unknown as ScenarioResult);
+  t.equal(computeRatios({ scenarios: [cpu('https-static-1k-resumed', 4), cpu('nginx-https-static-1k-resumed', 1)] }).find((ratio) => ratio.label === 'resumed handshakes per server CPU second, twotier ÷ nginx')?.value, 0.25);
 });
