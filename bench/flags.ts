@@ -15,6 +15,8 @@ export const DEFAULTS = {
   connections: 10,
   pipelining: 1,
   resultsDir: 'bench/results',
+  /** Idle WebSocket connections per idle row (issue 16: "10,000 idle WebSocket connections"). */
+  wsIdleConnections: 10_000,
 } as const;
 
 /**
@@ -32,6 +34,8 @@ export const COMPARE_SETS: Readonly<Record<string, readonly string[]>> = {
     'https-static-1k-new-conn', 'nginx-https-static-1k-new-conn', 'https-static-1k-resumed', 'nginx-https-static-1k-resumed',
     'proxy-echo-w1', 'proxy-echo-upstream-tls',
   ],
+  // Issue 16: WebSocket echo round trips through the web tier, nginx and the upstream alone; idle connections' RSS.
+  websocket: ['ws-echo', 'nginx-ws-echo', 'ws-echo-direct', 'ws-idle', 'nginx-ws-idle'],
 };
 
 export const USAGE = `Usage: npm run bench -- [options]
@@ -48,6 +52,9 @@ export const USAGE = `Usage: npm run bench -- [options]
   --scenarios a,b         only these scenarios                              BENCH_SCENARIOS
   --compare nginx         static-1k/100k beside nginx and sirv, proxy-echo-w1 beside
                           nginx and the http-proxy engine, web tier WEB_WORKERS=1 and 2
+  --compare websocket     WebSocket echo through the web tier, nginx and the upstream
+                          alone; idle connections' RSS through the web tier and nginx
+  --ws-idle N             idle WebSocket connections per idle row (default ${DEFAULTS.wsIdleConnections}) BENCH_WS_IDLE
   --json FILE             also write the JSON result to FILE                BENCH_JSON
   --results-dir DIR       where <timestamp>.* and latest.* go (default ${DEFAULTS.resultsDir})  BENCH_RESULTS_DIR
   --no-pin                do not pin servers and load generator with taskset  BENCH_PIN=0
@@ -65,7 +72,7 @@ export class BenchFlagError extends Error {
 const VALUE_FLAGS: Readonly<Record<string, string>> = {
   duration: 'BENCH_DURATION', warmup: 'BENCH_WARMUP', connections: 'BENCH_CONNECTIONS', pipelining: 'BENCH_PIPELINING',
   'cgi-requests': 'BENCH_CGI_REQUESTS', 'cgi-max-sec': 'BENCH_CGI_MAX_SEC',
-  workers: 'BENCH_WORKERS', scenarios: 'BENCH_SCENARIOS', json: 'BENCH_JSON', 'results-dir': 'BENCH_RESULTS_DIR', compare: '',
+  workers: 'BENCH_WORKERS', scenarios: 'BENCH_SCENARIOS', json: 'BENCH_JSON', 'results-dir': 'BENCH_RESULTS_DIR', compare: '', 'ws-idle': 'BENCH_WS_IDLE',
 };
 
 function number(name: string, raw: string, integer: boolean, min: number): number {
@@ -135,6 +142,7 @@ export function parseBenchArgs(argv: readonly string[], env: Readonly<Record<str
     cgiMaxSec: numeric('cgi-max-sec', base.cgiMaxSec, true, 1),
     pipelining: numeric('pipelining', DEFAULTS.pipelining, true, 1),
     maxWorkers: numeric('workers', Math.max(1, cpus), true, 1),
+    wsIdleConnections: numeric('ws-idle', DEFAULTS.wsIdleConnections, true, 1),
     scenarios,
     pin,
     jsonFile: pick('json')?.[1] ?? null,

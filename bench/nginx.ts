@@ -21,6 +21,26 @@ export interface NginxConfigOptions {
   readonly edgeHeaders?: boolean;
   /** Listen with TLS (issue 15's https rows): the same PEM pair as the web tier's. */
   readonly tls?: { readonly certFile: string; readonly keyFile: string } | undefined;
+  /**
+   * Issue 16's WebSocket rows: proxy /api/live as an upgrade (nginx's documented two lines,
+   * `Upgrade` and `Connection`), idle for an hour, with descriptors for this many connections.
+   */
+  readonly websocket?: { readonly connections: number } | undefined;
+}
+
+/** nginx's WebSocket proxying as its documentation shows it (https://nginx.org/en/docs/http/websocket.html). */
+function renderWebSocket(): string {
+  return `
+    location = /api/live {
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Upgrade $http_upgrade;
+      proxy_set_header Connection "upgrade";
+      proxy_set_header Host $host;
+      # The 60 s default would close the idle row's connections: the web tier's idle timeout is off there too.
+      proxy_read_timeout 1h;
+      proxy_send_timeout 1h;
+    }`;
 }
 
 /**
@@ -62,11 +82,14 @@ export function renderNginxConfig(options: NginxConfigOptions): string {
       proxy_set_header X-Request-Id $request_id;
       proxy_set_header Via "1.1 nginx";` : ''}
     }`;
-  return `worker_processes 1;
+  // Two descriptors per proxied WebSocket (client and upstream), plus a margin.
+  const workerConnections = options.websocket === undefined ? 1024 : Math.max(1024, 2 * options.websocket.connections + 256);
+  return `worker_processes 1;${options.websocket === undefined ? '' : `
+worker_rlimit_nofile ${workerConnections + 64};`}
 daemon off;
 pid ${join(options.prefix, 'nginx.pid')};
 error_log stderr error;
-events { worker_connections 1024; }
+events { worker_connections ${workerConnections}; }
 http {
   access_log off;
   sendfile on;
@@ -79,7 +102,7 @@ http {
   scgi_temp_path ${join(options.prefix, 'scgi')};${upstream}
   server {
     listen 127.0.0.1:${options.port}${options.tls === undefined ? '' : ' ssl'};
-    root ${options.webRoot};${options.tls === undefined ? '' : renderTls(options.tls)}${proxy}
+    root ${options.webRoot};${options.tls === undefined ? '' : renderTls(options.tls)}${options.websocket === undefined || options.upstreamPort === null ? '' : renderWebSocket()}${proxy}
   }
 }
 `;
@@ -124,6 +147,7 @@ export interface StartNginxOptions {
   readonly upstreamPort: number | null;
   readonly edgeHeaders?: boolean;
   readonly tls?: NginxConfigOptions['tls'];
+  readonly websocket?: NginxConfigOptions['websocket'];
   readonly cpuList: string | null;
   readonly env: Readonly<Record<string, string>>;
 }
@@ -132,7 +156,7 @@ export async function startNginx(options: StartNginxOptions): Promise<LaunchedSe
   mkdirSync(options.workDir, { recursive: true });
   const port = await freePort();
   const file = join(options.workDir, 'nginx.conf');
-  writeFileSync(file, renderNginxConfig({ port, webRoot: options.webRoot, upstreamPort: options.upstreamPort, prefix: options.workDir, edgeHeaders: options.edgeHeaders === true, tls: options.tls }));
+  writeFileSync(file, renderNginxConfig({ port, webRoot: options.webRoot, upstreamPort: options.upstreamPort, prefix: options.workDir, edgeHeaders: options.edgeHeaders === true, tls: options.tls, websocket: options.websocket }));
   return launchServer({
     name: 'nginx',
     command: options.nginxPath,

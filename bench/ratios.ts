@@ -4,7 +4,7 @@
  */
 import type { BenchResult, ScenarioResult } from './result-schema.js';
 
-export type RatioMetric = 'rps' | 'peakRssMiB' | 'cpuMsPerRequest';
+export type RatioMetric = 'rps' | 'peakRssMiB' | 'cpuMsPerRequest' | 'kibPerConnection';
 
 export interface Ratio {
   readonly label: string;
@@ -16,6 +16,14 @@ export interface Ratio {
   readonly meaning: string;
   /** The issue 8 target: the ratio should be at least this; absent when the ratio has none. */
   readonly target?: number;
+  /** The target is a ceiling (value ≤ target): bytes per connection (issue 16). */
+  readonly atMost?: boolean;
+}
+
+/** Does the ratio reach its target (≥ a floor, ≤ a ceiling)? undefined without a target or a value. */
+export function targetMet(ratio: Pick<Ratio, 'value' | 'target' | 'atMost'>): boolean | undefined {
+  if (ratio.target === undefined || ratio.value === null) return undefined;
+  return ratio.atMost === true ? ratio.value <= ratio.target : ratio.value >= ratio.target;
 }
 
 /** CPU milliseconds the servers spent per answered request; null without requests. */
@@ -26,6 +34,7 @@ export function cpuMsPerRequest(row: ScenarioResult): number | null {
 function metricOf(row: ScenarioResult | undefined, metric: RatioMetric): number | null {
   if (row === undefined || row.status !== 'ok') return null;
   if (metric === 'cpuMsPerRequest') return cpuMsPerRequest(row);
+  if (metric === 'kibPerConnection') return row.idle === undefined || row.idle.held === 0 ? null : row.idle.kibPerConnection;
   return row[metric];
 }
 
@@ -37,6 +46,7 @@ interface RatioSpec {
   readonly meaning: string;
   /** The issue 8 target (value ≥ target), carried into the computed Ratio. */
   readonly target?: number;
+  readonly atMost?: boolean;
 }
 
 function specs(names: readonly string[]): RatioSpec[] {
@@ -74,6 +84,11 @@ function specs(names: readonly string[]): RatioSpec[] {
     { label: 'twotier ÷ nginx, resumed TLS handshakes', numerator: 'https-static-1k-resumed', denominator: 'nginx-https-static-1k-resumed', metric: 'rps', meaning: 'a new TLS 1.3 connection per request resuming the previous session (bench/tls-resume-load.ts; a row below 90% resumed fails) (issue 15 target: ≥ 0.5×)', target: 0.5 },
     { label: 'resumed handshakes per server CPU second, twotier ÷ nginx', numerator: 'nginx-https-static-1k-resumed', denominator: 'https-static-1k-resumed', metric: 'cpuMsPerRequest', meaning: 'nginx\'s CPU ms per resumed connection ÷ the web tier\'s: the same comparison when one load generator process is the limit (its CPU share is in the row description)' },
     { label: 'upstream TLS ÷ plain hop', numerator: 'proxy-echo-upstream-tls', denominator: 'proxy-echo-w1', metric: 'rps', meaning: 'web → app over TLS (APP_UPSTREAMS=https://, kept-alive connections) against the plain hop: what encrypting the hop costs' },
+    // Issue 16: WebSockets through the web tier beside nginx and the upstream alone (bench/ws-rows.ts).
+    { label: 'twotier ÷ nginx, WebSocket echo', numerator: 'ws-echo', denominator: 'nginx-ws-echo', metric: 'rps', meaning: 'echo round trips per second through the web tier\'s spliced upgrade against nginx proxying the same upstream' },
+    { label: 'WebSocket hop', numerator: 'ws-echo', denominator: 'ws-echo-direct', metric: 'rps', meaning: 'share of the upstream\'s own round trips per second left after the web tier hop (1 = free)' },
+    { label: 'nginx WebSocket hop', numerator: 'nginx-ws-echo', denominator: 'ws-echo-direct', metric: 'rps', meaning: 'the same for nginx: what its hop leaves of the upstream\'s round trips per second' },
+    { label: 'twotier ÷ nginx, idle WebSocket memory', numerator: 'ws-idle', denominator: 'nginx-ws-idle', metric: 'kibPerConnection', meaning: 'RSS growth per idle WebSocket held through the web tier against nginx (issue 16 target: ≤ 4× nginx\'s bytes per connection)', target: 4, atMost: true },
   );
   return list;
 }

@@ -11,9 +11,9 @@ export function formatNumber(value: number, digits = 0): string {
   return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
-/** An issue 8 target, a floor the ratio should reach: "≥ 0.6×", "≥ 3×". */
-export function formatTarget(target: number): string {
-  return `≥ ${target.toLocaleString('en-US', { maximumFractionDigits: 2 })}×`;
+/** An issue 8 target, a floor the ratio should reach: "≥ 0.6×", "≥ 3×"; or a ceiling (issue 16's memory): "≤ 4×". */
+export function formatTarget(target: number, atMost = false): string {
+  return `${atMost ? '≤' : '≥'} ${target.toLocaleString('en-US', { maximumFractionDigits: 2 })}×`;
 }
 
 function formatMs(value: number): string {
@@ -24,6 +24,11 @@ function row(scenario: ScenarioResult): string {
   if (scenario.status !== 'ok') {
     const what = `${scenario.status}: ${scenario.reason ?? 'no reason given'}`;
     return `| ${cell(scenario.name)} | ${cell(what)} | | | | | | | | | | | |`;
+  }
+  if (scenario.idle !== undefined) {
+    // Idle WebSocket rows (issue 16) carry no throughput: their figures are in the idle table below.
+    const what = `idle: ${formatNumber(scenario.idle.held)} held, ${formatNumber(scenario.idle.kibPerConnection, 2)} KiB/conn`;
+    return `| ${cell(scenario.name)} | ${cell(what)} | | | | | ${scenario.errors} | 0 | | ${formatNumber(scenario.peakRssMiB, 1)} | ${scenario.peakProcesses} | ${formatNumber(scenario.cpuSeconds, 2)} | |`;
   }
   const perRequest = cpuMsPerRequest(scenario);
   return [
@@ -43,6 +48,26 @@ function row(scenario: ScenarioResult): string {
     perRequest === null ? 'n/a' : formatNumber(perRequest, 3),
     '',
   ].join(' | ').trim();
+}
+
+/** Issue 16's idle WebSocket rows: connections held through the front server and its RSS growth per connection. */
+export function idleTable(scenarios: readonly ScenarioResult[]): string[] {
+  const idle = scenarios.filter((scenario) => scenario.status === 'ok' && scenario.idle !== undefined);
+  if (idle.length === 0) return [];
+  return [
+    '## Idle WebSocket connections',
+    '',
+    '| Scenario | asked | held | failed | front RSS before MiB | after MiB | KiB per connection |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...idle.map((scenario) => {
+      const figures = scenario.idle as NonNullable<ScenarioResult['idle']>;
+      return `| ${cell(scenario.name)} | ${formatNumber(figures.requested)} | ${formatNumber(figures.held)} | ${formatNumber(figures.failed)} | ${formatNumber(figures.baselineRssKiB / 1024, 1)} | ${formatNumber(figures.loadedRssKiB / 1024, 1)} | ${formatNumber(figures.kibPerConnection, 2)} |`;
+    }),
+    '',
+    'The front server alone (the web tier, or nginx\'s master and worker), not the upstream: RSS from /proc before the',
+    'connections opened and 1 s after the last one did, divided by the connections held.',
+    '',
+  ];
 }
 
 export interface MarkdownOptions {
@@ -73,15 +98,16 @@ export function renderMarkdown(result: BenchResult, options: MarkdownOptions = {
     'children), sampled every 100 ms from /proc; CPU time of CGI children that finished is included through',
     'the parent\'s reaped-children time.',
     '',
+    ...idleTable(result.scenarios),
     '## Ratios',
     '',
     '| Ratio | Rows | Value | Target | What it says |',
     '| --- | --- | ---: | ---: | --- |',
   ];
   for (const ratio of computeRatios(result)) {
-    const metric = ratio.metric === 'rps' ? 'req/s' : ratio.metric === 'peakRssMiB' ? 'peak RSS' : 'CPU ms/req';
+    const metric = ratio.metric === 'rps' ? 'req/s' : ratio.metric === 'peakRssMiB' ? 'peak RSS' : ratio.metric === 'kibPerConnection' ? 'KiB per idle connection' : 'CPU ms/req';
     const value = ratio.value === null ? 'n/a' : `${formatNumber(ratio.value, ratio.value < 10 ? 2 : 1)}×`;
-    const target = ratio.target === undefined ? '' : ` ${formatTarget(ratio.target)}`;
+    const target = ratio.target === undefined ? '' : ` ${formatTarget(ratio.target, ratio.atMost === true)}`;
     lines.push(`| ${cell(ratio.label)} | ${cell(`${ratio.numerator} ÷ ${ratio.denominator} (${metric})`)} | ${value} |${target} | ${cell(ratio.meaning)} |`);
   }
   if (options.svgFile !== undefined) {

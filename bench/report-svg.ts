@@ -6,7 +6,7 @@
  * elements only (rect, text, line), so any browser and GitHub's markdown renderer show it
  * without scripts or a chart library.
  */
-import { computeRatios, type Ratio } from './ratios.js';
+import { computeRatios, targetMet, type Ratio } from './ratios.js';
 import { formatNumber, formatTarget } from './report-markdown.js';
 import type { BenchResult, ScenarioResult } from './result-schema.js';
 
@@ -33,7 +33,7 @@ const RATIO_BAR_AREA = WIDTH - RATIO_LABEL_WIDTH - 150;
 /** A band for the target label above each bar, then the bar. */
 const RATIO_ROW = 34;
 /** Ratios without a target that the panel shows anyway, after the targeted ones. */
-const UNTARGETED_IN_PANEL: ReadonlySet<string> = new Set(['plain ÷ http-proxy engine']);
+const UNTARGETED_IN_PANEL: ReadonlySet<string> = new Set(['plain ÷ http-proxy engine', 'twotier ÷ nginx, WebSocket echo']);
 
 /** Servers that are not twotier, by row-name prefix: nginx and sirv rows. */
 const REFERENCES = ['nginx', 'sirv'] as const;
@@ -173,6 +173,8 @@ const PEAK_MEMORY: Metric = { title: 'Peak memory, MiB over every process (lower
 const P50: Metric = { title: 'Latency p50, ms (log scale; "<1" under a millisecond)', value: (row) => row.latencyMs.p50, format: latencyLabel, log: true, colour: COLOURS.p50 };
 const P99: Metric = { title: 'Latency p99, ms (log scale)', value: (row) => row.latencyMs.p99, format: latencyLabel, log: true, colour: COLOURS.p99 };
 
+const KIB_PER_IDLE_CONNECTION: Metric = { title: 'KiB per idle connection, front server only (lower is better; issue 16: web tier ≤ 4× nginx)', value: (row) => Math.max(0, row.idle?.kibPerConnection ?? 0), format: (value) => formatNumber(value, 2), log: false, colour: '#8c6d46' };
+
 function throughputPanel(rows: readonly ScenarioResult[], top: number): Panel {
   const parts = [text(MARGIN, top + 14, 'Throughput (requests/s, higher is better)', 'font-weight="bold"')];
   const references = REFERENCES.filter((name) => rows.some((row) => row.status === 'ok' && referenceOf(row) === name));
@@ -259,7 +261,7 @@ function ratioPanel(ratios: readonly Ratio[], top: number): Panel | undefined {
     const value = ratio.value ?? 0;
     const y = first + index * RATIO_ROW;
     const end = toX(value);
-    const met = ratio.target === undefined ? undefined : value >= ratio.target;
+    const met = targetMet(ratio);
     const fill = met === undefined ? RATIO_COLOURS.none : met ? RATIO_COLOURS.met : RATIO_COLOURS.below;
     const label = `${formatNumber(value, value < 10 ? 2 : 1)}×${met === undefined ? '' : met ? ' · met' : ' · below target'}`;
     parts.push(text(RATIO_LABEL_WIDTH - 8, y + 25, ratio.label, 'text-anchor="end"'));
@@ -268,7 +270,7 @@ function ratioPanel(ratios: readonly Ratio[], top: number): Panel | undefined {
     if (ratio.target !== undefined) {
       const tickX = toX(ratio.target);
       parts.push(`<line x1="${tickX.toFixed(1)}" y1="${y + 11}" x2="${tickX.toFixed(1)}" y2="${y + 31}" stroke="${RATIO_COLOURS.tick}" stroke-width="2"/>`);
-      parts.push(text(tickX, y + 9, formatTarget(ratio.target), 'text-anchor="middle" font-size="10"'));
+      parts.push(text(tickX, y + 9, formatTarget(ratio.target, ratio.atMost === true), 'text-anchor="middle" font-size="10"'));
       // A tick just right of the bar's end would cut through the value: start the value after it.
       if (tickX > end - 2 && tickX < end + 6 + textWidth(label, 12) + 4) labelX = tickX + 6;
     }
@@ -279,7 +281,8 @@ function ratioPanel(ratios: readonly Ratio[], top: number): Panel | undefined {
 }
 
 export function renderSvg(result: BenchResult): string {
-  const rows = result.scenarios;
+  // Idle WebSocket rows (issue 16) have no throughput or latency: they get a panel of their own.
+  const rows = result.scenarios.filter((row) => row.idle === undefined);
   const title = `twotier benchmark ${result.startedAt}: ${result.machine.cpuModel} × ${result.machine.cpuCount}, Node ${result.machine.node}, ${result.flags.connections} connections`;
   const parts: string[] = [];
   let top = 30;
@@ -293,6 +296,7 @@ export function renderSvg(result: BenchResult): string {
   add(comparisonPanel('The proxy hop: the app alone, behind the web tier, inside it', pick(result, HOP_ROWS), [PER_SECOND, CPU_PER_REQUEST], top));
   add(throughputPanel(rows, top), true);
   add(latencyPanel(rows, top), true);
+  add(comparisonPanel('Idle WebSocket connections: the front server\'s RSS growth per connection', result.scenarios.filter((row) => row.status === 'ok' && row.idle !== undefined).map((row) => ({ row, label: row.name })), [KIB_PER_IDLE_CONNECTION], top));
   add(ratioPanel(panelRatios(result), top));
   const height = top - PANEL_GAP + 16;
   return [

@@ -52,6 +52,18 @@ export const scenarioResultSchema = z.object({
     resumed: z.number().int().nonnegative(),
     clientCpuShare: z.number().nonnegative(),
   }).optional(),
+  /**
+   * Idle WebSocket rows (issue 16, bench/ws-rows.ts): connections asked for and held open through
+   * the front server, its RSS before and after they opened, and the growth per connection.
+   */
+  idle: z.object({
+    requested: z.number().int().positive(),
+    held: z.number().int().nonnegative(),
+    failed: z.number().int().nonnegative(),
+    baselineRssKiB: z.number().nonnegative(),
+    loadedRssKiB: z.number().nonnegative(),
+    kibPerConnection: z.number(),
+  }).optional(),
 });
 
 export const pinningSchema = z.object({
@@ -71,6 +83,8 @@ export const benchFlagsSchema = z.object({
   cgiRequests: z.number().int().positive().optional(),
   cgiMaxSec: z.number().positive().optional(),
   maxWorkers: z.number().int().positive(),
+  /** Connections the idle WebSocket rows open (issue 16); absent in runs from before them. */
+  wsIdleConnections: z.number().int().positive().optional(),
   scenarios: z.array(z.string()),
   pin: z.boolean(),
 });
@@ -99,10 +113,12 @@ export const benchResultSchema = z.object({
     label: z.string(),
     numerator: z.string(),
     denominator: z.string(),
-    metric: z.enum(['rps', 'peakRssMiB', 'cpuMsPerRequest']),
+    metric: z.enum(['rps', 'peakRssMiB', 'cpuMsPerRequest', 'kibPerConnection']),
     value: z.number().nullable(),
     meaning: z.string(),
     target: z.number().optional(),
+    /** The target is a ceiling (value ≤ target), not a floor: memory per connection. */
+    atMost: z.boolean().optional(),
   })).optional(),
 });
 

@@ -13,6 +13,7 @@ import { createProcessSampler, type SamplerSummary } from './process-sampler.js'
 import type { Progress } from './progress.js';
 import type { BenchFlags, BenchResult, Pinning, ScenarioResult } from './result-schema.js';
 import { STATIC_FILES, type RunningScenario, type Scenario, type ScenarioContext } from './scenarios.js';
+import { measureWs } from './ws-rows.js';
 import { resumptionVerdict } from './tls-resume-load.js';
 
 export interface RunBenchOptions {
@@ -78,6 +79,7 @@ export function countPlan(scenario: Scenario, flags: BenchFlags): { requested: n
 
 async function measure(scenario: Scenario, started: RunningScenario, options: RunBenchOptions): Promise<ScenarioResult> {
   const { flags, progress } = options;
+  if (scenario.load !== undefined) return measureWs(scenario, started, options);
   progress.phase('checking one answer');
   await checkAnswer(started.url, started.servedBy, started.ca);
   progress.phase(flags.warmupSec > 0 ? `warming up ${flags.warmupSec} s` : 'starting load');
@@ -169,6 +171,7 @@ export async function runBench(options: RunBenchOptions): Promise<BenchResult> {
       nginxPath: options.nginxPath,
       serverEnv: options.serverEnv,
       concurrency: options.flags.connections * options.flags.pipelining,
+      ...(options.flags.wsIdleConnections === undefined ? {} : { wsIdleConnections: options.flags.wsIdleConnections }),
     };
     const total = options.scenarios.length;
     for (const [index, scenario] of options.scenarios.entries()) {

@@ -9,6 +9,7 @@ import { launchServer, type LaunchedServer } from './launcher.js';
 import { startNginx } from './nginx.js';
 import { waitForWorkers, webProcessPid } from './readiness.js';
 import { httpsScenarios } from './https-rows.js';
+import { wsScenarios } from './ws-rows.js';
 import type { TlsResumeSpec } from './tls-resume-load.js';
 
 export interface ScenarioContext {
@@ -24,6 +25,8 @@ export interface ScenarioContext {
   readonly serverEnv: Readonly<Record<string, string>>;
   /** Load concurrency: the CGI cap must not turn the measured load into 503s. */
   readonly concurrency: number;
+  /** Idle WebSocket connections per idle row (--ws-idle): nginx's worker_connections is sized for them. */
+  readonly wsIdleConnections?: number;
 }
 
 export interface RunningScenario {
@@ -38,6 +41,8 @@ export interface RunningScenario {
   readonly tlsResume?: TlsResumeSpec;
   /** Every process the scenario started; the sampler adds their descendants. */
   readonly pids: readonly number[];
+  /** WebSocket rows (ws-rows.ts): the proxy whose RSS per idle connection is measured (the upstream is not). */
+  readonly frontPid?: number;
   close(): Promise<void>;
 }
 
@@ -49,6 +54,10 @@ export interface Scenario {
    * at flags.cgiMaxSec. For rows so slow that a short run may finish none (CGI starting Node).
    */
   readonly byCount?: { readonly factor: number };
+  /** Loaded by bench/ws-rows.ts's WebSocket clients instead of autocannon (issue 16). */
+  readonly load?: 'ws-echo' | 'ws-idle';
+  /** Left out of the default run (all rows); run when named, e.g. by `--compare websocket`. */
+  readonly optIn?: boolean;
   /** Why the row cannot run on this machine, or null. */
   skipReason(ctx: ScenarioContext): string | null;
   start(ctx: ScenarioContext): Promise<RunningScenario>;
@@ -324,12 +333,14 @@ export function buildScenarios(maxWorkers: number): Scenario[] {
   );
   // Issue 15: the https rows, each beside its nginx reference with the same certificate.
   scenarios.push(...httpsScenarios());
+  // Issue 16: WebSocket echo and idle rows beside nginx; opt-in (--compare websocket), the default run is unchanged.
+  scenarios.push(...wsScenarios());
   return scenarios;
 }
 
 /** Keeps the named scenarios, in report order; an unknown name is an error that lists the known ones. */
 export function selectScenarios(all: readonly Scenario[], names: readonly string[]): Scenario[] {
-  if (names.length === 0) return [...all];
+  if (names.length === 0) return all.filter((scenario) => scenario.optIn !== true);
   const known = all.map((scenario) => scenario.name);
   const unknown = names.filter((name) => !known.includes(name));
   if (unknown.length > 0) throw new Error(`unknown scenario ${unknown.join(', ')} (known: ${known.join(', ')})`);
