@@ -11,8 +11,8 @@ import { formatNumber, formatTarget } from './report-markdown.js';
 import type { BenchResult, ScenarioResult } from './result-schema.js';
 
 const WIDTH = 880;
-/** Fits the longest row name (proxy-echo-w1-http-proxy) at 12 px. */
-const LABEL_WIDTH = 190;
+/** Fits the longest row name (nginx-https-static-1k-new-conn) at 12 px. */
+const LABEL_WIDTH = 200;
 const VALUE_WIDTH = 110;
 const BAR_AREA = WIDTH - LABEL_WIDTH - VALUE_WIDTH - 20;
 const ROW = 22;
