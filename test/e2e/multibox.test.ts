@@ -4,108 +4,22 @@
  * addresses from 198.18.0.0/15. Every box runs `npm start -- --config <placement> --only …`
  * as a person would on that machine.
  */
-import t, { type Test } from 'tap';
-import { type ChildProcess } from 'node:child_process';
-import { EventEmitter, once } from 'node:events';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { connectBoxes, createNetns, netnsSkipReason, uniqueTag, type Netns } from '../helpers/netns.js';
-import { postgresSkipReason, startPostgres } from '../helpers/postgres.js';
-import { ROOT } from '../helpers/pm2.js';
+import t from 'tap';
+import { createBoxes, launch, multiboxSkipReason, NET, request, writePlacement } from '../helpers/multibox.js';
+import { startPostgres } from '../helpers/postgres.js';
 
-const START = join(ROOT, 'dist', 'deploy', 'start.mjs');
-const skip = netnsSkipReason() || postgresSkipReason() || (existsSync(START) ? false : 'dist/ is not built (npx tsc -p tsconfig.build.json)');
-
-const NET = { client: '198.18.0.1', web: '198.18.0.10', app1: '198.18.0.11', app2: '198.18.0.12', db: '198.18.0.20' } as const;
-
-interface Launched {
-  readonly child: ChildProcess;
-  readonly up: Promise<Record<string, unknown>>;
-  /** Every JSON line so far (for failure messages). */
-  readonly lines: Array<Record<string, unknown>>;
-  /** Resolves with the first line whose msg is `msg`. */
-  seen(msg: string): Promise<Record<string, unknown>>;
-  stderr(): string;
-}
-
-/** `npm start -- args` inside a box; resolves `up` with the launcher's "twotier is up" line. */
-function launch(t: Test, box: Netns, args: readonly string[], env: NodeJS.ProcessEnv): Launched {
-  const child = box.spawn(process.execPath, [START, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = once(child, 'exit');
-  t.teardown(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      await exited;
-    }
-  });
-  const lines: Array<Record<string, unknown>> = [];
-  const events = new EventEmitter();
-  const seen = (msg: string): Promise<Record<string, unknown>> => {
-    const found = lines.find((line) => line['msg'] === msg);
-    return found === undefined ? once(events, msg).then(([line]) => line as Record<string, unknown>) : Promise.resolve(found);
-  };
-  const up = new Promise<Record<string, unknown>>((resolve, reject) => {
-    void exited.then(() => reject(new Error(`launcher in ${box.name} exited: ${stderr}`)));
-    createInterface({ input: child.stdout! }).on('line', (text) => {
-      try {
-        const line = JSON.parse(text) as Record<string, unknown>;
-        lines.push(line);
-        events.emit(String(line['msg']), line);
-        if (line['msg'] === 'twotier is up') resolve(line);
-      } catch {
-        // Only JSON lines are expected on stdout.
-      }
-    });
-  });
-  return { child, up, lines, seen, stderr: () => stderr };
-}
-
-async function request(url: string, init: RequestInit = {}): Promise<{ status: number; ms: number; body: unknown }> {
-  const started = Date.now();
-  const response = await fetch(url, { ...init, signal: AbortSignal.timeout(10_000) });
-  const text = await response.text();
-  let body: unknown = text;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    // Not JSON (an error page).
-  }
-  return { status: response.status, ms: Date.now() - started, body };
-}
+const skip = multiboxSkipReason();
 
 t.test('multi-box: one web box, two app boxes, one Postgres box, on separate network stacks', { skip }, async (t) => {
-  const tag = uniqueTag();
-  const boxes = {
-    web: await createNetns(t, `tt-${tag}-web`),
-    app1: await createNetns(t, `tt-${tag}-app1`),
-    app2: await createNetns(t, `tt-${tag}-app2`),
-    db: await createNetns(t, `tt-${tag}-db`),
-  };
-  await connectBoxes(t, tag, [
-    { netns: boxes.web, address: NET.web },
-    { netns: boxes.app1, address: NET.app1 },
-    { netns: boxes.app2, address: NET.app2 },
-    { netns: boxes.db, address: NET.db },
-  ], { hostAddress: NET.client });
+  const boxes = await createBoxes(t);
+  const tag = boxes.tag;
 
   const cluster = await startPostgres(t, { netns: boxes.db.name, tcp: { host: NET.db, port: 5432 }, trustNetworks: ['198.18.0.0/24'] });
   await cluster.createDatabase('twotier');
   // The database box is down when the app boxes boot (compose, a reboot): they must wait for it.
   await cluster.stop();
 
-  const dir = mkdtempSync(join(tmpdir(), 'twotier-multibox-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  // The shape of deploy/placements/multi-box.json, with this test's addresses.
-  const placement = join(dir, 'placement.json');
-  writeFileSync(placement, JSON.stringify({
-    web: { host: NET.web, port: 8080, upstreams: [`http://${NET.app1}:3000`, `http://${NET.app2}:3000`], proxyHealthIntervalMs: 500 },
-    app: { host: '0.0.0.0', port: 3000, workers: 2, databaseUrl: `postgres://postgres@${NET.db}:5432/twotier`, operatorAllow: [NET.web] },
-  }));
-  const env = (box: string): NodeJS.ProcessEnv => ({ PATH: process.env['PATH'], HOME: dir, APP_PID_FILE: join(dir, `${box}.pid`), LOG_PRETTY: '0' });
+  const { file: placement, env } = writePlacement(t, 'twotier-multibox-');
 
   const app1 = launch(t, boxes.app1, ['--config', placement, '--only', 'app'], env('app1'));
   const app2 = launch(t, boxes.app2, ['--config', placement, '--only', 'app'], env('app2'));
