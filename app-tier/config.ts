@@ -65,6 +65,8 @@ const schema = z.object({
   maxRequestBodyBytes: fields.positiveInt('a positive number of bytes'),
   /** The largest WebSocket message a client may send (/api/live), in bytes: more closes with 1009 (RFC 6455 §7.4.1). */
   wsMaxMessageBytes: fields.positiveInt('a positive number of bytes'),
+  /** A WebSocket ping to every open connection this often, in ms (0: never): keeps proxies' idle timers (WEB_WS_IDLE_TIMEOUT_MS) from cutting a quiet /api/live, and cuts a peer that stopped answering. */
+  wsPingIntervalMs: fields.nonNegativeInt('a number of milliseconds (0 = no pings)'),
   /** How many recent live-feed events each process keeps for a Server-Sent Events client's Last-Event-ID resume. */
   liveBufferEvents: fields.positiveInt('a positive number of events').max(100_000, 'must be a number of events (1 to 100000)'),
   /** Listen with TLS (issue 15, multi-box): the PEM certificate chain (APP_TLS_CERT) and its key (APP_TLS_KEY); both or neither (app-tier/tls.ts). */
@@ -138,6 +140,7 @@ export const DEFAULTS: AppConfig = Object.freeze({
   // Above the web tier's 100 (WEB_MAX_HEADER_FIELDS): the proxy adds its own fields (X-Forwarded-*, Forwarded, Via, X-Request-Id).
   maxHeaderFields: 120,
   wsMaxMessageBytes: 65_536,
+  wsPingIntervalMs: 15_000,
   liveBufferEvents: 1_000,
   keepAliveTimeoutMs: 65_000,
   headersTimeoutMs: 66_000,
@@ -169,6 +172,7 @@ export const ENV_BINDINGS: Readonly<Record<string, EnvBinding>> = Object.freeze(
   APP_MAX_ARTICLE_BODY_BYTES: { key: 'maxArticleBodyBytes', kind: 'int' },
   APP_MAX_REQUEST_BODY_BYTES: { key: 'maxRequestBodyBytes', kind: 'int' },
   APP_WS_MAX_MESSAGE_BYTES: { key: 'wsMaxMessageBytes', kind: 'int' },
+  APP_WS_PING_INTERVAL_MS: { key: 'wsPingIntervalMs', kind: 'int' },
   APP_LIVE_BUFFER_EVENTS: { key: 'liveBufferEvents', kind: 'int' },
   APP_TLS_CERT: { key: 'tlsCertFile', kind: 'string' },
   APP_TLS_KEY: { key: 'tlsKeyFile', kind: 'string' },

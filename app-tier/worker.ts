@@ -23,7 +23,7 @@ import { appTlsServerOptions, type AppTlsOptions } from './tls.js';
 export type WorkerState = 'starting' | 'ready' | 'draining';
 
 export interface WorkerServerOptions {
-  readonly config: Pick<AppConfig, 'host' | 'port' | 'keepAliveTimeoutMs' | 'headersTimeoutMs' | 'requestTimeoutMs' | 'shutdownTimeoutMs'> & Partial<Pick<AppConfig, 'drainGraceMs' | 'maxHeaderFields' | 'maxRequestBodyBytes' | 'wsMaxMessageBytes'>>;
+  readonly config: Pick<AppConfig, 'host' | 'port' | 'keepAliveTimeoutMs' | 'headersTimeoutMs' | 'requestTimeoutMs' | 'shutdownTimeoutMs'> & Partial<Pick<AppConfig, 'drainGraceMs' | 'maxHeaderFields' | 'maxRequestBodyBytes' | 'wsMaxMessageBytes' | 'wsPingIntervalMs'>>;
   readonly logger: Logger;
   readonly app: Application;
   /** Request counters, latency, bytes; none recorded when absent. */
@@ -118,7 +118,7 @@ export function createWorkerServer(options: WorkerServerOptions): WorkerServer {
   const server = options.tls === undefined
     ? createServer({ requireHostHeader: false }, onRequest)
     : createHttpsServer({ requireHostHeader: false, ...appTlsServerOptions(options.tls) }, onRequest) as unknown as Server;
-  const websockets = createWebSocketAdapter({ app, maxMessageBytes: config.wsMaxMessageBytes ?? DEFAULT_WS_MAX_MESSAGE_BYTES });
+  const websockets = createWebSocketAdapter({ app, maxMessageBytes: config.wsMaxMessageBytes ?? DEFAULT_WS_MAX_MESSAGE_BYTES, pingIntervalMs: config.wsPingIntervalMs });
   server.on('upgrade', onUpgrade);
   answerClientErrors(server);
   // The web tier's upstream keep-alive pool idles sockets out sooner than 65 s, so it is

@@ -19,6 +19,13 @@ export interface WebSocketAdapterOptions {
   readonly maxMessageBytes: number;
   /** How long closeAll() waits for each client's closing frame before cutting the socket. */
   readonly closeTimeoutMs?: number | undefined;
+  /**
+   * A ping to every open connection this often (0: never). It keeps a quiet connection from
+   * being cut by a proxy's idle timer (the web tier's WEB_WS_IDLE_TIMEOUT_MS, nginx's
+   * proxy_read_timeout, both 60 s by default), and a peer that has not answered the previous
+   * ping by the next is cut (a half-open connection: its box or network is gone).
+   */
+  readonly pingIntervalMs?: number | undefined;
 }
 
 export interface WebSocketAdapter {
@@ -46,6 +53,8 @@ export const CLOSE_INTERNAL_ERROR = 1011;
 /** Messages received and not yet taken by receive(): past this the socket is paused (TCP back-pressure). */
 const MAX_QUEUED_MESSAGES = 64;
 const DEFAULT_CLOSE_TIMEOUT_MS = 2_000;
+/** Well under the 60 s idle timeouts of the web tier and nginx, as the SSE stream's pings (app/live/events.ts). */
+export const DEFAULT_PING_INTERVAL_MS = 15_000;
 
 /** RFC 6455 §4.1: the opening handshake is a GET whose Upgrade field names `websocket` (case-insensitive). */
 export function isWebSocketUpgrade(req: IncomingMessage): boolean {
@@ -113,6 +122,25 @@ export function createWebSocketAdapter(options: WebSocketAdapterOptions): WebSoc
   const { app } = options;
   const closeTimeoutMs = options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
   const accepted = new Map<WebSocket, Promise<void>>();
+  const pingIntervalMs = options.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS;
+  /** Connections pinged and not answered since the last tick. */
+  const unanswered = new Set<WebSocket>();
+  let pinger: NodeJS.Timeout | undefined;
+  // One timer for every connection (the pattern in ws's README, "How to detect and close broken
+  // connections?"), running only while some connection is open.
+  function pingAll(): void {
+    for (const socketWs of accepted.keys()) {
+      if (socketWs.readyState !== socketWs.OPEN) continue;
+      if (unanswered.has(socketWs)) {
+        // No pong for a whole interval: RFC 6455 §5.5.3 says a peer answers a ping as soon as it
+        // can, so nothing is listening at the other end any more.
+        socketWs.terminate();
+        continue;
+      }
+      unanswered.add(socketWs);
+      socketWs.ping();
+    }
+  }
   /** Per handshake: what accept() asked for (protocol, extra headers). */
   const acceptOptions = new WeakMap<IncomingMessage, { protocol?: string | undefined; headers?: Readonly<Record<string, string>> | undefined }>();
   const wss = new WebSocketServer({
@@ -188,6 +216,11 @@ export function createWebSocketAdapter(options: WebSocketAdapterOptions): WebSoc
       accepted.set(socketWs, new Promise<void>((resolve) => {
         finished = resolve;
       }));
+      socketWs.on('pong', () => unanswered.delete(socketWs));
+      if (pingIntervalMs > 0 && pinger === undefined) {
+        pinger = setInterval(pingAll, pingIntervalMs);
+        pinger.unref();
+      }
       socketWs.on('message', (data: RawData, isBinary: boolean) => {
         messagesIn += 1;
         const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
@@ -200,6 +233,11 @@ export function createWebSocketAdapter(options: WebSocketAdapterOptions): WebSoc
       });
       socketWs.on('close', (code: number, reason: Buffer) => {
         accepted.delete(socketWs);
+        unanswered.delete(socketWs);
+        if (accepted.size === 0 && pinger !== undefined) {
+          clearInterval(pinger);
+          pinger = undefined;
+        }
         finished();
         ended(code, reason.toString('utf8'));
         const ms = Number(process.hrtime.bigint() - startedAt) / 1e6;

@@ -30,12 +30,12 @@ function within<T>(promise: Promise<T>, what: string, ms = WAIT_MS): Promise<T> 
 
 interface Started { worker: WorkerServer; address: AddressInfo; hub: LiveHub; base: string }
 
-async function startWorker(t: Test, app?: Application): Promise<Started> {
+async function startWorker(t: Test, app?: Application, config: { wsPingIntervalMs?: number } = {}): Promise<Started> {
   const hub = createLiveHub({ bufferEvents: 5 });
   const store = await openStore('sqlite::memory:', { logger });
   const application = app ?? createApp({ store, logger, live: hub });
   const worker = createWorkerServer({
-    config: { ...DEFAULTS, host: '127.0.0.1', port: 0, drainGraceMs: 0, shutdownTimeoutMs: 5_000, wsMaxMessageBytes: MAX_MESSAGE_BYTES },
+    config: { ...DEFAULTS, host: '127.0.0.1', port: 0, drainGraceMs: 0, shutdownTimeoutMs: 5_000, wsMaxMessageBytes: MAX_MESSAGE_BYTES, ...config },
     logger,
     app: application,
     onDraining: () => hub.end(),
@@ -366,4 +366,23 @@ t.test('the worker itself sends 1001 to an application\'s WebSockets when it dra
   const closing = worker.close();
   t.equal((await within(closed, 'the 1001'))[0], 1001, 'RFC 6455 §7.4.1: going away');
   await within(closing, 'the worker to close');
+});
+
+t.test('the worker pings every open WebSocket and cuts one that stops answering (a half-open connection)', async (t) => {
+  const { base } = await startWorker(t, undefined, { wsPingIntervalMs: 100 });
+  const healthy = await openClient(t, base);
+  // autoPong off: the pings arrive and are never answered, as when the client's box is gone.
+  const silent = new WebSocket(`${base.replace('http', 'ws')}/api/live`, { autoPong: false });
+  silent.on('error', () => undefined);
+  t.teardown(() => silent.terminate());
+  const silentClosed = new Promise<number>((resolve) => silent.on('close', (code) => resolve(code)));
+  await within(once(silent, 'open'), 'the silent client to open');
+  let pings = 0;
+  const pinged = new Promise<void>((resolve) => healthy.ws.on('ping', () => {
+    pings += 1;
+    if (pings >= 3) resolve();
+  }));
+  t.equal(await within(silentClosed, 'the silent client to be cut'), 1006, 'no pong for a whole interval: cut without a close frame (RFC 6455 §7.1.5: 1006)');
+  await within(pinged, 'three pings on the healthy client');
+  t.equal(healthy.ws.readyState, WebSocket.OPEN, `the client that answers stays open (${pings} pings)`);
 });
