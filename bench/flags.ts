@@ -32,7 +32,7 @@ export const COMPARE_SETS: Readonly<Record<string, readonly string[]>> = {
   https: [
     'https-static-1k', 'nginx-https-static-1k', 'https-proxy-echo', 'nginx-https-proxy-echo',
     'https-static-1k-new-conn', 'nginx-https-static-1k-new-conn', 'https-static-1k-resumed', 'nginx-https-static-1k-resumed',
-    'proxy-echo-w1', 'proxy-echo-upstream-tls',
+    'node-https-static-1k-resumed', 'proxy-echo-w1', 'proxy-echo-upstream-tls',
   ],
   // Issue 16: WebSocket echo round trips through the web tier, nginx and the upstream alone; idle connections' RSS.
   websocket: ['ws-echo', 'nginx-ws-echo', 'ws-echo-direct', 'ws-idle', 'nginx-ws-idle'],

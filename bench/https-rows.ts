@@ -10,7 +10,7 @@ import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:tls';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { distPath } from './environment.js';
+import { distPath, webNodeFlags } from './environment.js';
 import { launchServer, type LaunchedServer } from './launcher.js';
 import { listeningPorts } from './listen-ports.js';
 import { startNginx } from './nginx.js';
@@ -149,6 +149,33 @@ function nginxHttpsRow(name: string, description: string, path: string, withApp:
   };
 }
 
+/**
+ * node:https alone (bench/node-https-server.ts): the web tier's TLS settings and Node flags, the
+ * same certificate, the file from memory. Not a reference to beat but a floor: the share of the
+ * web tier's CPU per resumed connection that is Node's own (socket, TLS, HTTP parser and response).
+ */
+function nodeHttpsRow(name: string, description: string, path: string, headers: typeof RESUMED): Scenario {
+  return {
+    name,
+    description,
+    skipReason: always,
+    // Opt-in (--scenarios or --compare https): it explains a figure, the default run does not need it.
+    optIn: true,
+    start: async (ctx) => {
+      const cert = await benchCert(ctx);
+      const server = await launchServer({
+        name: 'node:https alone',
+        command: process.execPath,
+        args: [...webNodeFlags(ctx.root), distPath('bench', 'node-https-server.js'), cert.certFile, cert.keyFile, ctx.webRoot, path],
+        env: { ...ctx.serverEnv, NODE_ENV: 'production' },
+        cwd: ctx.root,
+        cpuList: ctx.serverCpus,
+      });
+      return scenarioOf(`https://127.0.0.1:${server.port}${path}`, null, [server], cert, headers);
+    },
+  };
+}
+
 /** The web tier (plain listener) → the app tier over TLS, verified against the run's CA. */
 function upstreamTlsRow(name: string, description: string): Scenario {
   return {
@@ -183,6 +210,7 @@ export function httpsScenarios(): Scenario[] {
     nginxHttpsRow('nginx-https-static-1k-new-conn', 'nginx, the same certificate: the 1 KiB file, a new TLS connection (full handshake) per request', '/1k.txt', false, NEW_CONNECTION),
     webHttpsRow('https-static-1k-resumed', 'web tier, WEB_TLS=files: the 1 KiB file, a new TLS 1.3 connection per request resuming the previous one\'s session (bench/tls-resume-load.ts)', '/1k.txt', false, RESUMED),
     nginxHttpsRow('nginx-https-static-1k-resumed', 'nginx, the same certificate, ssl_session_cache and tickets: the 1 KiB file, a new TLS 1.3 connection per request resuming the previous one\'s session', '/1k.txt', false, RESUMED),
+    nodeHttpsRow('node-https-static-1k-resumed', 'node:https alone (bench/node-https-server.ts, not the web tier): the web tier\'s TLS settings and Node flags, the same certificate, the 1 KiB file from memory, a new TLS 1.3 connection per request resuming the previous one\'s session: Node\'s own share of the web tier\'s cost', '/1k.txt', RESUMED),
     upstreamTlsRow('proxy-echo-upstream-tls', 'web tier → app tier with 1 worker over TLS (APP_UPSTREAMS=https://, WEB_UPSTREAM_CA; APP_TLS_CERT/APP_TLS_KEY): /api/echo, keep-alive on both hops'),
   ];
 }
