@@ -5,8 +5,8 @@
  * (the workers of one box); else none (a standalone worker: pm2, a test).
  */
 import type { Logger } from '../common/logger.js';
-import { createLiveHub, type LiveHub, type LiveTransport } from './app/live/hub.js';
-import { createClusterLiveTransport, type LiveChannel } from './live-cluster.js';
+import { createClusterLiveTransport, type LiveChannel } from '../common/live-cluster.js';
+import { createLiveHub, isArticleEvent, type LiveHub, type LiveTransport } from './app/live/hub.js';
 import { parseDatabaseUrl } from './store/database-url.js';
 
 export interface WorkerLiveOptions {
@@ -26,7 +26,7 @@ export async function createWorkerLiveHub(options: WorkerLiveOptions): Promise<L
     const { createPostgresNotifyTransport } = await import('./store/postgres-notify.js');
     transport = createPostgresNotifyTransport({ url: location.url, logger });
   } else if (options.channel !== undefined) {
-    transport = createClusterLiveTransport(options.channel);
+    transport = createClusterLiveTransport(options.channel, isArticleEvent);
   }
   return createLiveHub({
     transport,

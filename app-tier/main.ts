@@ -28,7 +28,7 @@ import { createOperatorEndpoints } from './operator.js';
 import { claimPidFile, heldBy, instancePidFile, PidFileHeldError, type PidFile } from './operator-pid-file.js';
 import { openStore } from './store/index.js';
 import { createWorkerLiveHub } from './live.js';
-import { createLiveRelay } from './live-cluster.js';
+import { createLiveRelay, processChannel } from '../common/live-cluster.js';
 import { replaceRequest } from '../common/supervisor.js';
 import { createSupervisor } from './supervisor.js';
 import { readAppTls } from './tls.js';
@@ -196,15 +196,6 @@ interface WorkerRole {
   readonly killTimeoutMs: number | undefined;
 }
 
-/** This worker's IPC channel to our primary; a closed channel (primary gone) is reported to the callback, not thrown. */
-function processChannel(): { send(message: unknown): boolean; on(event: 'message', listener: (message: unknown) => void): void; off(event: 'message', listener: (message: unknown) => void): void } {
-  return {
-    send: (message) => process.send?.(message, undefined, undefined, () => undefined) ?? false,
-    on: (event, listener) => process.on(event, listener),
-    off: (event, listener) => process.off(event, listener),
-  };
-}
-
 async function runWorker(config: AppConfig, logger: Logger, role: WorkerRole): Promise<void> {
   let worker: WorkerServer | undefined;
   const metrics = createWorkerMetrics({ isReady: () => worker?.state === 'ready' });
@@ -216,7 +207,7 @@ async function runWorker(config: AppConfig, logger: Logger, role: WorkerRole): P
   // workers through our primary, or to every box through Postgres (live.ts).
   const live = await createWorkerLiveHub({
     databaseUrl: config.databaseUrl, bufferEvents: config.liveBufferEvents, logger,
-    channel: role.primaryPid !== undefined && process.send !== undefined ? processChannel() : undefined,
+    channel: role.primaryPid !== undefined ? processChannel(process) : undefined,
   });
   const app = config.appModule !== undefined ? await moduleApp(config, logger) : createApp({
     store: instrumentStore(await openStore(config.databaseUrl, { logger }), (operation, code) => metrics.storeError(operation, code)),

@@ -4,11 +4,14 @@
  * common/supervisor.ts forks, replaces a worker that dies unexpectedly (with a growing back-off,
  * so a worker that cannot start does not spin), and stops them. Here are the web tier's parts:
  * a config reload is SIGHUP to every worker (each re-reads its config in place), a worker may
- * ask for one (POST /-/reload reaches one worker), and the first death before listening fails
- * the start.
+ * ask for one (POST /-/reload reaches one worker), the first death before listening fails
+ * the start, and in embedded mode the live feed's events are relayed to every worker
+ * (common/live-cluster.ts, as the app tier's primary relays them), so a write through one worker
+ * reaches the live clients of all.
  */
 import type { Cluster, Worker } from 'node:cluster';
 import type { Logger } from '../common/logger.js';
+import { createLiveRelay } from '../common/live-cluster.js';
 import { createClusterSupervisor } from '../common/supervisor.js';
 
 /** What a worker sends its primary to have every worker reload (POST /-/reload reaches one worker). */
@@ -56,12 +59,18 @@ export function createWebCluster(options: WebClusterOptions): WebCluster {
       reload();
     },
   });
+  // Only the embedded app publishes live events; in proxy and CGI modes no worker sends one.
+  const liveRelay = createLiveRelay(options.cluster);
   return {
     async start() {
       await supervisor.start();
     },
     reload,
-    close: (signal: NodeJS.Signals = 'SIGTERM') => supervisor.close(signal),
+    async close(signal: NodeJS.Signals = 'SIGTERM') {
+      // Relaying on while the workers drain: a write finishing on one still reaches the others' streams.
+      await supervisor.close(signal);
+      liveRelay.close();
+    },
     pids: supervisor.pids,
   };
 }

@@ -13,9 +13,10 @@ import type { Logger } from '../common/logger.js';
 import { toAppRequest, writeAppResponse } from '../common/node-adapter.js';
 import { loadAppModule } from '../common/app-module.js';
 import { createWebSocketAdapter, handshakeRequest, isWebSocketUpgrade, jsonError, writeRawResponse } from '../common/websocket-adapter.js';
+import type { LiveChannel } from '../common/live-cluster.js';
 import { createApp } from '../app-tier/app/create-app.js';
-import { createLiveHub, type LiveHub } from '../app-tier/app/live/hub.js';
-import { parseDatabaseUrl } from '../app-tier/store/database-url.js';
+import type { LiveHub } from '../app-tier/app/live/hub.js';
+import { createWorkerLiveHub } from '../app-tier/live.js';
 import { openStore } from '../app-tier/store/index.js';
 import type { WebConfig } from './config.js';
 import type { RequestContext, RequestHandler } from './context.js';
@@ -90,8 +91,11 @@ async function serve(app: Application, trusted: ReadonlySet<string>, req: Incomi
 export async function createEmbeddedApp(
   config: Pick<WebConfig, 'app' | 'server'>,
   logger: Logger,
-  /** APP_MODULE's context: the environment the operator gave this process, and where a relative path starts (main passes both). */
-  where: { readonly env: Readonly<Record<string, string | undefined>>; readonly baseDir: string } = { env: {}, baseDir: '.' },
+  /**
+   * APP_MODULE's context: the environment the operator gave this process, and where a relative path
+   * starts (main passes both); under WEB_WORKERS > 1, the IPC channel to the web tier's primary.
+   */
+  where: { readonly env: Readonly<Record<string, string | undefined>>; readonly baseDir: string; readonly channel?: LiveChannel | undefined } = { env: {}, baseDir: '.' },
 ): Promise<EmbeddedHandler> {
   if (config.app.module !== undefined) {
     // The operator's application (issue 18), loaded as the app tier's workers load it.
@@ -104,14 +108,11 @@ export async function createEmbeddedApp(
     return createEmbeddedHandler({ app, logger: logger.child({ component: 'embedded' }), trustedProxies: config.server.trustedProxies });
   }
   const store = await openStore(config.app.databaseUrl, { logger });
-  // The live feed in this process; with Postgres, every process (web workers, app tiers on other
-  // boxes) hears every write through LISTEN/NOTIFY. Without it, a client sees the writes of its own
-  // web worker only (embedded mode has no app-tier primary to relay between workers).
-  const location = parseDatabaseUrl(config.app.databaseUrl);
-  const transport = location.kind === 'postgres'
-    ? (await import('../app-tier/store/postgres-notify.js')).createPostgresNotifyTransport({ url: location.url, logger })
-    : undefined;
-  const live = createLiveHub({ transport, bufferEvents: 1_000, onError: (error) => logger.warn({ err: error }, 'live feed: an event could not be sent to the other processes') });
+  // The live feed in this process, with the transport an app-tier worker would pick (app-tier/live.ts):
+  // with Postgres, every process (web workers, app tiers on other boxes) hears every write through
+  // LISTEN/NOTIFY and through nothing else, so no event arrives twice; else, under WEB_WORKERS > 1,
+  // the web tier's primary relays it to every web worker (web-tier/cluster.ts); else this process alone.
+  const live = await createWorkerLiveHub({ databaseUrl: config.app.databaseUrl, bufferEvents: 1_000, logger, channel: where.channel });
   const app = createApp({
     store, logger: logger.child({ component: 'app' }), appToken: config.app.token,
     maxArticleBodyBytes: config.app.maxArticleBodyBytes, maxRequestBodyBytes: config.app.maxRequestBodyBytes, live,

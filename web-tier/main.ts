@@ -10,6 +10,7 @@ import cluster from 'node:cluster';
 import { ConfigError, parseFlags } from '../common/config.js';
 import { ListenError, listenFailedMessage, probeListen } from '../common/listen-error.js';
 import { createLogger, prettyWanted, type Logger } from '../common/logger.js';
+import { processChannel } from '../common/live-cluster.js';
 import { launcherChain, watchLaunchers, type LauncherChain } from '../common/parent-watch.js';
 import { createWebCluster, RELOAD_ALL_MESSAGE } from './cluster.js';
 import { loadConfig, type WebConfig } from './config.js';
@@ -29,7 +30,9 @@ async function embeddedHandlers(config: WebConfig, logger: Logger): Promise<Part
   // Loaded only in embedded mode: the proxy and CGI modes never open the database here.
   const { createEmbeddedApp } = await import('./embedded.js');
   // config.app.token is APP_TOKEN, the app tier's own variable: the same write protection here.
-  return { app: await createEmbeddedApp(config, logger, { env: process.env, baseDir: process.cwd() }) };
+  // Clustered, the live feed's events go through the primary to every worker (web-tier/cluster.ts).
+  const channel = cluster.isWorker ? processChannel(process) : undefined;
+  return { app: await createEmbeddedApp(config, logger, { env: process.env, baseDir: process.cwd(), channel }) };
 }
 
 function readConfig(configFile: string | undefined): WebConfig {

@@ -2,8 +2,9 @@
  * The live feed's hub, one per process: article writes publish events here, and every
  * connected client (WebSocket /api/live, Server-Sent Events /api/articles/events) of this
  * process is a subscriber. Which other processes hear an event is the transport's business:
- * the cluster primary for the workers of one box (app-tier/live-cluster.ts), Postgres
- * LISTEN/NOTIFY across boxes (app-tier/store/postgres-notify.ts), or nobody (one process).
+ * the cluster primary for the workers of one box (common/live-cluster.ts: the app tier's workers,
+ * or the web tier's in embedded mode), Postgres LISTEN/NOTIFY across boxes
+ * (app-tier/store/postgres-notify.ts), or nobody (one process).
  *
  * With a transport, an event is delivered here only when it comes back from the transport, never
  * at once: every process then sees the events in the transport's one order (the primary's, or
