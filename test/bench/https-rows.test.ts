@@ -36,4 +36,8 @@ t.test('--compare https names existing rows; the ratios pair each twotier row wi
   t.match(resumed.find((ratio) => ratio.label === 'twotier ÷ nginx, resumed TLS handshakes'), { value: 0.3, target: 0.5 });
   const cpu = (name: string, cpuSeconds: number): ScenarioResult => ({ name, status: 'ok', rps: 1, requests: 1000, cpuSeconds } as unknown as ScenarioResult);
   t.equal(computeRatios({ scenarios: [cpu('https-static-1k-resumed', 4), cpu('nginx-https-static-1k-resumed', 1)] }).find((ratio) => ratio.label === 'resumed handshakes per server CPU second, twotier ÷ nginx')?.value, 0.25);
+  // node:https alone (the floor): how much of the web tier's cost is Node's own, and where Node alone stands against nginx.
+  const floor = computeRatios({ scenarios: [cpu('https-static-1k-resumed', 4), cpu('node-https-static-1k-resumed', 2), cpu('nginx-https-static-1k-resumed', 1)] });
+  t.equal(floor.find((ratio) => ratio.label === 'resumed handshakes per server CPU second, twotier ÷ node:https alone')?.value, 0.5);
+  t.equal(floor.find((ratio) => ratio.label === 'resumed handshakes per server CPU second, node:https alone ÷ nginx')?.value, 0.5);
 });
