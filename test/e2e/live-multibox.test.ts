@@ -5,7 +5,9 @@
  * hear an article created through box 1 (Postgres LISTEN/NOTIFY); then box 2 loses power
  * (SIGKILL to everything in its namespace): its clients are closed, reconnect through the web
  * tier to box 1 with the last event id they saw, get what was published while they were away,
- * and miss nothing published after. Delays are printed, not asserted (the machine is shared).
+ * and miss nothing published after. Then box 2 comes back and its network is cut instead (its
+ * interface down: no reset, no FIN): the web tier frees its clients and they move the same way.
+ * Delays are printed, not asserted (the machine is shared).
  */
 import t from 'tap';
 import { connectLiveSocket, openEventStream, within, type LiveMessage, type LiveSocket, type LiveStream } from '../helpers/live-clients.js';
@@ -15,22 +17,30 @@ import { startPostgres } from '../helpers/postgres.js';
 const skip = multiboxSkipReason();
 /** Reconnect attempts through the web tier while it may still think the dead box healthy. */
 const RECONNECT_TRIES = 20;
+const WS_PING_MS = 1_000;
+const WS_IDLE_MS = 4_000;
+/** Above the SSE stream's 15 s pings. */
+const SSE_IDLE_MS = 20_000;
 
 t.test('live feed across boxes: box 2 hears box 1; box 2 killed, its clients move to box 1', { skip }, async (t) => {
   const boxes = await createBoxes(t);
   const cluster = await startPostgres(t, { netns: boxes.db.name, tcp: { host: NET.db, port: 5432 }, trustNetworks: ['198.18.0.0/24'] });
   await cluster.createDatabase('twotier');
   const { file: placement, env } = writePlacement(t, 'twotier-live-multibox-');
-  const app1 = launch(t, boxes.app1, ['--config', placement, '--only', 'app'], env('app1'));
-  const app2 = launch(t, boxes.app2, ['--config', placement, '--only', 'app'], env('app2'));
+  // Short idle timeouts at the web box, so that a box whose network is cut (the last subtest)
+  // loses its clients in seconds; the app boxes ping often enough to keep healthy ones open
+  // (SSE pings every 15 s: app/live/events.ts).
+  const appEnv = (box: string): NodeJS.ProcessEnv => ({ ...env(box), APP_WS_PING_INTERVAL_MS: String(WS_PING_MS) });
+  const app1 = launch(t, boxes.app1, ['--config', placement, '--only', 'app'], appEnv('app1'));
+  const app2 = launch(t, boxes.app2, ['--config', placement, '--only', 'app'], appEnv('app2'));
   await Promise.all([app1.up, app2.up]);
-  const web = launch(t, boxes.web, ['--config', placement, '--only', 'web'], env('web'));
+  const web = launch(t, boxes.web, ['--config', placement, '--only', 'web'], { ...env('web'), WEB_WS_IDLE_TIMEOUT_MS: String(WS_IDLE_MS), WEB_PROXY_BODY_IDLE_TIMEOUT_MS: String(SSE_IDLE_MS) });
   await web.up;
   const site = `http://${NET.web}:8080`;
   const box1 = `http://${NET.app1}:3000`;
   const box2 = `http://${NET.app2}:3000`;
   const pids1 = await pidsIn(boxes.app1);
-  const pids2 = await pidsIn(boxes.app2);
+  let pids2 = await pidsIn(boxes.app2);
   const boxOf = (pid: number): string => (pids1.has(pid) ? 'box 1' : pids2.has(pid) ? 'box 2' : `no box (pid ${pid})`);
 
   const sockets: LiveSocket[] = [];
@@ -149,5 +159,90 @@ t.test('live feed across boxes: box 2 hears box 1; box 2 killed, its clients mov
     }
     t.pass(`${connected.length} clients (${moved.length} moved from box 2) got all ${after.length} events published after the reconnect; ${created} articles in all`);
     t.equal(app1.child.exitCode, null, 'box 1 kept running');
+  });
+
+  // A box whose network is cut sends no reset and no FIN: the web tier must free its clients by
+  // itself. WebSockets: WEB_WS_IDLE_TIMEOUT_MS (healthy ones are kept busy by the app's pings).
+  // Event streams: the proxied response ends when its upstream socket does: node's keep-alive
+  // agent turns on TCP keep-alive, and libuv (1.46, node 20) sets TCP_KEEPIDLE 1 s, TCP_KEEPINTVL
+  // 1 s, TCP_KEEPCNT 10 (seen with strace), so a silent peer is dropped after about 11 s (the
+  // access line then says aborted); at the latest WEB_PROXY_BODY_IDLE_TIMEOUT_MS without a byte.
+  t.test('box 2 back, then its network cut (no reset, no FIN): the web tier frees its clients, who move to box 1', async (t) => {
+    const again = launch(t, boxes.app2, ['--config', placement, '--only', 'app'], appEnv('app2-again'));
+    await again.up;
+    pids2 = await pidsIn(boxes.app2);
+    // Until the web tier's health check sees box 2 again, every new connection goes to box 1: bounded.
+    const held: LiveSocket[] = [];
+    for (let i = 0; i < 40 && !held.some((socket) => pids2.has(socket.pid)); i += 1) held.push(await connectLiveSocket(site));
+    for (const socket of held) sockets.push(socket);
+    const cut = held.filter((socket) => pids2.has(socket.pid));
+    t.ok(cut.length > 0, `a WebSocket through the web tier is held by the restarted box 2 (${held.map((socket) => boxOf(socket.pid)).join(', ')})`);
+    if (cut.length === 0) return;
+    const fresh: LiveStream[] = [];
+    for (let i = 0; i < 4; i += 1) fresh.push(await openEventStream(site));
+    for (const stream of fresh) streams.push(stream);
+    const before = await createArticle(box1, 'Before the network cut');
+    for (const client of [...held, ...fresh]) await client.waitFor(createdEvent(before.id), 'the event before the cut');
+    const lastSeen = new Map<LiveSocket | LiveStream, string | undefined>([...held, ...fresh].map((client) => [client, client.lastEventId()]));
+
+    // The cable pulled: box 2's interface down inside its namespace. Its processes live on; the
+    // web box hears nothing more from it, not even a reset.
+    const webLinesBefore = web.lines.length;
+    await boxes.app2.exec('ip', ['link', 'set', `tt${boxes.tag}n2`, 'down']);
+    const t0 = Date.now();
+    const during = await createArticle(box1, 'Published while box 2 was cut off');
+    const outcome = async (client: LiveSocket | LiveStream): Promise<'ended' | 'heard'> => within(Promise.race([
+      client.ended.then(() => 'ended' as const),
+      client.waitFor(createdEvent(during.id), 'the event published while box 2 was cut off').then(() => 'heard' as const, () => 'ended' as const),
+    ]), 'each client to either hear the event or be closed by an idle timeout', SSE_IDLE_MS + 30_000);
+    const socketOutcomes = await Promise.all(held.map(outcome));
+    const wsClosedMs = Date.now() - t0;
+    t.same(socketOutcomes, held.map((socket) => (pids2.has(socket.pid) ? 'ended' : 'heard')), `the WebSockets box 2 held were closed (in ${wsClosedMs} ms; WEB_WS_IDLE_TIMEOUT_MS ${WS_IDLE_MS}), box 1's heard the event`);
+    const streamOutcomes = await Promise.all(fresh.map(outcome));
+    const sseClosedMs = Date.now() - t0;
+    t.ok(streamOutcomes.includes('ended'), `event streams box 2 held were ended (in ${sseClosedMs} ms; WEB_PROXY_BODY_IDLE_TIMEOUT_MS ${SSE_IDLE_MS} at the latest): ${streamOutcomes.join(', ')}`);
+
+    const moved: Array<LiveSocket | LiveStream> = [];
+    const failures: string[] = [];
+    for (const [i, socket] of held.entries()) {
+      if (socketOutcomes[i] !== 'ended') continue;
+      let next: LiveSocket | undefined;
+      for (let attempt = 0; attempt < RECONNECT_TRIES && next === undefined; attempt += 1) {
+        next = await connectLiveSocket(site, { lastEventId: lastSeen.get(socket) }).catch((error: Error) => {
+          failures.push(`ws: ${error.message}`);
+          return undefined;
+        });
+      }
+      t.ok(next !== undefined && boxOf(next.pid) === 'box 1', 'a closed WebSocket reconnected through the web tier to box 1', { failures });
+      if (next === undefined) return;
+      sockets.push(next);
+      moved.push(next);
+    }
+    for (const [i, stream] of fresh.entries()) {
+      if (streamOutcomes[i] !== 'ended') continue;
+      let next: LiveStream | undefined;
+      for (let attempt = 0; attempt < RECONNECT_TRIES && next === undefined; attempt += 1) {
+        const opened = await openEventStream(site, { lastEventId: lastSeen.get(stream) }).catch((error: Error) => {
+          failures.push(`sse: ${error.message}`);
+          return undefined;
+        });
+        if (opened?.status === 200) next = opened;
+        else if (opened !== undefined) failures.push(`sse: ${opened.status}`);
+      }
+      t.ok(next, 'an ended event stream reconnected through the web tier with Last-Event-ID', { failures });
+      if (next === undefined) return;
+      streams.push(next);
+      moved.push(next);
+    }
+    const webSaid = [...new Set(web.lines.slice(webLinesBefore).filter((line) => Number(line['level']) >= 40 || String(line['msg']).includes('idle') || (String(line['url']).includes('/events') && line['aborted'] === true))
+      .map((line) => (line['url'] === undefined ? String(line['msg']) : `${String(line['msg'])} ${String(line['url'])} after ${String(line['ms'])} ms, aborted`)))];
+    t.comment(`the web box logged, after the cut: ${webSaid.join(' | ') || 'nothing at warn'}`);
+    t.comment(`box 2 cut off → WebSockets closed in ${wsClosedMs} ms, streams in ${sseClosedMs} ms, all back through the web tier in ${Date.now() - t0} ms (failed attempts: ${failures.length ? failures.join('; ') : 'none'})`);
+    for (const client of moved) await client.waitFor(createdEvent(during.id), 'the event published while cut off, replayed');
+    t.pass(`all ${moved.length} reconnected clients got the event published while box 2 was cut off`);
+    const after = await createArticle(site, 'After the network cut');
+    const connected = [...held.filter((_socket, i) => socketOutcomes[i] !== 'ended'), ...fresh.filter((_stream, i) => streamOutcomes[i] !== 'ended'), ...moved];
+    for (const client of connected) await client.waitFor(createdEvent(after.id), 'the event after the reconnect');
+    t.pass(`${connected.length} clients got the event published after the reconnect`);
   });
 });
