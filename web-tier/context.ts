@@ -51,6 +51,12 @@ export type UpgradeEntry = (req: IncomingMessage, socket: Duplex, head: Buffer, 
 export interface RequestHandler {
   handle(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): void;
   close(): Promise<void>;
+  /**
+   * Shutdown has begun: end what this handler itself holds open with no end of its own (the
+   * embedded app's WebSockets and event streams), so they do not sit out the whole drain grace.
+   * close() follows once in-flight requests are done. Absent: nothing to end early.
+   */
+  drain?(): void;
   /** WebSocket upgrades on this handler's paths; absent: it takes none (the upgrade pipeline answers 400/501). */
   readonly upgrade?: UpgradeEntry | undefined;
 }

@@ -141,7 +141,16 @@ export function createEmbeddedHandler(options: EmbeddedHandlerOptions): Embedded
   let trusted = trustedSet(options.trustedProxies ?? []);
   const inFlight = new Set<Promise<void>>();
   let closing: Promise<void> | undefined;
+  /** Set when the drain begins (drain() or close()): the WebSockets' 1001s, sent once. */
+  let socketsClosed: Promise<void> | undefined;
   const websockets = createWebSocketAdapter({ app, maxMessageBytes: options.wsMaxMessageBytes ?? DEFAULT_WS_MAX_MESSAGE_BYTES });
+
+  function drain(): void {
+    if (socketsClosed !== undefined) return;
+    // The event streams end with the feed; the WebSockets get RFC 6455 §7.4.1's 1001 going away.
+    options.live?.end();
+    socketsClosed = websockets.closeAll(1001, 'server going away');
+  }
 
   return {
     handle(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): void {
@@ -160,8 +169,9 @@ export function createEmbeddedHandler(options: EmbeddedHandlerOptions): Embedded
     upgrade(req, socket, head, ctx) {
       ctx.servedBy = 'embedded';
       socket.on('error', (error) => ctx.logger.debug({ err: error }, 'upgrade socket error'));
-      if (closing !== undefined || !isWebSocketUpgrade(req)) {
-        const response = closing !== undefined
+      const draining = socketsClosed !== undefined;
+      if (draining || !isWebSocketUpgrade(req)) {
+        const response = draining
           ? jsonError(503, 'WEB_ERR_DRAINING', 'the server is shutting down; connect again', ctx.requestId)
           : jsonError(400, 'WEB_ERR_BAD_REQUEST', 'only Upgrade: websocket on GET is served', ctx.requestId);
         writeRawResponse(socket, response).catch(() => socket.destroy());
@@ -176,14 +186,14 @@ export function createEmbeddedHandler(options: EmbeddedHandlerOptions): Embedded
       trusted = trustedSet(config.server.trustedProxies);
     },
 
+    drain,
+
     close(): Promise<void> {
       // Requests already inside the app finish first: closing the store under a running view
       // would turn a graceful stop into 500s.
       if (closing !== undefined) return closing;
-      // The event streams end with the feed; the WebSockets get RFC 6455 §7.4.1's 1001 going away.
-      options.live?.end();
-      const sockets = websockets.closeAll(1001, 'server going away');
-      closing = Promise.allSettled([...inFlight, sockets]).then(async () => {
+      drain();
+      closing = Promise.allSettled([...inFlight, socketsClosed]).then(async () => {
         await app.close();
         await options.live?.close();
         logger.debug('embedded application closed');

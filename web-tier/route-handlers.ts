@@ -45,6 +45,7 @@ function createSlot<H extends RequestHandler>(initial: H, drain: HandlerDrain): 
       };
     },
     close: () => current.close(),
+    drain: () => current.drain?.(),
     swap(next, boundMs) {
       const old = current;
       current = next;
@@ -88,6 +89,8 @@ export interface RouteHandlers {
   readonly app: Slot<WebHandlers['app']>;
   /** Applies a reloaded config: a new proxy or CGI gateway when theirs changed. Resolves when the retired ones are closed. */
   rebuild(previous: WebConfig, config: WebConfig): Promise<void>;
+  /** Shutdown has begun: the app handler ends what it holds open itself (RequestHandler.drain). */
+  drain(): void;
   /** Closes static, app and cgi, and waits for retired handlers. */
   close(): Promise<void>;
 }
@@ -142,6 +145,9 @@ export function createRouteHandlers(options: RouteHandlerOptions): RouteHandlers
       if (given.app === undefined && next.server.dynamic === 'proxy' && proxyKeysChanged(previous, next)) retiring.push(app.swap(buildProxy(next, logger), next.server.shutdownTimeoutMs));
       if (given.cgi === undefined && cgiKeysChanged(previous, next)) retiring.push(cgi.swap(buildCgi(next, logger, onLocalRedirect, hooks), next.server.shutdownTimeoutMs));
       await Promise.all(retiring);
+    },
+    drain() {
+      app.drain?.();
     },
     async close() {
       await Promise.all([statics.close(), app.close(), cgi.close(), ...drain.pending()]);

@@ -21,7 +21,7 @@ export interface ShutdownParts {
   readonly live: LiveConfig;
   readonly listeners: readonly Listener[];
   readonly operator: RequestHandler;
-  readonly routes: Pick<RouteHandlers, 'close'>;
+  readonly routes: Pick<RouteHandlers, 'close'> & Partial<Pick<RouteHandlers, 'drain'>>;
   readonly metrics: Pick<WebMetrics, 'close'>;
   /** Upgraded connections: node's server.close() waits for them, so they get the same bound, then are closed. */
   readonly upgrades?: Pick<UpgradedConnections, 'close'>;
@@ -41,6 +41,10 @@ export function createShutdown(parts: () => ShutdownParts): Shutdown {
         const { live, listeners, operator, routes, metrics, upgrades } = parts();
         // Open /-/status/events streams are in-flight requests: end them first, or they hold the drain.
         await operator.close();
+        // The embedded app's WebSockets get their 1001 and its event streams end now, as an app
+        // tier worker's do when it drains; otherwise they would hold the drain for the whole grace
+        // and then be cut (1006).
+        routes.drain?.();
         const graceMs = live.config.server.shutdownTimeoutMs;
         await Promise.all([...listeners.map((listener) => listener.close(graceMs)), upgrades?.close(graceMs)]);
         await routes.close();

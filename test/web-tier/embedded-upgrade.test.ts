@@ -84,3 +84,32 @@ t.test('embedded: the live feed over WebSocket in the web tier\'s own process', 
   await within(handler.close(), 'the handler to close');
   t.equal((await within(closed, 'the 1001'))[0], 1001, 'RFC 6455 §7.4.1 going away');
 });
+
+t.test('embedded: shutdown sends 1001 and ends the event streams when draining begins, not when the grace runs out', async (t) => {
+  const { startWeb } = await import('../helpers/web-tier.js');
+  const live = createLiveHub({ bufferEvents: 10 });
+  const app = createApp({ store: await openStore('sqlite::memory:', { logger }), logger, live });
+  const handler = createEmbeddedHandler({ app, logger, live });
+  // A grace far longer than the waits below: only an early close can pass.
+  const { web, port } = await startWeb(t, { config: { server: { dynamic: 'embedded', shutdownTimeoutMs: 120_000 } }, handlers: { app: handler } });
+
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/api/live`);
+  ws.on('error', () => undefined);
+  t.teardown(() => ws.terminate());
+  await within(once(ws, 'message'), 'the hello message');
+
+  const controller = new AbortController();
+  t.teardown(() => controller.abort());
+  const sse = await fetch(`http://127.0.0.1:${port}/api/articles/events`, { signal: controller.signal });
+  t.equal(sse.status, 200);
+  const reader = (sse.body as ReadableStream<Uint8Array>).getReader();
+  const streamEnded = (async () => {
+    for (;;) if ((await reader.read()).done) return true;
+  })().catch(() => false);
+
+  const closed = once(ws, 'close');
+  const stopping = web.close();
+  t.equal((await within(closed, 'the 1001 (the WebSocket was held for the grace instead)'))[0], 1001, 'RFC 6455 §7.4.1 going away, at the start of the drain');
+  t.equal(await within(streamEnded, 'the event stream to end (it was held for the grace instead)'), true, 'the event stream ends cleanly');
+  await within(stopping, 'the web tier to close');
+});
