@@ -30,7 +30,7 @@ export const COMPARE_SETS: Readonly<Record<string, readonly string[]>> = {
   ],
   // Issue 15: the https rows beside nginx with the same certificate (bench/https-rows.ts), and the plain hop for the upstream TLS ratio.
   https: [
-    'https-static-1k', 'nginx-https-static-1k', 'https-proxy-echo', 'nginx-https-proxy-echo',
+    'https-static-1k', 'nginx-https-static-1k', 'node-https-static-1k', 'https-proxy-echo', 'nginx-https-proxy-echo',
     'https-static-1k-new-conn', 'nginx-https-static-1k-new-conn', 'https-static-1k-resumed', 'nginx-https-static-1k-resumed',
     'node-https-static-1k-resumed', 'proxy-echo-w1', 'proxy-echo-upstream-tls',
   ],

@@ -154,7 +154,7 @@ function nginxHttpsRow(name: string, description: string, path: string, withApp:
  * same certificate, the file from memory. Not a reference to beat but a floor: the share of the
  * web tier's CPU per resumed connection that is Node's own (socket, TLS, HTTP parser and response).
  */
-function nodeHttpsRow(name: string, description: string, path: string, headers: typeof RESUMED): Scenario {
+function nodeHttpsRow(name: string, description: string, path: string, headers?: typeof RESUMED): Scenario {
   return {
     name,
     description,
@@ -204,6 +204,9 @@ export function httpsScenarios(): Scenario[] {
   return [
     webHttpsRow('https-static-1k', 'web tier, WEB_TLS=files: the 1 KiB static file over TLS, keep-alive', '/1k.txt', false),
     nginxHttpsRow('nginx-https-static-1k', 'nginx, 1 worker, the same certificate, ssl_session_cache: the same 1 KiB file over TLS, keep-alive', '/1k.txt', false),
+    // Issue 15, keep-alive: the same floor as node-https-static-1k-resumed, over kept-alive connections. Its CPU ms per request
+    // splits the web tier's (https-static-1k) into Node's own share (sockets, TLS records, HTTP parser and response) and the web tier's.
+    nodeHttpsRow('node-https-static-1k', 'node:https alone (bench/node-https-server.ts, not the web tier): the web tier\'s TLS settings and Node flags, the same certificate, the 1 KiB file from memory over TLS, keep-alive: Node\'s own share of https-static-1k\'s cost', '/1k.txt'),
     webHttpsRow('https-proxy-echo', 'web tier, WEB_TLS=files → app tier with 1 worker: /api/echo over TLS at the edge, keep-alive', '/api/echo', true),
     nginxHttpsRow('nginx-https-proxy-echo', 'nginx, 1 worker, the same certificate, proxy_pass with keep-alive → app tier with 1 worker: /api/echo over TLS', '/api/echo', true),
     webHttpsRow('https-static-1k-new-conn', 'web tier, WEB_TLS=files: the 1 KiB file, a new TLS connection (full handshake) per request', '/1k.txt', false, NEW_CONNECTION),

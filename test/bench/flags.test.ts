@@ -54,7 +54,7 @@ t.test('scenario list: every row of issues 4 and 8, worker rows up to N, referen
     'proxy-echo-w1-http-proxy', 'embedded-echo', 'cgi-echo', 'cgi-shell', 'articles-page',
     'hello-persistent', 'hello-embedded', 'hello-cgi', 'express-app-tier', 'express-own-server',
     'sirv-static-1k', 'nginx-static-1k', 'nginx-static-100k', 'nginx-proxy-echo', 'nginx-proxy-echo-edge',
-    'https-static-1k', 'nginx-https-static-1k', 'https-proxy-echo', 'nginx-https-proxy-echo', 'https-static-1k-new-conn', 'nginx-https-static-1k-new-conn',
+    'https-static-1k', 'nginx-https-static-1k', 'node-https-static-1k', 'https-proxy-echo', 'nginx-https-proxy-echo', 'https-static-1k-new-conn', 'nginx-https-static-1k-new-conn',
     'https-static-1k-resumed', 'nginx-https-static-1k-resumed', 'node-https-static-1k-resumed', 'proxy-echo-upstream-tls',
     // Issue 16: the WebSocket rows, known but opt-in (left out of the default run: test/bench/ws-rows.test.ts).
     'ws-echo', 'nginx-ws-echo', 'ws-echo-direct', 'ws-idle', 'nginx-ws-idle',
