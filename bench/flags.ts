@@ -35,7 +35,7 @@ export const COMPARE_SETS: Readonly<Record<string, readonly string[]>> = {
     'node-https-static-1k-resumed', 'proxy-echo-w1', 'proxy-echo-upstream-tls',
   ],
   // Issue 16: WebSocket echo round trips through the web tier, nginx and the upstream alone; idle connections' RSS.
-  websocket: ['ws-echo', 'nginx-ws-echo', 'ws-echo-direct', 'ws-idle', 'nginx-ws-idle'],
+  websocket: ['ws-echo', 'nginx-ws-echo', 'ws-echo-direct', 'ws-idle', 'nginx-ws-idle', 'ws-idle-w2', 'nginx-ws-idle-w2'],
 };
 
 export const USAGE = `Usage: npm run bench -- [options]

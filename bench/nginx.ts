@@ -26,6 +26,8 @@ export interface NginxConfigOptions {
    * `Upgrade` and `Connection`), idle for an hour, with descriptors for this many connections.
    */
   readonly websocket?: { readonly connections: number } | undefined;
+  /** worker_processes (1 when absent: every row but the 2-worker idle WebSocket row). */
+  readonly workers?: number | undefined;
 }
 
 /** nginx's WebSocket proxying as its documentation shows it (https://nginx.org/en/docs/http/websocket.html). */
@@ -84,7 +86,7 @@ export function renderNginxConfig(options: NginxConfigOptions): string {
     }`;
   // Two descriptors per proxied WebSocket (client and upstream), plus a margin.
   const workerConnections = options.websocket === undefined ? 1024 : Math.max(1024, 2 * options.websocket.connections + 256);
-  return `worker_processes 1;${options.websocket === undefined ? '' : `
+  return `worker_processes ${options.workers ?? 1};${options.websocket === undefined ? '' : `
 worker_rlimit_nofile ${workerConnections + 64};`}
 daemon off;
 pid ${join(options.prefix, 'nginx.pid')};
@@ -148,6 +150,7 @@ export interface StartNginxOptions {
   readonly edgeHeaders?: boolean;
   readonly tls?: NginxConfigOptions['tls'];
   readonly websocket?: NginxConfigOptions['websocket'];
+  readonly workers?: number | undefined;
   readonly cpuList: string | null;
   readonly env: Readonly<Record<string, string>>;
 }
@@ -156,7 +159,7 @@ export async function startNginx(options: StartNginxOptions): Promise<LaunchedSe
   mkdirSync(options.workDir, { recursive: true });
   const port = await freePort();
   const file = join(options.workDir, 'nginx.conf');
-  writeFileSync(file, renderNginxConfig({ port, webRoot: options.webRoot, upstreamPort: options.upstreamPort, prefix: options.workDir, edgeHeaders: options.edgeHeaders === true, tls: options.tls, websocket: options.websocket }));
+  writeFileSync(file, renderNginxConfig({ port, webRoot: options.webRoot, upstreamPort: options.upstreamPort, prefix: options.workDir, edgeHeaders: options.edgeHeaders === true, tls: options.tls, websocket: options.websocket, workers: options.workers }));
   return launchServer({
     name: 'nginx',
     command: options.nginxPath,

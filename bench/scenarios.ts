@@ -56,6 +56,8 @@ export interface Scenario {
   readonly byCount?: { readonly factor: number };
   /** Loaded by bench/ws-rows.ts's WebSocket clients instead of autocannon (issue 16). */
   readonly load?: 'ws-echo' | 'ws-idle';
+  /** Processes of the front server sharing the row's connections (the 2-worker idle WebSocket rows); 1 when absent. */
+  readonly frontWorkers?: number;
   /** Left out of the default run (all rows); run when named, e.g. by `--compare websocket`. */
   readonly optIn?: boolean;
   /** Why the row cannot run on this machine, or null. */
@@ -136,13 +138,18 @@ export async function startWebTier(ctx: ScenarioContext, dynamic: 'proxy' | 'emb
  */
 export async function startClusteredWebTier(ctx: ScenarioContext, workers: number, dbName: string, cpuList: string | null): Promise<LaunchedServer> {
   const web = await startWebTier(ctx, 'proxy', NO_UPSTREAM, dbName, { env: { WEB_WORKERS: String(workers) }, cpuList });
+  await waitForWebWorkers(web, workers);
+  return web;
+}
+
+/** Waits until `workers` distinct web tier workers have answered; stops the web tier if they never do. */
+export async function waitForWebWorkers(web: LaunchedServer, workers: number): Promise<void> {
   try {
     await waitForWorkers({ port: web.port, workers, path: '/-/status.json', pidOf: webProcessPid, what: 'web tier workers' });
   } catch (error) {
     await web.close();
     throw error;
   }
-  return web;
 }
 
 /** Stops servers front to back, so the web tier never sees its upstream vanish mid-request. */

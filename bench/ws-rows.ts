@@ -16,7 +16,7 @@ import { createProcessSampler, sampleTree, type SamplerSummary } from './process
 import type { Progress } from './progress.js';
 import type { BenchFlags, Pinning, ScenarioResult } from './result-schema.js';
 import type { RunningScenario, Scenario, ScenarioContext } from './scenarios.js';
-import { startWebTier } from './scenarios.js';
+import { startWebTier, waitForWebWorkers } from './scenarios.js';
 import { descriptorsNeeded, kibPerConnection, openFileLimit, startWsLoad, WS_PING, type WsEchoSummary } from './ws-load.js';
 
 /** The path every row asks for: the app's live feed path, which the web tier proxies as a dynamic prefix. */
@@ -67,23 +67,32 @@ async function withEcho(ctx: ScenarioContext, front: ((echo: LaunchedServer) => 
 
 type Front = 'web' | 'nginx' | 'direct';
 
-function frontOf(ctx: ScenarioContext, front: Front, name: string): ((echo: LaunchedServer) => Promise<LaunchedServer>) | null {
+function frontOf(ctx: ScenarioContext, front: Front, name: string, workers: number): ((echo: LaunchedServer) => Promise<LaunchedServer>) | null {
   if (front === 'direct') return null;
-  if (front === 'web') return (echo) => startWebTier(ctx, 'proxy', `http://127.0.0.1:${echo.port}`, name, { env: WEB_WS_BENCH_ENV });
+  if (front === 'web') {
+    return async (echo) => {
+      if (workers === 1) return startWebTier(ctx, 'proxy', `http://127.0.0.1:${echo.port}`, name, { env: WEB_WS_BENCH_ENV });
+      const web = await startWebTier(ctx, 'proxy', `http://127.0.0.1:${echo.port}`, name, { env: { ...WEB_WS_BENCH_ENV, WEB_WORKERS: String(workers) } });
+      // Every worker up before the baseline RSS is read and the connections are spread.
+      await waitForWebWorkers(web, workers);
+      return web;
+    };
+  }
   return (echo) => startNginx({
     nginxPath: ctx.nginxPath as string, workDir: join(ctx.workDir, name), webRoot: ctx.webRoot, upstreamPort: echo.port,
-    websocket: { connections: ctx.wsIdleConnections ?? 10_000 }, cpuList: ctx.serverCpus, env: ctx.serverEnv,
+    websocket: { connections: ctx.wsIdleConnections ?? 10_000 }, workers, cpuList: ctx.serverCpus, env: ctx.serverEnv,
   });
 }
 
-function wsRow(name: string, description: string, front: Front, load: 'ws-echo' | 'ws-idle'): Scenario {
+function wsRow(name: string, description: string, front: Front, load: 'ws-echo' | 'ws-idle', workers = 1): Scenario {
   return {
     name,
     description,
     load,
     optIn: true,
+    ...(workers === 1 ? {} : { frontWorkers: workers }),
     skipReason: (ctx) => (front === 'nginx' && ctx.nginxPath === null ? 'nginx is not on PATH' : null),
-    start: (ctx) => withEcho(ctx, frontOf(ctx, front, name)),
+    start: (ctx) => withEcho(ctx, frontOf(ctx, front, name, workers)),
   };
 }
 
@@ -95,6 +104,10 @@ export function wsScenarios(): Scenario[] {
     wsRow('ws-echo-direct', 'the ws echo upstream alone, no proxy: echo round trips (what the hop costs)', 'direct', 'ws-echo'),
     wsRow('ws-idle', 'web tier → ws echo upstream: idle WebSocket connections held open; the web tier\'s RSS growth per connection', 'web', 'ws-idle'),
     wsRow('nginx-ws-idle', 'nginx, 1 worker → the same upstream: idle WebSocket connections held open; nginx\'s RSS growth per connection', 'nginx', 'ws-idle'),
+    // Two descriptors per proxied connection: one process cannot hold 10,000 under a 20,000 open-file
+    // limit that cannot be raised (no CAP_SYS_RESOURCE here); two workers each hold half, as nginx's do.
+    wsRow('ws-idle-w2', 'web tier with WEB_WORKERS=2 → ws echo upstream: idle WebSocket connections held open, half per worker; RSS growth of the primary and both workers per connection', 'web', 'ws-idle', 2),
+    wsRow('nginx-ws-idle-w2', 'nginx, 2 workers → the same upstream: idle WebSocket connections held open; RSS growth of master and workers per connection', 'nginx', 'ws-idle', 2),
   ];
 }
 
@@ -171,8 +184,9 @@ export async function measureWs(scenario: Scenario, started: RunningScenario, op
   // Idle: the front server's RSS before and after K connections opened through it.
   const requested = flags.wsIdleConnections ?? 10_000;
   const limit = openFileLimit();
-  const needed = descriptorsNeeded(requested);
-  if (scenario.name !== 'nginx-ws-idle' && limit !== null && limit < needed) {
+  // Each front process holds its share (the cluster hands connections round-robin, SCHED_RR).
+  const needed = descriptorsNeeded(Math.ceil(requested / (scenario.frontWorkers ?? 1)));
+  if (!scenario.name.startsWith('nginx-') && limit !== null && limit < needed) {
     // nginx raises its own (worker_rlimit_nofile, as root); node starts with the shell's limit.
     throw new Error(`${requested} idle connections need ${needed} open files in the proxy, the limit is ${limit}: run \`ulimit -n ${needed}\` (or higher) in the bench's shell first, or pass --ws-idle ${Math.max(1, Math.floor((limit - 256) / 2))}`);
   }

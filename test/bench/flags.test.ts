@@ -57,7 +57,7 @@ t.test('scenario list: every row of issues 4 and 8, worker rows up to N, referen
     'https-static-1k', 'nginx-https-static-1k', 'node-https-static-1k', 'https-proxy-echo', 'nginx-https-proxy-echo', 'https-static-1k-new-conn', 'nginx-https-static-1k-new-conn',
     'https-static-1k-resumed', 'nginx-https-static-1k-resumed', 'node-https-static-1k-resumed', 'proxy-echo-upstream-tls',
     // Issue 16: the WebSocket rows, known but opt-in (left out of the default run: test/bench/ws-rows.test.ts).
-    'ws-echo', 'nginx-ws-echo', 'ws-echo-direct', 'ws-idle', 'nginx-ws-idle',
+    'ws-echo', 'nginx-ws-echo', 'ws-echo-direct', 'ws-idle', 'nginx-ws-idle', 'ws-idle-w2', 'nginx-ws-idle-w2',
   ]);
   t.notOk(buildScenarios(3).some((scenario) => /http-proxy/.test(scenario.description) && /^proxy-echo-w\d+$/.test(scenario.name)), 'proxy-echo-wN rows do not claim http-proxy');
   t.same(selectScenarios(buildScenarios(2), ['cgi-echo', 'static-1k']).map((scenario) => scenario.name), ['static-1k', 'cgi-echo'], 'report order kept');

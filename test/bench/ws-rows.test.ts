@@ -13,7 +13,7 @@ import { benchResultSchema, type BenchResult, type ScenarioResult } from '../../
 import { buildScenarios, selectScenarios } from '../../bench/scenarios.js';
 import { descriptorsNeeded, kibPerConnection, latencyPercentiles, openFileLimit } from '../../bench/ws-load.js';
 
-const WS_ROWS = ['ws-echo', 'nginx-ws-echo', 'ws-echo-direct', 'ws-idle', 'nginx-ws-idle'];
+const WS_ROWS = ['ws-echo', 'nginx-ws-echo', 'ws-echo-direct', 'ws-idle', 'nginx-ws-idle', 'ws-idle-w2', 'nginx-ws-idle-w2'];
 
 t.test('the WebSocket rows run only when asked for: the default run is unchanged', async (t) => {
   const all = buildScenarios(1);
@@ -21,7 +21,8 @@ t.test('the WebSocket rows run only when asked for: the default run is unchanged
   for (const name of WS_ROWS) t.ok(names.includes(name), `${name} is a known row`);
   const defaults = selectScenarios(all, []).map((scenario) => scenario.name);
   for (const name of WS_ROWS) t.notOk(defaults.includes(name), `${name} is not in the default run`);
-  t.equal(defaults.length, all.length - WS_ROWS.length, 'every other row still runs by default');
+  // Other opt-in rows exist (node-https-static-1k-resumed): every row that is not opt-in runs by default.
+  t.same(defaults, all.filter((scenario) => scenario.optIn !== true).map((scenario) => scenario.name), 'every other row still runs by default');
   t.same(selectScenarios(all, ['ws-idle']).map((scenario) => scenario.name), ['ws-idle'], 'named: runs');
   t.same(COMPARE_SETS['websocket'], WS_ROWS);
   const options = parseBenchArgs(['--compare', 'websocket', '--ws-idle', '500'], {}, 2);
@@ -40,6 +41,13 @@ t.test('nginx proxies /api/live as an upgrade, with descriptors for the idle row
   t.match(ws, /location = \/api\/live \{[^}]*proxy_http_version 1\.1;[^}]*proxy_set_header Upgrade \$http_upgrade;[^}]*proxy_set_header Connection "upgrade";[^}]*proxy_read_timeout 1h;/);
   t.match(ws, /worker_connections 20256;/, 'two descriptors per connection');
   t.match(ws, /worker_rlimit_nofile 20320;/);
+  t.match(ws, /^worker_processes 1;/, 'one worker unless asked');
+  const two = renderNginxConfig({ port: 8080, webRoot: '/srv', upstreamPort: 3000, prefix: '/tmp/n', websocket: { connections: 10_000 }, workers: 2 });
+  t.match(two, /^worker_processes 2;/, 'the 2-worker idle row');
+  const rows = buildScenarios(1);
+  t.equal(rows.find((row) => row.name === 'ws-idle-w2')?.frontWorkers, 2, 'ws-idle-w2 spreads its connections over 2 web workers');
+  t.equal(rows.find((row) => row.name === 'nginx-ws-idle-w2')?.frontWorkers, 2);
+  t.equal(rows.find((row) => row.name === 'ws-idle')?.frontWorkers, undefined, 'ws-idle stays one process');
 });
 
 t.test('the figures: percentiles, KiB per connection, descriptors, the open-file limit', async (t) => {
