@@ -135,7 +135,11 @@ export function createWorkerServer(options: WorkerServerOptions): WorkerServer {
   function onRequest(req: IncomingMessage, res: ServerResponse): void {
     const startedAt = process.hrtime.bigint();
     const reqId = requestIdOf(req);
-    const log = logger.child({ reqId });
+    // pino's child() serialises its bindings through the redaction rules (logger.ts REDACT_PATHS):
+    // made the first time this request writes a line, not for every request (at LOG_LEVEL=silent,
+    // never). The lines are the same: the child's bindings are the same.
+    let log: Logger | undefined;
+    const requestLog = (): Logger => (log ??= logger.child({ reqId }));
     const socket = req.socket;
     const bytesBefore = socket.bytesWritten;
     const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
@@ -150,12 +154,15 @@ export function createWorkerServer(options: WorkerServerOptions): WorkerServer {
     res.once('close', () => {
       inFlight.delete(res);
       const ms = Number(process.hrtime.bigint() - startedAt) / 1e6;
-      // tier: who answered (the web tier's access lines say static, app, cgi…; this is the app tier).
-      const fields = { tier: 'app', method: req.method, url: req.url, status: res.statusCode, ms: Math.round(ms * 1000) / 1000 };
-      if (res.writableFinished) log.info(fields, 'request');
-      else log.warn({ ...fields, aborted: true }, 'request');
+      const finished = res.writableFinished;
+      if (logger.isLevelEnabled(finished ? 'info' : 'warn')) {
+        // tier: who answered (the web tier's access lines say static, app, cgi…; this is the app tier).
+        const fields = { tier: 'app', method: req.method, url: req.url, status: res.statusCode, ms: Math.round(ms * 1000) / 1000 };
+        if (finished) requestLog().info(fields, 'request');
+        else requestLog().warn({ ...fields, aborted: true }, 'request');
+      }
       // 499 (nginx's "client closed request") for a response that never completed.
-      metrics?.requestFinished({ route, method: req.method ?? 'GET', status: res.writableFinished ? res.statusCode : 499, seconds: ms / 1000, requestBytes, responseBytes: socket.bytesWritten - bytesBefore });
+      metrics?.requestFinished({ route, method: req.method ?? 'GET', status: finished ? res.statusCode : 499, seconds: ms / 1000, requestBytes, responseBytes: socket.bytesWritten - bytesBefore });
       // A keep-alive socket whose response was already under way when draining began is idle
       // now; close it so the server's 'close' is not held up by keepAliveTimeout.
       if (state === 'draining' && graceOver) setImmediate(() => server.closeIdleConnections());
@@ -189,17 +196,17 @@ export function createWorkerServer(options: WorkerServerOptions): WorkerServer {
       return;
     }
     if (operatorRoute !== undefined && operator !== undefined) {
-      operator.handle(req, res, operatorRoute, log);
+      operator.handle(req, res, operatorRoute, requestLog());
       return;
     }
-    void handleApp(req, res, reqId, log, (bytes) => {
+    void handleApp(req, res, reqId, requestLog, (bytes) => {
       requestBytes = bytes;
     });
     servedByApp += 1;
     // gunicorn's max_requests: this request is still answered (the drain waits for it); the
     // ones after it go to the other workers while this one is replaced.
     if (servedByApp === options.maxRequests) {
-      log.info({ served: servedByApp, maxRequests: options.maxRequests }, 'max requests reached: draining for a fresh worker');
+      requestLog().info({ served: servedByApp, maxRequests: options.maxRequests }, 'max requests reached: draining for a fresh worker');
       options.onMaxRequests?.(servedByApp);
     }
   }
@@ -238,7 +245,7 @@ export function createWorkerServer(options: WorkerServerOptions): WorkerServer {
     });
   }
 
-  async function handleApp(req: IncomingMessage, res: ServerResponse, reqId: string, log: Logger, onBody: (bytes: number) => void): Promise<void> {
+  async function handleApp(req: IncomingMessage, res: ServerResponse, reqId: string, log: () => Logger, onBody: (bytes: number) => void): Promise<void> {
     let request;
     try {
       request = await toAppRequest(req, reqId, { maxBodyBytes: config.maxRequestBodyBytes });
@@ -252,7 +259,7 @@ export function createWorkerServer(options: WorkerServerOptions): WorkerServer {
         return;
       }
       // The client went away mid-body (ECONNRESET / 'aborted'): nobody is left to answer.
-      log.debug({ err: error }, 'request body not received');
+      log().debug({ err: error }, 'request body not received');
       res.destroy();
       return;
     }
@@ -261,7 +268,7 @@ export function createWorkerServer(options: WorkerServerOptions): WorkerServer {
       await writeAppResponse(res, response);
     } catch (error) {
       // The application answers its own errors with 500; this is the adapter's last guard.
-      log.error({ err: error }, 'request failed outside the application');
+      log().error({ err: error }, 'request failed outside the application');
       if (res.headersSent) res.destroy();
       else sendJson(res, 500, { error: { code: 'APP_ERR_INTERNAL', message: 'Internal Server Error', requestId: reqId } });
     }

@@ -62,6 +62,8 @@ function specs(names: readonly string[]): RatioSpec[] {
     { label: 'hello: CGI ÷ persistent, CPU per request', numerator: 'hello-cgi', denominator: 'hello-persistent', metric: 'cpuMsPerRequest', meaning: 'the process start cost alone: CPU each CGI request of the ten-line app burns next to a warm worker' },
     { label: 'hello: embedded ÷ persistent', numerator: 'hello-embedded', denominator: 'hello-persistent', metric: 'rps', meaning: 'the ten-line app inside the web tier against one worker behind the proxy' },
     { label: 'Express: fromNodeHandler ÷ own server', numerator: 'express-app-tier', denominator: 'express-own-server', metric: 'rps', meaning: 'examples/express in an app tier worker (fromNodeHandler) against the same app on its own http.createServer (issue 18 target: ≥ 0.9×)', target: 0.9 },
+    { label: 'Express: own server ÷ fromNodeHandler, CPU per request', numerator: 'express-own-server', denominator: 'express-app-tier', metric: 'cpuMsPerRequest', meaning: 'the same comparison by server CPU per request (the figure a shared machine does not blur): 1 = the app tier costs what the own server costs' },
+    { label: 'Express: adapter alone ÷ own server', numerator: 'express-adapter-bare', denominator: 'express-own-server', metric: 'rps', meaning: 'the node adapter (toAppRequest → fromNodeHandler → writeAppResponse) on a bare http.createServer, without the worker: which part of the gap is the adapter\'s' },
     { label: 'plain ÷ http-proxy engine', numerator: 'proxy-echo-w1', denominator: 'proxy-echo-w1-http-proxy', metric: 'rps', meaning: 'the web tier\'s plain proxy engine (node\'s http.request) against WEB_PROXY_ENGINE=http-proxy, same app worker behind' },
   ];
   const workerRows = names

@@ -280,16 +280,24 @@ function appModuleRow(name: string, description: string, module: string, mode: '
   };
 }
 
-/** The Express example through fromNodeHandler in an app tier worker, or on its own http.createServer. */
-function expressRow(name: string, description: string, own: boolean): Scenario {
+/**
+ * The Express example through fromNodeHandler in an app tier worker, on its own http.createServer,
+ * or (bare) through the node adapter alone on a bare http.createServer (bench/express-adapter-server.ts).
+ */
+function expressRow(name: string, description: string, host: 'app-tier' | 'own' | 'bare'): Scenario {
   return {
     name,
     description,
     skipReason: always,
     start: async (ctx) => {
-      const server = own
-        ? await launchServer({ name: 'express on http.createServer', command: process.execPath, args: [distPath('bench', 'express-server.js'), join(ctx.root, EXPRESS_APP)], env: ctx.serverEnv, cwd: ctx.root, cpuList: ctx.serverCpus })
-        : await startAppTier(ctx, 1, name, EXPRESS_APP);
+      const server = host === 'app-tier'
+        ? await startAppTier(ctx, 1, name, EXPRESS_APP)
+        : await launchServer({
+          name: host === 'own' ? 'express on http.createServer' : 'express through the node adapter on http.createServer',
+          command: process.execPath,
+          args: [distPath('bench', host === 'own' ? 'express-server.js' : 'express-adapter-server.js'), join(ctx.root, EXPRESS_APP)],
+          env: ctx.serverEnv, cwd: ctx.root, cpuList: ctx.serverCpus,
+        });
       return running(`http://127.0.0.1:${server.port}/api/hello`, null, [server]);
     },
   };
@@ -330,8 +338,9 @@ export function buildScenarios(maxWorkers: number): Scenario[] {
     appModuleRow('hello-persistent', 'web tier → app tier, 1 worker running examples/hello (APP_MODULE): the smallest app, behind the proxy', HELLO_APP, 'persistent', '/api/'),
     appModuleRow('hello-embedded', 'web tier running examples/hello (APP_MODULE) in its own process', HELLO_APP, 'embedded', '/api/'),
     appModuleRow('hello-cgi', 'web tier starting examples/hello per request (CGI, WEB_CGI=on, APP_MODULE): the process start at its purest', HELLO_APP, 'cgi', '/api/'),
-    expressRow('express-app-tier', 'app tier alone, 1 worker: examples/express through fromNodeHandler (APP_MODULE), GET /api/hello (JSON)', false),
-    expressRow('express-own-server', 'the same Express app on its own http.createServer (bench/express-server.ts), no twotier: GET /api/hello', true),
+    expressRow('express-app-tier', 'app tier alone, 1 worker: examples/express through fromNodeHandler (APP_MODULE), GET /api/hello (JSON)', 'app-tier'),
+    expressRow('express-own-server', 'the same Express app on its own http.createServer (bench/express-server.ts), no twotier: GET /api/hello', 'own'),
+    expressRow('express-adapter-bare', 'the same APP_MODULE through the node adapter alone (toAppRequest → fromNodeHandler → writeAppResponse) on a bare http.createServer, without the worker\'s request id, logging, metrics, limits or cluster primary (bench/express-adapter-server.ts): GET /api/hello', 'bare'),
     sirvRow('sirv-static-1k', 'sirv (Node static server; ETag on, production mode): the same 1 KiB static file', small),
     nginxRow('nginx-static-1k', 'nginx, 1 worker: the same 1 KiB static file', small, false),
     nginxRow('nginx-static-100k', 'nginx, 1 worker: the same 100 KiB static file', `/${STATIC_FILES.large.name}`, false),

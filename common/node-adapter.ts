@@ -10,7 +10,8 @@ import { firstEvent } from './first-event.js';
 /** Node's req.headers with arrays (only set-cookie is one) joined like every other repeated field. */
 function joinHeaders(headers: IncomingMessage['headers']): Record<string, string> {
   const joined: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) {
+  for (const name in headers) {
+    const value = headers[name];
     if (value === undefined) continue;
     joined[name] = Array.isArray(value) ? value.join(', ') : value;
   }
@@ -28,9 +29,16 @@ export class BodyTooLargeError extends Error {
   }
 }
 
+const NO_BODY = new Uint8Array(0);
+
 function readBody(req: IncomingMessage, maxBytes: number): Promise<Uint8Array> {
+  const declared = Number(req.headers['content-length'] ?? 0);
   // A declared length over the limit is refused before a byte of the body is buffered.
-  if (Number(req.headers['content-length'] ?? 0) > maxBytes) return Promise.reject(new BodyTooLargeError(maxBytes));
+  if (declared > maxBytes) return Promise.reject(new BodyTooLargeError(maxBytes));
+  // RFC 9112 §6.3: a request with neither Transfer-Encoding nor a Content-Length above 0 has no
+  // body (a request is never framed by the connection closing), so there is nothing to wait for:
+  // node dumps the empty stream itself once the response is done, as for any unread request.
+  if (declared === 0 && req.headers['transfer-encoding'] === undefined) return Promise.resolve(NO_BODY);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let bytes = 0;
@@ -91,10 +99,6 @@ export async function toAppRequest(req: IncomingMessage, requestId: string, opti
   };
 }
 
-function hasHeader(headers: AppResponse['headers'], name: string): boolean {
-  return Object.keys(headers).some((key) => key.toLowerCase() === name);
-}
-
 /** RFC 9110 §6.4.1: 1xx, 204 and 304 never carry content, and neither does any answer to HEAD. */
 function mayHaveContent(status: number, method: string | undefined): boolean {
   return method !== 'HEAD' && status >= 200 && status !== 204 && status !== 304;
@@ -120,10 +124,18 @@ function drained(res: ServerResponse): Promise<boolean> {
  */
 export async function writeAppResponse(res: ServerResponse, response: AppResponse): Promise<void> {
   const { status, headers, body } = response;
-  for (const [name, value] of Object.entries(headers)) res.setHeader(name, value as string | string[]);
+  // Whether the application framed the body itself, found in the same pass that copies the fields.
+  let framed = false;
+  for (const name in headers) {
+    res.setHeader(name, headers[name] as string | string[]);
+    if (!framed && (name.length === 14 || name.length === 17)) {
+      const lower = name.toLowerCase();
+      framed = lower === 'content-length' || lower === 'transfer-encoding';
+    }
+  }
   const length = fixedLength(body);
   const content = mayHaveContent(status, res.req?.method);
-  if (length !== undefined && content && !hasHeader(headers, 'content-length') && !hasHeader(headers, 'transfer-encoding')) {
+  if (length !== undefined && content && !framed) {
     res.setHeader('Content-Length', length);
   }
   res.statusCode = status;

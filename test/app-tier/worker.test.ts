@@ -288,3 +288,20 @@ t.test('on drain an idle keep-alive connection stays usable for the grace: its n
   t.match(text, /^HTTP\/1\.1 201 Created\r\n[^]*Connection: close\r\n[^]*"body":"hi"/, 'the second request was answered, with Connection: close');
   await closing;
 });
+
+t.test('application requests: the access line carries the request id; a level above info writes none', async (t) => {
+  const { address, lines } = await start(t);
+  const answered = await get(address, '/api/thing?x=1', { headers: { 'X-Request-Id': 'app-req-1' } });
+  t.equal(answered.status, 201);
+  t.match(lines.find((entry) => entry['msg'] === 'request' && entry['reqId'] === 'app-req-1'), { tier: 'app', method: 'GET', url: '/api/thing?x=1', status: 201, service: 'app' });
+
+  const quiet: Record<string, unknown>[] = [];
+  const sink = new PassThrough();
+  sink.on('data', (chunk: Buffer) => { for (const line of chunk.toString().split('\n').filter(Boolean)) quiet.push(JSON.parse(line) as Record<string, unknown>); });
+  const worker = createWorkerServer({ config: { ...DEFAULTS, port: 0 }, logger: createLogger({ tier: 'app', level: 'warn', destination: sink }), app: stubApp() });
+  const where = await worker.listen();
+  t.teardown(() => worker.close());
+  const reply = await get(where, '/api/thing', { headers: { 'X-Request-Id': 'app-req-2' } });
+  t.equal(reply.headers['x-request-id'], 'app-req-2', 'the id is still answered');
+  t.same(quiet.filter((entry) => entry['msg'] === 'request'), [], 'no access line at warn');
+});

@@ -52,7 +52,7 @@ t.test('scenario list: every row of issues 4 and 8, worker rows up to N, referen
   t.same(names, [
     'static-1k', 'static-100k', 'static-1k-web-w1', 'static-1k-web-w2', 'direct-echo', 'proxy-echo-w1', 'proxy-echo-w2', 'proxy-echo-w3',
     'proxy-echo-w1-http-proxy', 'embedded-echo', 'cgi-echo', 'cgi-shell', 'articles-page',
-    'hello-persistent', 'hello-embedded', 'hello-cgi', 'express-app-tier', 'express-own-server',
+    'hello-persistent', 'hello-embedded', 'hello-cgi', 'express-app-tier', 'express-own-server', 'express-adapter-bare',
     'sirv-static-1k', 'nginx-static-1k', 'nginx-static-100k', 'nginx-proxy-echo', 'nginx-proxy-echo-edge',
     'https-static-1k', 'nginx-https-static-1k', 'node-https-static-1k', 'https-proxy-echo', 'nginx-https-proxy-echo', 'https-static-1k-new-conn', 'nginx-https-static-1k-new-conn',
     'https-static-1k-resumed', 'nginx-https-static-1k-resumed', 'node-https-static-1k-resumed', 'proxy-echo-upstream-tls',

@@ -159,7 +159,7 @@ t.test('issue 18 rows: the hello app in its three modes and the Express app with
     await running.close();
   }
   const bodies: string[] = [];
-  for (const name of ['express-app-tier', 'express-own-server']) {
+  for (const name of ['express-app-tier', 'express-own-server', 'express-adapter-bare']) {
     const running = await start(t, name);
     const answer = await fresh(running.url, {}, 30_000);
     t.equal(answer.status, 200, `${name}: 200`);
@@ -167,5 +167,5 @@ t.test('issue 18 rows: the hello app in its three modes and the Express app with
     bodies.push(answer.body);
     await running.close();
   }
-  t.same(bodies, ['{"hello":"world"}', '{"hello":"world"}'], 'the same Express answer with and without twotier');
+  t.same(bodies, ['{"hello":"world"}', '{"hello":"world"}', '{"hello":"world"}'], 'the same Express answer with and without twotier, and through the adapter alone');
 });

@@ -115,3 +115,56 @@ t.test('write() says false past 16 KiB not yet taken, and drain follows the cons
   t.equal(bytes, 8 * 4096, 'every byte is handed over');
   t.ok(drains >= 1, "'drain' was emitted as the consumer read");
 });
+
+const PLAIN_REQUEST = {
+  method: 'GET', target: '/', httpVersion: '1.1', headers: { host: 'example.test' }, body: new Uint8Array(), remoteAddress: '127.0.0.1', remotePort: 1, localAddress: '127.0.0.1', localPort: 2, requestId: 'r',
+} as const;
+
+t.test('a head written with nothing after it this turn is handed over at once, as a stream', async (t) => {
+  let later: (() => void) | undefined;
+  const app = fromNodeHandler((_req, res) => {
+    res.writeHead(200, { 'Content-Type': 'text/event-stream', 'X-Count': 2 });
+    t.ok(res.headersSent, 'headersSent after writeHead');
+    t.throws(() => res.setHeader('X-Late', '1'), { code: 'ERR_HTTP_HEADERS_SENT' }, 'no field after the head');
+    later = () => res.end('data: 1\n\n');
+  });
+  const response = await app.handle(PLAIN_REQUEST);
+  t.equal(response.status, 200);
+  t.same(response.headers, { 'content-type': 'text/event-stream', 'x-count': '2' }, 'names lowercased, numbers as strings');
+  t.type(later, 'function', 'answered before the listener wrote a byte');
+  later?.();
+  let text = '';
+  for await (const chunk of response.body as AsyncIterable<Uint8Array>) text += Buffer.from(chunk).toString();
+  t.equal(text, 'data: 1\n\n');
+});
+
+t.test('a response ended at once is one buffer; the reason phrase and status rules are node\'s', async (t) => {
+  const app = fromNodeHandler((req, res) => {
+    if (req.url === '/bad-status') {
+      res.writeHead(42);
+      return;
+    }
+    if (req.url === '/destroyed') {
+      res.destroy();
+      return;
+    }
+    res.setHeader('Set-Cookie', ['a=1', 'b=2']);
+    res.writeHead(201, 'Made', { 'Content-Length': 5 });
+    t.equal(res.statusMessage, 'Made');
+    res.write('he');
+    res.end('llo');
+  });
+  const made = await app.handle(PLAIN_REQUEST);
+  t.equal(made.status, 201);
+  t.same(made.headers, { 'set-cookie': ['a=1', 'b=2'], 'content-length': '5' });
+  let text = '';
+  for await (const chunk of made.body as AsyncIterable<Uint8Array>) text += Buffer.from(chunk).toString();
+  t.equal(text, 'hello', 'written then ended: every piece, in order');
+  const once = await fromNodeHandler((_req, res) => res.end('whole')).handle(PLAIN_REQUEST);
+  t.ok(Buffer.isBuffer(once.body), 'ended at once: a Buffer (Content-Length framing)');
+  t.equal(Buffer.from(once.body as Uint8Array).toString(), 'whole');
+  const empty = await fromNodeHandler((_req, res) => res.end()).handle(PLAIN_REQUEST);
+  t.equal((empty.body as Uint8Array).byteLength, 0, 'ended with nothing: an empty body');
+  await t.rejects(app.handle({ ...PLAIN_REQUEST, target: '/bad-status' }), { code: 'ERR_HTTP_INVALID_STATUS_CODE' }, 'a status outside 100-999 fails the request');
+  await t.rejects(app.handle({ ...PLAIN_REQUEST, target: '/destroyed' }), /destroyed before it was sent/, 'destroyed before answering fails the request');
+});
