@@ -93,7 +93,7 @@ function specs(names: readonly string[]): RatioSpec[] {
     { label: 'WebSocket hop', numerator: 'ws-echo', denominator: 'ws-echo-direct', metric: 'rps', meaning: 'share of the upstream\'s own round trips per second left after the web tier hop (1 = free)' },
     { label: 'nginx WebSocket hop', numerator: 'nginx-ws-echo', denominator: 'ws-echo-direct', metric: 'rps', meaning: 'the same for nginx: what its hop leaves of the upstream\'s round trips per second' },
     { label: 'twotier ÷ nginx, idle WebSocket memory', numerator: 'ws-idle', denominator: 'nginx-ws-idle', metric: 'kibPerConnection', meaning: 'RSS growth per idle WebSocket held through the web tier against nginx (issue 16 target: ≤ 4× nginx\'s bytes per connection)', target: 4, atMost: true },
-    { label: 'twotier ÷ nginx, idle WebSocket memory, 2 workers each', numerator: 'ws-idle-w2', denominator: 'nginx-ws-idle-w2', metric: 'kibPerConnection', meaning: 'the same with two front processes each (WEB_WORKERS=2, worker_processes 2), so 10,000 connections fit a 20,000 open-file limit (issue 16 target: ≤ 4× nginx\'s bytes per connection)', target: 4, atMost: true },
+    { label: 'twotier ÷ nginx, idle WS, 2 workers', numerator: 'ws-idle-w2', denominator: 'nginx-ws-idle-w2', metric: 'kibPerConnection', meaning: 'the same with two front processes each (WEB_WORKERS=2, worker_processes 2), so 10,000 connections fit a 20,000 open-file limit (issue 16 target: ≤ 4× nginx\'s bytes per connection)', target: 4, atMost: true },
   );
   return list;
 }
