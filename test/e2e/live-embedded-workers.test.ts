@@ -12,77 +12,27 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent, request, type IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import WebSocket from 'ws';
+import { connectLiveSocket, createEventStreamParser, createFeed, within, type Feed, type LiveMessage } from '../helpers/live-clients.js';
 import { postgresSkipReason, startPostgres } from '../helpers/postgres.js';
 import { spawnEntry, WEB_MAIN, type SpawnedEntry } from '../helpers/web-tier.js';
 
-const WAIT_MS = 30_000;
 /** Fresh connections go to the workers in turn (node:cluster round-robin); this many are enough to hold both. */
 const MAX_CLIENTS_PER_KIND = 20;
 
-function within<T>(promise: Promise<T>, what: string, ms = WAIT_MS): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([promise, new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
-  })]).finally(() => clearTimeout(timer));
-}
-
-interface LiveEvent {
-  readonly type: string;
-  readonly eventId?: string;
-  readonly article?: { readonly title?: string };
-}
-
 /** One live client of either kind: the worker pid that holds it and what it has received. */
-interface Client {
+interface Client extends Pick<Feed, 'waitFor'> {
   readonly kind: 'ws' | 'sse';
   readonly pid: number;
-  readonly events: LiveEvent[];
+  readonly events: readonly LiveMessage[];
   /** The WebSocket close code, or 0 when the SSE stream ended. */
   readonly ended: Promise<number>;
-  waitFor(match: (event: LiveEvent) => boolean, what: string): Promise<void>;
   close(): void;
 }
 
-function createWaiting(events: LiveEvent[], ended: Promise<number>): { wake(): void; waitFor: Client['waitFor'] } {
-  const waiters = new Set<() => void>();
-  return {
-    wake() {
-      for (const wake of waiters) wake();
-    },
-    async waitFor(match, what) {
-      while (!events.some(match)) {
-        let wake: () => void = () => undefined;
-        const arrived = new Promise<void>((resolve) => {
-          wake = resolve;
-          waiters.add(resolve);
-        });
-        try {
-          await within(Promise.race([arrived, ended.then(() => {
-            if (!events.some(match)) throw new Error(`ended while waiting for ${what}`);
-          })]), what);
-        } finally {
-          waiters.delete(wake);
-        }
-      }
-    },
-  };
-}
-
 async function connectWebSocket(origin: string): Promise<Client> {
-  const ws = new WebSocket(`${origin.replace('http', 'ws')}/api/live`);
-  ws.on('error', () => undefined);
-  const events: LiveEvent[] = [];
-  const ended = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
-  const waiting = createWaiting(events, ended);
-  ws.on('message', (data) => {
-    events.push(JSON.parse(String(data)) as LiveEvent);
-    waiting.wake();
-  });
-  await waiting.waitFor((event) => event.type === 'hello', 'hello');
   // The hello names the process serving the socket (app-tier/app/live/socket.ts): in embedded mode, the web worker.
-  const hello = events.find((event) => event.type === 'hello') as unknown as { worker: { pid: number } };
-  return { kind: 'ws', pid: hello.worker.pid, events, ended, waitFor: waiting.waitFor, close: () => ws.terminate() };
+  const socket = await connectLiveSocket(origin);
+  return { kind: 'ws', pid: socket.pid, events: socket.messages, ended: socket.closeCode, waitFor: socket.waitFor, close: () => socket.ws.terminate() };
 }
 
 function get(agent: Agent, url: string): Promise<{ res: IncomingMessage; reused: boolean }> {
@@ -106,27 +56,13 @@ async function connectEventStream(origin: string): Promise<Client> {
   const stream = await get(agent, `${origin}/api/articles/events`);
   if (!stream.reused) throw new Error('the event stream did not reuse the echo\'s connection: its worker is unknown');
   if (stream.res.statusCode !== 200) throw new Error(`event stream: status ${stream.res.statusCode}`);
-  const events: LiveEvent[] = [];
   const ended = new Promise<number>((resolve) => stream.res.once('close', () => resolve(0)));
-  const waiting = createWaiting(events, ended);
-  let text = '';
+  const feed = createFeed(ended.then(() => undefined));
   stream.res.setEncoding('utf8');
-  stream.res.on('data', (chunk: string) => {
-    text += chunk;
-    // HTML Living Standard §9.2.6: events are separated by a blank line; ours carry event:/data: lines.
-    let end = text.indexOf('\n\n');
-    while (end !== -1) {
-      const block = text.slice(0, end);
-      text = text.slice(end + 2);
-      const data = block.split('\n').find((line) => line.startsWith('data: '));
-      if (data !== undefined) events.push(JSON.parse(data.slice('data: '.length)) as LiveEvent);
-      end = text.indexOf('\n\n');
-    }
-    waiting.wake();
-  });
+  stream.res.on('data', createEventStreamParser((message) => feed.push(message)));
   stream.res.on('error', () => undefined);
   return {
-    kind: 'sse', pid, events, ended, waitFor: waiting.waitFor,
+    kind: 'sse', pid, events: feed.messages, ended, waitFor: feed.waitFor,
     close: () => {
       stream.res.destroy();
       agent.destroy();
@@ -167,7 +103,7 @@ async function createArticle(origin: string, title: string): Promise<number> {
   return res.status;
 }
 
-const createdNamed = (title: string) => (event: LiveEvent): boolean => event.type === 'article.created' && event.article?.title === title;
+const createdNamed = (title: string) => (event: LiveMessage): boolean => event.type === 'article.created' && event.article?.title === title;
 
 /**
  * Writes `title`, then a second article: once every client has the second, a duplicate of the first

@@ -4,19 +4,11 @@
  * a WebSocket client and an SSE client held by box 2. Skipped where Postgres is not installed.
  */
 import t from 'tap';
-import WebSocket from 'ws';
 import { send, startAppTier } from '../helpers/app-tier.js';
+import { connectLiveSocket, readStreamUntil, within } from '../helpers/live-clients.js';
 import { postgresSkipReason, startPostgres } from '../helpers/postgres.js';
 
 const skip = postgresSkipReason();
-const WAIT_MS = 30_000;
-
-function within<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([promise, new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), WAIT_MS);
-  })]).finally(() => clearTimeout(timer));
-}
 
 t.test('a write on box 1 reaches clients on box 2 (LISTEN/NOTIFY)', { skip }, async (t) => {
   const cluster = await startPostgres(t);
@@ -25,25 +17,8 @@ t.test('a write on box 1 reaches clients on box 2 (LISTEN/NOTIFY)', { skip }, as
   const box1 = await startAppTier(t, { workers: 1, env, readyTimeoutMs: 60_000 });
   const box2 = await startAppTier(t, { workers: 2, env, readyTimeoutMs: 60_000 });
 
-  const ws = new WebSocket(`${box2.url.replace('http', 'ws')}/api/live`);
-  ws.on('error', () => undefined);
-  t.teardown(() => ws.terminate());
-  const messages: Record<string, unknown>[] = [];
-  let wake: (() => void) | undefined;
-  ws.on('message', (data) => {
-    messages.push(JSON.parse(String(data)) as Record<string, unknown>);
-    wake?.();
-  });
-  const waitFor = async (type: string): Promise<Record<string, unknown>> => {
-    for (;;) {
-      const found = messages.find((message) => message['type'] === type);
-      if (found !== undefined) return found;
-      await within(new Promise<void>((resolve) => {
-        wake = resolve;
-      }), type);
-    }
-  };
-  await waitFor('hello');
+  const socket = await connectLiveSocket(box2.url);
+  t.teardown(() => socket.ws.terminate());
 
   const controller = new AbortController();
   t.teardown(() => controller.abort());
@@ -54,16 +29,10 @@ t.test('a write on box 1 reaches clients on box 2 (LISTEN/NOTIFY)', { skip }, as
   const startedAt = Date.now();
   const created = await send(`${box1.url}/api/articles/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ title: 'From box 1', body: 'x' }) });
   t.equal(created.status, 201, 'written through box 1');
-  const event = await waitFor('article.created');
+  const event = await socket.waitFor((message) => message.type === 'article.created', 'article.created');
   const ms = Date.now() - startedAt;
   t.match(event, { type: 'article.created', article: { title: 'From box 1' } }, `box 2's WebSocket client got it (${ms} ms after the POST began)`);
-  let text = '';
-  const decoder = new TextDecoder();
-  while (!text.includes('From box 1')) {
-    const chunk = await within(reader.read(), 'the SSE event');
-    if (chunk.done) break;
-    text += decoder.decode(chunk.value);
-  }
+  const text = await readStreamUntil(reader, 'From box 1', 'the SSE event');
   t.match(text, /event: article\.created\n/, "box 2's SSE client got it");
   t.comment(`box 1 → Postgres NOTIFY → box 2: ${ms} ms`);
 });

@@ -1,7 +1,8 @@
 /**
  * Live-feed clients for end-to-end tests: a WebSocket client of /api/live (`ws`) and a
  * Server-Sent Events reader of /api/articles/events (fetch), each keeping every message it got,
- * when it got it, and a way to await one (bounded) or the connection's end.
+ * when it got it, and a way to await one (bounded) or the connection's end. The pieces (the
+ * feed, the event-stream parser, `within`) serve tests that hold the connection some other way.
  */
 import WebSocket from 'ws';
 
@@ -23,7 +24,7 @@ export function within<T>(promise: Promise<T>, what: string, ms = LIVE_WAIT_MS):
   })]).finally(() => clearTimeout(timer));
 }
 
-interface Feed {
+export interface Feed {
   readonly messages: LiveMessage[];
   /** Resolves when the connection ends (closed, reset, or the stream finished). */
   readonly ended: Promise<void>;
@@ -33,7 +34,8 @@ interface Feed {
   lastEventId(): string | undefined;
 }
 
-function createFeed(ended: Promise<void>): Feed & { push(message: LiveMessage): void } {
+/** A feed that `push` fills; `ended` is the connection's end, which fails the waits still open. */
+export function createFeed(ended: Promise<void>): Feed & { push(message: LiveMessage): void } {
   const messages: LiveMessage[] = [];
   const waiters = new Set<() => void>();
   return {
@@ -114,20 +116,13 @@ export async function openEventStream(base: string, options: { lastEventId?: str
   }
   const reader = response.body.getReader();
   const decoder = new TextDecoder();
+  const parse = createEventStreamParser((message) => feed.push(message));
   void (async () => {
-    let text = '';
     try {
       for (;;) {
         const chunk = await reader.read();
         if (chunk.done) break;
-        text += decoder.decode(chunk.value, { stream: true });
-        // HTML Living Standard §9.2.6: an event ends at a blank line; `id:`/`event:`/`data:` fields.
-        for (let end = text.indexOf('\n\n'); end !== -1; end = text.indexOf('\n\n')) {
-          const block = text.slice(0, end);
-          text = text.slice(end + 2);
-          const data = block.split('\n').find((line) => line.startsWith('data: '));
-          if (data !== undefined) feed.push({ ...(JSON.parse(data.slice(6)) as Omit<LiveMessage, 'at'>), at: Date.now() });
-        }
+        parse(decoder.decode(chunk.value, { stream: true }));
       }
     } catch {
       // Reset or aborted: the stream has ended either way.
@@ -135,4 +130,31 @@ export async function openEventStream(base: string, options: { lastEventId?: str
     finish();
   })();
   return { ...feed, status: response.status, close: () => controller.abort() };
+}
+
+/** Takes an event stream's text as it comes, in pieces of any size; hands on each event's `data:` as a message. */
+export function createEventStreamParser(onMessage: (message: LiveMessage) => void): (text: string) => void {
+  let text = '';
+  return (more) => {
+    text += more;
+    // HTML Living Standard §9.2.6: an event ends at a blank line; `id:`/`event:`/`data:` fields.
+    for (let end = text.indexOf('\n\n'); end !== -1; end = text.indexOf('\n\n')) {
+      const block = text.slice(0, end);
+      text = text.slice(end + 2);
+      const data = block.split('\n').find((line) => line.startsWith('data: '));
+      if (data !== undefined) onMessage({ ...(JSON.parse(data.slice(6)) as Omit<LiveMessage, 'at'>), at: Date.now() });
+    }
+  };
+}
+
+/** Reads a raw event stream until its text holds `needle` (or the stream ends); each read bounded. Returns the text. */
+export async function readStreamUntil(reader: ReadableStreamDefaultReader<Uint8Array>, needle: string, what: string): Promise<string> {
+  let text = '';
+  const decoder = new TextDecoder();
+  while (!text.includes(needle)) {
+    const chunk = await within(reader.read(), what);
+    if (chunk.done) break;
+    text += decoder.decode(chunk.value, { stream: true });
+  }
+  return text;
 }

@@ -8,23 +8,16 @@ import t from 'tap';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import WebSocket from 'ws';
 import { createLogger } from '../../common/logger.js';
 import { createApp } from '../../app-tier/app/create-app.js';
 import { createLiveHub } from '../../app-tier/app/live/hub.js';
 import { openStore } from '../../app-tier/store/index.js';
 import type { RequestContext } from '../../web-tier/context.js';
 import { createEmbeddedHandler } from '../../web-tier/embedded.js';
+import { connectLiveSocket, within } from '../helpers/live-clients.js';
 
 const logger = createLogger({ tier: 'web', level: 'silent' });
 const WAIT_MS = 10_000;
-
-function within<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([promise, new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), WAIT_MS);
-  })]).finally(() => clearTimeout(timer));
-}
 
 function contextOf(req: IncomingMessage): RequestContext {
   const url = new URL(req.url ?? '/', 'http://x');
@@ -46,24 +39,15 @@ t.test('embedded: the live feed over WebSocket in the web tier\'s own process', 
     server.close();
   });
 
-  const ws = new WebSocket(`ws://127.0.0.1:${port}/api/live`);
-  ws.on('error', () => undefined);
-  t.teardown(() => ws.terminate());
-  const messages: Record<string, unknown>[] = [];
-  let wake: (() => void) | undefined;
-  ws.on('message', (data) => {
-    messages.push(JSON.parse(String(data)) as Record<string, unknown>);
-    wake?.();
-  });
-  const next = async (what: string): Promise<Record<string, unknown>> => {
-    while (messages.length === 0) await within(new Promise<void>((resolve) => { wake = resolve; }), what);
-    return messages.shift() as Record<string, unknown>;
-  };
-  t.match(await next('hello'), { type: 'hello', worker: { pid: process.pid } });
+  const socket = await connectLiveSocket(`http://127.0.0.1:${port}`);
+  t.teardown(() => socket.ws.terminate());
+  t.match(socket.messages[0], { type: 'hello', worker: { pid: process.pid } });
   const created = await fetch(`http://127.0.0.1:${port}/api/articles/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ title: 'Embedded live', body: 'x' }) });
   t.equal(created.status, 201);
   await created.text();
-  t.match(await next('article.created'), { type: 'article.created', article: { title: 'Embedded live' } });
+  // The very next message after the hello.
+  await socket.waitFor(() => socket.messages.length > 1, 'article.created', WAIT_MS);
+  t.match(socket.messages[1], { type: 'article.created', article: { title: 'Embedded live' } });
 
   // Not a WebSocket: refused with 400 on the socket, never a hang.
   const refused = await new Promise<number>((resolve, reject) => {
@@ -80,9 +64,8 @@ t.test('embedded: the live feed over WebSocket in the web tier\'s own process', 
   });
   t.equal(refused, 400);
 
-  const closed = once(ws, 'close');
-  await within(handler.close(), 'the handler to close');
-  t.equal((await within(closed, 'the 1001'))[0], 1001, 'RFC 6455 §7.4.1 going away');
+  await within(handler.close(), 'the handler to close', WAIT_MS);
+  t.equal(await within(socket.closeCode, 'the 1001', WAIT_MS), 1001, 'RFC 6455 §7.4.1 going away');
 });
 
 t.test('embedded: shutdown sends 1001 and ends the event streams when draining begins, not when the grace runs out', async (t) => {
@@ -93,10 +76,8 @@ t.test('embedded: shutdown sends 1001 and ends the event streams when draining b
   // A grace far longer than the waits below: only an early close can pass.
   const { web, port } = await startWeb(t, { config: { server: { dynamic: 'embedded', shutdownTimeoutMs: 120_000 } }, handlers: { app: handler } });
 
-  const ws = new WebSocket(`ws://127.0.0.1:${port}/api/live`);
-  ws.on('error', () => undefined);
-  t.teardown(() => ws.terminate());
-  await within(once(ws, 'message'), 'the hello message');
+  const socket = await connectLiveSocket(`http://127.0.0.1:${port}`);
+  t.teardown(() => socket.ws.terminate());
 
   const controller = new AbortController();
   t.teardown(() => controller.abort());
@@ -107,9 +88,8 @@ t.test('embedded: shutdown sends 1001 and ends the event streams when draining b
     for (;;) if ((await reader.read()).done) return true;
   })().catch(() => false);
 
-  const closed = once(ws, 'close');
   const stopping = web.close();
-  t.equal((await within(closed, 'the 1001 (the WebSocket was held for the grace instead)'))[0], 1001, 'RFC 6455 §7.4.1 going away, at the start of the drain');
-  t.equal(await within(streamEnded, 'the event stream to end (it was held for the grace instead)'), true, 'the event stream ends cleanly');
-  await within(stopping, 'the web tier to close');
+  t.equal(await within(socket.closeCode, 'the 1001 (the WebSocket was held for the grace instead)', WAIT_MS), 1001, 'RFC 6455 §7.4.1 going away, at the start of the drain');
+  t.equal(await within(streamEnded, 'the event stream to end (it was held for the grace instead)', WAIT_MS), true, 'the event stream ends cleanly');
+  await within(stopping, 'the web tier to close', WAIT_MS);
 });
