@@ -38,6 +38,9 @@ export const COMPARE_SETS: Readonly<Record<string, readonly string[]>> = {
   websocket: ['ws-echo', 'nginx-ws-echo', 'ws-echo-direct', 'ws-idle', 'nginx-ws-idle', 'ws-idle-w2', 'nginx-ws-idle-w2'],
 };
 
+/** --rounds: a bound, so a typo (100 for 10) does not run for a day. */
+export const MAX_ROUNDS = 20;
+
 export const USAGE = `Usage: npm run bench -- [options]
 
   --quick                 a short smoke run (${DEFAULTS.quick.durationSec} s per scenario)      BENCH_QUICK=1
@@ -55,6 +58,9 @@ export const USAGE = `Usage: npm run bench -- [options]
   --compare websocket     WebSocket echo through the web tier, nginx and the upstream
                           alone; idle connections' RSS through the web tier and nginx
   --ws-idle N             idle WebSocket connections per idle row (default ${DEFAULTS.wsIdleConnections}) BENCH_WS_IDLE
+  --rounds N              run the scenarios N times in turn (A B A B …, up to ${MAX_ROUNDS}): each    BENCH_ROUNDS
+                          row is its median round, each ratio the median of
+                          the rounds' ratios (default 1)
   --json FILE             also write the JSON result to FILE                BENCH_JSON
   --results-dir DIR       where <timestamp>.* and latest.* go (default ${DEFAULTS.resultsDir})  BENCH_RESULTS_DIR
   --no-pin                do not pin servers and load generator with taskset  BENCH_PIN=0
@@ -72,7 +78,7 @@ export class BenchFlagError extends Error {
 const VALUE_FLAGS: Readonly<Record<string, string>> = {
   duration: 'BENCH_DURATION', warmup: 'BENCH_WARMUP', connections: 'BENCH_CONNECTIONS', pipelining: 'BENCH_PIPELINING',
   'cgi-requests': 'BENCH_CGI_REQUESTS', 'cgi-max-sec': 'BENCH_CGI_MAX_SEC',
-  workers: 'BENCH_WORKERS', scenarios: 'BENCH_SCENARIOS', json: 'BENCH_JSON', 'results-dir': 'BENCH_RESULTS_DIR', compare: '', 'ws-idle': 'BENCH_WS_IDLE',
+  workers: 'BENCH_WORKERS', scenarios: 'BENCH_SCENARIOS', json: 'BENCH_JSON', 'results-dir': 'BENCH_RESULTS_DIR', compare: '', 'ws-idle': 'BENCH_WS_IDLE', rounds: 'BENCH_ROUNDS',
 };
 
 function number(name: string, raw: string, integer: boolean, min: number): number {
@@ -131,6 +137,8 @@ export function parseBenchArgs(argv: readonly string[], env: Readonly<Record<str
     if (set === undefined) throw new BenchFlagError(`--compare must be one of ${Object.keys(COMPARE_SETS).join(', ')}, got ${JSON.stringify(compare)}`);
     for (const name of set) if (!scenarios.includes(name)) scenarios.push(name);
   }
+  const rounds = numeric('rounds', 1, true, 1);
+  if (rounds > MAX_ROUNDS) throw new BenchFlagError(`${pick('rounds')?.[0] ?? '--rounds'} must be an integer from 1 to ${MAX_ROUNDS}, got ${rounds}`);
   return {
     quick,
     // Whole seconds: autocannon checks its stop flag on its 1 s sample tick, so 0.5 s would run 1 s anyway.
@@ -143,6 +151,7 @@ export function parseBenchArgs(argv: readonly string[], env: Readonly<Record<str
     pipelining: numeric('pipelining', DEFAULTS.pipelining, true, 1),
     maxWorkers: numeric('workers', Math.max(1, cpus), true, 1),
     wsIdleConnections: numeric('ws-idle', DEFAULTS.wsIdleConnections, true, 1),
+    rounds,
     scenarios,
     pin,
     jsonFile: pick('json')?.[1] ?? null,

@@ -31,7 +31,7 @@ async function main(): Promise<number> {
     quick: options.quick, durationSec: options.durationSec, warmupSec: options.warmupSec, connections: options.connections,
     ...(options.cgiRequests === undefined ? {} : { cgiRequests: options.cgiRequests }),
     ...(options.cgiMaxSec === undefined ? {} : { cgiMaxSec: options.cgiMaxSec }),
-    pipelining: options.pipelining, maxWorkers: options.maxWorkers, wsIdleConnections: options.wsIdleConnections, scenarios: scenarios.map((scenario) => scenario.name), pin: options.pin,
+    pipelining: options.pipelining, maxWorkers: options.maxWorkers, wsIdleConnections: options.wsIdleConnections, rounds: options.rounds ?? 1, scenarios: scenarios.map((scenario) => scenario.name), pin: options.pin,
   };
   const pinning = choosePinning(options.pin, cpuCount(), findExecutable('taskset', process.env['PATH']));
   const controller = new AbortController();

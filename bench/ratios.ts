@@ -18,6 +18,8 @@ export interface Ratio {
   readonly target?: number;
   /** The target is a ceiling (value ≤ target): bytes per connection (issue 16). */
   readonly atMost?: boolean;
+  /** With `--rounds`: the ratio within each round (null where a side failed); `value` is their median. */
+  readonly rounds?: readonly (number | null)[];
 }
 
 /** Does the ratio reach its target (≥ a floor, ≤ a ceiling)? undefined without a target or a value. */
@@ -98,12 +100,36 @@ function specs(names: readonly string[]): RatioSpec[] {
   return list;
 }
 
-export function computeRatios(result: Pick<BenchResult, 'scenarios'>): Ratio[] {
-  const byName = new Map(result.scenarios.map((row) => [row.name, row]));
-  return specs(result.scenarios.map((row) => row.name)).map((spec) => {
+function ratiosOf(rows: readonly ScenarioResult[]): Ratio[] {
+  const byName = new Map(rows.map((row) => [row.name, row]));
+  return specs(rows.map((row) => row.name)).map((spec) => {
     const top = metricOf(byName.get(spec.numerator), spec.metric);
     const bottom = metricOf(byName.get(spec.denominator), spec.metric);
     const value = top === null || bottom === null || bottom === 0 ? null : top / bottom;
     return { ...spec, value };
+  });
+}
+
+/** The middle value (the mean of the two middle ones for an even count); null for none. */
+export function median(values: readonly number[]): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const half = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[half] as number) : ((sorted[half - 1] as number) + (sorted[half] as number)) / 2;
+}
+
+/**
+ * The ratios of a run. With `--rounds` each ratio is taken within every round (the two rows ran
+ * minutes apart at most) and its value is the median of those, not the ratio of two median rows:
+ * a slow spell that hit one side of a pair in one round moves one value, not the result.
+ */
+export function computeRatios(result: Pick<BenchResult, 'scenarios'> & Partial<Pick<BenchResult, 'rounds'>>): Ratio[] {
+  const base = ratiosOf(result.scenarios);
+  const rounds = result.rounds;
+  if (rounds === undefined || rounds.length < 2) return base;
+  const perRound = rounds.map((rows) => ratiosOf(rows));
+  return base.map((ratio, index) => {
+    const values = perRound.map((ratios) => ratios[index]?.value ?? null);
+    return { ...ratio, value: median(values.filter((value): value is number => value !== null)), rounds: values };
   });
 }

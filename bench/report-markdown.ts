@@ -77,6 +77,7 @@ export interface MarkdownOptions {
 
 export function renderMarkdown(result: BenchResult, options: MarkdownOptions = {}): string {
   const { machine, flags, pinning } = result;
+  const rounds = result.rounds?.length ?? 1;
   const lines: string[] = [
     `# twotier benchmark, ${result.startedAt}`,
     '',
@@ -87,6 +88,7 @@ export function renderMarkdown(result: BenchResult, options: MarkdownOptions = {
       ? '- Pinning: none (servers and load generator share every core)'
       : `- Pinning (${pinning.tool ?? 'taskset'}): servers on CPU ${pinning.servers}, load generator on CPU ${pinning.loadGenerator ?? '?'}` +
         (/^\d+$/.test(pinning.servers) ? ' (all servers share one core: the wN rows show what extra worker processes cost there, not what extra cores give; `--no-pin` lets them spread)' : ''),
+    ...(rounds > 1 ? [`- Rounds: ${rounds}, the scenarios run in turn (A B … A B …); each row below is its scenario's median round by req/s, each ratio the median of the ratios within each round (every round's value in the last column)`] : []),
     '',
     '| Scenario | req/s | p50 ms | p90 ms | p99 ms | max ms | errors | non-2xx | MiB/s | peak RSS MiB | procs | CPU s | CPU ms/req |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
@@ -101,14 +103,16 @@ export function renderMarkdown(result: BenchResult, options: MarkdownOptions = {
     ...idleTable(result.scenarios),
     '## Ratios',
     '',
-    '| Ratio | Rows | Value | Target | What it says |',
-    '| --- | --- | ---: | ---: | --- |',
+    rounds > 1 ? '| Ratio | Rows | Value (median) | Target | What it says | Each round |' : '| Ratio | Rows | Value | Target | What it says |',
+    rounds > 1 ? '| --- | --- | ---: | ---: | --- | --- |' : '| --- | --- | ---: | ---: | --- |',
   ];
+  const times = (value: number): string => `${formatNumber(value, value < 10 ? 2 : 1)}×`;
   for (const ratio of computeRatios(result)) {
     const metric = ratio.metric === 'rps' ? 'req/s' : ratio.metric === 'peakRssMiB' ? 'peak RSS' : ratio.metric === 'kibPerConnection' ? 'KiB per idle connection' : 'CPU ms/req';
-    const value = ratio.value === null ? 'n/a' : `${formatNumber(ratio.value, ratio.value < 10 ? 2 : 1)}×`;
+    const value = ratio.value === null ? 'n/a' : times(ratio.value);
     const target = ratio.target === undefined ? '' : ` ${formatTarget(ratio.target, ratio.atMost === true)}`;
-    lines.push(`| ${cell(ratio.label)} | ${cell(`${ratio.numerator} ÷ ${ratio.denominator} (${metric})`)} | ${value} |${target} | ${cell(ratio.meaning)} |`);
+    const each = ratio.rounds === undefined ? '' : ` ${ratio.rounds.map((one) => (one === null ? 'n/a' : times(one))).join(', ')} |`;
+    lines.push(`| ${cell(ratio.label)} | ${cell(`${ratio.numerator} ÷ ${ratio.denominator} (${metric})`)} | ${value} |${target} | ${cell(ratio.meaning)} |${each}`);
   }
   if (options.svgFile !== undefined) {
     lines.push('', `![Throughput and latency per scenario](${options.svgFile})`);

@@ -85,6 +85,8 @@ export const benchFlagsSchema = z.object({
   maxWorkers: z.number().int().positive(),
   /** Connections the idle WebSocket rows open (issue 16); absent in runs from before them. */
   wsIdleConnections: z.number().int().positive().optional(),
+  /** `--rounds`: how many times the scenarios ran in turn; absent in runs from before it (one round). */
+  rounds: z.number().int().positive().optional(),
   scenarios: z.array(z.string()),
   pin: z.boolean(),
 });
@@ -106,6 +108,11 @@ export const benchResultSchema = z.object({
   pinning: pinningSchema,
   scenarios: z.array(scenarioResultSchema),
   /**
+   * With `--rounds N` (N > 1): every round's rows, in the order they ran (round 1's rows, then round
+   * 2's …). `scenarios` then holds each scenario's median round (run.ts, medianRows).
+   */
+  rounds: z.array(z.array(scenarioResultSchema)).optional(),
+  /**
    * The ratios between rows (ratios.ts), written with the run so a script reads them without
    * recomputing; the reports compute them again from `scenarios`. Absent in runs written before.
    */
@@ -119,6 +126,8 @@ export const benchResultSchema = z.object({
     target: z.number().optional(),
     /** The target is a ceiling (value ≤ target), not a floor: memory per connection. */
     atMost: z.boolean().optional(),
+    /** With `--rounds`: the ratio in each round (null where a side failed); `value` is their median. */
+    rounds: z.array(z.number().nullable()).optional(),
   })).optional(),
 });
 

@@ -160,7 +160,8 @@ export async function runBench(options: RunBenchOptions): Promise<BenchResult> {
   const startedAt = now().toISOString();
   const workDir = mkdtempSync(join(tmpdir(), 'twotier-bench-'));
   const webRoot = join(workDir, 'www');
-  const rows: ScenarioResult[] = [];
+  const rounds = options.flags.rounds ?? 1;
+  const byRound: ScenarioResult[][] = [];
   try {
     makeWebRoot(workDir, webRoot);
     const ctx: ScenarioContext = {
@@ -173,14 +174,20 @@ export async function runBench(options: RunBenchOptions): Promise<BenchResult> {
       concurrency: options.flags.connections * options.flags.pipelining,
       ...(options.flags.wsIdleConnections === undefined ? {} : { wsIdleConnections: options.flags.wsIdleConnections }),
     };
-    const total = options.scenarios.length;
-    for (const [index, scenario] of options.scenarios.entries()) {
-      throwIfInterrupted(options.signal);
-      options.progress.scenario(index + 1, total, scenario.name);
-      const row = await runScenario(scenario, ctx, options);
-      throwIfInterrupted(options.signal);
-      options.progress.done(row);
-      rows.push(row);
+    const total = options.scenarios.length * rounds;
+    // Round after round (A B C A B C …), not A A A B B B: a pair of rows compared in a ratio runs
+    // minutes apart at most, and a slow spell of a shared machine hits every scenario in turn.
+    for (let round = 0; round < rounds; round += 1) {
+      const rows: ScenarioResult[] = [];
+      for (const [index, scenario] of options.scenarios.entries()) {
+        throwIfInterrupted(options.signal);
+        options.progress.scenario(round * options.scenarios.length + index + 1, total, rounds === 1 ? scenario.name : `${scenario.name} (round ${round + 1} of ${rounds})`);
+        const row = await runScenario(scenario, ctx, options);
+        throwIfInterrupted(options.signal);
+        options.progress.done(row);
+        rows.push(row);
+      }
+      byRound.push(rows);
     }
   } finally {
     rmSync(workDir, { recursive: true, force: true });
@@ -192,6 +199,31 @@ export async function runBench(options: RunBenchOptions): Promise<BenchResult> {
     commit: options.commit,
     flags: options.flags,
     pinning: options.pinning,
-    scenarios: rows,
+    scenarios: rounds === 1 ? (byRound[0] ?? []) : medianRows(byRound),
+    ...(rounds === 1 ? {} : { rounds: byRound }),
   };
+}
+
+/** What a round is ranked by: req/s, or the bytes per idle connection of an idle WebSocket row. */
+function rowFigure(row: ScenarioResult): number {
+  return row.idle === undefined ? row.rps : row.idle.kibPerConnection;
+}
+
+/**
+ * Each scenario's median round, a row that was really measured (the lower middle one for an even
+ * count), its description naming every round's figure. A scenario that never finished keeps its
+ * last round's skipped or failed row.
+ */
+export function medianRows(byRound: readonly (readonly ScenarioResult[])[]): ScenarioResult[] {
+  const first = byRound[0] ?? [];
+  return first.map((_, index) => {
+    const all = byRound.map((rows) => rows[index]).filter((row): row is ScenarioResult => row !== undefined);
+    const ok = all.filter((row) => row.status === 'ok');
+    if (ok.length === 0) return all[all.length - 1] as ScenarioResult;
+    const sorted = [...ok].sort((a, b) => rowFigure(a) - rowFigure(b));
+    const middle = sorted[Math.floor((sorted.length - 1) / 2)] as ScenarioResult;
+    const unit = middle.idle === undefined ? 'req/s' : 'KiB per connection';
+    const figures = all.map((row) => (row.status === 'ok' ? String(Number(rowFigure(row).toFixed(2))) : row.status)).join(', ');
+    return { ...middle, description: `${middle.description} [median of ${all.length} rounds by ${unit}: ${figures}]` };
+  });
 }
