@@ -283,7 +283,7 @@ function ratioPanel(ratios: readonly Ratio[], top: number): Panel | undefined {
 export function renderSvg(result: BenchResult): string {
   // Idle WebSocket rows (issue 16) have no throughput or latency: they get a panel of their own.
   const rows = result.scenarios.filter((row) => row.idle === undefined);
-  const title = `twotier benchmark ${result.startedAt}: ${result.machine.cpuModel} × ${result.machine.cpuCount}, Node ${result.machine.node}, ${result.flags.connections} connections`;
+  const title = `twotier benchmark ${result.startedAt}: ${result.machine.cpuModel} × ${result.machine.cpuCount}, Node ${result.machine.node}, ${result.flags.connections} connections${(result.rounds?.length ?? 1) > 1 ? `, median of ${result.rounds?.length} rounds` : ''}`;
   const parts: string[] = [];
   let top = 30;
   const add = (panel: Panel | undefined, axis = false): void => {

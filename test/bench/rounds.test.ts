@@ -11,6 +11,7 @@ import { MAX_ROUNDS, parseBenchArgs } from '../../bench/flags.js';
 import type { Progress } from '../../bench/progress.js';
 import { computeRatios, median } from '../../bench/ratios.js';
 import { renderMarkdown } from '../../bench/report-markdown.js';
+import { renderSvg } from '../../bench/report-svg.js';
 import { benchResultSchema, type BenchFlags, type BenchResult, type ScenarioResult } from '../../bench/result-schema.js';
 import { medianRows, runBench } from '../../bench/run.js';
 import type { Scenario } from '../../bench/scenarios.js';
@@ -97,6 +98,8 @@ t.test('the report says how many rounds and lists each round of each ratio', asy
   t.match(markdown, /\| Ratio \| Rows \| Value \(median\) \| Target \| What it says \| Each round \|/);
   t.match(markdown, /\| twotier ÷ nginx, static 1 KiB \| static-1k ÷ nginx-static-1k \(req\/s\) \| 0\.70× \| ≥ 0\.6× \| [^|]+ \| 0\.60×, 0\.80×, 0\.70× \|/);
   t.notMatch(renderMarkdown({ ...result, scenarios: rounds[0] as ScenarioResult[], rounds: undefined }), /Each round|Rounds:/, 'a one-round report is as before');
+  t.match(renderSvg(result), /<title>twotier benchmark [^<]*, median of 3 rounds<\/title>/, 'the chart says its rows are medians');
+  t.notMatch(renderSvg({ ...result, rounds: undefined }), /median of/);
 });
 
 async function listen(t: Test, server: Server): Promise<number> {
