@@ -5,14 +5,14 @@
  * Chromium drew, to look at.
  */
 import t from 'tap';
-import { existsSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { renderSvg } from '../../bench/report-svg.js';
 import { readResult } from '../../bench/results-writer.js';
+import { CHROMIUM, chromiumSkipReason } from '../helpers/chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const REFERENCE = fileURLToPath(new URL('../../bench/reference/', import.meta.url));
 
 interface Overflow {
@@ -20,7 +20,7 @@ interface Overflow {
   readonly box: string;
 }
 
-t.test('no label of the chart falls outside it, in Chromium', { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (apt-get install chromium; .ci/run installs it)` }, async (t) => {
+t.test('no label of the chart falls outside it, in Chromium', { skip: chromiumSkipReason() }, async (t) => {
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'] });
   t.teardown(() => browser.close());
   const page = await browser.newPage({ viewport: { width: 900, height: 900 } });

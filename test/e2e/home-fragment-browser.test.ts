@@ -4,30 +4,17 @@
  * app tier, through the web tier's proxy) received `/api/echo?from=home` with no fragment.
  */
 import t from 'tap';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium } from 'playwright-core';
 import { startAppWorker } from '../helpers/app-worker.js';
+import { chromiumSkipReason, launchChromium } from '../helpers/chromium.js';
 import { startWeb } from '../helpers/web-tier.js';
-
-const CHROMIUM = '/usr/bin/chromium';
 
 interface PageGlobals {
   document: { querySelector(selector: string): { hidden: boolean; textContent: string } | null };
 }
 
-t.test('the fragment never reaches the server, and the home page shows it', { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (apt-get install chromium; .ci/run installs it)` }, async (t) => {
+t.test('the fragment never reaches the server, and the home page shows it', { skip: chromiumSkipReason() }, async (t) => {
   const { origin } = await startWeb(t, { env: { APP_UPSTREAMS: await startAppWorker(t), WEB_PROXY_HEALTH_INTERVAL_MS: '0' } });
-  const profile = mkdtempSync(join(tmpdir(), 'twotier-chromium-'));
-  t.teardown(() => rmSync(profile, { recursive: true, force: true }));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--headless', '--disable-gpu', '--no-first-run'],
-    headless: true,
-    timeout: 30_000,
-  });
-  t.teardown(() => context.close());
+  const context = await launchChromium(t);
   const page = await context.newPage();
   const requested: string[] = [];
   page.on('request', (request) => requested.push(request.url()));

@@ -10,14 +10,12 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
 import { send, startAppTier } from '../helpers/app-tier.js';
+import { chromiumSkipReason, launchChromium } from '../helpers/chromium.js';
 import { startWeb } from '../helpers/web-tier.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const CERTUTIL = '/usr/bin/certutil';
-const ARGS = ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
-const missing = !existsSync(CHROMIUM) ? `${CHROMIUM} is not installed (apt-get install chromium)` : !existsSync(CERTUTIL) ? `${CERTUTIL} is not installed (apt-get install libnss3-tools)` : false;
+const missing = chromiumSkipReason() || (!existsSync(CERTUTIL) ? `${CERTUTIL} is not installed (apt-get install libnss3-tools)` : false);
 const TOKEN = 'https-browser-token';
 
 t.test('Chromium trusts the local CA through NSS and loads the home page and an article over https', { skip: missing, timeout: 180_000 }, async (t) => {
@@ -40,9 +38,7 @@ t.test('Chromium trusts the local CA through NSS and loads the home page and an 
   execFileSync(CERTUTIL, ['-d', `sql:${nssdb}`, '-N', '--empty-password']);
   execFileSync(CERTUTIL, ['-d', `sql:${nssdb}`, '-A', '-t', 'C,,', '-n', 'twotier-local-ca', '-i', join(tlsDir, 'ca.pem')]);
 
-  const profile = join(scratch, 'profile');
-  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: ARGS, headless: true, timeout: 60_000, env: { ...process.env, HOME: home } });
-  t.teardown(() => context.close());
+  const context = await launchChromium(t, { timeoutMs: 60_000, env: { ...process.env, HOME: home } });
   const page = await context.newPage();
 
   const home1 = await page.goto(`https://localhost:${tlsPort}/`, { timeout: 60_000 });

@@ -4,25 +4,20 @@
  * page's EventSource on /api/articles/events, under the app's Content-Security-Policy).
  */
 import t from 'tap';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium } from 'playwright-core';
 import { createLogger } from '../../common/logger.js';
 import { createApp } from '../../app-tier/app/create-app.js';
 import { createLiveHub } from '../../app-tier/app/live/hub.js';
 import { openStore } from '../../app-tier/store/index.js';
 import { DEFAULTS } from '../../app-tier/config.js';
 import { createWorkerServer } from '../../app-tier/worker.js';
+import { chromiumSkipReason, launchChromium } from '../helpers/chromium.js';
 import { startWeb } from '../helpers/web-tier.js';
-
-const CHROMIUM = '/usr/bin/chromium';
 
 interface PageGlobals {
   document: { querySelector(selector: string): { textContent: string } | null };
 }
 
-t.test('a new article appears on the index without a reload', { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (apt-get install chromium; .ci/run installs it)` }, async (t) => {
+t.test('a new article appears on the index without a reload', { skip: chromiumSkipReason() }, async (t) => {
   // A worker with the live feed (the seeded store gives the index its Latest list).
   const logger = createLogger({ tier: 'app', level: 'silent' });
   const live = createLiveHub({ bufferEvents: 100 });
@@ -34,15 +29,7 @@ t.test('a new article appears on the index without a reload', { skip: existsSync
     await app.close();
   });
   const { origin } = await startWeb(t, { env: { APP_UPSTREAMS: `http://127.0.0.1:${address.port}`, WEB_PROXY_HEALTH_INTERVAL_MS: '0' } });
-  const profile = mkdtempSync(join(tmpdir(), 'twotier-chromium-'));
-  t.teardown(() => rmSync(profile, { recursive: true, force: true }));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--headless', '--disable-gpu', '--no-first-run'],
-    headless: true,
-    timeout: 30_000,
-  });
-  t.teardown(() => context.close());
+  const context = await launchChromium(t);
   const page = await context.newPage();
   const violations: string[] = [];
   page.on('console', (message) => {

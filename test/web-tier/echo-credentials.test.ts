@@ -4,12 +4,12 @@
  * never their values: a same-origin script must not read an HttpOnly cookie through it.
  */
 import t from 'tap';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
 import { startWeb } from '../helpers/web-tier.js';
 import { startAppWorker } from '../helpers/app-worker.js';
+import { chromiumSkipReason, launchChromium } from '../helpers/chromium.js';
 
 t.test('through the web tier, the echo redacts credentials and keeps everything else', async (t) => {
   const { origin } = await startWeb(t, { env: { APP_UPSTREAMS: await startAppWorker(t), WEB_PROXY_HEALTH_INTERVAL_MS: '0' } });
@@ -37,13 +37,11 @@ t.test('through the web tier, the echo redacts credentials and keeps everything 
   t.equal(echo.url, '/api/echo?x=1');
 });
 
-const CHROMIUM = '/usr/bin/chromium';
-
 interface PageGlobals {
   document: { cookie: string; body: { dataset: Record<string, string | undefined> } };
 }
 
-t.test('in Chromium, a same-origin script cannot read an HttpOnly cookie through the echo', { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (apt-get install chromium; .ci/run installs it)` }, async (t) => {
+t.test('in Chromium, a same-origin script cannot read an HttpOnly cookie through the echo', { skip: chromiumSkipReason() }, async (t) => {
   const root = mkdtempSync(join(tmpdir(), 'twotier-echo-page-'));
   t.teardown(() => rmSync(root, { recursive: true, force: true }));
   writeFileSync(join(root, 'page.html'), '<!doctype html><meta charset="utf-8"><title>x</title><script src="/page.js"></script>\n');
@@ -52,10 +50,7 @@ t.test('in Chromium, a same-origin script cannot read an HttpOnly cookie through
   document.body.dataset.seen = JSON.stringify({ documentCookie: document.cookie, echoed: echo.headers.cookie });
 });\n`);
   const { origin } = await startWeb(t, { env: { WEB_ROOT: root, APP_UPSTREAMS: await startAppWorker(t), WEB_PROXY_HEALTH_INTERVAL_MS: '0' } });
-  const profile = mkdtempSync(join(tmpdir(), 'twotier-chromium-'));
-  t.teardown(() => rmSync(profile, { recursive: true, force: true }));
-  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: ['--no-sandbox', '--headless', '--disable-gpu', '--no-first-run'], headless: true, timeout: 30_000 });
-  t.teardown(() => context.close());
+  const context = await launchChromium(t);
   await context.addCookies([{ name: 'sid', value: 'HTTPONLY-SECRET-9', url: origin, httpOnly: true }]);
   const page = await context.newPage();
   await page.goto(`${origin}/page.html`, { timeout: 30_000 });

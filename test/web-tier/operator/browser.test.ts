@@ -4,16 +4,14 @@
  * move when requests are sent. A screenshot is saved in the test's temp dir.
  */
 import t, { type Test } from 'tap';
-import { copyFileSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
+import { chromiumSkipReason, launchChromium } from '../../helpers/chromium.js';
 import { refusedUrl, startHarness, startStubUpstream, type Harness } from './harness.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
-
-t.test('the status page in Chromium', { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (apt-get install chromium; .ci/run installs it)` }, (t) => runBrowserTests(t));
+t.test('the status page in Chromium', { skip: chromiumSkipReason() }, (t) => runBrowserTests(t));
 
 interface Teardown {
   teardown(fn: () => unknown): void;
@@ -23,18 +21,6 @@ function tempDir(t: Teardown, prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
-}
-
-async function launch(t: Teardown): Promise<BrowserContext> {
-  const context = await chromium.launchPersistentContext(tempDir(t, 'twotier-chromium-'), {
-    executablePath: CHROMIUM,
-    args: ARGS,
-    headless: true,
-    viewport: { width: 1200, height: 900 },
-    timeout: 30_000,
-  });
-  t.teardown(() => context.close());
-  return context;
 }
 
 /**
@@ -93,7 +79,7 @@ async function runBrowserTests(t: Test): Promise<void> {
     upstreams: [one.url, two.url, down],
     operator: { eventsIntervalMs: 250, benchResultsDir: benchDir, placement: { name: 'single-box', dynamic: 'proxy' } },
   });
-  const context = await launch(t);
+  const context = await launchChromium(t, { viewport: { width: 1200, height: 900 } });
 
   t.test('loads without console errors, shows upstreams, and a value changes after requests (SSE)', async (t) => {
     const page = await context.newPage();

@@ -7,14 +7,12 @@
  * http://localhost:PORT is the control: the browser path works, the refusal is the Host's.
  */
 import t from 'tap';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { chromiumSkipReason, launchChromium } from '../../helpers/chromium.js';
 import { createFakeHandler, startWeb } from '../../helpers/web-tier.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--host-resolver-rules=MAP attacker.example 127.0.0.1'];
 
 /** What a hostile page does once its name points at 127.0.0.1: read the status, scrape, reload. */
 const ATTACK_JS = `
@@ -39,7 +37,7 @@ interface PageGlobals {
   document: { body: { dataset: Record<string, string | undefined> } };
 }
 
-t.test('a page on a rebound name cannot read or reload through a browser on the box; the same page on localhost can', { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (apt-get install chromium; .ci/run installs it)` }, async (t) => {
+t.test('a page on a rebound name cannot read or reload through a browser on the box; the same page on localhost can', { skip: chromiumSkipReason() }, async (t) => {
   const root = mkdtempSync(join(tmpdir(), 'twotier-rebinding-'));
   t.teardown(() => rmSync(root, { recursive: true, force: true }));
   writeFileSync(join(root, 'attack.html'), '<!doctype html><meta charset="utf-8"><title>cats</title><script src="/attack.js"></script>\n');
@@ -53,10 +51,7 @@ t.test('a page on a rebound name cannot read or reload through a browser on the 
       return { ok: true, applied: [], needRestart: [] };
     },
   });
-  const profile = mkdtempSync(join(tmpdir(), 'twotier-chromium-'));
-  t.teardown(() => rmSync(profile, { recursive: true, force: true }));
-  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: ARGS, headless: true, timeout: 30_000 });
-  t.teardown(() => context.close());
+  const context = await launchChromium(t, { args: ['--host-resolver-rules=MAP attacker.example 127.0.0.1'] });
 
   const resultsAt = async (origin: string): Promise<Record<string, unknown>> => {
     const page = await context.newPage();
