@@ -4,25 +4,12 @@
  * way (a signal to the launcher, or one tier dying).
  */
 import t from 'tap';
-import { request } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { send } from '../helpers/app-tier.js';
 import { ROOT } from '../helpers/pm2.js';
 import { alive, spawnEntry, START_MAIN, type JsonLine, type Teardown } from '../helpers/web-tier.js';
-
-function get(port: number, path: string): Promise<{ status: number; servedBy: string | undefined; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, servedBy: res.headers['x-served-by'] as string | undefined, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 interface Up {
   web: { port: number; pid: number; url: string };
@@ -46,13 +33,13 @@ t.test('npm start: both tiers up on the ports they chose, requests cross both, S
   const { launcher, up } = await launch(t);
   t.ok(up.web.port > 0 && up.app.port > 0);
   t.equal(up.app.url, `http://127.0.0.1:${up.app.port}`);
-  const home = await get(up.web.port, '/');
+  const home = await send(`http://127.0.0.1:${up.web.port}/`);
   t.equal(home.status, 200);
-  t.equal(home.servedBy, 'static');
-  const echo = await get(up.web.port, '/api/echo?via=start');
+  t.equal(home.headers['x-served-by'], 'static');
+  const echo = await send(`http://127.0.0.1:${up.web.port}/api/echo?via=start`);
   t.equal(echo.status, 200);
-  t.equal(echo.servedBy, 'app');
-  t.equal((JSON.parse(echo.body) as { url: string }).url, '/api/echo?via=start');
+  t.equal(echo.headers['x-served-by'], 'app');
+  t.equal(echo.json<{ url: string }>().url, '/api/echo?via=start');
   // stdout carries whole JSON lines only: every line parsed.
   t.notOk(launcher.lines.some((line) => 'raw' in line), 'stdout is JSON lines');
   // The web tier runs with the V8 flags of deploy/node-flags.json, as under pm2 and in Docker.
@@ -82,7 +69,7 @@ t.test('one tier dies: the other is stopped with a clear message, exit 1, no orp
 
 t.test('LOG_LEVEL=warn still starts (the launcher filters what it forwards)', async (t) => {
   const { launcher, up } = await launch(t, { LOG_LEVEL: 'warn' });
-  t.equal((await get(up.web.port, '/healthz')).status, 200);
+  t.equal((await send(`http://127.0.0.1:${up.web.port}/healthz`)).status, 200);
   t.notOk(launcher.lines.some((line) => (line['service'] ?? line['tier']) === 'web' && line['msg'] === 'listening'), 'info lines are not forwarded');
   launcher.child.kill('SIGINT');
   t.equal((await launcher.exited).code, 0);
