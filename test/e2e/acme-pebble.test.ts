@@ -13,15 +13,14 @@
  */
 import t, { type Test } from 'tap';
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { get as httpGet, request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { connect, type PeerCertificate } from 'node:tls';
+import { followChild } from '../helpers/child-lines.js';
 import { connectBoxes, createNetns, netnsSkipReason, uniqueTag, type Netns } from '../helpers/netns.js';
 import { makeCa, makeLeaf } from '../helpers/tls-certs.js';
 import { WEB_MAIN } from '../helpers/web-tier.js';
@@ -56,21 +55,9 @@ interface Box {
 }
 
 function launch(t: Test, netns: Netns, command: string, args: readonly string[], env: NodeJS.ProcessEnv, cwd: string): Box {
-  const child = netns.spawn(command, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = once(child, 'exit');
-  const lines: Line[] = [];
-  const waiters = new Set<() => void>();
-  const onLine = (text: string): void => {
-    try {
-      const parsed = JSON.parse(text) as unknown;
-      lines.push(typeof parsed === 'object' && parsed !== null ? parsed as Line : { msg: text });
-    } catch {
-      lines.push({ msg: text });
-    }
-    for (const waiter of waiters) waiter();
-  };
-  createInterface({ input: child.stdout! }).on('line', onLine);
-  createInterface({ input: child.stderr! }).on('line', onLine);
+  // Pebble and its DNS log as text on stderr; the web tier as JSON on stdout: one list of lines.
+  const box = followChild(netns.spawn(command, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] }), { textKey: 'msg', stderrLines: true, waitMs: 60_000, name: command });
+  const { child, exited } = box;
   const stop = async (): Promise<void> => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     child.kill('SIGTERM');
@@ -82,32 +69,10 @@ function launch(t: Test, netns: Netns, command: string, args: readonly string[],
   return {
     child,
     stop,
-    count: () => lines.length,
-    lines: () => lines,
-    tail: () => lines.slice(-12).map((line) => JSON.stringify(line)).join('\n'),
-    seen(match, timeoutMs = 60_000, from = 0) {
-      return new Promise((resolve, reject) => {
-        const check = (): void => {
-          const line = lines.slice(from).find(match);
-          if (line === undefined) return;
-          waiters.delete(check);
-          clearTimeout(timer);
-          resolve(line);
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(check);
-          reject(new Error(`no matching line within ${timeoutMs} ms from ${command}:\n${lines.slice(-12).map((line) => JSON.stringify(line)).join('\n')}`));
-        }, timeoutMs);
-        waiters.add(check);
-        void exited.then(() => {
-          if (!waiters.has(check)) return;
-          waiters.delete(check);
-          clearTimeout(timer);
-          reject(new Error(`${command} exited:\n${lines.slice(-12).map((line) => JSON.stringify(line)).join('\n')}`));
-        });
-        check();
-      });
-    },
+    count: () => box.lines.length,
+    lines: () => box.lines,
+    tail: box.tail,
+    seen: (match, timeoutMs, from = 0) => box.waitForLine((line, index) => index >= from && match(line), timeoutMs),
   };
 }
 

@@ -8,15 +8,13 @@
  * forgets it (a crash): 0 failed GETs, and the echo shows which boxes answer.
  */
 import t, { type Test } from 'tap';
-import { type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
 import { APP_MAIN } from '../helpers/app-tier.js';
+import { followChild, type FollowedChild } from '../helpers/child-lines.js';
 import { fetchOnce } from '../helpers/load.js';
 import { connectBoxes, createNetns, netnsSkipReason, uniqueTag, type Netns } from '../helpers/netns.js';
 import { WEB_MAIN } from '../helpers/web-tier.js';
@@ -27,64 +25,15 @@ const skip = netnsSkipReason() || (existsSync(WEB_MAIN) && existsSync(APP_MAIN) 
 const NET = { client: '198.18.7.1', web: '198.18.7.10', apps: ['198.18.7.11', '198.18.7.12', '198.18.7.13'] } as const;
 const NAME = 'app.twotier.test';
 
-interface Box {
-  readonly child: ChildProcess;
-  readonly exited: Promise<unknown>;
-  /** The last lines of its log and stderr, for failure messages. */
-  tail(): string;
-  /** Resolves with the first JSON log line that matches. */
-  seen(match: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
-}
-
-function launch(t: Test, netns: Netns, script: string, env: NodeJS.ProcessEnv, cwd: string): Box {
-  const child = netns.spawn(process.execPath, [script], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = once(child, 'exit');
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const lines: Array<Record<string, unknown>> = [];
-  const waiters = new Set<() => void>();
-  createInterface({ input: child.stdout! }).on('line', (text) => {
-    try {
-      lines.push(JSON.parse(text) as Record<string, unknown>);
-    } catch {
-      lines.push({ msg: text });
-    }
-    for (const waiter of waiters) waiter();
-  });
+function launch(t: Test, netns: Netns, script: string, env: NodeJS.ProcessEnv, cwd: string): FollowedChild {
+  const box = followChild(netns.spawn(process.execPath, [script], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] }), { textKey: 'msg', waitMs: 120_000, name: netns.name });
   t.teardown(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await exited;
+    if (box.child.exitCode === null && box.child.signalCode === null) {
+      box.child.kill('SIGKILL');
+      await box.exited;
     }
   });
-  return {
-    child,
-    exited,
-    tail: () => `${lines.slice(-8).map((line) => JSON.stringify(line)).join('\n')}\n${stderr.slice(-1500)}`,
-    seen(match, timeoutMs = 120_000) {
-      return new Promise((resolve, reject) => {
-        const check = (): void => {
-          const line = lines.find(match);
-          if (line === undefined) return;
-          waiters.delete(check);
-          clearTimeout(timer);
-          resolve(line);
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(check);
-          reject(new Error(`no matching line within ${timeoutMs} ms in ${netns.name}; stderr: ${stderr.slice(-2000)}`));
-        }, timeoutMs);
-        waiters.add(check);
-        void exited.then(() => {
-          if (!waiters.has(check)) return;
-          waiters.delete(check);
-          clearTimeout(timer);
-          reject(new Error(`process in ${netns.name} exited; stderr: ${stderr.slice(-2000)}`));
-        });
-        check();
-      });
-    },
-  };
+  return box;
 }
 
 interface AutocannonResult {
@@ -127,12 +76,12 @@ t.test('boxes added to and removed from a name under load: 0 failed GETs', { ski
       DATABASE_URL: `sqlite:${join(dir, 'twotier.db')}`, APP_OPERATOR_ALLOW: NET.web,
     }, dir);
   });
-  await Promise.all(apps.map((app) => app.seen((line) => line['msg'] === 'listening' && line['role'] === 'primary')));
+  await Promise.all(apps.map((app) => app.waitForLine((line) => line['msg'] === 'listening' && line['role'] === 'primary')));
   const web = launch(t, webNs, WEB_MAIN, {
     ...base, WEB_HOST: NET.web, WEB_PORT: '8080', APP_UPSTREAMS: `http://${NAME}:3000`,
     WEB_UPSTREAM_RESOLVE_MS: '300', WEB_PROXY_HEALTH_INTERVAL_MS: '300',
   }, work);
-  await web.seen((line) => line['msg'] === 'listening');
+  await web.waitForLine((line) => line['msg'] === 'listening');
   const url = `http://${NET.web}:8080/api/echo`;
   // 'listening' may come from the primary before its workers accept: ask /healthz (bounded).
   for (let deadline = Date.now() + 60_000; Date.now() < deadline; await delay(200)) {
@@ -187,6 +136,6 @@ t.test('boxes added to and removed from a name under load: 0 failed GETs', { ski
   t.comment(`load through add 1→3, drain 1, kill 2: ${result.requests.total} requests (${statuses}), ${result.errors} errors, ${result.timeouts} timeouts`);
   t.ok(result.requests.total > 100, 'the load ran');
   t.equal(result.errors + result.timeouts + result.non2xx, 0, 'no GET failed');
-  const changes = await web.seen((line) => line['msg'] === 'upstream addresses changed');
+  const changes = await web.waitForLine((line) => line['msg'] === 'upstream addresses changed');
   t.ok(changes, 'the web tier logged the address changes');
 });

@@ -6,11 +6,10 @@
  */
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { EventEmitter, once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { followChild } from '../helpers/child-lines.js';
 import { ROOT } from '../helpers/pm2.js';
 import { alive, cleanEnv, spawnEntry, START_MAIN, type JsonLine, type SpawnedEntry, type Teardown } from '../helpers/web-tier.js';
 
@@ -47,46 +46,16 @@ function killGroupAndPid(pid: number): void {
  */
 function spawnNpm(t: Teardown, args: readonly string[], env: Record<string, string>): SpawnedEntry {
   const child = spawn('npm', args, { cwd: ROOT, env: cleanEnv({ LOG_PRETTY: '0', ...env }), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  const lines: JsonLine[] = [];
-  let stderr = '';
-  const events = new EventEmitter();
-  const exited = once(child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  createInterface({ input: child.stdout }).on('line', (text) => {
-    let line: JsonLine;
-    try {
-      line = JSON.parse(text) as JsonLine;
-    } catch {
-      line = { raw: text };
-    }
-    lines.push(line);
-    events.emit('line');
-  });
+  const npm = followChild(child, { waitMs: 60_000 });
   t.teardown(() => {
     killGroupAndPid(child.pid ?? 0);
-    for (const line of lines) {
+    for (const line of npm.lines) {
       for (const pid of [line['pid'], (line['web'] as { pid?: unknown } | undefined)?.pid, (line['app'] as { pid?: unknown } | undefined)?.pid]) {
         if (typeof pid === 'number') killGroupAndPid(pid);
       }
     }
   });
-  const waitForLine = (match: (line: JsonLine) => boolean, timeoutMs = 60_000): Promise<JsonLine> =>
-    new Promise((resolve, reject) => {
-      const check = (): void => {
-        const found = lines.find(match);
-        if (found === undefined) return;
-        clearTimeout(timer);
-        events.off('line', check);
-        resolve(found);
-      };
-      const timer = setTimeout(() => {
-        events.off('line', check);
-        reject(new Error(`no matching line within ${timeoutMs} ms; stderr: ${stderr}`));
-      }, timeoutMs);
-      events.on('line', check);
-      check();
-    });
-  return { child, lines, stderr: () => stderr, waitForLine, exited };
+  return npm;
 }
 
 /**

@@ -3,11 +3,9 @@
  * parse and small fake handlers that stand in for static/proxy/cgi where a test is about the
  * server itself. Everything is torn down in t.teardown.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { EventEmitter, once } from 'node:events';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { createLogger } from '../../common/logger.js';
@@ -15,6 +13,7 @@ import { loadConfig, type WebConfig } from '../../web-tier/config.js';
 import type { RequestContext, RequestHandler, ServedBy } from '../../web-tier/context.js';
 import type { OnReloadRequest } from '../../web-tier/reload-endpoint.js';
 import { createWebServer, type WebHandlers, type WebServer } from '../../web-tier/server.js';
+import { followChild, type FollowedChild, type JsonLine } from './child-lines.js';
 
 export interface Teardown {
   teardown(fn: () => unknown): void;
@@ -165,16 +164,9 @@ export function fakeHandlers(): { static: FakeHandler; app: FakeHandler; cgi: Fa
 export const WEB_MAIN = fileURLToPath(new URL('../../dist/web-tier/main.js', import.meta.url));
 export const START_MAIN = fileURLToPath(new URL('../../dist/deploy/start.mjs', import.meta.url));
 
-export type JsonLine = Record<string, unknown>;
-
-export interface SpawnedEntry {
-  readonly child: ChildProcess;
-  /** Every stdout line so far, parsed (non-JSON lines as { raw }). */
-  readonly lines: JsonLine[];
-  stderr(): string;
-  waitForLine(match: (line: JsonLine) => boolean, timeoutMs?: number): Promise<JsonLine>;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
+export type { JsonLine };
+/** A built entry point, spawned: its lines and stderr (test/helpers/child-lines.ts). */
+export type SpawnedEntry = FollowedChild;
 
 /** Environment for a child: nothing of ours (ports, levels, tap's own variables) leaks in. */
 export function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
@@ -192,24 +184,10 @@ export function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 export function spawnEntry(t: Teardown, script: string, env: Record<string, string>, args: readonly string[] = [], options: { detached?: boolean } = {}): SpawnedEntry {
   if (!existsSync(script)) throw new Error(`${script} is missing: run \`npx tsc -p tsconfig.build.json\` first`);
   const child = spawn(process.execPath, [script, ...args], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'], detached: options.detached === true });
-  const lines: JsonLine[] = [];
-  let stderr = '';
-  const exited = once(child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
-  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const events = new EventEmitter();
-  createInterface({ input: child.stdout! }).on('line', (text) => {
-    let line: JsonLine;
-    try {
-      line = JSON.parse(text) as JsonLine;
-    } catch {
-      line = { raw: text };
-    }
-    lines.push(line);
-    events.emit('line');
-  });
+  const entry = followChild(child);
   t.teardown(async () => {
     const pids = new Set<number>();
-    for (const line of lines) {
+    for (const line of entry.lines) {
       if (typeof line['pid'] === 'number') pids.add(line['pid']);
       for (const key of ['web', 'app']) {
         const pid = (line[key] as { pid?: unknown } | undefined)?.pid;
@@ -218,7 +196,7 @@ export function spawnEntry(t: Teardown, script: string, env: Record<string, stri
     }
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGKILL');
-      await exited;
+      await entry.exited;
     }
     for (const pid of pids) {
       try {
@@ -228,34 +206,7 @@ export function spawnEntry(t: Teardown, script: string, env: Record<string, stri
       }
     }
   });
-  const waitForLine = (match: (line: JsonLine) => boolean, timeoutMs = 20_000): Promise<JsonLine> =>
-    new Promise((resolve, reject) => {
-      let settled = false;
-      const settle = (outcome: () => void): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        events.off('line', check);
-        child.off('exit', onExit);
-        outcome();
-      };
-      function check(): void {
-        const found = lines.find(match);
-        if (found !== undefined) settle(() => resolve(found));
-      }
-      function onExit(): void {
-        // The last lines may still be in readline: look once more before giving up.
-        setImmediate(() => {
-          check();
-          settle(() => reject(new Error(`exited before the expected line; stderr: ${stderr}`)));
-        });
-      }
-      const timer = setTimeout(() => settle(() => reject(new Error(`no matching line within ${timeoutMs} ms; stderr: ${stderr}`))), timeoutMs);
-      events.on('line', check);
-      child.once('exit', onExit);
-      check();
-    });
-  return { child, lines, stderr: () => stderr, waitForLine, exited };
+  return entry;
 }
 
 /** True while a process with this pid exists. */
