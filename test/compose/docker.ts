@@ -1,10 +1,10 @@
 /**
- * What the compose and swarm tests share: the docker CLI, container health, the echo's replica
- * addresses and a small steady load through the published port. Polling docker is the only way
- * to learn a container's health (no event says "healthy" to a client); every poll is bounded.
+ * What the compose and swarm tests share: the docker CLI, container health and the echo's replica
+ * addresses (their steady load through the published port is test/helpers/autocannon.ts). Polling
+ * docker is the only way to learn a container's health (no event says "healthy" to a client);
+ * every poll is bounded.
  */
 import { execFile } from 'node:child_process';
-import { createRequire } from 'node:module';
 import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { fetchOnce } from '../helpers/load.js';
@@ -68,36 +68,3 @@ export async function waitForAddresses(base: string, count: number, timeoutMs = 
   }
   return seen;
 }
-
-export interface AutocannonResult {
-  requests: { total: number };
-  errors: number;
-  timeouts: number;
-  non2xx: number;
-  statusCodeStats: Record<string, { count: number }>;
-}
-interface AutocannonInstance extends PromiseLike<AutocannonResult> {
-  stop(): void;
-}
-// autocannon is CommonJS without types; the fields used are declared above.
-const autocannon = createRequire(import.meta.url)('autocannon') as (options: Record<string, unknown>) => AutocannonInstance;
-
-/** A small steady load (4 connections, 100 requests/s at most) until stop(), 10 minutes at most. */
-export function steadyLoad(url: string): { stop(): Promise<AutocannonResult> } {
-  const instance = autocannon({ url, connections: 4, overallRate: 100, duration: 600, timeout: 10 });
-  let stopped: Promise<AutocannonResult> | undefined;
-  return {
-    stop() {
-      if (stopped === undefined) {
-        instance.stop();
-        stopped = Promise.resolve(instance);
-      }
-      return stopped;
-    },
-  };
-}
-
-export const describeResult = (result: AutocannonResult): string =>
-  `${result.requests.total} requests, ${Object.entries(result.statusCodeStats).map(([status, { count }]) => `${status}×${count}`).join(' ')}, ${result.errors} errors, ${result.timeouts} timeouts`;
-
-export const failedOf = (result: AutocannonResult): number => result.errors + result.timeouts + result.non2xx;

@@ -17,7 +17,8 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { fetchOnce } from '../helpers/load.js';
 import { ROOT } from '../helpers/pm2.js';
-import { describeResult as describe, docker, healthOf, lines, memoryLimitOf, steadyLoad as steadyLoadAt, waitForAddresses as waitForAddressesAt, waitHealthy as waitHealthyOf, type Echo } from './docker.js';
+import { describeResult as describe, steadyLoad as steadyLoadAt } from '../helpers/autocannon.js';
+import { docker, healthOf, lines, memoryLimitOf, waitForAddresses as waitForAddressesAt, waitHealthy as waitHealthyOf, type Echo } from './docker.js';
 
 const run = promisify(execFile);
 const PROJECT = process.env['COMPOSE_PROJECT_NAME'] ?? 'twotierci';

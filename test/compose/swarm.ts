@@ -15,7 +15,8 @@ import { BlockList } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { ROOT } from '../helpers/pm2.js';
-import { describeResult, docker, failedOf, lines, memoryLimitOf, run, steadyLoad, waitForAddresses, waitHealthy } from './docker.js';
+import { describeResult, failedOf, steadyLoad } from '../helpers/autocannon.js';
+import { docker, lines, memoryLimitOf, run, waitForAddresses, waitHealthy } from './docker.js';
 
 const STACK = process.env['SWARM_STACK_NAME'] ?? 'twotierswarm';
 const STACK_FILE = join(ROOT, 'deploy', 'containers', 'stack.yml');

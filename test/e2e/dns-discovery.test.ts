@@ -9,11 +9,11 @@
  */
 import t, { type Test } from 'tap';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { APP_MAIN } from '../helpers/app-tier.js';
+import { describeResult, failedOf, steadyLoad } from '../helpers/autocannon.js';
 import { followChild, type FollowedChild } from '../helpers/child-lines.js';
 import { fetchOnce } from '../helpers/load.js';
 import { connectBoxes, createNetns, netnsSkipReason, uniqueTag, type Netns } from '../helpers/netns.js';
@@ -35,19 +35,6 @@ function launch(t: Test, netns: Netns, script: string, env: NodeJS.ProcessEnv, c
   });
   return box;
 }
-
-interface AutocannonResult {
-  requests: { total: number };
-  errors: number;
-  timeouts: number;
-  non2xx: number;
-  statusCodeStats: Record<string, { count: number }>;
-}
-interface AutocannonInstance extends PromiseLike<AutocannonResult> {
-  stop(): void;
-}
-// autocannon is CommonJS without types; the fields used are declared above.
-const autocannon = createRequire(import.meta.url)('autocannon') as (options: Record<string, unknown>) => AutocannonInstance;
 
 t.test('boxes added to and removed from a name under load: 0 failed GETs', { skip, timeout: 400_000 }, async (t) => {
   const tag = uniqueTag();
@@ -113,7 +100,7 @@ t.test('boxes added to and removed from a name under load: 0 failed GETs', { ski
   };
 
   t.same(await until([NET.apps[0]]), [NET.apps[0]], 'one box behind the name');
-  const load = autocannon({ url, connections: 4, overallRate: 150, duration: 120, timeout: 10 });
+  const load = steadyLoad(url, { overallRate: 150, durationS: 120 });
 
   setName(NET.apps);
   t.same(await until(NET.apps), [...NET.apps].sort(), 'three boxes once the name lists them');
@@ -130,12 +117,10 @@ t.test('boxes added to and removed from a name under load: 0 failed GETs', { ski
   setName([NET.apps[2]]);
   t.same(await until([NET.apps[2]]), [NET.apps[2]], 'only box 3 answers');
 
-  load.stop();
-  const result = await load;
-  const statuses = Object.entries(result.statusCodeStats).map(([status, { count }]) => `${status}×${count}`).join(' ');
-  t.comment(`load through add 1→3, drain 1, kill 2: ${result.requests.total} requests (${statuses}), ${result.errors} errors, ${result.timeouts} timeouts`);
+  const result = await load.stop();
+  t.comment(`load through add 1→3, drain 1, kill 2: ${describeResult(result)}`);
   t.ok(result.requests.total > 100, 'the load ran');
-  t.equal(result.errors + result.timeouts + result.non2xx, 0, 'no GET failed');
+  t.equal(failedOf(result), 0, 'no GET failed');
   const changes = await web.waitForLine((line) => line['msg'] === 'upstream addresses changed');
   t.ok(changes, 'the web tier logged the address changes');
 });

@@ -4,9 +4,9 @@
  * Nothing here asserts: the tests decide what a result must be.
  */
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { request, type Agent } from 'node:http';
 import { startAppTier, type AppTierProcess } from './app-tier.js';
+import { autocannon } from './autocannon.js';
 import { spawnEntry, WEB_MAIN, type SpawnedEntry, type Teardown } from './web-tier.js';
 import type { Test } from 'tap';
 
@@ -38,16 +38,6 @@ export interface LoadOptions {
   readonly midway?: { readonly after: number; readonly run: () => void };
 }
 
-interface AutocannonResult {
-  errors: number;
-  timeouts: number;
-  non2xx: number;
-  statusCodeStats: Record<string, { count: number }>;
-}
-interface AutocannonInstance extends PromiseLike<AutocannonResult> {
-  on(event: 'response', listener: () => void): void;
-  stop(): void;
-}
 interface RequestSpec {
   method?: string;
   path?: string;
@@ -56,11 +46,6 @@ interface RequestSpec {
   setupRequest?: (req: RequestSpec) => RequestSpec;
   onResponse?: (status: number, body: string) => void;
 }
-type Autocannon = (options: Record<string, unknown>) => AutocannonInstance;
-
-// autocannon is CommonJS without types; the few fields used here are declared above.
-const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
-
 /** Runs `amount` requests over `connections` keep-alive connections; bounded by 60 s at worst. */
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   let index = 0;
