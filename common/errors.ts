@@ -34,6 +34,8 @@ export const ERROR_CATALOGUE = {
   WEB_ERR_UPSTREAM_UNAVAILABLE: 503,
   WEB_ERR_OVERLOADED: 503,
   WEB_ERR_UPSTREAM_TIMEOUT: 504,
+  // RFC 5842 §7.2: a request that came back to the web tier it had passed through (proxy/loop-guard.ts).
+  WEB_ERR_LOOP_DETECTED: 508,
   // App tier.
   APP_ERR_BAD_REQUEST: 400,
   APP_ERR_VALIDATION: 400,

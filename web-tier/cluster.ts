@@ -7,12 +7,18 @@
  * ask for one (POST /-/reload reaches one worker), the first death before listening fails
  * the start, and in embedded mode the live feed's events are relayed to every worker
  * (common/live-cluster.ts, as the app tier's primary relays them), so a write through one worker
- * reaches the live clients of all.
+ * reaches the live clients of all. Every worker, a replacement too, is given the primary's
+ * instance token (INSTANCE_TOKEN_ENV): the cluster is one deployment to the proxy-loop guard
+ * (proxy/loop-guard.ts), so a request that comes back through another worker is still its own.
  */
 import type { Cluster, Worker } from 'node:cluster';
 import type { Logger } from '../common/logger.js';
 import { createLiveRelay } from '../common/live-cluster.js';
 import { createClusterSupervisor } from '../common/supervisor.js';
+import { createInstanceToken } from './proxy/loop-guard.js';
+
+/** The variable a worker finds its deployment's instance token in (main.ts reads it, in workers only). */
+export const INSTANCE_TOKEN_ENV = 'TWOTIER_WEB_INSTANCE';
 
 /** What a worker sends its primary to have every worker reload (POST /-/reload reaches one worker). */
 export const RELOAD_ALL_MESSAGE = Object.freeze({ twotier: 'reload-all' });
@@ -25,6 +31,8 @@ export interface WebClusterOptions {
   readonly cluster: Cluster;
   readonly workers: number;
   readonly logger: Logger;
+  /** The deployment's token (proxy/loop-guard.ts), handed to every worker; absent, a fresh one. */
+  readonly instanceToken?: string;
   /** Back-off before replacing a dead worker; doubles per consecutive early death, capped at 10 s. */
   readonly restartDelayMs?: number;
   /** A worker alive this long resets the back-off. */
@@ -53,6 +61,7 @@ export function createWebCluster(options: WebClusterOptions): WebCluster {
     minUptimeMs: options.stableAfterMs ?? 10_000,
     // A web worker has nothing to wait for (no database): one that cannot start will not on a retry.
     maxStartFailures: 1,
+    env: { [INSTANCE_TOKEN_ENV]: options.instanceToken ?? createInstanceToken() },
     onMessage(_worker: Worker, message: unknown) {
       if (!isReloadAll(message)) return;
       logger.info({ workers: supervisor.pids() }, 'config reload requested by a worker: SIGHUP to every worker');

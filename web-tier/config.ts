@@ -19,6 +19,7 @@ import { OPERATOR_DEFAULTS, OPERATOR_FORMER_KEYS, operatorSchema } from './opera
 import { PROXY_DEFAULTS, PROXY_FORMER_KEYS, proxySchema } from './proxy/config.js';
 import { readUpstreamCa } from './proxy/upstream-tls.js';
 import { checkRoutesMode, ROUTES_DEFAULTS, routesSchema } from './proxy/routes.js';
+import { checkSelfUpstreams } from './proxy/self-upstream.js';
 import { SERVER_DEFAULTS, SERVER_FORMER_KEYS, serverSchema } from './server-config.js';
 import { STATIC_DEFAULTS, STATIC_FORMER_KEYS, staticSchema } from './static/config.js';
 import { checkTls, TLS_DEFAULTS, TLS_ENV, tlsSchema } from './tls/config.js';
@@ -166,6 +167,10 @@ export function loadConfig(file: string | undefined, env: Env): WebConfig {
     requestBodyKey: env['APP_MAX_REQUEST_BODY_BYTES'] === undefined ? 'appMaxRequestBodyBytes' : 'APP_MAX_REQUEST_BODY_BYTES',
     appRunsHere: config.server.dynamic === 'embedded' || cgiEnabled(config),
     cgiApp: config.server.dynamic === 'cgi',
+  }) ?? checkSelfUpstreams(config, {
+    // Named as the operator gave them: the variable, else the config file's key.
+    upstreams: env['APP_UPSTREAMS'] !== undefined || file === undefined ? 'APP_UPSTREAMS' : 'proxy.upstreams',
+    routes: env['WEB_ROUTES'] !== undefined || file === undefined ? 'WEB_ROUTES' : 'routes',
   });
   if (problem !== undefined) throw new ConfigError(problem.key, problem.message, { cause: 'cause' in problem ? problem.cause : undefined });
   const base = packageRoot();

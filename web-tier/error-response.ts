@@ -7,7 +7,7 @@ const STATUS_TEXT: Readonly<Record<number, string>> = {
   400: 'Bad Request', 403: 'Forbidden', 408: 'Request Timeout', 404: 'Not Found', 405: 'Method Not Allowed', 412: 'Precondition Failed',
   413: 'Content Too Large', 414: 'URI Too Long', 416: 'Range Not Satisfiable', 421: 'Misdirected Request',
   429: 'Too Many Requests', 431: 'Request Header Fields Too Large', 500: 'Internal Server Error', 501: 'Not Implemented',
-  502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout', 505: 'HTTP Version Not Supported',
+  502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout', 505: 'HTTP Version Not Supported', 508: 'Loop Detected',
 };
 
 function escapeHtml(text: string): string {

@@ -12,8 +12,9 @@ import { ListenError, listenFailedMessage, probeListen } from '../common/listen-
 import { createLogger, prettyWanted, type Logger } from '../common/logger.js';
 import { processChannel } from '../common/live-cluster.js';
 import { launcherChain, watchLaunchers, type LauncherChain } from '../common/parent-watch.js';
-import { createWebCluster, RELOAD_ALL_MESSAGE } from './cluster.js';
+import { createWebCluster, INSTANCE_TOKEN_ENV, RELOAD_ALL_MESSAGE } from './cluster.js';
 import { loadConfig, type WebConfig } from './config.js';
+import { isInstanceToken } from './proxy/loop-guard.js';
 import { checkRoot } from './root-check.js';
 import type { WebHandlers } from './server.js';
 import { createWebServer } from './server.js';
@@ -43,6 +44,7 @@ function readConfig(configFile: string | undefined): WebConfig {
 
 /** The cluster primary: forks, forwards signals, serves nothing itself. */
 async function runPrimary(config: WebConfig, logger: Logger, launchers: LauncherChain): Promise<void> {
+  // One instance token for the whole cluster (cluster.ts): a looped request is caught by whichever worker it comes back to.
   const web = createWebCluster({ cluster, workers: config.server.workers, logger });
   let stopping = false;
   const stop = (why: Record<string, unknown>): void => {
@@ -90,7 +92,9 @@ async function runServer(config: WebConfig, logger: Logger, configFile: string |
         return { ok: true, forwarded: true };
       }
     : (): Promise<ReloadOutcome> => reloadConfig();
-  const web = createWebServer({ config, logger, handlers, onReloadRequest });
+  // A worker proxies under its primary's token (cluster.ts); a lone web tier makes its own.
+  const inherited = cluster.isWorker ? process.env[INSTANCE_TOKEN_ENV] : undefined;
+  const web = createWebServer({ config, logger, handlers, onReloadRequest, ...(isInstanceToken(inherited) ? { instanceToken: inherited } : {}) });
 
   let stopping = false;
   const stop = (why: Record<string, unknown>): void => {

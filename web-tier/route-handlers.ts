@@ -98,6 +98,8 @@ export interface RouteHandlers {
 export interface RouteHandlerOptions {
   readonly live: LiveConfig;
   readonly logger: Logger;
+  /** The deployment's token for the proxy's Via element and loop check (proxy/loop-guard.ts). */
+  readonly instanceToken: string;
   /** Handlers given instead of built (tests; the embedded app from main.ts). */
   readonly given: Partial<WebHandlers>;
   readonly hooks: HandlerHooks;
@@ -107,7 +109,7 @@ export interface RouteHandlerOptions {
 }
 
 export function createRouteHandlers(options: RouteHandlerOptions): RouteHandlers {
-  const { live, logger, given, hooks } = options;
+  const { live, logger, given, hooks, instanceToken } = options;
   const config = live.config;
   if (given.app === undefined && config.server.dynamic === 'embedded') throw new Error('WEB_DYNAMIC=embedded needs the embedded handler (handlers.app)');
   const drain = createHandlerDrain(logger);
@@ -119,7 +121,7 @@ export function createRouteHandlers(options: RouteHandlerOptions): RouteHandlers
     else table[decision.kind].handle(req, res, Object.assign(ctx, { pathname: decision.pathname, search: decision.search }));
   };
   const statics = given.static ?? buildStatic(config, logger, hooks);
-  const app = createSlot<WebHandlers['app']>(given.app ?? (config.server.dynamic === 'proxy' ? buildProxy(config, logger) : NO_APP_TIER), drain);
+  const app = createSlot<WebHandlers['app']>(given.app ?? (config.server.dynamic === 'proxy' ? buildProxy(config, logger, instanceToken) : NO_APP_TIER), drain);
   const cgi = createSlot(given.cgi ?? buildCgi(config, logger, onLocalRedirect, hooks), drain);
   // Live views: a reload swaps the proxy under the operator's feet.
   const upstreams: UpstreamSource = {
@@ -142,7 +144,7 @@ export function createRouteHandlers(options: RouteHandlerOptions): RouteHandlers
     app,
     async rebuild(previous, next) {
       const retiring: Promise<void>[] = [];
-      if (given.app === undefined && next.server.dynamic === 'proxy' && proxyKeysChanged(previous, next)) retiring.push(app.swap(buildProxy(next, logger), next.server.shutdownTimeoutMs));
+      if (given.app === undefined && next.server.dynamic === 'proxy' && proxyKeysChanged(previous, next)) retiring.push(app.swap(buildProxy(next, logger, instanceToken), next.server.shutdownTimeoutMs));
       if (given.cgi === undefined && cgiKeysChanged(previous, next)) retiring.push(cgi.swap(buildCgi(next, logger, onLocalRedirect, hooks), next.server.shutdownTimeoutMs));
       await Promise.all(retiring);
     },

@@ -34,13 +34,14 @@ export function proxyOptions(config: WebConfig): ProxyHandlerConfig {
   return { ...config.proxy, maxBodyBytes: config.limits.maxBodyBytes, trustedProxies: config.server.trustedProxies };
 }
 
-export function buildProxy(config: WebConfig, logger: Logger): ProxyHandler {
-  const proxy = createProxyHandler({ ...proxyOptions(config), logger: logger.child({ component: 'proxy' }) });
+/** `instanceToken`: the deployment's (proxy/loop-guard.ts), the same for every group and every rebuild. */
+export function buildProxy(config: WebConfig, logger: Logger, instanceToken: string): ProxyHandler {
+  const proxy = createProxyHandler({ ...proxyOptions(config), instanceToken, logger: logger.child({ component: 'proxy' }) });
   if (config.routes.length === 0) return proxy;
   // WEB_ROUTES: each route a whole proxy of its own over its group (proxy/routed.ts); same settings, own pool.
   return createRoutedProxy(proxy, config.routes.map(({ prefix, upstreams }) => ({
     prefix,
-    handler: createProxyHandler({ ...proxyOptions(config), upstreams, logger: logger.child({ component: 'proxy', group: prefix }) }),
+    handler: createProxyHandler({ ...proxyOptions(config), upstreams, instanceToken, setting: { setting: 'WEB_ROUTES', route: prefix }, logger: logger.child({ component: 'proxy', group: prefix }) }),
   })));
 }
 

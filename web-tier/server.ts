@@ -16,6 +16,7 @@ import { createFinish } from './pipeline/finish.js';
 import { createRequestPipeline } from './pipeline/handle-request.js';
 import { createUpgradePipeline } from './pipeline/handle-upgrade.js';
 import { createRefusal } from './pipeline/refusal.js';
+import { createInstanceToken } from './proxy/loop-guard.js';
 import type { OnReloadRequest } from './reload-endpoint.js';
 import { createRouteHandlers } from './route-handlers.js';
 import type { WebHandlers } from './server-handlers.js';
@@ -37,6 +38,12 @@ export interface WebServerOptions {
   readonly handlers?: Partial<WebHandlers>;
   /** `POST /-/reload`: main's config re-read (the same as SIGHUP); absent → 404. */
   readonly onReloadRequest?: OnReloadRequest;
+  /**
+   * The deployment's random token, carried in the proxy's Via element so that a request coming
+   * back is answered 508 (proxy/loop-guard.ts). A cluster's workers are given their primary's
+   * (main.ts); absent, this server is a deployment of its own and makes one.
+   */
+  readonly instanceToken?: string;
 }
 
 export interface WebServer {
@@ -66,6 +73,7 @@ export function createWebServer(options: WebServerOptions): WebServer {
   const routes = createRouteHandlers({
     live,
     logger,
+    instanceToken: options.instanceToken ?? createInstanceToken(),
     given: options.handlers ?? {},
     hooks: { onCgiSpawn: () => metrics.onCgiSpawn(), onCgiExit: (failed) => metrics.onCgiExit(failed), onStaticCacheLookup: (hit) => metrics.onStaticCacheLookup(hit) },
     draining: () => shutdown.draining,

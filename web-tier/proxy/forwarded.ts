@@ -38,6 +38,11 @@ export interface EdgeFacts {
   readonly proto: 'http' | 'https';
   readonly host: string | undefined;
   readonly requestId: string;
+  /**
+   * This hop's Via element: the proxy's carries its deployment's token (loop-guard.ts); absent,
+   * the bare `1.1 twotier-web` (embedded and CGI hand the request over without a hop).
+   */
+  readonly via?: string;
 }
 
 /** Recent `Forwarded` values: the same peer, host and proto come back on every request of a connection. */

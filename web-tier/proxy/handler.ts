@@ -1,7 +1,8 @@
 /**
  * The web tier's handler for dynamic paths: forwards them to the app tier through http-proxy,
  * with every failure mode that http-proxy's issue tracker knows about neutralised. The request
- * meets these passes in order: body declared too large → 413; no healthy upstream → 503;
+ * meets these passes in order: already through this deployment (its own Via element, a proxy
+ * loop: loop-guard.ts) → 508; body declared too large → 413; no healthy upstream → 503;
  * rewrite the header section at the edge; count the body while it arrives; read it whole, in
  * memory then a temp file (request-buffering.ts), unless its path streams; wait for an upstream slot
  * (queue full or too long → 503); forward; retry when safe, from the buffered copy.
@@ -29,6 +30,7 @@ import { retry } from './interceptors/retry.js';
 import { timeouts } from './interceptors/timeouts.js';
 import { startDiscovery } from './discovery.js';
 import { createHealthChecker } from './health-check.js';
+import { createInstanceToken, createLoopGuard, createLoopWarning, loopDetected, type UpstreamSetting } from './loop-guard.js';
 import { createUpstreamPool, type UpstreamState } from './pool.js';
 import { bufferThenAdmit, onBufferError } from './request-buffering.js';
 import { createRetryBudget } from './retry-budget.js';
@@ -77,9 +79,22 @@ export function upstreamTarget(rawTarget: string | undefined, ctx: Pick<RequestC
   return ctx.pathname + ctx.search;
 }
 
-export function createProxyHandler(options: ProxyHandlerConfig & { readonly logger: Logger }): ProxyHandler {
+export interface ProxyHandlerParts {
+  readonly logger: Logger;
+  /**
+   * The deployment's token (loop-guard.ts), the same for every handler a reload or a route builds
+   * and for every cluster worker; absent, one of its own (a handler alone is its own deployment).
+   */
+  readonly instanceToken?: string;
+  /** The setting that named these upstreams, for the loop warning; APP_UPSTREAMS when absent. */
+  readonly setting?: UpstreamSetting;
+}
+
+export function createProxyHandler(options: ProxyHandlerConfig & ProxyHandlerParts): ProxyHandler {
   // Validated once, by web-tier/config.ts against proxy/config.ts's schema: trusted as given.
-  const { logger, upstreams, ...settings } = options;
+  const { logger, upstreams, instanceToken, setting, ...settings } = options;
+  const guard = createLoopGuard(instanceToken ?? createInstanceToken());
+  const warnLoop = createLoopWarning(setting ?? { setting: 'APP_UPSTREAMS' }, upstreams);
   const pool = createUpstreamPool(upstreams, { balance: settings.balance, maxActivePerUpstream: settings.maxSocketsPerUpstream, passiveHealth: settings.passiveHealth });
   const admission = createAdmission(pool, { maxQueue: settings.maxQueue, queueTimeoutMs: settings.queueTimeoutMs });
   // https:// upstreams (issue 15): every connection, pooled, retried or health check, verifies against the same CA.
@@ -98,12 +113,18 @@ export function createProxyHandler(options: ProxyHandlerConfig & { readonly logg
   const forwarder: Forwarder = { engine, pool, admission, budget, counters, settings, send: compose(interceptors) };
   let requests = 0;
   let closed = false;
-  const forwardUpgrade = createUpgradeForwarder({ pool, admission, settings, trusted, tls, closed: () => closed, target: (req, ctx) => upstreamTarget(req.url, ctx) });
+  const forwardUpgrade = createUpgradeForwarder({ pool, admission, settings, trusted, tls, guard, onLoop: warnLoop, closed: () => closed, target: (req, ctx) => upstreamTarget(req.url, ctx) });
 
   function handle(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): void {
     ctx.servedBy = 'app';
     if (closed) {
       sendError(res, ctx, upstreamUnavailable(1));
+      return;
+    }
+    if (guard.looped(req.headers.via)) {
+      // Never proxied again: the loop ends at its second pass, whatever led it back here.
+      warnLoop(ctx);
+      sendError(res, ctx, loopDetected(), { close: !req.complete });
       return;
     }
     if (declaredBodyTooLarge(req.headers, settings.maxBodyBytes)) {
@@ -122,7 +143,7 @@ export function createProxyHandler(options: ProxyHandlerConfig & { readonly logg
 
     const hasBody = requestHasBody(req.headers);
     // The edge's header section, in the engine's form (its framing the web tier's: framing.ts).
-    const outgoing = engine.open(req, res, upstreamTarget(req.url, ctx), edgeFactsOf(req, ctx.requestId));
+    const outgoing = engine.open(req, res, upstreamTarget(req.url, ctx), edgeFactsOf(req, ctx.requestId, guard.via));
 
     const limited = hasBody ? req.pipe(createBodyLimit(settings.maxBodyBytes)) : undefined;
     const buffered = limited !== undefined && buffersBody(ctx.pathname, settings.bufferBodyBytes, settings.streamBodyPrefixes)

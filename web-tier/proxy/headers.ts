@@ -93,6 +93,7 @@ export function withoutHopByHop(raw: readonly string[], alsoDrop?: ReadonlySet<s
   return kept;
 }
 
+/** This hop's Via element when it forwards nothing (embedded, CGI); the proxy's adds its token (loop-guard.ts). */
 export const VIA = '1.1 twotier-web';
 
 /**
@@ -138,13 +139,14 @@ export function buildEdgeHeaderList(rawHeaders: readonly string[], facts: EdgeFa
   return edgeHeaderList(rawHeaders, facts, trustedProxies, []);
 }
 
-/** The edge facts of a request the web tier accepted: the peer, the scheme of its connection, its Host. */
-export function edgeFactsOf(req: IncomingMessage, requestId: string): EdgeFacts {
+/** The edge facts of a request the web tier accepted: the peer, the scheme of its connection, its Host; `via`, this hop's Via element. */
+export function edgeFactsOf(req: IncomingMessage, requestId: string, via: string = VIA): EdgeFacts {
   return {
     peer: normalizeAddress(req.socket.remoteAddress),
     proto: (req.socket as Partial<TLSSocket>).encrypted === true ? 'https' : 'http',
     host: req.headers.host,
     requestId,
+    via,
   };
 }
 
@@ -185,7 +187,7 @@ function edgeHeaderList(rawHeaders: readonly string[], facts: EdgeFacts, trusted
     'forwarded', trusted && clientForwarded !== undefined && clientForwarded.trim() !== '' ? `${clientForwarded}, ${forwarded}` : forwarded,
     'x-real-ip', realIp(facts.peer, clientRealIp, clientForwardedFor, trustedProxies),
     'x-request-id', facts.requestId,
-    'via', clientVia === undefined ? VIA : `${clientVia}, ${VIA}`,
+    'via', clientVia === undefined ? facts.via ?? VIA : `${clientVia}, ${facts.via ?? VIA}`,
   );
   return out;
 }

@@ -11,6 +11,7 @@
  * (http-proxy#1468, #1439: an upstream reset after the 101, with no listener on the upstream
  * socket, throws ECONNRESET out of the event loop).
  *
+ *   already through this deployment (its own Via element: loop-guard.ts) → 508, never sent on
  *   refused / unresolvable before the 101 → retried elsewhere as a request is, else 502
  *   connect or 101 too slow (connectTimeoutMs, responseTimeoutMs) → 504
  *   upstream answers other than 101 → that response relayed as HTTP, then the connection closes
@@ -32,6 +33,7 @@ import type { UpstreamTlsOptions } from './upstream-tls.js';
 import type { ProxyConfig } from './config.js';
 import { errorCode, isNeverSent, toUpstreamError, upstreamsOverloaded, upstreamUnavailable, UpstreamTimeoutError } from './errors.js';
 import { buildRequestHeaderList, buildResponseHeaders, edgeFactsOf } from './headers.js';
+import { loopDetected, type LoopGuard } from './loop-guard.js';
 import type { Upstream, UpstreamPool } from './pool.js';
 
 export interface UpgradeForwarderParts {
@@ -42,6 +44,9 @@ export interface UpgradeForwarderParts {
   readonly trusted: ReadonlySet<string>;
   /** https:// upstreams (issue 15): the CA the upgrade's own connection verifies against, as every other. */
   readonly tls?: UpstreamTlsOptions | undefined;
+  /** This deployment's Via element and the loop check (loop-guard.ts), and the handler's loop warning. */
+  readonly guard: LoopGuard;
+  readonly onLoop: (ctx: UpgradeContext) => void;
   /** The proxy is closing: no new handshakes (503). */
   readonly closed: () => boolean;
   /** The request-target for the upstream (handler.ts upstreamTarget). */
@@ -121,6 +126,10 @@ class UpgradeExchange {
   start(): void {
     const { pool, closed } = this.#parts;
     if (closed()) return this.#answer(upstreamUnavailable(1));
+    if (this.#parts.guard.looped(this.#req.headers.via)) {
+      this.#parts.onLoop(this.#ctx);
+      return this.#answer(loopDetected());
+    }
     if (!pool.hasHealthy()) {
       this.#ctx.logger.warn({ upstreams: pool.states() }, 'no healthy upstream');
       return this.#answer(upstreamUnavailable(pool.retryAfterSeconds()));
@@ -148,7 +157,7 @@ class UpgradeExchange {
     this.#tried.push(upstream);
     this.#ctx.upstream = upstream.url;
     const req = this.#req;
-    const head = [...buildRequestHeaderList(req.rawHeaders, edgeFactsOf(req, this.#ctx.requestId), this.#parts.trusted), ...UPGRADE_FIELDS];
+    const head = [...buildRequestHeaderList(req.rawHeaders, edgeFactsOf(req, this.#ctx.requestId, this.#parts.guard.via), this.#parts.trusted), ...UPGRADE_FIELDS];
     let proxyReq: ClientRequest;
     try {
       // A connection of its own: it leaves the pool for good at the 101, and a pooled agent's close() must not cut it.

@@ -22,7 +22,7 @@ t.test('edge headers: client-sent X-Forwarded-*, Forwarded and X-Request-Id are 
   t.equal(seen['x-forwarded-host'], `127.0.0.1:${front.port}`);
   t.equal(seen.forwarded, `for=127.0.0.1;host="127.0.0.1:${front.port}";proto=http`);
   t.equal(seen['x-request-id'], ctx?.requestId, 'the request id reaches the app');
-  t.equal(seen.via, '1.1 twotier-web');
+  t.match(seen.via, /^1\.1 twotier-web-[0-9a-f]{16}$/, 'this hop\'s Via element, with the deployment\'s token (loop-guard.ts)');
   t.equal(seen.host, `127.0.0.1:${front.port}`, 'Host is the one the client sent');
   t.equal(reply.headers['x-request-id'], ctx?.requestId, 'and comes back on the response');
   t.equal(reply.headers['x-served-by'], 'app');

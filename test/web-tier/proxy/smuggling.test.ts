@@ -136,7 +136,7 @@ function edgeFieldProblems(seen: ParsedRequest): string[] {
   if (headers['x-forwarded-host'] !== 'site.example') problems.push(`x-forwarded-host ${String(headers['x-forwarded-host'])}`);
   if (headers['forwarded'] === undefined) problems.push('no forwarded');
   if (headers['x-request-id'] === undefined) problems.push('no x-request-id');
-  if (!/twotier-web$/.test(headers['via'] ?? '')) problems.push(`via ${String(headers['via'])}`);
+  if (!/twotier-web-[0-9a-f]{16}$/.test(headers['via'] ?? '')) problems.push(`via ${String(headers['via'])}`);
   if (headers['x-real-ip'] !== '127.0.0.1') problems.push(`x-real-ip ${String(headers['x-real-ip'])}`);
   if (headers['content-length'] !== undefined && headers['transfer-encoding'] !== undefined) problems.push('both content-length and transfer-encoding');
   return problems;

@@ -6,11 +6,13 @@ import t from 'tap';
 import { EventEmitter } from 'node:events';
 import type { Cluster } from 'node:cluster';
 import { createLogger } from '../../../common/logger.js';
-import { createWebCluster, RELOAD_ALL_MESSAGE } from '../../../web-tier/cluster.js';
+import { createWebCluster, INSTANCE_TOKEN_ENV, RELOAD_ALL_MESSAGE } from '../../../web-tier/cluster.js';
 
 interface FakeWorker extends EventEmitter {
   id: number;
   signals: string[];
+  /** The env fork() was given (the supervisor's extra env for every worker). */
+  env: Record<string, string> | undefined;
   process: { pid: number; kill(signal: string): void };
   isConnected(): boolean;
 }
@@ -20,11 +22,11 @@ function fakeCluster(options: { listen?: boolean } = {}) {
   const workers: FakeWorker[] = [];
   let next = 1;
   const cluster = Object.assign(emitter, {
-    fork(): FakeWorker {
+    fork(env?: Record<string, string>): FakeWorker {
       const id = next++;
       // isConnected: the IPC channel is gone once a fake worker has exited (cluster.ts waits for a
       // live channel's last message before it fails a start).
-      const worker = Object.assign(new EventEmitter(), { id, signals: [] as string[], isConnected: () => false }) as FakeWorker;
+      const worker = Object.assign(new EventEmitter(), { id, signals: [] as string[], env, isConnected: () => false }) as FakeWorker;
       worker.process = {
         pid: 1000 + id,
         kill(signal: string) {
@@ -72,4 +74,23 @@ t.test('a worker that exits before listening fails start()', async (t) => {
   fake.workers[0]?.emit('exit', 1, null);
   await t.rejects(starting, /before listening/);
   await web.close();
+});
+
+t.test('every worker, a replacement too, gets the cluster\'s one instance token (the proxy-loop guard: proxy/loop-guard.ts)', async (t) => {
+  const fake = fakeCluster();
+  const web = createWebCluster({ cluster: fake.cluster, workers: 2, logger, restartDelayMs: 10 });
+  await web.start();
+  fake.workers[0]?.emit('exit', 1, null);
+  for (let tick = 0; tick < 200 && fake.workers.length < 3; tick += 1) await new Promise((resolve) => setTimeout(resolve, 5));
+  const tokens = fake.workers.map((worker) => worker.env?.[INSTANCE_TOKEN_ENV]);
+  t.equal(tokens.length, 3, 'two workers and a replacement');
+  t.match(tokens[0], /^[0-9a-f]{16}$/);
+  t.same(new Set(tokens).size, 1, 'one token for all of them');
+  await web.close();
+
+  const other = fakeCluster();
+  const second = createWebCluster({ cluster: other.cluster, workers: 1, logger });
+  await second.start();
+  t.not(other.workers[0]?.env?.[INSTANCE_TOKEN_ENV], tokens[0], 'another cluster, another deployment: another token');
+  await second.close();
 });
