@@ -10,17 +10,14 @@
  *   node dist/bench/express-adapter-server.js EXPRESS_APP_JS
  */
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { loadAppModule } from '../common/app-module.js';
 import { createLogger } from '../common/logger.js';
 import { toAppRequest, writeAppResponse } from '../common/node-adapter.js';
+import { exitWithUsage, serveUntilSignalled } from './server-main.js';
 
 async function main(): Promise<void> {
   const file = process.argv[2];
-  if (file === undefined || file === '') {
-    process.stderr.write('usage: node dist/bench/express-adapter-server.js EXPRESS_APP_JS\n');
-    process.exit(2);
-  }
+  if (file === undefined || file === '') exitWithUsage('usage: node dist/bench/express-adapter-server.js EXPRESS_APP_JS');
   const logger = createLogger({ tier: 'bench', level: 'silent' });
   const app = await loadAppModule({ spec: file, baseDir: process.cwd(), context: { logger, env: {}, databaseUrl: '', mode: 'persistent' } });
   // A counter, not randomUUID: the request id is the worker's work, which this row leaves out.
@@ -34,16 +31,7 @@ async function main(): Promise<void> {
   });
   // The app tier's keep-alive timeout (65 s), so neither side closes an idle autocannon socket.
   server.keepAliveTimeout = 65_000;
-  server.listen(0, '127.0.0.1', () => {
-    const { port } = server.address() as AddressInfo;
-    process.stdout.write(`${JSON.stringify({ msg: 'listening', server: 'express-adapter', port, url: `http://127.0.0.1:${port}` })}\n`);
-  });
-  const stop = (): void => {
-    server.close(() => process.exit(0));
-    server.closeAllConnections();
-  };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  serveUntilSignalled(server, 'express-adapter');
 }
 
 if (process.argv[1]?.endsWith('express-adapter-server.js')) await main();

@@ -7,34 +7,19 @@
  *   node dist/bench/express-server.js EXPRESS_APP_JS
  */
 import { createServer, type RequestListener } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
+import { exitWithUsage, serveUntilSignalled } from './server-main.js';
 
 async function main(): Promise<void> {
   const file = process.argv[2];
-  if (file === undefined || file === '') {
-    process.stderr.write('usage: node dist/bench/express-server.js EXPRESS_APP_JS\n');
-    process.exit(2);
-  }
+  if (file === undefined || file === '') exitWithUsage('usage: node dist/bench/express-server.js EXPRESS_APP_JS');
   // Loaded by path at run time: the example is plain JavaScript outside the TypeScript build.
   const example = (await import(pathToFileURL(file).href)) as { createExpressApp?: () => RequestListener };
-  if (typeof example.createExpressApp !== 'function') {
-    process.stderr.write(`${file} exports no createExpressApp\n`);
-    process.exit(2);
-  }
+  if (typeof example.createExpressApp !== 'function') exitWithUsage(`${file} exports no createExpressApp`);
   // The app tier's keep-alive timeout (65 s), so neither side closes an idle autocannon socket.
   const server = createServer(example.createExpressApp());
   server.keepAliveTimeout = 65_000;
-  server.listen(0, '127.0.0.1', () => {
-    const { port } = server.address() as AddressInfo;
-    process.stdout.write(`${JSON.stringify({ msg: 'listening', server: 'express', port, url: `http://127.0.0.1:${port}` })}\n`);
-  });
-  const stop = (): void => {
-    server.close(() => process.exit(0));
-    server.closeAllConnections();
-  };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  serveUntilSignalled(server, 'express');
 }
 
 if (process.argv[1]?.endsWith('express-server.js')) await main();

@@ -4,23 +4,22 @@
  * one file of the web root answered from memory (200, Content-Type and Content-Length, nothing
  * else: no limits, no logging, no metrics, no file lookup). It is not a server anyone should
  * deploy: it shows what one new (resumed) TLS connection costs Node itself, so the web tier's
- * figure splits into Node's share and the web tier's own. Prints one JSON line with its port,
- * the way launcher.ts (findPortInLine) reads the tiers' start-up lines.
+ * figure splits into Node's share and the web tier's own. Prints one JSON line with its port
+ * (server-main.ts).
  *
  *   node dist/bench/node-https-server.js CERT_FILE KEY_FILE WEB_ROOT PATH
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { TLS_SETTINGS } from '../web-tier/tls/settings.js';
+import { exitWithUsage, serveUntilSignalled } from './server-main.js';
 
 function main(): void {
   const [certFile, keyFile, root, path] = process.argv.slice(2);
   if (certFile === undefined || keyFile === undefined || root === undefined || path === undefined || !path.startsWith('/')) {
-    process.stderr.write('usage: node dist/bench/node-https-server.js CERT_FILE KEY_FILE WEB_ROOT /PATH\n');
-    process.exit(2);
+    exitWithUsage('usage: node dist/bench/node-https-server.js CERT_FILE KEY_FILE WEB_ROOT /PATH');
   }
   const body = readFileSync(join(root, path));
   const server = createServer({ ...TLS_SETTINGS, cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8') }, (req, res) => {
@@ -34,16 +33,7 @@ function main(): void {
   });
   // As the web tier does at start (tls/listener.ts): a fresh ticket key, so TLS 1.3 sessions resume.
   server.setTicketKeys(randomBytes(48));
-  server.listen(0, '127.0.0.1', () => {
-    const { port } = server.address() as AddressInfo;
-    process.stdout.write(`${JSON.stringify({ msg: 'listening', server: 'node:https', port, url: `https://127.0.0.1:${port}` })}\n`);
-  });
-  const stop = (): void => {
-    server.close(() => process.exit(0));
-    server.closeAllConnections();
-  };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  serveUntilSignalled(server, 'node:https', { scheme: 'https' });
 }
 
 if (process.argv[1]?.endsWith('node-https-server.js')) main();

@@ -3,10 +3,11 @@
  * as it came. A bench-owned echo rather than the app's /api/live, so the rows measure the hop
  * (the web tier splices bytes and never parses frames, nginx proxies them the same way) and
  * not the app's fan-out. Plain HTTP requests (the web tier's active health check) get 200.
- * Usage: node ws-echo-server.js — listens on 127.0.0.1, port 0, and prints {"port":N}.
+ * Usage: node ws-echo-server.js — listens on 127.0.0.1, port 0, and prints its port (server-main.ts).
  */
 import { createServer } from 'node:http';
 import { WebSocketServer } from 'ws';
+import { serveUntilSignalled } from './server-main.js';
 
 const server = createServer((_req, res) => {
   res.writeHead(200, { 'content-type': 'text/plain' });
@@ -19,14 +20,8 @@ wss.on('connection', (socket) => {
   // A client that vanishes is no error of the echo's; the socket is dropped with it.
   socket.on('error', () => socket.terminate());
 });
-server.listen(0, '127.0.0.1', () => {
-  const address = server.address();
-  if (address !== null && typeof address === 'object') process.stdout.write(`${JSON.stringify({ msg: 'ws echo listening', port: address.port })}\n`);
+serveUntilSignalled(server, 'ws echo', {
+  onStop: () => {
+    for (const client of wss.clients) client.terminate();
+  },
 });
-const stop = (): void => {
-  for (const client of wss.clients) client.terminate();
-  server.close(() => process.exit(0));
-  server.closeAllConnections();
-};
-process.on('SIGTERM', stop);
-process.on('SIGINT', stop);
