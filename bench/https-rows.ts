@@ -99,8 +99,9 @@ function scenarioOf(url: string, servedBy: string | null, servers: readonly Laun
   };
 }
 
-/** Stops `back` when starting the front fails. */
-async function frontOf(back: LaunchedServer, front: () => Promise<LaunchedServer>): Promise<LaunchedServer> {
+/** Starts the front server; stops `back` (when there is one) if that fails. */
+async function frontOf(back: LaunchedServer | undefined, front: () => Promise<LaunchedServer>): Promise<LaunchedServer> {
+  if (back === undefined) return front();
   try {
     return await front();
   } catch (error) {
@@ -111,42 +112,34 @@ async function frontOf(back: LaunchedServer, front: () => Promise<LaunchedServer
 
 const always = (): null => null;
 
+/** A row over the run's certificate, made before `start` runs; it runs wherever the tiers do unless `more` says otherwise. */
+function certRow(name: string, description: string, start: (ctx: ScenarioContext, cert: BenchCert) => Promise<RunningScenario>, more: Partial<Pick<Scenario, 'skipReason' | 'optIn'>> = {}): Scenario {
+  return { name, description, skipReason: always, ...more, start: async (ctx) => start(ctx, await benchCert(ctx)) };
+}
+
 function webHttpsRow(name: string, description: string, path: string, proxied: boolean, headers?: Readonly<Record<string, string>> | typeof RESUMED): Scenario {
-  return {
-    name,
-    description,
-    skipReason: always,
-    start: async (ctx) => {
-      const cert = await benchCert(ctx);
-      const app = proxied ? await startAppTier(ctx, 1, name) : undefined;
-      const upstream = app === undefined ? 'http://127.0.0.1:9' : `http://127.0.0.1:${app.port}`;
-      const web = app === undefined ? await startWebTier(ctx, 'proxy', upstream, name, { env: tlsEnv(cert) }) : await frontOf(app, () => startWebTier(ctx, 'proxy', upstream, name, { env: tlsEnv(cert) }));
-      const servers = app === undefined ? [web] : [web, app];
-      try {
-        const port = await tlsPortOf(web, cert.caPem);
-        return scenarioOf(`https://127.0.0.1:${port}${path}`, proxied ? 'app' : 'static', servers, cert, headers);
-      } catch (error) {
-        for (const server of servers) await server.close();
-        throw error;
-      }
-    },
-  };
+  return certRow(name, description, async (ctx, cert) => {
+    const app = proxied ? await startAppTier(ctx, 1, name) : undefined;
+    const upstream = app === undefined ? 'http://127.0.0.1:9' : `http://127.0.0.1:${app.port}`;
+    const web = await frontOf(app, () => startWebTier(ctx, 'proxy', upstream, name, { env: tlsEnv(cert) }));
+    const servers = app === undefined ? [web] : [web, app];
+    try {
+      const port = await tlsPortOf(web, cert.caPem);
+      return scenarioOf(`https://127.0.0.1:${port}${path}`, proxied ? 'app' : 'static', servers, cert, headers);
+    } catch (error) {
+      for (const server of servers) await server.close();
+      throw error;
+    }
+  });
 }
 
 function nginxHttpsRow(name: string, description: string, path: string, withApp: boolean, headers?: Readonly<Record<string, string>> | typeof RESUMED): Scenario {
-  return {
-    name,
-    description,
-    skipReason: (ctx) => (ctx.nginxPath === null ? 'nginx is not on PATH' : null),
-    start: async (ctx) => {
-      const cert = await benchCert(ctx);
-      const nginxPath = ctx.nginxPath as string;
-      const app = withApp ? await startAppTier(ctx, 1, name) : undefined;
-      const start = (): Promise<LaunchedServer> => startNginx({ nginxPath, workDir: join(ctx.workDir, name), webRoot: ctx.webRoot, upstreamPort: app?.port ?? null, cpuList: ctx.serverCpus, env: ctx.serverEnv, tls: { certFile: cert.certFile, keyFile: cert.keyFile } });
-      const nginx = app === undefined ? await start() : await frontOf(app, start);
-      return scenarioOf(`https://127.0.0.1:${nginx.port}${path}`, null, app === undefined ? [nginx] : [nginx, app], cert, headers);
-    },
-  };
+  return certRow(name, description, async (ctx, cert) => {
+    const nginxPath = ctx.nginxPath as string;
+    const app = withApp ? await startAppTier(ctx, 1, name) : undefined;
+    const nginx = await frontOf(app, () => startNginx({ nginxPath, workDir: join(ctx.workDir, name), webRoot: ctx.webRoot, upstreamPort: app?.port ?? null, cpuList: ctx.serverCpus, env: ctx.serverEnv, tls: { certFile: cert.certFile, keyFile: cert.keyFile } }));
+    return scenarioOf(`https://127.0.0.1:${nginx.port}${path}`, null, app === undefined ? [nginx] : [nginx, app], cert, headers);
+  }, { skipReason: (ctx) => (ctx.nginxPath === null ? 'nginx is not on PATH' : null) });
 }
 
 /**
@@ -155,48 +148,35 @@ function nginxHttpsRow(name: string, description: string, path: string, withApp:
  * web tier's CPU per resumed connection that is Node's own (socket, TLS, HTTP parser and response).
  */
 function nodeHttpsRow(name: string, description: string, path: string, headers?: typeof RESUMED): Scenario {
-  return {
-    name,
-    description,
-    skipReason: always,
-    // Opt-in (--scenarios or --compare https): it explains a figure, the default run does not need it.
-    optIn: true,
-    start: async (ctx) => {
-      const cert = await benchCert(ctx);
-      const server = await launchServer({
-        name: 'node:https alone',
-        command: process.execPath,
-        args: [...webNodeFlags(ctx.root), distPath('bench', 'node-https-server.js'), cert.certFile, cert.keyFile, ctx.webRoot, path],
-        env: { ...ctx.serverEnv, NODE_ENV: 'production' },
-        cwd: ctx.root,
-        cpuList: ctx.serverCpus,
-      });
-      return scenarioOf(`https://127.0.0.1:${server.port}${path}`, null, [server], cert, headers);
-    },
-  };
+  // Opt-in (--scenarios or --compare https): it explains a figure, the default run does not need it.
+  return certRow(name, description, async (ctx, cert) => {
+    const server = await launchServer({
+      name: 'node:https alone',
+      command: process.execPath,
+      args: [...webNodeFlags(ctx.root), distPath('bench', 'node-https-server.js'), cert.certFile, cert.keyFile, ctx.webRoot, path],
+      env: { ...ctx.serverEnv, NODE_ENV: 'production' },
+      cwd: ctx.root,
+      cpuList: ctx.serverCpus,
+    });
+    return scenarioOf(`https://127.0.0.1:${server.port}${path}`, null, [server], cert, headers);
+  }, { optIn: true });
 }
 
 /** The web tier (plain listener) → the app tier over TLS, verified against the run's CA. */
 function upstreamTlsRow(name: string, description: string): Scenario {
-  return {
-    name,
-    description,
-    skipReason: always,
-    start: async (ctx) => {
-      const cert = await benchCert(ctx);
-      // One worker: listening means serving (the readiness check of startAppTier asks over plain HTTP).
-      const app = await launchServer({
-        name: 'app tier (1 worker, TLS)',
-        command: process.execPath,
-        args: [distPath('app-tier', 'main.js')],
-        env: { ...ctx.serverEnv, APP_HOST: '127.0.0.1', APP_PORT: '0', APP_WORKERS: '1', DATABASE_URL: `sqlite:${join(ctx.workDir, `${name}.db`)}`, APP_TLS_CERT: cert.certFile, APP_TLS_KEY: cert.keyFile },
-        cwd: ctx.root,
-        cpuList: ctx.serverCpus,
-      });
-      const web = await frontOf(app, () => startWebTier(ctx, 'proxy', `https://localhost:${app.port}`, name, { env: { WEB_UPSTREAM_CA: cert.caFile } }));
-      return { url: `http://127.0.0.1:${web.port}/api/echo`, servedBy: 'app', pids: [web.pid, app.pid], close: async () => { await web.close(); await app.close(); } };
-    },
-  };
+  return certRow(name, description, async (ctx, cert) => {
+    // One worker: listening means serving (the readiness check of startAppTier asks over plain HTTP).
+    const app = await launchServer({
+      name: 'app tier (1 worker, TLS)',
+      command: process.execPath,
+      args: [distPath('app-tier', 'main.js')],
+      env: { ...ctx.serverEnv, APP_HOST: '127.0.0.1', APP_PORT: '0', APP_WORKERS: '1', DATABASE_URL: `sqlite:${join(ctx.workDir, `${name}.db`)}`, APP_TLS_CERT: cert.certFile, APP_TLS_KEY: cert.keyFile },
+      cwd: ctx.root,
+      cpuList: ctx.serverCpus,
+    });
+    const web = await frontOf(app, () => startWebTier(ctx, 'proxy', `https://localhost:${app.port}`, name, { env: { WEB_UPSTREAM_CA: cert.caFile } }));
+    return { url: `http://127.0.0.1:${web.port}/api/echo`, servedBy: 'app', pids: [web.pid, app.pid], close: async () => { await web.close(); await app.close(); } };
+  });
 }
 
 /** The https rows, twotier first, each beside its nginx reference. */
