@@ -51,6 +51,11 @@ interface RatioSpec {
   readonly atMost?: boolean;
 }
 
+/** A twotier row against its nginx reference, which the bench names `nginx-<row>`: requests per second unless `more` says. */
+function againstNginx(what: string, row: string, meaning: string, more: Partial<Pick<RatioSpec, 'metric' | 'target' | 'atMost'>> = {}): RatioSpec {
+  return { label: `twotier ÷ nginx, ${what}`, numerator: row, denominator: `nginx-${row}`, metric: 'rps', meaning, ...more };
+}
+
 function specs(names: readonly string[]): RatioSpec[] {
   const list: RatioSpec[] = [
     { label: 'persistent workers ÷ CGI', numerator: 'proxy-echo-w1', denominator: 'cgi-echo', metric: 'rps', meaning: 'throughput won by keeping one app worker alive instead of starting the app per request' },
@@ -77,25 +82,25 @@ function specs(names: readonly string[]): RatioSpec[] {
   list.push(
     { label: 'web tier w2 ÷ w1, static 1 KiB', numerator: 'static-1k-web-w2', denominator: 'static-1k-web-w1', metric: 'rps', meaning: 'WEB_WORKERS=2 against 1 on the same file, servers unpinned: bounded by the cores, shared with the load generator on a small machine' },
     { label: 'twotier ÷ sirv, static 1 KiB', numerator: 'static-1k', denominator: 'sirv-static-1k', metric: 'rps', meaning: 'the web tier against sirv, a plain Node static server, on the same file (issue 8 target: ≥ 3×)', target: 3 },
-    { label: 'twotier ÷ nginx, static 1 KiB', numerator: 'static-1k', denominator: 'nginx-static-1k', metric: 'rps', meaning: 'the web tier against nginx with one worker on the same file', target: 0.6 },
-    { label: 'twotier ÷ nginx, static 100 KiB', numerator: 'static-100k', denominator: 'nginx-static-100k', metric: 'rps', meaning: 'the web tier against nginx with one worker on the same 100 KiB file', target: 0.5 },
+    againstNginx('static 1 KiB', 'static-1k', 'the web tier against nginx with one worker on the same file', { target: 0.6 }),
+    againstNginx('static 100 KiB', 'static-100k', 'the web tier against nginx with one worker on the same 100 KiB file', { target: 0.5 }),
     { label: 'twotier ÷ nginx, proxy', numerator: 'proxy-echo-w1', denominator: 'nginx-proxy-echo', metric: 'rps', meaning: 'the web tier\'s proxy against nginx proxy_pass to the same app worker', target: 1 },
     { label: 'twotier ÷ nginx, proxy, same edge headers', numerator: 'proxy-echo-w1', denominator: 'nginx-proxy-echo-edge', metric: 'rps', meaning: 'the same, with nginx also setting the X-Forwarded-*, Forwarded, X-Request-Id and Via headers the web tier sets (like for like)', target: 1 },
     // Issue 15: https beside nginx with the same certificate (bench/https-rows.ts).
-    { label: 'twotier ÷ nginx, https static 1 KiB', numerator: 'https-static-1k', denominator: 'nginx-https-static-1k', metric: 'rps', meaning: 'the web tier (WEB_TLS=files) against nginx with the same certificate and ssl_session_cache, keep-alive (issue 15 target: ≥ 0.6×)', target: 0.6 },
-    { label: 'twotier ÷ nginx, https proxy', numerator: 'https-proxy-echo', denominator: 'nginx-https-proxy-echo', metric: 'rps', meaning: 'the proxied echo over TLS at the edge, against nginx proxy_pass behind the same certificate' },
-    { label: 'twotier ÷ nginx, full TLS handshakes', numerator: 'https-static-1k-new-conn', denominator: 'nginx-https-static-1k-new-conn', metric: 'rps', meaning: 'a new TLS connection per request (full handshakes: the load generator resumes none)' },
-    { label: 'twotier ÷ nginx, resumed TLS handshakes', numerator: 'https-static-1k-resumed', denominator: 'nginx-https-static-1k-resumed', metric: 'rps', meaning: 'a new TLS 1.3 connection per request resuming the previous session (bench/tls-resume-load.ts; a row below 90% resumed fails) (issue 15 target: ≥ 0.5×)', target: 0.5 },
+    againstNginx('https static 1 KiB', 'https-static-1k', 'the web tier (WEB_TLS=files) against nginx with the same certificate and ssl_session_cache, keep-alive (issue 15 target: ≥ 0.6×)', { target: 0.6 }),
+    againstNginx('https proxy', 'https-proxy-echo', 'the proxied echo over TLS at the edge, against nginx proxy_pass behind the same certificate'),
+    againstNginx('full TLS handshakes', 'https-static-1k-new-conn', 'a new TLS connection per request (full handshakes: the load generator resumes none)'),
+    againstNginx('resumed TLS handshakes', 'https-static-1k-resumed', 'a new TLS 1.3 connection per request resuming the previous session (bench/tls-resume-load.ts; a row below 90% resumed fails) (issue 15 target: ≥ 0.5×)', { target: 0.5 }),
     { label: 'resumed handshakes per server CPU second, twotier ÷ nginx', numerator: 'nginx-https-static-1k-resumed', denominator: 'https-static-1k-resumed', metric: 'cpuMsPerRequest', meaning: 'nginx\'s CPU ms per resumed connection ÷ the web tier\'s: the same comparison when one load generator process is the limit (its CPU share is in the row description)' },
     { label: 'resumed handshakes per server CPU second, twotier ÷ node:https alone', numerator: 'node-https-static-1k-resumed', denominator: 'https-static-1k-resumed', metric: 'cpuMsPerRequest', meaning: 'node:https alone\'s CPU ms per resumed connection (same TLS settings and certificate, no web tier) ÷ the web tier\'s: the share of the web tier\'s cost that is Node\'s own (1 = the web tier adds nothing)' },
     { label: 'resumed handshakes per server CPU second, node:https alone ÷ nginx', numerator: 'nginx-https-static-1k-resumed', denominator: 'node-https-static-1k-resumed', metric: 'cpuMsPerRequest', meaning: 'where a web tier costing nothing would stand against nginx: Node\'s own sockets, TLS and HTTP per resumed connection' },
     { label: 'upstream TLS ÷ plain hop', numerator: 'proxy-echo-upstream-tls', denominator: 'proxy-echo-w1', metric: 'rps', meaning: 'web → app over TLS (APP_UPSTREAMS=https://, kept-alive connections) against the plain hop: what encrypting the hop costs' },
     // Issue 16: WebSockets through the web tier beside nginx and the upstream alone (bench/ws-rows.ts).
-    { label: 'twotier ÷ nginx, WebSocket echo', numerator: 'ws-echo', denominator: 'nginx-ws-echo', metric: 'rps', meaning: 'echo round trips per second through the web tier\'s spliced upgrade against nginx proxying the same upstream' },
+    againstNginx('WebSocket echo', 'ws-echo', 'echo round trips per second through the web tier\'s spliced upgrade against nginx proxying the same upstream'),
     { label: 'WebSocket hop', numerator: 'ws-echo', denominator: 'ws-echo-direct', metric: 'rps', meaning: 'share of the upstream\'s own round trips per second left after the web tier hop (1 = free)' },
     { label: 'nginx WebSocket hop', numerator: 'nginx-ws-echo', denominator: 'ws-echo-direct', metric: 'rps', meaning: 'the same for nginx: what its hop leaves of the upstream\'s round trips per second' },
-    { label: 'twotier ÷ nginx, idle WebSocket memory', numerator: 'ws-idle', denominator: 'nginx-ws-idle', metric: 'kibPerConnection', meaning: 'RSS growth per idle WebSocket held through the web tier against nginx (issue 16 target: ≤ 4× nginx\'s bytes per connection)', target: 4, atMost: true },
-    { label: 'twotier ÷ nginx, idle WS, 2 workers', numerator: 'ws-idle-w2', denominator: 'nginx-ws-idle-w2', metric: 'kibPerConnection', meaning: 'the same with two front processes each (WEB_WORKERS=2, worker_processes 2), so 10,000 connections fit a 20,000 open-file limit (issue 16 target: ≤ 4× nginx\'s bytes per connection)', target: 4, atMost: true },
+    againstNginx('idle WebSocket memory', 'ws-idle', 'RSS growth per idle WebSocket held through the web tier against nginx (issue 16 target: ≤ 4× nginx\'s bytes per connection)', { metric: 'kibPerConnection', target: 4, atMost: true }),
+    againstNginx('idle WS, 2 workers', 'ws-idle-w2', 'the same with two front processes each (WEB_WORKERS=2, worker_processes 2), so 10,000 connections fit a 20,000 open-file limit (issue 16 target: ≤ 4× nginx\'s bytes per connection)', { metric: 'kibPerConnection', target: 4, atMost: true }),
   );
   return list;
 }
