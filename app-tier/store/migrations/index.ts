@@ -5,6 +5,7 @@
 import { articles } from './001-articles.js';
 import { settings } from './002-settings.js';
 import { jobs } from './003-jobs.js';
+import { jobsStateIndex } from './004-jobs-state-index.js';
 
 export interface Migration {
   /** Strictly increasing; recorded in schema_migrations once applied. */
@@ -14,4 +15,4 @@ export interface Migration {
   readonly up: readonly string[];
 }
 
-export const MIGRATIONS: readonly Migration[] = [articles, settings, jobs];
+export const MIGRATIONS: readonly Migration[] = [articles, settings, jobs, jobsStateIndex];
