@@ -2,7 +2,7 @@
  * Raw HTTP/1.1 over `net`, for what HTTP clients refuse to send (smuggling, bad framing,
  * pipelining) and for reading exactly what came back, including whether the server closed.
  */
-import { connect, type Socket } from 'node:net';
+import { connect, type Server, type Socket } from 'node:net';
 
 export interface RawResponse {
   readonly status: number;
@@ -29,6 +29,8 @@ export interface RawOptions {
   readonly responses?: number;
   /** Indexes of the responses that answer HEAD requests (they have no body whatever Content-Length says). */
   readonly headAt?: readonly number[];
+  /** Connect from this local address (127.0.0.2 … : another peer for per-peer limits). */
+  readonly localAddress?: string;
 }
 
 /** Parses as many complete responses as `raw` holds (Content-Length, chunked, or until close). */
@@ -97,7 +99,7 @@ export function rawExchange(port: number, bytes: string | Buffer | readonly (str
   const timeoutMs = options.timeoutMs ?? 3_000;
   const started = Date.now();
   return new Promise((resolve, reject) => {
-    const socket: Socket = connect({ host: '127.0.0.1', port });
+    const socket: Socket = connect({ host: '127.0.0.1', port, ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }) });
     let raw = '';
     let done = false;
     const finish = (closedByServer: boolean): void => {
@@ -152,4 +154,34 @@ export function untilClosed(socket: Socket): Promise<string> {
     socket.on('error', () => undefined);
     socket.once('close', () => resolve(data));
   });
+}
+
+/**
+ * A half-open client, like a browser still uploading: the server's FIN does not end our side, so
+ * only the server can end the connection. Destroyed in teardown; `received()` is what came back.
+ */
+export function openHalfOpen(t: { teardown(fn: () => unknown): void }, port: number): { socket: Socket; received(): string } {
+  const socket = connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+  t.teardown(() => socket.destroy());
+  socket.on('error', () => undefined);
+  let raw = '';
+  socket.setEncoding('latin1');
+  socket.on('data', (chunk: string) => (raw += chunk));
+  return { socket, received: () => raw };
+}
+
+/** Measured at the server: how long each of its next `count` accepted connections lived (ms from accept to close), in accept order. */
+export function connectionLifetimes(server: Server, count: number): Promise<number>[] {
+  const closers: ((ms: number) => void)[] = [];
+  const lifetimes = Array.from({ length: count }, (_, index) => new Promise<number>((resolve) => (closers[index] = resolve)));
+  let accepted = 0;
+  const onConnection = (socket: Socket): void => {
+    const started = Date.now();
+    const resolve = closers[accepted];
+    accepted += 1;
+    if (accepted === count) server.off('connection', onConnection);
+    socket.once('close', () => resolve?.(Date.now() - started));
+  };
+  server.on('connection', onConnection);
+  return lifetimes;
 }

@@ -6,8 +6,8 @@
  * discards for a bounded time and byte count.
  */
 import t from 'tap';
-import { connect, type Socket } from 'node:net';
-import { parseResponses } from '../../helpers/raw-http.js';
+import { connect } from 'node:net';
+import { connectionLifetimes, openHalfOpen, parseResponses } from '../../helpers/raw-http.js';
 import { fakeHandlers, startWeb } from '../../helpers/web-tier.js';
 
 const MiB = 1024 * 1024;
@@ -114,40 +114,22 @@ t.test('the linger is bounded: by time, by idle time, and by bytes', async (t) =
     config: { limits: { maxBodyBytes: 10, lingeringTimeMs: 2_000, lingeringTimeoutMs: 300, lingeringMaxBytes: 256 * 1024 } },
   });
   // Measured at the server: when it lets go of the connection.
-  const closers: ((ms: number) => void)[] = [];
-  const serverClosed = [0, 1, 2].map((index) => new Promise<number>((resolve) => (closers[index] = resolve)));
-  let accepted = 0;
-  web.server.on('connection', (socket: Socket) => {
-    const started = Date.now();
-    const resolve = closers[accepted++];
-    socket.once('close', () => resolve?.(Date.now() - started));
-  });
+  const serverClosed = connectionLifetimes(web.server, 3);
   const head = `POST /api/x HTTP/1.1\r\n${H}Content-Length: 100000000\r\n\r\n`;
-  const open = (): Socket => {
-    // Half-open like a browser still uploading: the server's FIN does not end our side.
-    const socket = connect({ host: '127.0.0.1', port, allowHalfOpen: true });
-    socket.on('error', () => undefined);
-    t.teardown(() => socket.destroy());
-    return socket;
-  };
 
   // A client that keeps trickling (never idle, few bytes) is cut at lingeringTimeMs.
-  const trickler = open();
-  let answer = '';
-  trickler.setEncoding('latin1');
-  trickler.on('data', (chunk: string) => (answer += chunk));
-  trickler.write(head);
-  const drip = setInterval(() => trickler.writable && trickler.write('x'), 50);
+  const trickler = openHalfOpen(t, port);
+  trickler.socket.write(head);
+  const drip = setInterval(() => trickler.socket.writable && trickler.socket.write('x'), 50);
   t.teardown(() => clearInterval(drip));
   const trickled = await serverClosed[0];
   clearInterval(drip);
-  t.match(answer, /^HTTP\/1\.1 413 /, 'the trickler got its 413');
+  t.match(trickler.received(), /^HTTP\/1\.1 413 /, 'the trickler got its 413');
   t.ok(trickled !== undefined && trickled >= 1_900 && trickled < 8_000, `a trickling client is cut after the lingering time (${trickled} ms, lingeringTimeMs 2000)`);
 
   // A client that goes quiet without closing is cut at lingeringTimeoutMs.
-  const quiet = open();
-  quiet.resume();
-  quiet.write(head);
+  const quiet = openHalfOpen(t, port);
+  quiet.socket.write(head);
   const quietMs = await serverClosed[1];
   t.ok(quietMs !== undefined && quietMs >= 250 && quietMs < 1_500, `a quiet client is cut after the idle bound, well before the lingering time (${quietMs} ms, lingeringTimeoutMs 300)`);
 
@@ -161,24 +143,13 @@ t.test('the linger is bounded: by time, by idle time, and by bytes', async (t) =
 t.test('requests pipelined after a refused one are never answered, and a flood of them ends the connection', async (t) => {
   const handlers = fakeHandlers();
   const { port, web } = await startWeb(t, { handlers, config: { limits: { lingeringTimeMs: 10_000, lingeringTimeoutMs: 5_000 } } });
-  const serverClosed = new Promise<number>((resolve) => {
-    web.server.once('connection', (socket: Socket) => {
-      const started = Date.now();
-      socket.once('close', () => resolve(Date.now() - started));
-    });
-  });
+  const [serverClosed] = connectionLifetimes(web.server, 1);
   const refused = `GET /x HTTP/1.1\r\n${H}Host: b\r\n\r\n`;
-  // Half-open: the server's FIN does not end our side, so only the server can end the connection.
-  const socket = connect({ host: '127.0.0.1', port, allowHalfOpen: true });
-  t.teardown(() => socket.destroy());
-  socket.on('error', () => undefined);
-  let raw = '';
-  socket.setEncoding('latin1');
-  socket.on('data', (chunk: string) => (raw += chunk));
-  socket.write(refused + `GET /index.html HTTP/1.1\r\n${H}\r\n`.repeat(40));
+  const client = openHalfOpen(t, port);
+  client.socket.write(refused + `GET /index.html HTTP/1.1\r\n${H}\r\n`.repeat(40));
   const ms = await serverClosed;
   // The flood cut closes at once (the answer is flushed first, but an RST may still take it).
-  t.ok(parseResponses(raw, true).every((response) => response.status === 400), 'nothing but the refusal is answered');
+  t.ok(parseResponses(client.received(), true).every((response) => response.status === 400), 'nothing but the refusal is answered');
   t.same(handlers.static.calls, [], 'no handler saw the pipelined requests');
   t.ok(ms < 4_000, `the server let go after ${ms} ms, not at the lingering bounds (5 s idle, 10 s)`);
 });

@@ -7,35 +7,15 @@
 import t from 'tap';
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
-import { parseResponses, type RawResponse } from '../../helpers/raw-http.js';
+import { rawExchange, type RawExchange } from '../../helpers/raw-http.js';
 import { fakeHandlers, startWeb, withOverrides, type Teardown } from '../../helpers/web-tier.js';
 
 const H = 'Host: a\r\n';
 const WAIT_MS = 3_000;
 
 /** A connection from `from` that sends `bytes` and resolves with `count` responses, or with what it has when the server closes (bounded). */
-function exchangeFrom(from: string, port: number, bytes: string, count: number): Promise<{ responses: RawResponse[]; closed: boolean; raw: string }> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port, localAddress: from });
-    let raw = '';
-    let done = false;
-    const finish = (closed: boolean): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      socket.destroy();
-      resolve({ responses: parseResponses(raw, closed), closed, raw });
-    };
-    const timer = setTimeout(() => finish(false), WAIT_MS);
-    socket.setEncoding('latin1');
-    socket.on('data', (chunk: string) => {
-      raw += chunk;
-      if (parseResponses(raw, false).length >= count) finish(false);
-    });
-    socket.on('error', () => finish(true));
-    socket.on('close', () => finish(true));
-    socket.on('connect', () => socket.write(bytes));
-  });
+function exchangeFrom(from: string, port: number, bytes: string, count: number): Promise<RawExchange> {
+  return rawExchange(port, bytes, { localAddress: from, responses: count, timeoutMs: WAIT_MS });
 }
 
 /** A kept connection from `from` that the server has answered once (so the server has surely accepted and counted it). */
@@ -126,7 +106,7 @@ t.test('request rate: a burst above rate+burst gets 429 + Retry-After from the w
   t.equal(limited?.headers['x-served-by'], 'web', 'answered by the web tier itself');
   t.match(limited?.headers['retry-after'], /^[1-9]\d*$/, 'RFC 6585 §4: Retry-After in seconds');
   t.match(limited?.body ?? '', /"code":"WEB_ERR_TOO_MANY_REQUESTS"/);
-  t.notOk(burst.closed, 'a bodyless request refused by rate keeps the connection');
+  t.notOk(burst.closedByServer, 'a bodyless request refused by rate keeps the connection');
   t.equal(handlers.app.calls.length, 3, 'the limited requests never reached the app');
 
   const health = await exchangeFrom('127.0.0.1', port, `GET /healthz HTTP/1.1\r\n${H}\r\n`, 1);

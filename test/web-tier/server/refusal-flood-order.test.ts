@@ -7,8 +7,7 @@
  * closed connection. The earlier answer and the refusal go out first, in order; then it closes.
  */
 import t from 'tap';
-import { connect, type Socket } from 'node:net';
-import { parseResponses } from '../../helpers/raw-http.js';
+import { connectionLifetimes, openHalfOpen, parseResponses } from '../../helpers/raw-http.js';
 import { createFakeHandler, fakeHandlers, startWeb } from '../../helpers/web-tier.js';
 
 const H = 'Host: a\r\n';
@@ -17,23 +16,13 @@ for (const flood of [3, 40]) {
   t.test(`${flood} requests after a refusal behind a slow answer: the slow answer, the refusal, then close`, async (t) => {
     const app = createFakeHandler('app', { healthy: () => true, delayMs: 300 });
     const { port, web } = await startWeb(t, { handlers: { ...fakeHandlers(), app }, config: { limits: { lingeringTimeMs: 10_000, lingeringTimeoutMs: 5_000 } } });
-    const serverClosed = new Promise<number>((resolve) => {
-      web.server.once('connection', (socket: Socket) => {
-        const started = Date.now();
-        socket.once('close', () => resolve(Date.now() - started));
-      });
-    });
-    const socket = connect({ host: '127.0.0.1', port, allowHalfOpen: true });
-    t.teardown(() => socket.destroy());
-    socket.on('error', () => undefined);
-    let raw = '';
-    socket.setEncoding('latin1');
-    socket.on('data', (chunk: string) => (raw += chunk));
+    const [serverClosed] = connectionLifetimes(web.server, 1);
+    const client = openHalfOpen(t, port);
     const slow = `POST /api/articles/ HTTP/1.1\r\n${H}Content-Length: 2\r\n\r\nhi`;
     const refused = `GET /api/x HTTP/1.1\r\n${H}${'X-F: 1\r\n'.repeat(150)}\r\n`;
-    socket.write(slow + refused + `GET /api/y HTTP/1.1\r\n${H}\r\n`.repeat(flood));
+    client.socket.write(slow + refused + `GET /api/y HTTP/1.1\r\n${H}\r\n`.repeat(flood));
     const ms = await Promise.race([serverClosed, new Promise<number>((resolve) => setTimeout(() => resolve(-1), 8_000).unref())]);
-    const statuses = parseResponses(raw, true).map((response) => response.status);
+    const statuses = parseResponses(client.received(), true).map((response) => response.status);
     t.same(statuses, [200, 431], 'the earlier request\'s answer, then the refusal');
     t.same(app.calls.map((call) => call.pathname), ['/api/articles/'], 'nothing after the refusal reached a handler');
     // A few: the ordinary lingering close (5 s idle). A flood: cut once the answers are out.
