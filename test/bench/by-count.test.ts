@@ -2,10 +2,9 @@
  * CGI rows run by request count with a time cap (issue 17): a slow row still gets numbers, and a
  * row that completes no request fails the run with a message instead of passing as ok.
  */
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { existsSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:http';
 import { distPath } from '../../bench/environment.js';
 import { parseBenchArgs } from '../../bench/flags.js';
 import { runLoad } from '../../bench/load-runner.js';
@@ -13,21 +12,12 @@ import type { Progress } from '../../bench/progress.js';
 import type { BenchFlags } from '../../bench/result-schema.js';
 import { countPlan, runBench } from '../../bench/run.js';
 import { buildScenarios, type Scenario } from '../../bench/scenarios.js';
+import { listenForTest } from '../helpers/upstream.js';
 
 const child = distPath('bench', 'load-child.js');
 const needsBuild = { skip: existsSync(child) ? false : `${child} is missing: run npm run build` };
 
 const silent: Progress = { scenario: () => {}, phase: () => {}, tick: () => {}, done: () => {} };
-
-async function listen(t: Test, server: Server): Promise<number> {
-  server.listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  t.teardown(() => {
-    server.closeAllConnections();
-    server.close();
-  });
-  return (server.address() as AddressInfo).port;
-}
 
 t.test('flags: requests per CGI row and the cap, quick and full, env and flag', async (t) => {
   const full = parseBenchArgs([], {}, 2);
@@ -53,7 +43,7 @@ t.test('the CGI rows run by count (cgi-shell 10×), every other row for a durati
 });
 
 t.test('a run by count stops at the count, before the cap', needsBuild, async (t) => {
-  const port = await listen(t, createServer((_req, res) => res.end('ok')));
+  const port = await listenForTest(t, createServer((_req, res) => res.end('ok')));
   const summary = await runLoad({ request: { url: `http://127.0.0.1:${port}/`, method: 'GET', headers: {}, connections: 2, pipelining: 1, durationSec: 30, warmupSec: 0, amount: 40 }, cpuList: null });
   t.equal(summary.requests, 40);
   t.equal(summary.capped, false);
@@ -63,7 +53,7 @@ t.test('a run by count stops at the count, before the cap', needsBuild, async (t
 t.test('a run by count that the cap ends reports what it did, marked capped', needsBuild, async (t) => {
   // One answer, then silence: the cap ends the run.
   let answered = 0;
-  const port = await listen(t, createServer((_req, res) => {
+  const port = await listenForTest(t, createServer((_req, res) => {
     answered += 1;
     if (answered === 1) res.end('ok');
   }));
@@ -79,7 +69,7 @@ t.test('a row that completes 0 requests fails the run, with a message', needsBui
     answered += 1;
     if (answered === 1) res.end('ok');
   });
-  const port = await listen(t, server);
+  const port = await listenForTest(t, server);
   const hanging: Scenario = {
     name: 'cgi-echo',
     description: 'a CGI row whose program never answers under load',

@@ -3,9 +3,8 @@
  * round and each ratio the median of the ratios taken within each round.
  */
 import { existsSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import t, { type Test } from 'tap';
+import { createServer } from 'node:http';
+import t from 'tap';
 import { distPath } from '../../bench/environment.js';
 import { MAX_ROUNDS, parseBenchArgs } from '../../bench/flags.js';
 import type { Progress } from '../../bench/progress.js';
@@ -15,6 +14,7 @@ import { renderSvg } from '../../bench/report-svg.js';
 import { benchResultSchema, type BenchFlags, type BenchResult, type ScenarioResult } from '../../bench/result-schema.js';
 import { medianRows, runBench } from '../../bench/run.js';
 import type { Scenario } from '../../bench/scenarios.js';
+import { listenForTest } from '../helpers/upstream.js';
 
 const child = distPath('bench', 'load-child.js');
 const needsBuild = { skip: existsSync(child) ? false : `${child} is missing: run npm run build` };
@@ -102,20 +102,10 @@ t.test('the report says how many rounds and lists each round of each ratio', asy
   t.notMatch(renderSvg({ ...result, rounds: undefined }), /median of/);
 });
 
-async function listen(t: Test, server: Server): Promise<number> {
-  server.listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  t.teardown(() => {
-    server.closeAllConnections();
-    server.close();
-  });
-  return (server.address() as AddressInfo).port;
-}
-
 t.test('runBench with rounds runs the scenarios in turn and keeps every round', needsBuild, async (t) => {
   const started: string[] = [];
   const scenarioOn = async (name: string): Promise<Scenario> => {
-    const port = await listen(t, createServer((_req, res) => res.end('ok')));
+    const port = await listenForTest(t, createServer((_req, res) => res.end('ok')));
     return {
       name,
       description: `${name} on a bare node server`,

@@ -33,6 +33,13 @@ export function closeServer(server: http.Server | net.Server): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
+/** listen() for a test: the server is closed, its connections with it, in the test's teardown. */
+export async function listenForTest(t: Teardown, server: http.Server | net.Server): Promise<number> {
+  const port = await listen(server);
+  t.teardown(() => closeServer(server));
+  return port;
+}
+
 export async function startUpstream(t: Teardown, listener: RequestListener): Promise<Upstream> {
   const server = http.createServer(listener);
   let accepted = 0;
@@ -42,7 +49,6 @@ export async function startUpstream(t: Teardown, listener: RequestListener): Pro
     open.add(socket);
     socket.once('close', () => open.delete(socket));
   });
-  const port = await listen(server);
-  t.teardown(() => closeServer(server));
+  const port = await listenForTest(t, server);
   return { url: `http://127.0.0.1:${port}`, port, server, connections: () => accepted, open };
 }
