@@ -22,6 +22,34 @@ const WS_IDLE_MS = 4_000;
 /** Above the SSE stream's 15 s pings. */
 const SSE_IDLE_MS = 20_000;
 
+/**
+ * Reconnects as a client would (a WebSocket client passes ?lastEventId=) through `site`; a failed
+ * handshake (a 502 while the health checks still count a dead box in) is noted and retried, bounded.
+ */
+async function reconnectSocket(site: string, lastEventId: string | undefined, failures: string[]): Promise<LiveSocket | undefined> {
+  for (let attempt = 0; attempt < RECONNECT_TRIES; attempt += 1) {
+    const socket = await connectLiveSocket(site, { lastEventId }).catch((error: Error) => {
+      failures.push(`ws: ${error.message}`);
+      return undefined;
+    });
+    if (socket !== undefined) return socket;
+  }
+  return undefined;
+}
+
+/** The same for an event stream (EventSource sends Last-Event-ID itself): anything but a 200 is noted and retried. */
+async function reopenStream(site: string, lastEventId: string | undefined, failures: string[]): Promise<LiveStream | undefined> {
+  for (let attempt = 0; attempt < RECONNECT_TRIES; attempt += 1) {
+    const opened = await openEventStream(site, { lastEventId }).catch((error: Error) => {
+      failures.push(`sse: ${error.message}`);
+      return undefined;
+    });
+    if (opened?.status === 200) return opened;
+    if (opened !== undefined) failures.push(`sse: ${opened.status}`);
+  }
+  return undefined;
+}
+
 t.test('live feed across boxes: box 2 hears box 1; box 2 killed, its clients move to box 1', { skip }, async (t) => {
   const boxes = await createBoxes(t);
   const cluster = await startPostgres(t, { netns: boxes.db.name, tcp: { host: NET.db, port: 5432 }, trustNetworks: ['198.18.0.0/24'] });
@@ -112,13 +140,7 @@ t.test('live feed across boxes: box 2 hears box 1; box 2 killed, its clients mov
     const statuses: string[] = [];
     for (const [i, socket] of sockets.entries()) {
       if (socketOutcomes[i] !== 'ended') continue;
-      let again: LiveSocket | undefined;
-      for (let attempt = 0; attempt < RECONNECT_TRIES && again === undefined; attempt += 1) {
-        again = await connectLiveSocket(site, { lastEventId: lastSeen.get(socket) }).catch((error: Error) => {
-          statuses.push(`ws: ${error.message}`);
-          return undefined;
-        });
-      }
+      const again = await reconnectSocket(site, lastSeen.get(socket), statuses);
       t.ok(again, 'a closed WebSocket reconnected through the web tier', { statuses });
       if (again === undefined) return;
       sockets.push(again);
@@ -127,15 +149,7 @@ t.test('live feed across boxes: box 2 hears box 1; box 2 killed, its clients mov
     }
     for (const [i, stream] of streams.entries()) {
       if (streamOutcomes[i] !== 'ended') continue;
-      let again: LiveStream | undefined;
-      for (let attempt = 0; attempt < RECONNECT_TRIES && again === undefined; attempt += 1) {
-        const opened = await openEventStream(site, { lastEventId: lastSeen.get(stream) }).catch((error: Error) => {
-          statuses.push(`sse: ${error.message}`);
-          return undefined;
-        });
-        if (opened?.status === 200) again = opened;
-        else if (opened !== undefined) statuses.push(`sse: ${opened.status}`);
-      }
+      const again = await reopenStream(site, lastSeen.get(stream), statuses);
       t.ok(again, 'an ended event stream reconnected through the web tier with Last-Event-ID', { statuses });
       if (again === undefined) return;
       streams.push(again);
@@ -206,13 +220,7 @@ t.test('live feed across boxes: box 2 hears box 1; box 2 killed, its clients mov
     const failures: string[] = [];
     for (const [i, socket] of held.entries()) {
       if (socketOutcomes[i] !== 'ended') continue;
-      let next: LiveSocket | undefined;
-      for (let attempt = 0; attempt < RECONNECT_TRIES && next === undefined; attempt += 1) {
-        next = await connectLiveSocket(site, { lastEventId: lastSeen.get(socket) }).catch((error: Error) => {
-          failures.push(`ws: ${error.message}`);
-          return undefined;
-        });
-      }
+      const next = await reconnectSocket(site, lastSeen.get(socket), failures);
       t.ok(next !== undefined && boxOf(next.pid) === 'box 1', 'a closed WebSocket reconnected through the web tier to box 1', { failures });
       if (next === undefined) return;
       sockets.push(next);
@@ -220,15 +228,7 @@ t.test('live feed across boxes: box 2 hears box 1; box 2 killed, its clients mov
     }
     for (const [i, stream] of fresh.entries()) {
       if (streamOutcomes[i] !== 'ended') continue;
-      let next: LiveStream | undefined;
-      for (let attempt = 0; attempt < RECONNECT_TRIES && next === undefined; attempt += 1) {
-        const opened = await openEventStream(site, { lastEventId: lastSeen.get(stream) }).catch((error: Error) => {
-          failures.push(`sse: ${error.message}`);
-          return undefined;
-        });
-        if (opened?.status === 200) next = opened;
-        else if (opened !== undefined) failures.push(`sse: ${opened.status}`);
-      }
+      const next = await reopenStream(site, lastSeen.get(stream), failures);
       t.ok(next, 'an ended event stream reconnected through the web tier with Last-Event-ID', { failures });
       if (next === undefined) return;
       streams.push(next);
