@@ -11,7 +11,7 @@ import { DEFAULT_APP_MODULE_TIMEOUT_MS, loadAppModule, type AppModuleError } fro
 import { createLogger, isLogLevel, type Logger } from '../common/logger.js';
 import { createApp } from './app/create-app.js';
 import { runCgi } from './cgi-adapter.js';
-import { readBodyLimits, readJobSettings, type BodyLimits, type JobSettings } from './cgi-limits.js';
+import { readBodyLimits, type BodyLimits } from './cgi-limits.js';
 import { openStore } from './store/index.js';
 
 const DEFAULT_DATABASE_URL = 'sqlite:./data/twotier.db';
@@ -87,10 +87,8 @@ async function main(): Promise<void> {
   });
 
   let limits: BodyLimits;
-  let jobSettings: JobSettings;
   try {
     limits = await readBodyLimits(env);
-    jobSettings = await readJobSettings(env);
   } catch (error) {
     logger.error({ err: error }, (error as Error).message);
     writeMisconfigured(env['HTTP_X_REQUEST_ID']);
@@ -112,10 +110,10 @@ async function main(): Promise<void> {
     process.exitCode = 1;
     return;
   }
-  // The gateway sets APP_TOKEN (DATABASE_URL, the body bounds, the report-job settings) for this script alone,
-  // from its own config, never from the request: writes need the same bearer token as on the app tier (auth.ts).
+  // The gateway sets APP_TOKEN (DATABASE_URL, the body bounds) for this script alone, from its own config,
+  // never from the request: writes need the same bearer token as on the app tier (auth.ts).
   const appToken = env['APP_TOKEN'];
-  const app = createApp({ store, logger, appToken: appToken === '' ? undefined : appToken, worker: { pid: process.pid }, ...limits, ...jobSettings });
+  const app = createApp({ store, logger, appToken: appToken === '' ? undefined : appToken, worker: { pid: process.pid }, ...limits });
   await answerOnce(app, env, logger);
 }
 

@@ -1,12 +1,11 @@
 /**
  * The app run inside this tier (embedded mode, and cgi-bin/app through the CGI gateway): its
- * database, write token, body bounds and report-job settings, under the app tier's own variable
- * names, defaults and rules,
+ * database, write token and body bounds, under the app tier's own variable names and defaults,
  * so the same bounds hold in all three modes. Validated once by web-tier/config.ts.
  */
 import { z } from 'zod';
 import { fields, type Frozen } from '../common/config.js';
-import { DEFAULTS as APP_TIER_DEFAULTS, JOB_FIELDS } from '../app-tier/config.js';
+import { DEFAULTS as APP_TIER_DEFAULTS } from '../app-tier/config.js';
 import { parseDatabaseUrl, type DatabaseLocation } from '../app-tier/store/database-url.js';
 
 export const appSchema = z.object({
@@ -28,12 +27,6 @@ export const appSchema = z.object({
   module: z.string({ error: 'must be a module path or package name' }).min(1, 'must be a module path or package name').optional(),
   /** APP_MODULE_TIMEOUT_MS: how long importing APP_MODULE plus its createApp may take. */
   moduleTimeoutMs: fields.positiveInt('a positive number of milliseconds'),
-  /** APP_REPORT_STEP_DELAY_MS: the pause between two steps of a report job, in every mode alike. */
-  reportStepDelayMs: JOB_FIELDS.reportStepDelayMs,
-  /** APP_JOB_RETENTION_SEC: a finished report job answers 404 this long after its last update (0: never). */
-  jobRetentionSec: JOB_FIELDS.jobRetentionSec,
-  /** APP_JOB_MAX_PENDING: report jobs queued or running at once; one more POST is 503 (0: no bound). */
-  jobMaxPending: JOB_FIELDS.jobMaxPending,
 }).strict();
 
 export type AppConfig = Frozen<z.infer<typeof appSchema>>;
@@ -43,9 +36,6 @@ export const APP_DEFAULTS: AppConfig = Object.freeze({
   maxArticleBodyBytes: APP_TIER_DEFAULTS.maxArticleBodyBytes,
   maxRequestBodyBytes: APP_TIER_DEFAULTS.maxRequestBodyBytes,
   moduleTimeoutMs: APP_TIER_DEFAULTS.appModuleTimeoutMs,
-  reportStepDelayMs: APP_TIER_DEFAULTS.reportStepDelayMs,
-  jobRetentionSec: APP_TIER_DEFAULTS.jobRetentionSec,
-  jobMaxPending: APP_TIER_DEFAULTS.jobMaxPending,
 });
 
 export interface AppConfigProblem {

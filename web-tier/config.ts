@@ -139,10 +139,6 @@ const ENV: Readonly<Record<string, EnvBinding>> = {
   // The application itself (issue 18): the same module in all three modes.
   APP_MODULE: { key: 'app.module', kind: 'string' },
   APP_MODULE_TIMEOUT_MS: { key: 'app.moduleTimeoutMs', kind: 'int' },
-  // The report jobs: the same pace, retention and bound in all three modes.
-  APP_REPORT_STEP_DELAY_MS: { key: 'app.reportStepDelayMs', kind: 'int' },
-  APP_JOB_RETENTION_SEC: { key: 'app.jobRetentionSec', kind: 'int' },
-  APP_JOB_MAX_PENDING: { key: 'app.jobMaxPending', kind: 'int' },
   // HTTPS at the edge (issue 15): tls/config.ts.
   ...TLS_ENV,
 };

@@ -85,8 +85,7 @@ async function serve(app: Application, trusted: ReadonlySet<string>, req: Incomi
  * WEB_DYNAMIC=embedded's handler from the web tier's config: the store DATABASE_URL names and the
  * application built with the same APP_TOKEN the app tier enforces (config.app.token, read from the
  * one APP_TOKEN variable), so embedded writes without it answer 401 exactly as the app tier does;
- * likewise APP_MAX_ARTICLE_BODY_BYTES / APP_MAX_REQUEST_BODY_BYTES (400 naming body, 413) and the
- * report jobs' APP_REPORT_STEP_DELAY_MS / APP_JOB_RETENTION_SEC / APP_JOB_MAX_PENDING.
+ * likewise APP_MAX_ARTICLE_BODY_BYTES / APP_MAX_REQUEST_BODY_BYTES (400 naming body, 413).
  * main.ts imports this module only in embedded mode: the other modes never open the database here.
  */
 export async function createEmbeddedApp(
@@ -117,7 +116,6 @@ export async function createEmbeddedApp(
   const app = createApp({
     store, logger: logger.child({ component: 'app' }), appToken: config.app.token,
     maxArticleBodyBytes: config.app.maxArticleBodyBytes, maxRequestBodyBytes: config.app.maxRequestBodyBytes, live,
-    reportStepDelayMs: config.app.reportStepDelayMs, jobRetentionSec: config.app.jobRetentionSec, jobMaxPending: config.app.jobMaxPending,
   });
   return createEmbeddedHandler({ app, logger: logger.child({ component: 'embedded' }), trustedProxies: config.server.trustedProxies, live });
 }

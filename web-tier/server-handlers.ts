@@ -57,9 +57,8 @@ export const APP_SCRIPT = 'app';
 
 /**
  * What cgi-bin/app alone gets from the server's config: the database (a postgres:// URL may carry
- * its password), the write token, the body bounds and the report-job settings, so the app run as
- * CGI enforces what the app tier enforces (app-tier/cgi-main.ts reads them under the app tier's
- * own names).
+ * its password), the write token and the body bounds, so the app run as CGI enforces what the app
+ * tier enforces (app-tier/cgi-main.ts reads them under the app tier's own names).
  */
 export function appScriptEnv(config: WebConfig): Record<string, string> {
   return {
@@ -67,9 +66,6 @@ export function appScriptEnv(config: WebConfig): Record<string, string> {
     ...(config.app.token === undefined ? {} : { APP_TOKEN: config.app.token }),
     APP_MAX_ARTICLE_BODY_BYTES: String(config.app.maxArticleBodyBytes),
     APP_MAX_REQUEST_BODY_BYTES: String(config.app.maxRequestBodyBytes),
-    APP_REPORT_STEP_DELAY_MS: String(config.app.reportStepDelayMs),
-    APP_JOB_RETENTION_SEC: String(config.app.jobRetentionSec),
-    APP_JOB_MAX_PENDING: String(config.app.jobMaxPending),
     // Absolute: the script runs from the package root (cgi-bin/app), not from this tier's directory.
     ...(config.app.module === undefined ? {} : { APP_MODULE: resolveAppModuleSpec(config.app.module, process.cwd()), APP_MODULE_TIMEOUT_MS: String(config.app.moduleTimeoutMs) }),
   };

@@ -70,13 +70,6 @@ t.test('bad values fail naming the key', async (t) => {
     [{ WEB_PROXY_MAX_FAILS: '0' }, 'WEB_PROXY_MAX_FAILS'],
     [{ WEB_PROXY_HEALTH_PATH: 'readyz' }, 'WEB_PROXY_HEALTH_PATH'],
     [{ WEB_PROXY_RETRY: 'sometimes' }, 'WEB_PROXY_RETRY'],
-    // The app tier's report-job keys, with its bounds (app-tier/config.ts), for the embedded app and cgi-bin/app.
-    [{ APP_JOB_RETENTION_SEC: '-1' }, 'APP_JOB_RETENTION_SEC'],
-    [{ APP_JOB_RETENTION_SEC: '1d' }, 'APP_JOB_RETENTION_SEC'],
-    [{ APP_JOB_RETENTION_SEC: '315360001' }, 'APP_JOB_RETENTION_SEC'],
-    [{ APP_JOB_MAX_PENDING: '-1' }, 'APP_JOB_MAX_PENDING'],
-    [{ APP_JOB_MAX_PENDING: 'many' }, 'APP_JOB_MAX_PENDING'],
-    [{ APP_REPORT_STEP_DELAY_MS: '-5' }, 'APP_REPORT_STEP_DELAY_MS'],
   ];
   for (const [env, key] of cases) {
     const error = t.throws(() => loadConfig(undefined, env), { code: 'CONFIG_INVALID' }) as ConfigError;

@@ -13,8 +13,6 @@ import type { Store } from '../../store/types.js';
 
 /** APP_JOB_RETENTION_SEC's default: one day, as Celery's result_expires. */
 export const DEFAULT_JOB_RETENTION_SEC = 86_400;
-/** APP_JOB_RETENTION_SEC's bound, ten years: a cutoff that far back is still a date (Date's range ends ±8.64e15 ms from 1970). */
-export const MAX_JOB_RETENTION_SEC = 315_360_000;
 /** APP_JOB_MAX_PENDING's default: jobs queued or running at once. */
 export const DEFAULT_JOB_MAX_PENDING = 100;
 /** Rows one DELETE removes at most: a short write, which under SQLite holds the one write lock. */
