@@ -8,7 +8,6 @@ import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { buildConfig, ConfigError, fields, readConfigFile, type Env, type EnvBinding } from '../common/config.js';
 import { OPERATOR_HOST_ENTRY } from '../common/operator-host.js';
-import { DEFAULT_JOB_MAX_PENDING, DEFAULT_JOB_RETENTION_SEC } from './app/jobs/retention.js';
 import { DEFAULT_MAX_REQUEST_BODY_BYTES } from './app/request-body.js';
 import { DEFAULT_MAX_ARTICLE_BODY_BYTES } from './app/validation.js';
 import { DATABASE_URL_EXPECTED, parseDatabaseUrl } from './store/database-url.js';
@@ -29,10 +28,6 @@ const addressOrCidr = z.string().superRefine((value, ctx) => {
   const ok = family !== 0 && extra === undefined && (prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= max));
   if (!ok) ctx.addIssue({ code: 'custom', message: `must be an IP address or CIDR block (e.g. 10.0.0.5 or 10.0.0.0/24), got ${JSON.stringify(value)}` });
 });
-
-/** Ten years: a cutoff that far back is still a date (Date's range ends ±8.64e15 ms from 1970). */
-const MAX_JOB_RETENTION_SEC = 315_360_000;
-const JOB_RETENTION_EXPECTED = `a number of seconds (0 = keep forever, at most ${MAX_JOB_RETENTION_SEC}: ten years)`;
 
 const schema = z.object({
   host: fields.host(),
@@ -64,13 +59,6 @@ const schema = z.object({
   debug: z.boolean({ error: 'must be true or false' }),
   /** The pause between two steps of a report job (POST /api/reports/ → 202), in milliseconds. */
   reportStepDelayMs: fields.nonNegativeInt('a number of milliseconds (0 = no pause)'),
-  /**
-   * Celery's result_expires, RQ's result_ttl: a finished report job (done or failed) and its report
-   * are deleted this many seconds after its last update, and answer 404 from then on. 0 = kept forever.
-   */
-  jobRetentionSec: fields.nonNegativeInt(JOB_RETENTION_EXPECTED).max(MAX_JOB_RETENTION_SEC, `must be ${JOB_RETENTION_EXPECTED}`),
-  /** Report jobs queued or running at once; one more POST /api/reports/ is 503 with Retry-After. 0 = no bound. */
-  jobMaxPending: fields.nonNegativeInt('a number of jobs (0 = no limit)'),
   /** The largest article body, in bytes of UTF-8: more is 400 naming `body` (API and form alike). */
   maxArticleBodyBytes: fields.positiveInt('a positive number of bytes'),
   /** The largest request body the app parses, in bytes: more is 413 (RFC 9110 §15.5.14). */
@@ -147,8 +135,6 @@ export const DEFAULTS: AppConfig = Object.freeze({
   debug: false,
   // DEFAULT_REPORT_STEP_DELAY_MS of app/create-app.ts (not imported: config stays light for the CGI path).
   reportStepDelayMs: 500,
-  jobRetentionSec: DEFAULT_JOB_RETENTION_SEC,
-  jobMaxPending: DEFAULT_JOB_MAX_PENDING,
   maxArticleBodyBytes: DEFAULT_MAX_ARTICLE_BODY_BYTES,
   maxRequestBodyBytes: DEFAULT_MAX_REQUEST_BODY_BYTES,
   // Above the web tier's 100 (WEB_MAX_HEADER_FIELDS): the proxy adds its own fields (X-Forwarded-*, Forwarded, Via, X-Request-Id).
@@ -183,8 +169,6 @@ export const ENV_BINDINGS: Readonly<Record<string, EnvBinding>> = Object.freeze(
   APP_FAULT_ROUTES: { key: 'faultRoutes', kind: 'bool' },
   APP_DEBUG: { key: 'debug', kind: 'bool' },
   APP_REPORT_STEP_DELAY_MS: { key: 'reportStepDelayMs', kind: 'int' },
-  APP_JOB_RETENTION_SEC: { key: 'jobRetentionSec', kind: 'int' },
-  APP_JOB_MAX_PENDING: { key: 'jobMaxPending', kind: 'int' },
   APP_MAX_ARTICLE_BODY_BYTES: { key: 'maxArticleBodyBytes', kind: 'int' },
   APP_MAX_REQUEST_BODY_BYTES: { key: 'maxRequestBodyBytes', kind: 'int' },
   APP_WS_MAX_MESSAGE_BYTES: { key: 'wsMaxMessageBytes', kind: 'int' },

@@ -213,7 +213,7 @@ async function runWorker(config: AppConfig, logger: Logger, role: WorkerRole): P
     store: instrumentStore(await openStore(config.databaseUrl, { logger }), (operation, code) => metrics.storeError(operation, code)),
     logger, appToken: config.appToken, faultRoutes: config.faultRoutes, worker: { pid: process.pid },
     maxArticleBodyBytes: config.maxArticleBodyBytes, maxRequestBodyBytes: config.maxRequestBodyBytes,
-    debug: config.debug, reportStepDelayMs: config.reportStepDelayMs, jobRetentionSec: config.jobRetentionSec, jobMaxPending: config.jobMaxPending, live,
+    debug: config.debug, reportStepDelayMs: config.reportStepDelayMs, live,
   });
   let source: OperatorSource & { close?: () => void };
   if (role.primaryPid !== undefined && process.send !== undefined) {

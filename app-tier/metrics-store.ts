@@ -42,8 +42,6 @@ export function instrumentStore(store: Store, onError: OnStoreError): Store {
     getJob: wrap('getJob'),
     claimJob: wrap('claimJob'),
     finishJobStep: wrap('finishJobStep'),
-    deleteFinishedJobs: wrap('deleteFinishedJobs'),
-    unfinishedJobIds: wrap('unfinishedJobIds'),
     getOrCreateSetting: wrap('getOrCreateSetting'),
     close: wrap('close'),
   };

@@ -52,8 +52,6 @@ export const ERROR_CATALOGUE = {
   APP_ERR_UNSUPPORTED_MEDIA_TYPE: 415,
   APP_ERR_INTERNAL: 500,
   APP_ERR_STORE_UNAVAILABLE: 503,
-  // RFC 9110 §15.6.4: APP_JOB_MAX_PENDING report jobs are unfinished already (app/jobs/admission.ts), with Retry-After.
-  APP_ERR_JOB_QUEUE_FULL: 503,
   APP_ERR_OPERATOR_UNAVAILABLE: 503,
 } as const;
 

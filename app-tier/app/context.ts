@@ -4,7 +4,6 @@ import type { Logger } from '../../common/logger.js';
 import type { ParamValue, Resolution, RouteEntry, RouteParams } from '../router/index.js';
 import type { Store } from '../store/types.js';
 import type { Csrf } from './csrf.js';
-import type { JobRetention } from './jobs/retention.js';
 import type { JobRunner } from './jobs/runner.js';
 import type { LiveHub } from './live/hub.js';
 
@@ -28,10 +27,6 @@ export interface AppDeps {
   readonly jobs: JobRunner;
   /** The pause between two steps of a report job. */
   readonly reportStepDelayMs: number;
-  /** Which finished jobs have expired (APP_JOB_RETENTION_SEC), and the sweep that deletes them. */
-  readonly jobRetention: JobRetention;
-  /** APP_JOB_MAX_PENDING: report jobs queued or running at once at most (0: no bound). */
-  readonly jobMaxPending: number;
   /** The live feed (article events); absent where no connection outlives a request (CGI). */
   readonly live?: LiveHub | undefined;
 }

@@ -14,7 +14,6 @@ import type { Store } from '../store/types.js';
 import type { AppDeps } from './context.js';
 import { createCsrf, type Csrf } from './csrf.js';
 import { errorResponse, internalErrorResponse, notFoundResponse, toTwotierError } from './error-response.js';
-import { createJobRetention, DEFAULT_JOB_MAX_PENDING, DEFAULT_JOB_RETENTION_SEC } from './jobs/retention.js';
 import { createJobRunner } from './jobs/runner.js';
 import type { LiveHub } from './live/hub.js';
 import { liveSocket } from './live/socket.js';
@@ -43,12 +42,6 @@ export interface CreateAppOptions {
   reportStepDelayMs?: number | undefined;
   /** How long a step of a job may run before another process may take the job over; DEFAULT_JOB_LEASE_MS by default. */
   jobLeaseMs?: number | undefined;
-  /** APP_JOB_RETENTION_SEC: a finished job is deleted this long after its last update (0: never); a day by default. */
-  jobRetentionSec?: number | undefined;
-  /** APP_JOB_MAX_PENDING: report jobs queued or running at once; one more POST is 503 (0: no bound); 100 by default. */
-  jobMaxPending?: number | undefined;
-  /** The clock job retention reads (epoch ms); Date.now by default. Tests move it on instead of waiting a day. */
-  now?: (() => number) | undefined;
   /**
    * The live feed: article writes publish to it, /api/live and /api/articles/events read it. The
    * adapter that holds connections creates it (with its transport) and passes it; absent (CGI):
@@ -75,7 +68,6 @@ export function createApp(options: CreateAppOptions): Application {
   const jobs = createJobRunner({
     store, logger, kinds: { [WORD_COUNT]: wordCount }, stepDelayMs: reportStepDelayMs, leaseMs: options.jobLeaseMs ?? DEFAULT_JOB_LEASE_MS, pid: workerPid,
   });
-  const jobRetention = createJobRetention({ store, logger, retentionSec: options.jobRetentionSec ?? DEFAULT_JOB_RETENTION_SEC, now: options.now });
 
   let csrf: Promise<Csrf> | undefined;
   const deps: AppDeps = {
@@ -102,8 +94,6 @@ export function createApp(options: CreateAppOptions): Application {
     routes: () => router.entries(),
     jobs,
     reportStepDelayMs,
-    jobRetention,
-    jobMaxPending: options.jobMaxPending ?? DEFAULT_JOB_MAX_PENDING,
     live: options.live,
   };
 
@@ -157,8 +147,8 @@ export function createApp(options: CreateAppOptions): Application {
       await socket.reject(finalise('GET', errorResponse(request, new TwotierError('APP_ERR_NOT_FOUND', 'there is no WebSocket endpoint at this address'), logger)));
     },
     close() {
-      // Job timers first: a step or a sweep still running finishes (and frees its lease) before the store closes.
-      closed ??= Promise.all([jobs.close(), jobRetention.close()]).then(() => store.close());
+      // Job timers first: a step still running finishes (and frees its lease) before the store closes.
+      closed ??= jobs.close().then(() => store.close());
       return closed;
     },
   };

@@ -128,7 +128,7 @@ export const STATUS_CODES: readonly StatusCodeEntry[] = [
   {
     code: 503, status: 503, reason: 'Service Unavailable', tier: 'web',
     meaning: 'Not able to answer now; Retry-After says when to try again (RFC 9110 §15.6.4).',
-    why: 'Three refused connections within 10 s (WEB_PROXY_MAX_FAILS, WEB_PROXY_FAIL_TIMEOUT_MS), or a failed health check, take the app tier out of rotation: the web tier answers at once, with Retry-After, without trying it. (The app tier answers 503 itself while its database is down, and to POST /api/reports/ while APP_JOB_MAX_PENDING report jobs are queued or running.)',
+    why: 'Three refused connections within 10 s (WEB_PROXY_MAX_FAILS, WEB_PROXY_FAIL_TIMEOUT_MS), or a failed health check, take the app tier out of rotation: the web tier answers at once, with Retry-After, without trying it. (The app tier answers 503 itself while its database is down.)',
     recipe: { method: 'GET', path: '/api/articles/', setup: 'app-stopped', link: true, repeat: 4 },
   },
   {

@@ -234,23 +234,6 @@ export class PostgresStore implements Store {
     });
   }
 
-  deleteFinishedJobs(updatedBefore: string, limit: number): Promise<number> {
-    return this.#call(async (db) => {
-      const result = await db.query(
-        "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state IN ('done', 'failed') AND updated_at < $1 ORDER BY updated_at LIMIT $2)",
-        [updatedBefore, limit],
-      );
-      return result.rowCount ?? 0;
-    });
-  }
-
-  unfinishedJobIds(limit: number): Promise<string[]> {
-    return this.#call(async (db) => (await db.query<{ id: string }>(
-      "SELECT id FROM jobs WHERE state IN ('queued', 'running') ORDER BY created_at, id LIMIT $1",
-      [limit],
-    )).rows.map((row) => row.id));
-  }
-
   getOrCreateSetting(name: string, create: () => string): Promise<string> {
     return this.#call(async (db) => {
       const read = async (): Promise<string | undefined> => (await db.query<{ value: string }>('SELECT value FROM settings WHERE name = $1', [name])).rows[0]?.value;

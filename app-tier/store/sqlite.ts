@@ -206,20 +206,6 @@ export class SqliteStore implements Store {
     });
   }
 
-  // A subquery, not DELETE … LIMIT: SQLite has that only when built with
-  // SQLITE_ENABLE_UPDATE_DELETE_LIMIT, and Postgres not at all.
-  deleteFinishedJobs(updatedBefore: string, limit: number): Promise<number> {
-    return this.#call(() => this.#db.prepare(
-      "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state IN ('done', 'failed') AND updated_at < ? ORDER BY updated_at LIMIT ?)",
-    ).run(updatedBefore, limit).changes);
-  }
-
-  unfinishedJobIds(limit: number): Promise<string[]> {
-    return this.#call(() => this.#db.prepare(
-      "SELECT id FROM jobs WHERE state IN ('queued', 'running') ORDER BY created_at, id LIMIT ?",
-    ).pluck().all(limit) as string[]);
-  }
-
   getOrCreateSetting(name: string, create: () => string): Promise<string> {
     return this.#call(() => {
       const read = this.#db.prepare('SELECT value FROM settings WHERE name = ?').pluck();

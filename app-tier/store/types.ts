@@ -80,14 +80,6 @@ export interface Store {
   claimJob(id: string, owner: string, nowMs: number, leaseUntilMs: number): Promise<Job | null>;
   /** Writes a step's outcome and frees the lease; false (nothing written) when `owner` no longer holds it. */
   finishJobStep(id: string, owner: string, step: JobStep): Promise<boolean>;
-  /**
-   * Deletes at most `limit` finished jobs (done or failed) last updated before `updatedBefore`
-   * (ISO 8601), oldest first, with their results; never a queued or running one. Returns how
-   * many were deleted. A finished job is never written again, so no step can race the delete.
-   */
-  deleteFinishedJobs(updatedBefore: string, limit: number): Promise<number>;
-  /** Ids of the jobs not finished (queued or running), oldest first, at most `limit`. */
-  unfinishedJobIds(limit: number): Promise<string[]>;
   /** A value kept across processes and restarts (e.g. the CSRF signing secret); created with `create()` once. */
   getOrCreateSetting(name: string, create: () => string): Promise<string>;
   close(): Promise<void>;

@@ -63,15 +63,3 @@ t.test('operator allow list and pid file', async (t) => {
   t.match(failure(t, configFile(t, { operatorAllow: '10.0.0.1' }), {}), { message: /"operatorAllow".*list of IP addresses/ });
   t.match(failure(t, configFile(t, { pidFile: '' }), {}), { message: /"pidFile".*file path/ });
 });
-
-t.test('report job retention and the bound on unfinished jobs', async (t) => {
-  t.equal(DEFAULTS.jobRetentionSec, 86_400, 'finished jobs are kept a day (Celery result_expires)');
-  t.equal(DEFAULTS.jobMaxPending, 100);
-  t.match(loadConfig(undefined, { APP_JOB_RETENTION_SEC: '0', APP_JOB_MAX_PENDING: '5' }), { jobRetentionSec: 0, jobMaxPending: 5 });
-  t.match(loadConfig(configFile(t, { jobRetentionSec: 3600, jobMaxPending: 0 }), {}), { jobRetentionSec: 3600, jobMaxPending: 0 });
-  t.match(failure(t, undefined, { APP_JOB_RETENTION_SEC: '-1' }), { key: 'APP_JOB_RETENTION_SEC', message: /^APP_JOB_RETENTION_SEC\b.*number of seconds.*got -1$/ });
-  t.match(failure(t, undefined, { APP_JOB_RETENTION_SEC: '1d' }), { key: 'APP_JOB_RETENTION_SEC', message: /^APP_JOB_RETENTION_SEC\b.*got "1d"$/ });
-  t.match(failure(t, undefined, { APP_JOB_RETENTION_SEC: '99999999999' }), { key: 'APP_JOB_RETENTION_SEC', message: /got 99999999999$/ });
-  t.match(failure(t, undefined, { APP_JOB_MAX_PENDING: '-3' }), { key: 'APP_JOB_MAX_PENDING', message: /^APP_JOB_MAX_PENDING\b.*number of jobs.*got -3$/ });
-  t.match(failure(t, configFile(t, { jobRetentionSec: '1 day' }), {}), { message: /"jobRetentionSec".*number of seconds.*got "1 day"/ });
-});

@@ -30,17 +30,6 @@ t.test('bad values stop start-up with the key named', async (t) => {
   assertConfigFailure(t, level, /LOG_LEVEL/);
 });
 
-t.test('report job retention and the bound on unfinished jobs: a bad value is one line naming the key and the value', async (t) => {
-  const dir = tempDataDir(t);
-  const db = `sqlite:${join(dir, 'x.db')}`;
-  const [retention, pending] = await Promise.all([
-    runAppTier({ APP_JOB_RETENTION_SEC: '-1', DATABASE_URL: db }),
-    runAppTier({ APP_JOB_MAX_PENDING: 'lots', DATABASE_URL: db }),
-  ]);
-  assertConfigFailure(t, retention, /APP_JOB_RETENTION_SEC.*number of seconds.*got -1$/);
-  assertConfigFailure(t, pending, /APP_JOB_MAX_PENDING.*got "lots"$/);
-});
-
 t.test('--config: an unknown key, a bad flag, an unreadable file', async (t) => {
   const dir = tempDataDir(t);
   const file = join(dir, 'app.json');

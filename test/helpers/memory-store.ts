@@ -215,23 +215,6 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
       jobs.set(id, { ...job, ...step, steps: job.steps + 1, leaseOwner: null, leaseUntil: null, updatedAt: stamp, finishedAt: finished ? stamp : null });
       return true;
     },
-    async deleteFinishedJobs(updatedBefore, limit) {
-      guard();
-      const expired = [...jobs.values()]
-        .filter((job) => (job.state === 'done' || job.state === 'failed') && job.updatedAt < updatedBefore)
-        .sort((a, b) => (a.updatedAt < b.updatedAt ? -1 : a.updatedAt > b.updatedAt ? 1 : 0))
-        .slice(0, limit);
-      for (const job of expired) jobs.delete(job.id);
-      return expired.length;
-    },
-    async unfinishedJobIds(limit) {
-      guard();
-      return [...jobs.values()]
-        .filter((job) => job.state === 'queued' || job.state === 'running')
-        .sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.id < b.id ? -1 : 1))
-        .slice(0, limit)
-        .map((job) => job.id);
-    },
     async getOrCreateSetting(name, create) {
       guard();
       const existing = settings.get(name);

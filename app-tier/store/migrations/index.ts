@@ -5,7 +5,6 @@
 import { articles } from './001-articles.js';
 import { settings } from './002-settings.js';
 import { jobs } from './003-jobs.js';
-import { jobsStateIndex } from './004-jobs-state-index.js';
 
 export interface Migration {
   /** Strictly increasing; recorded in schema_migrations once applied. */
@@ -15,4 +14,4 @@ export interface Migration {
   readonly up: readonly string[];
 }
 
-export const MIGRATIONS: readonly Migration[] = [articles, settings, jobs, jobsStateIndex];
+export const MIGRATIONS: readonly Migration[] = [articles, settings, jobs];

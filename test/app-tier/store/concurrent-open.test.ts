@@ -47,7 +47,7 @@ t.test('several processes open, migrate and write one fresh file at the same mom
 
   const db = new Database(file, { readonly: true });
   t.teardown(() => db.close());
-  t.same(db.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all(), [1, 2, 3, 4], 'each migration applied once');
+  t.same(db.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all(), [1, 2, 3], 'each migration applied once');
   t.equal(db.prepare('SELECT COUNT(*) FROM articles').pluck().get(), 3 + 4, 'seeded once, plus the four writes');
   t.equal(db.pragma('journal_mode', { simple: true }), 'wal');
 });

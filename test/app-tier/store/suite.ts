@@ -167,36 +167,4 @@ export function storeSuite(t: Test, backend: StoreBackend): void {
     t.equal(await store.claimJob(id, 'w4', 10_000, 20_000), null, 'a finished job is never claimed');
     t.equal(await store.getJob('3f2a1c9e-0000-4000-8000-000000000002'), null);
   });
-
-  t.test('jobs: finished ones last updated before a time are deleted in batches; queued and running ones never', async (t) => {
-    const store = await open(t, await backend.freshUrl(t, 'job-retention'));
-    const id = (n: number): string => `5b0e7d4a-0000-4000-8000-00000000000${n}`;
-    const step = (state: 'running' | 'done' | 'failed'): { state: typeof state; done: number; data: string; result: string | null; error: string | null; nextStepAt: number } => ({
-      state, done: 1, data: '{}', result: state === 'done' ? '{"words":1}' : null, error: state === 'failed' ? 'step 1 of 1 failed' : null, nextStepAt: 0,
-    });
-    async function finish(n: number, state: 'running' | 'done' | 'failed'): Promise<void> {
-      t.ok(await store.claimJob(id(n), 'w', 0, 1_000));
-      t.ok(await store.finishJobStep(id(n), 'w', step(state)));
-    }
-    for (const n of [1, 2, 3, 4, 5, 6]) await store.createJob({ id: id(n), kind: 'word-count', total: 1, data: '{}', nextStepAt: 0 });
-    await finish(1, 'done');
-    await finish(2, 'failed');
-    await finish(3, 'done');
-    await finish(4, 'running');
-    t.ok(await store.claimJob(id(5), 'w', 0, 9_999_999_999_999), 'job 5 is running a step (leased)');
-    // Job 6 stays queued.
-    t.same(await store.unfinishedJobIds(10), [id(4), id(5), id(6)], 'queued and running jobs, oldest first');
-    t.same(await store.unfinishedJobIds(2), [id(4), id(5)], 'at most the limit');
-
-    t.equal(await store.deleteFinishedJobs('2000-01-01T00:00:00.000Z', 100), 0, 'nothing was last updated before 2000');
-    const later = new Date(Date.now() + 60_000).toISOString();
-    t.equal(await store.deleteFinishedJobs(later, 2), 2, 'one batch of two');
-    t.equal(await store.deleteFinishedJobs(later, 2), 1, 'the rest');
-    t.equal(await store.deleteFinishedJobs(later, 2), 0, 'none left to delete');
-    for (const n of [1, 2, 3]) t.equal(await store.getJob(id(n)), null, `finished job ${n} is gone with its result`);
-    t.match(await store.getJob(id(4)), { state: 'running' }, 'a running job between steps is kept');
-    t.match(await store.getJob(id(5)), { state: 'queued', leaseOwner: 'w' }, 'a job whose step is running is kept');
-    t.match(await store.getJob(id(6)), { state: 'queued' }, 'a queued job is kept');
-    t.equal(await store.deleteFinishedJobs('9999-12-31T23:59:59.999Z', 100), 0, 'unfinished jobs are never deleted, however old');
-  });
 }
